@@ -1,0 +1,100 @@
+# ctfuse - build, test, install, demo.
+#   make            build the library, the tools (bin/) and the tests
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install missing Debian packages, build, run the pipeline on phantom data
+#   make asan       the tests under AddressSanitizer + UBSan
+#   make bench      throughput benchmarks (docs/benchmarks.md)
+#   make install PREFIX=/usr/local
+# Variables: BUILD (object dir), BIN (tool dir), OPENMP=0 (build without OpenMP), CFLAGS.
+
+VERSION := 0.1.0
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BIN     ?= bin
+CC      ?= gcc
+OPENMP  ?= 1
+CFLAGS  ?= -O2 -g
+
+PKGS       := hdf5 libpng libtiff-4 libjpeg libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(OPENMP),1)
+OMPFLAGS := -fopenmp
+else
+OMPFLAGS := -Wno-unknown-pragmas
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Ilib $(PKG_CFLAGS) -DCT_VERSION='"$(VERSION)"' \
+	     $(OMPFLAGS) $(CFLAGS) $(EXTRA) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lhdf5_hl -lm
+
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC := $(sort $(wildcard tools/ct-*.c))
+TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBA     := $(BUILD)/libctfuse.a
+
+.PHONY: all lib tools tests check demo asan bench install clean deps weights goldens
+all: tools tests
+
+# SIMD kernels are compiled per file for their instruction set and chosen at run time
+# (lib/nn/*_avx2.c, *_avx512.c); everything else stays baseline x86-64.
+$(BUILD)/lib/%_avx2.o: EXTRA = -mavx2 -mfma
+$(BUILD)/lib/%_avx512.o: EXTRA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+lib: $(LIBA)
+
+$(BIN)/ct-%: $(BUILD)/tools/ct-%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(OMPFLAGS) $(CFLAGS) $(EXTRA) -o $@ $< $(LIBA) $(LDLIBS)
+
+tools: $(TOOLS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(OMPFLAGS) $(CFLAGS) $(EXTRA) -o $@ $< $(LIBA) $(LDLIBS)
+
+tests: $(TESTS)
+
+deps:
+	@sh scripts/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run.sh
+
+asan:
+	@sh scripts/deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin OPENMP=$(OPENMP) \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		BUILD=build-asan BIN=build-asan/bin sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh pipelines/demo.sh
+
+bench: all
+	@sh scripts/bench.sh
+
+install: tools
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf $(BUILD) build-asan $(BIN)
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d)

@@ -1,0 +1,390 @@
+/* opts.c - option table parsing, --help generation and run recording. */
+#include "cli/opts.h"
+#include "core/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ct_opt *find_long(ct_cmd *cmd, const char *name, size_t len)
+{
+	for (ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
+		if (o->long_name && strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
+			return o;
+	return NULL;
+}
+
+static ct_opt *find_short(ct_cmd *cmd, char c)
+{
+	for (ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
+		if (o->short_name && o->short_name == c)
+			return o;
+	return NULL;
+}
+
+static const char *opt_label(const ct_opt *o, char *buf, size_t n)
+{
+	if (o->long_name)
+		snprintf(buf, n, "--%s", o->long_name);
+	else
+		snprintf(buf, n, "-%c", o->short_name);
+	return buf;
+}
+
+static int set_value(ct_opt *o, const char *v)
+{
+	char lab[64];
+	char *end;
+	opt_label(o, lab, sizeof lab);
+	switch (o->type) {
+	case CT_OPT_INT: {
+		errno = 0;
+		long x = strtol(v, &end, 10);
+		if (errno || end == v || *end || x < -2147483647L || x > 2147483647L)
+			return ct_error("option '%s' expects an integer, got '%s'", lab, v);
+		if (o->min < o->max && (x < o->min || x > o->max))
+			return ct_error("option '%s' must be in [%g, %g], got %ld", lab, o->min, o->max, x);
+		*(int *)o->value = (int)x;
+		break;
+	}
+	case CT_OPT_U64: {
+		errno = 0;
+		if (*v == '-')
+			return ct_error("option '%s' expects a non-negative integer, got '%s'", lab, v);
+		unsigned long long x = strtoull(v, &end, 0);
+		if (errno || end == v || *end)
+			return ct_error("option '%s' expects a non-negative integer, got '%s'", lab, v);
+		*(uint64_t *)o->value = (uint64_t)x;
+		break;
+	}
+	case CT_OPT_DOUBLE: {
+		errno = 0;
+		double x = strtod(v, &end);
+		if (errno || end == v || *end || !isfinite(x))
+			return ct_error("option '%s' expects a number, got '%s'", lab, v);
+		if (o->min < o->max && (x < o->min || x > o->max))
+			return ct_error("option '%s' must be in [%g, %g], got %g", lab, o->min, o->max, x);
+		*(double *)o->value = x;
+		break;
+	}
+	case CT_OPT_STRING:
+		*(const char **)o->value = v;
+		break;
+	case CT_OPT_CHOICE: {
+		size_t n = strlen(v);
+		const char *c = o->choices;
+		while (c && *c) {
+			const char *bar = strchr(c, '|');
+			size_t len = bar ? (size_t)(bar - c) : strlen(c);
+			if (len == n && !strncmp(c, v, n)) {
+				*(const char **)o->value = v;
+				return 0;
+			}
+			c = bar ? bar + 1 : NULL;
+		}
+		return ct_error("option '%s' must be one of %s, got '%s'", lab, o->choices, v);
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
+{
+	char **pos = calloc((size_t)argc + 1, sizeof *pos);
+	int np = 0, only_pos = 0;
+	if (!pos)
+		return ct_error("out of memory");
+	*args = NULL;
+	*nargs = 0;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+			pos[np++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			only_pos = 1;
+			continue;
+		}
+		ct_opt *o;
+		const char *val = NULL;
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			if (!eq && !strcmp(name, "help")) {
+				free(pos);
+				return CT_PARSE_HELP;
+			}
+			if (!eq && !strcmp(name, "version")) {
+				free(pos);
+				return CT_PARSE_VERSION;
+			}
+			o = find_long(cmd, name, len);
+			if (!o) {
+				free(pos);
+				return ct_error("unknown option '--%.*s'", (int)len, name);
+			}
+			if (eq)
+				val = eq + 1;
+		} else {
+			if (a[1] == 'h' && !a[2] && !find_short(cmd, 'h')) {
+				free(pos);
+				return CT_PARSE_HELP;
+			}
+			o = find_short(cmd, a[1]);
+			if (!o) {
+				free(pos);
+				return ct_error("unknown option '-%c'", a[1]);
+			}
+			if (a[2])
+				val = a + 2;
+		}
+		char lab[64];
+		opt_label(o, lab, sizeof lab);
+		if (o->type == CT_OPT_FLAG) {
+			if (val) {
+				free(pos);
+				return ct_error("option '%s' takes no value", lab);
+			}
+			*(int *)o->value = 1;
+		} else {
+			if (!val) {
+				if (i + 1 >= argc) {
+					free(pos);
+					return ct_error("option '%s' requires a value", lab);
+				}
+				val = argv[++i];
+			}
+			if (set_value(o, val) < 0) {
+				free(pos);
+				return -1;
+			}
+		}
+		o->seen = 1;
+	}
+	if (np < cmd->min_args) {
+		free(pos);
+		return ct_error("missing argument (expected %s)", cmd->usage);
+	}
+	if (cmd->max_args >= 0 && np > cmd->max_args) {
+		ct_error("unexpected argument '%s'", pos[cmd->max_args]);
+		free(pos);
+		return CT_PARSE_ERROR;
+	}
+	*args = pos;
+	*nargs = np;
+	return CT_PARSE_OK;
+}
+
+static void default_text(const ct_opt *o, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	switch (o->type) {
+	case CT_OPT_INT:
+		snprintf(buf, n, " (default %d)", *(int *)o->value);
+		break;
+	case CT_OPT_U64:
+		snprintf(buf, n, " (default %llu)", (unsigned long long)*(uint64_t *)o->value);
+		break;
+	case CT_OPT_DOUBLE:
+		snprintf(buf, n, " (default %g)", *(double *)o->value);
+		break;
+	case CT_OPT_STRING:
+	case CT_OPT_CHOICE:
+		if (*(const char **)o->value)
+			snprintf(buf, n, " (default %s)", *(const char **)o->value);
+		break;
+	default:
+		break;
+	}
+}
+
+void ct_opts_help(const ct_cmd *cmd, FILE *out)
+{
+	fprintf(out, "usage: %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
+	for (const ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++) {
+		char left[96], def[160];
+		int k = 0;
+		if (o->short_name)
+			k = snprintf(left, sizeof left, "-%c%s", o->short_name, o->long_name ? ", " : "");
+		else
+			k = snprintf(left, sizeof left, "    ");
+		if (o->long_name)
+			k += snprintf(left + k, sizeof left - (size_t)k, "--%s", o->long_name);
+		if (o->type == CT_OPT_CHOICE)
+			snprintf(left + k, sizeof left - (size_t)k, " %s", o->choices);
+		else if (o->type != CT_OPT_FLAG)
+			snprintf(left + k, sizeof left - (size_t)k, " %s", o->arg ? o->arg : "VALUE");
+		default_text(o, def, sizeof def);
+		if (strlen(left) > 26)
+			fprintf(out, "  %s\n  %-26s %s%s\n", left, "", o->help, def);
+		else
+			fprintf(out, "  %-26s %s%s\n", left, o->help, def);
+	}
+	fprintf(out, "  %-26s %s\n  %-26s %s\n", "-h, --help", "show this help and exit", "    --version",
+		"show the version and exit");
+	if (cmd->details)
+		fprintf(out, "\n%s\n", cmd->details);
+}
+
+/* Append JSON-escaped s to a growing buffer. */
+typedef struct sbuf {
+	char *p;
+	size_t n, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t len)
+{
+	if (b->n + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + len + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void sb_json_string(sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			sb_put(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			sb_put(b, esc, 6);
+		} else {
+			sb_put(b, (const char *)&c, 1);
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+char *ct_opts_json(const ct_cmd *cmd)
+{
+	sbuf b = { 0 };
+	sb_str(&b, "{");
+	int first = 1;
+	for (const ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++) {
+		if (!o->long_name)
+			continue;
+		char num[64];
+		if (!first)
+			sb_str(&b, ",");
+		first = 0;
+		sb_json_string(&b, o->long_name);
+		sb_str(&b, ":");
+		switch (o->type) {
+		case CT_OPT_FLAG:
+			sb_str(&b, *(int *)o->value ? "true" : "false");
+			break;
+		case CT_OPT_INT:
+			snprintf(num, sizeof num, "%d", *(int *)o->value);
+			sb_str(&b, num);
+			break;
+		case CT_OPT_U64:
+			snprintf(num, sizeof num, "%llu", (unsigned long long)*(uint64_t *)o->value);
+			sb_str(&b, num);
+			break;
+		case CT_OPT_DOUBLE:
+			snprintf(num, sizeof num, "%.17g", *(double *)o->value);
+			sb_str(&b, num);
+			break;
+		default: {
+			const char *s = *(const char **)o->value;
+			if (s)
+				sb_json_string(&b, s);
+			else
+				sb_str(&b, "null");
+		}
+		}
+	}
+	sb_str(&b, "}");
+	return b.p;
+}
+
+char *ct_cmdline(int argc, char **argv)
+{
+	sbuf b = { 0 };
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int plain = *a != '\0';
+		for (const char *p = a; *p; p++)
+			if (!isalnum((unsigned char)*p) && !strchr("-_./=,:+@%", *p))
+				plain = 0;
+		if (i)
+			sb_str(&b, " ");
+		if (plain) {
+			sb_str(&b, a);
+		} else {
+			sb_str(&b, "'");
+			for (const char *p = a; *p; p++) {
+				if (*p == '\'')
+					sb_str(&b, "'\\''");
+				else
+					sb_put(&b, p, 1);
+			}
+			sb_str(&b, "'");
+		}
+	}
+	if (!b.p)
+		sb_str(&b, "");
+	return b.p;
+}
+
+int ct_parse_size(const char *s, int *w, int *h)
+{
+	char *end;
+	errno = 0;
+	long a = strtol(s, &end, 10);
+	if (errno || end == s || a < 1 || a > 16384)
+		return ct_error("bad size '%s' (expected N or WxH, 1..16384)", s);
+	if (!*end) {
+		*w = *h = (int)a;
+		return 0;
+	}
+	if (*end != 'x' && *end != 'X')
+		return ct_error("bad size '%s' (expected N or WxH)", s);
+	const char *s2 = end + 1;
+	long b = strtol(s2, &end, 10);
+	if (errno || end == s2 || *end || b < 1 || b > 16384)
+		return ct_error("bad size '%s' (expected N or WxH, 1..16384)", s);
+	*w = (int)a;
+	*h = (int)b;
+	return 0;
+}
+
+int ct_parse_pair(const char *s, double *a, double *b)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(s, &end);
+	if (errno || end == s || *end != ',' || !isfinite(x))
+		return ct_error("bad value '%s' (expected A,B)", s);
+	const char *s2 = end + 1;
+	double y = strtod(s2, &end);
+	if (errno || end == s2 || *end || !isfinite(y))
+		return ct_error("bad value '%s' (expected A,B)", s);
+	*a = x;
+	*b = y;
+	return 0;
+}

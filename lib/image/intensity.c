@@ -1,0 +1,146 @@
+/* intensity.c - decoded pixel values to float32 in [0, 1]: HU window, min-max, plain scaling, alpha and channel conversion. */
+#include "image/intensity.h"
+
+#include "core/error.h"
+
+#include <math.h>
+#include <string.h>
+
+void ct_intensity_defaults(ct_intensity *p)
+{
+	memset(p, 0, sizeof *p);
+	p->mode = CT_INTENSITY_AUTO;
+	/* The lung window (level -600 HU, width 1500 HU), used only when mode is window. */
+	p->level = -600.0;
+	p->width = 1500.0;
+	p->slope = 1.0;
+	p->offset = 0.0;
+	p->channels = 3;
+}
+
+static inline double load(const ct_tensor *t, int64_t y, int64_t x, int64_t c)
+{
+	const char *p = (const char *)t->data + y * t->stride[0] + x * t->stride[1] + c * t->stride[2];
+	switch (t->dtype) {
+	case CT_U8:
+		return *(const uint8_t *)p;
+	case CT_U16:
+		return *(const uint16_t *)p;
+	default:
+		return *(const float *)p;
+	}
+}
+
+static inline double clamp01(double v)
+{
+	return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
+}
+
+/* One colour value to [0, 1]; k0, k1 are the window bottom and width, the minimum and
+ * range, or 0 and the type's full scale. */
+static inline double normalise(double r, ct_intensity_mode mode, const ct_intensity *p, double k0, double k1)
+{
+	if (mode == CT_INTENSITY_WINDOW)
+		r = r * p->slope + p->offset; /* stored value -> Hounsfield units (DICOM rescale) */
+	if (k1 == 0.0)
+		return 0.0;
+	return clamp01((r - k0) / k1);
+}
+
+int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *out)
+{
+	if (in->ndim != 3)
+		return ct_error("intensity: expected an h x w x c image, got %d dimensions", in->ndim);
+	if (in->dtype != CT_U8 && in->dtype != CT_U16 && in->dtype != CT_F32)
+		return ct_error("intensity: unsupported pixel type '%s'", ct_dtype_name(in->dtype));
+	int64_t h = in->shape[0], w = in->shape[1], c = in->shape[2];
+	if (h < 1 || w < 1)
+		return ct_error("intensity: empty image (%lld x %lld)", (long long)h, (long long)w);
+	if (c < 1 || c > 4)
+		return ct_error("intensity: unsupported channel count %lld (expected 1 to 4)", (long long)c);
+	if (p->channels != 1 && p->channels != 3)
+		return ct_error("intensity: output channels must be 1 or 3, not %d", p->channels);
+
+	ct_intensity_mode mode = p->mode;
+	if (mode == CT_INTENSITY_AUTO)
+		mode = in->dtype == CT_U8 ? CT_INTENSITY_NONE : CT_INTENSITY_MINMAX;
+	if (mode != CT_INTENSITY_WINDOW && mode != CT_INTENSITY_MINMAX && mode != CT_INTENSITY_NONE)
+		return ct_error("intensity: unknown mode %d", (int)p->mode);
+	if (mode == CT_INTENSITY_WINDOW) {
+		if (!isfinite(p->level) || !isfinite(p->width) || !(p->width > 0))
+			return ct_error("intensity: window needs a finite level and a width > 0 (got %g/%g)",
+					p->level, p->width);
+		if (!isfinite(p->slope) || !isfinite(p->offset))
+			return ct_error("intensity: slope and offset must be finite");
+	}
+
+	/* grey (1), grey+alpha (2), RGB (3), RGBA (4) */
+	int ncol = (c == 2 || c == 4) ? (int)c - 1 : (int)c;
+	int alpha = ncol != (int)c;
+
+	/* Refuse NaN/Inf before doing anything: they would poison min/max and the output. */
+	if (in->dtype == CT_F32) {
+		for (int64_t y = 0; y < h; y++)
+			for (int64_t x = 0; x < w; x++)
+				for (int64_t k = 0; k < c; k++)
+					if (!isfinite(load(in, y, x, k)))
+						return ct_error("intensity: non-finite value at (%lld, %lld, %lld)",
+								(long long)y, (long long)x, (long long)k);
+	}
+
+	/* The constants of the per-value map; see normalise(). */
+	double k0 = 0.0, k1 = 1.0;
+	switch (mode) {
+	case CT_INTENSITY_WINDOW:
+		k0 = p->level - p->width / 2.0; /* window bottom */
+		k1 = p->width;
+		break;
+	case CT_INTENSITY_MINMAX: {
+		/* over all colour channels (not alpha), so the colour balance is kept */
+		double mn = INFINITY, mx = -INFINITY;
+		for (int64_t y = 0; y < h; y++)
+			for (int64_t x = 0; x < w; x++)
+				for (int k = 0; k < ncol; k++) {
+					double v = load(in, y, x, k);
+					mn = v < mn ? v : mn;
+					mx = v > mx ? v : mx;
+				}
+		k0 = mn;
+		k1 = mx - mn; /* 0 for a flat image: every value maps to 0 */
+		break;
+	}
+	default: /* none */
+		k1 = in->dtype == CT_U8 ? 255.0 : in->dtype == CT_U16 ? 65535.0 : 1.0;
+		break;
+	}
+	double amax = in->dtype == CT_U8 ? 255.0 : in->dtype == CT_U16 ? 65535.0 : 1.0;
+
+	if (ct_tensor_alloc3(out, CT_F32, h, w, p->channels) < 0)
+		return ct_error_prefix("intensity");
+	float *o = (float *)out->data;
+	for (int64_t y = 0; y < h; y++) {
+		for (int64_t x = 0; x < w; x++) {
+			double v[3];
+			for (int k = 0; k < ncol; k++) {
+				double r = load(in, y, x, k);
+				v[k] = normalise(r, mode, p, k0, k1);
+			}
+			/* Composite over black: black is 0 in the output range, whatever the mode. */
+			if (alpha) {
+				double a = clamp01(load(in, y, x, ncol) / amax);
+				for (int k = 0; k < ncol; k++)
+					v[k] *= a;
+			}
+			float *dst = o + (y * w + x) * p->channels;
+			if (p->channels == ncol) {
+				for (int k = 0; k < ncol; k++)
+					dst[k] = (float)v[k];
+			} else if (p->channels == 3) { /* grey -> 3: replicate */
+				dst[0] = dst[1] = dst[2] = (float)v[0];
+			} else { /* RGB -> 1: ITU-R BT.601 luma, as PIL's convert('L') */
+				dst[0] = (float)clamp01(0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2]);
+			}
+		}
+	}
+	return 0;
+}

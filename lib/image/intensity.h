@@ -1,0 +1,37 @@
+/* intensity.h - map decoded pixel values (uint8, uint16, float) to float32 in [0, 1].
+ *
+ *   window : optional Hounsfield mapping hu = v*slope + offset, then
+ *            (hu - (level - width/2)) / width, clamped to [0, 1]
+ *            (e.g. the lung window level -600, width 1500);
+ *   minmax : (v - min) / (max - min) over the image (all colour channels), 0 if flat;
+ *   none   : v / 255 for uint8, v / 65535 for uint16, clamp(v, 0, 1) for float;
+ *   auto   : none for uint8 data, minmax for uint16 and float data.
+ * Alpha channels are dropped (composited on black). The output has `channels`
+ * channels (1 or 3): grey is replicated to 3; RGB to 1 uses ITU-R BT.601 luma
+ * (0.299 R + 0.587 G + 0.114 B). */
+#ifndef CT_INTENSITY_H
+#define CT_INTENSITY_H
+
+#include "core/tensor.h"
+
+typedef enum ct_intensity_mode {
+	CT_INTENSITY_AUTO = 0,
+	CT_INTENSITY_WINDOW,
+	CT_INTENSITY_MINMAX,
+	CT_INTENSITY_NONE,
+} ct_intensity_mode;
+
+typedef struct ct_intensity {
+	ct_intensity_mode mode;
+	double level, width;       /* window, in the units after slope/offset */
+	double slope, offset;      /* Hounsfield mapping; defaults 1 and 0 */
+	int channels;              /* 1 or 3 */
+} ct_intensity;
+
+void ct_intensity_defaults(ct_intensity *p); /* auto, slope 1, offset 0, 3 channels */
+
+/* in: HxWxC (C 1..4, U8/U16/F32). out: newly allocated HxWxchannels F32.
+ * NaN or Inf in float input is an error. */
+int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *out);
+
+#endif

@@ -1,0 +1,652 @@
+/* h5.c - HDF5 helpers: safe creation (temp + rename), stdin/stdout file images,
+ * datasets, strings and attributes. */
+#include "io/h5.h"
+#include "core/error.h"
+
+#include <hdf5_hl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const unsigned char hdf5_magic[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+
+void ct_h5_init(void)
+{
+	static int done;
+	if (!done) {
+		H5open();
+		H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+		done = 1;
+	}
+}
+
+hid_t ct_h5_native(ct_dtype t)
+{
+	switch (t) {
+	case CT_U8: return H5T_NATIVE_UINT8;
+	case CT_U16: return H5T_NATIVE_UINT16;
+	case CT_I32: return H5T_NATIVE_INT32;
+	case CT_I64: return H5T_NATIVE_INT64;
+	case CT_F32: return H5T_NATIVE_FLOAT;
+	case CT_F64: return H5T_NATIVE_DOUBLE;
+	}
+	return H5I_INVALID_HID;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		ct_error("out of memory");
+	return p;
+}
+
+/* Read all of stdin into memory. */
+static int slurp_stdin(unsigned char **buf, size_t *len)
+{
+	size_t cap = 1 << 20, n = 0;
+	unsigned char *p = malloc(cap);
+	if (!p)
+		return ct_error("out of memory reading standard input");
+	for (;;) {
+		if (n == cap) {
+			unsigned char *q = realloc(p, cap * 2);
+			if (!q) {
+				free(p);
+				return ct_error("out of memory reading standard input");
+			}
+			p = q;
+			cap *= 2;
+		}
+		size_t r = fread(p + n, 1, cap - n, stdin);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(stdin)) {
+		free(p);
+		return ct_error_errno("cannot read standard input");
+	}
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+static int open_common(ct_h5 *h, const char *path, unsigned flags)
+{
+	ct_h5_init();
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+	if (!strcmp(path, "-")) {
+		if (flags != H5F_ACC_RDONLY)
+			return ct_error("cannot update standard input in place");
+		if (isatty(STDIN_FILENO))
+			return ct_error("standard input is a terminal, expected an HDF5 file");
+		unsigned char *buf;
+		size_t len;
+		if (slurp_stdin(&buf, &len) < 0)
+			return -1;
+		if (len == 0) {
+			free(buf);
+			return ct_error("'-': standard input is empty");
+		}
+		if (len < 8 || memcmp(buf, hdf5_magic, 8)) {
+			free(buf);
+			return ct_error("'-': standard input is not an HDF5 file");
+		}
+		h->file = H5LTopen_file_image(buf, len, 0);
+		free(buf);
+		if (h->file < 0)
+			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
+		h->path = xstrdup("-");
+		return h->path ? 0 : -1;
+	}
+	FILE *f = fopen(path, flags == H5F_ACC_RDONLY ? "rb" : "r+b");
+	if (!f)
+		return ct_error_errno("cannot open '%s'", path);
+	unsigned char sig[8];
+	size_t got = fread(sig, 1, 8, f);
+	fclose(f);
+	if (got == 0)
+		return ct_error("'%s': empty file", path);
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return ct_error("'%s': is a directory, expected an HDF5 file", path);
+	if (got < 8 || memcmp(sig, hdf5_magic, 8))
+		return ct_error("'%s': not an HDF5 file", path);
+	h->file = H5Fopen(path, flags, H5P_DEFAULT);
+	if (h->file < 0)
+		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
+	h->path = xstrdup(path);
+	return h->path ? 0 : -1;
+}
+
+int ct_h5_open(ct_h5 *h, const char *path)
+{
+	return open_common(h, path, H5F_ACC_RDONLY);
+}
+
+int ct_h5_open_rw(ct_h5 *h, const char *path)
+{
+	if (open_common(h, path, H5F_ACC_RDWR) < 0)
+		return -1;
+	h->writing = 0;
+	return 0;
+}
+
+static hid_t untimed_fcpl(void)
+{
+	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+	H5Pset_obj_track_times(fcpl, 0);
+	return fcpl;
+}
+
+int ct_h5_create(ct_h5 *h, const char *path, int force)
+{
+	ct_h5_init();
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+	h->writing = 1;
+	hid_t fcpl = untimed_fcpl();
+	if (!strcmp(path, "-")) {
+		if (isatty(STDOUT_FILENO)) {
+			H5Pclose(fcpl);
+			return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
+		}
+		hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+		H5Pset_fapl_core(fapl, 1 << 22, 0);
+		/* A unique name per process: the core driver keys files by name. */
+		char name[64];
+		snprintf(name, sizeof name, "ctfuse-stdout-%ld", (long)getpid());
+		h->file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+		H5Pclose(fapl);
+		H5Pclose(fcpl);
+		if (h->file < 0)
+			return ct_error("cannot create an in-memory HDF5 file");
+		h->path = xstrdup("-");
+		return h->path ? 0 : -1;
+	}
+	struct stat st;
+	if (!force && stat(path, &st) == 0) {
+		H5Pclose(fcpl);
+		return ct_error("'%s' exists (use --force to overwrite)", path);
+	}
+	size_t n = strlen(path);
+	h->tmp = malloc(n + 16);
+	h->path = xstrdup(path);
+	if (!h->tmp || !h->path) {
+		H5Pclose(fcpl);
+		free(h->tmp);
+		free(h->path);
+		h->tmp = h->path = NULL;
+		return ct_error("out of memory");
+	}
+	snprintf(h->tmp, n + 16, "%s.tmp-XXXXXX", path);
+	int fd = mkstemp(h->tmp);
+	if (fd < 0) {
+		ct_error_errno("cannot create '%s'", path);
+		H5Pclose(fcpl);
+		free(h->tmp);
+		free(h->path);
+		h->tmp = h->path = NULL;
+		return -1;
+	}
+	close(fd);
+	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+	H5Pclose(fcpl);
+	if (h->file < 0) {
+		unlink(h->tmp);
+		free(h->tmp);
+		free(h->path);
+		h->tmp = h->path = NULL;
+		return ct_error("cannot create HDF5 file '%s'", path);
+	}
+	return 0;
+}
+
+int ct_h5_commit(ct_h5 *h)
+{
+	int rc = 0;
+	if (!h->writing || h->file < 0)
+		return ct_error("internal: commit of a file not open for writing");
+	if (!strcmp(h->path, "-")) {
+		if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+			rc = ct_error("cannot finish the in-memory HDF5 file");
+		} else {
+			ssize_t sz = H5Fget_file_image(h->file, NULL, 0);
+			void *buf = sz > 0 ? malloc((size_t)sz) : NULL;
+			if (!buf || H5Fget_file_image(h->file, buf, (size_t)sz) != sz) {
+				rc = ct_error("cannot get the in-memory HDF5 file image");
+			} else if (fwrite(buf, 1, (size_t)sz, stdout) != (size_t)sz || fflush(stdout) != 0) {
+				rc = ct_error_errno("cannot write to standard output");
+			}
+			free(buf);
+		}
+		H5Fclose(h->file);
+	} else {
+		if (H5Fclose(h->file) < 0) {
+			rc = ct_error("cannot write '%s' (disk full?)", h->path);
+			unlink(h->tmp);
+		} else {
+			/* Flush the data to disk before the rename makes it visible. */
+			int fd = open(h->tmp, O_RDONLY);
+			if (fd >= 0) {
+				if (fsync(fd) < 0)
+					rc = ct_error_errno("cannot write '%s'", h->path);
+				close(fd);
+			}
+			if (rc == 0 && rename(h->tmp, h->path) < 0)
+				rc = ct_error_errno("cannot rename to '%s'", h->path);
+			if (rc < 0)
+				unlink(h->tmp);
+		}
+	}
+	h->file = H5I_INVALID_HID;
+	free(h->tmp);
+	free(h->path);
+	h->tmp = h->path = NULL;
+	return rc;
+}
+
+void ct_h5_abort(ct_h5 *h)
+{
+	if (h->file >= 0)
+		H5Fclose(h->file);
+	if (h->tmp)
+		unlink(h->tmp);
+	free(h->tmp);
+	free(h->path);
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+}
+
+void ct_h5_close(ct_h5 *h)
+{
+	ct_h5_abort(h);
+}
+
+int ct_h5_exists(hid_t loc, const char *name)
+{
+	return H5LTpath_valid(loc, name, 1) > 0;
+}
+
+int ct_h5_shape(hid_t loc, const char *name, int *ndim, int64_t *shape)
+{
+	hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+	if (d < 0)
+		return ct_error("missing dataset '%s'", name);
+	hid_t sp = H5Dget_space(d);
+	int nd = H5Sget_simple_extent_ndims(sp);
+	hsize_t dims[H5S_MAX_RANK];
+	int rc = 0;
+	if (nd < 0 || nd > CT_MAX_DIMS) {
+		rc = ct_error("dataset '%s' has unsupported rank %d", name, nd);
+	} else {
+		H5Sget_simple_extent_dims(sp, dims, NULL);
+		for (int i = 0; i < nd; i++)
+			shape[i] = (int64_t)dims[i];
+		*ndim = nd;
+	}
+	H5Sclose(sp);
+	H5Dclose(d);
+	return rc;
+}
+
+hid_t ct_h5_create_dataset(hid_t loc, const char *name, ct_dtype dtype, int ndim, const int64_t *shape,
+			   int64_t chunk0, int compress)
+{
+	hsize_t dims[CT_MAX_DIMS], chunk[CT_MAX_DIMS];
+	for (int i = 0; i < ndim; i++) {
+		dims[i] = (hsize_t)shape[i];
+		chunk[i] = (hsize_t)(shape[i] > 0 ? shape[i] : 1);
+	}
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_obj_track_times(dcpl, 0);
+	if (ndim > 0 && chunk0 > 0 && shape[0] > 0) {
+		chunk[0] = (hsize_t)(chunk0 < shape[0] ? chunk0 : shape[0]);
+		H5Pset_chunk(dcpl, ndim, chunk);
+		if (compress > 0) {
+			if (ct_dtype_size(dtype) > 1)
+				H5Pset_shuffle(dcpl);
+			H5Pset_deflate(dcpl, (unsigned)compress);
+		}
+	}
+	hid_t sp = H5Screate_simple(ndim, dims, NULL);
+	hid_t d = H5Dcreate2(loc, name, ct_h5_native(dtype), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Sclose(sp);
+	H5Pclose(dcpl);
+	if (d < 0)
+		ct_error("cannot create dataset '%s'", name);
+	return d;
+}
+
+static int rows_io(hid_t dset, int64_t start, ct_tensor *rows, int write)
+{
+	if (!ct_tensor_is_contiguous(rows))
+		return ct_error("internal: non-contiguous rows");
+	hid_t fsp = H5Dget_space(dset);
+	int nd = H5Sget_simple_extent_ndims(fsp);
+	hsize_t dims[H5S_MAX_RANK];
+	H5Sget_simple_extent_dims(fsp, dims, NULL);
+	int rc = 0;
+	if (nd != rows->ndim) {
+		rc = ct_error("dataset has rank %d, expected %d", nd, rows->ndim);
+		goto out;
+	}
+	for (int i = 1; i < nd; i++)
+		if ((int64_t)dims[i] != rows->shape[i]) {
+			rc = ct_error("dataset dimension %d is %llu, expected %lld", i, (unsigned long long)dims[i],
+				      (long long)rows->shape[i]);
+			goto out;
+		}
+	if (start < 0 || start + rows->shape[0] > (int64_t)dims[0]) {
+		rc = ct_error("rows %lld..%lld outside the dataset (%llu rows)", (long long)start,
+			      (long long)(start + rows->shape[0]), (unsigned long long)dims[0]);
+		goto out;
+	}
+	if (rows->shape[0] == 0)
+		goto out;
+	hsize_t off[H5S_MAX_RANK] = { 0 }, cnt[H5S_MAX_RANK];
+	off[0] = (hsize_t)start;
+	for (int i = 0; i < nd; i++)
+		cnt[i] = (hsize_t)rows->shape[i];
+	H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, NULL, cnt, NULL);
+	hid_t msp = H5Screate_simple(nd, cnt, NULL);
+	herr_t e = write ? H5Dwrite(dset, ct_h5_native(rows->dtype), msp, fsp, H5P_DEFAULT, rows->data)
+			 : H5Dread(dset, ct_h5_native(rows->dtype), msp, fsp, H5P_DEFAULT, rows->data);
+	H5Sclose(msp);
+	if (e < 0)
+		rc = ct_error(write ? "cannot write dataset rows (disk full?)"
+				    : "cannot read dataset rows (file truncated or corrupt)");
+out:
+	H5Sclose(fsp);
+	return rc;
+}
+
+int ct_h5_write_rows(hid_t dset, int64_t start, const ct_tensor *rows)
+{
+	return rows_io(dset, start, (ct_tensor *)rows, 1);
+}
+
+int ct_h5_read_rows(hid_t dset, int64_t start, ct_tensor *rows)
+{
+	return rows_io(dset, start, rows, 0);
+}
+
+int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress)
+{
+	hid_t d = ct_h5_create_dataset(loc, name, t->dtype, t->ndim, t->shape, chunk0, compress);
+	if (d < 0)
+		return -1;
+	int rc = 0;
+	if (t->ndim == 0) {
+		if (H5Dwrite(d, ct_h5_native(t->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0)
+			rc = ct_error("cannot write dataset '%s'", name);
+	} else if (ct_h5_write_rows(d, 0, t) < 0) {
+		rc = ct_error_prefix("dataset '%s'", name);
+	}
+	H5Dclose(d);
+	return rc;
+}
+
+int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out)
+{
+	int nd;
+	int64_t shape[CT_MAX_DIMS];
+	memset(out, 0, sizeof *out);
+	if (ct_h5_shape(loc, name, &nd, shape) < 0)
+		return -1;
+	if (ct_tensor_alloc(out, dtype, nd, shape) < 0)
+		return ct_error_prefix("dataset '%s'", name);
+	hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+	int rc = 0;
+	if (nd == 0) {
+		if (H5Dread(d, ct_h5_native(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
+			rc = ct_error("cannot read dataset '%s'", name);
+	} else if (ct_h5_read_rows(d, 0, out) < 0) {
+		rc = ct_error_prefix("dataset '%s'", name);
+	}
+	H5Dclose(d);
+	if (rc < 0)
+		ct_tensor_free(out);
+	return rc;
+}
+
+static hid_t vlen_str_type(void)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	return t;
+}
+
+int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
+{
+	hid_t t = vlen_str_type();
+	hsize_t dims[1] = { (hsize_t)n };
+	hid_t sp = H5Screate_simple(1, dims, NULL);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_obj_track_times(dcpl, 0);
+	hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	int rc = 0;
+	if (d < 0) {
+		rc = ct_error("cannot create dataset '%s'", name);
+	} else {
+		if (n > 0) {
+			/* Empty pointers are written as "" so readers never see NULL. */
+			const char **tmp = malloc((size_t)n * sizeof *tmp);
+			if (!tmp) {
+				rc = ct_error("out of memory");
+			} else {
+				for (int64_t i = 0; i < n; i++)
+					tmp[i] = s[i] ? s[i] : "";
+				if (H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
+					rc = ct_error("cannot write dataset '%s' (disk full?)", name);
+				free(tmp);
+			}
+		}
+		H5Dclose(d);
+	}
+	H5Pclose(dcpl);
+	H5Sclose(sp);
+	H5Tclose(t);
+	return rc;
+}
+
+/* Copy a fixed-length string field, trimming NUL and space padding. */
+static char *dup_fixed(const char *p, size_t size)
+{
+	size_t len = 0;
+	while (len < size && p[len])
+		len++;
+	while (len > 0 && p[len - 1] == ' ')
+		len--;
+	char *s = malloc(len + 1);
+	if (s) {
+		memcpy(s, p, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
+void ct_strings_free(char **s, int64_t n)
+{
+	if (!s)
+		return;
+	for (int64_t i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
+{
+	*out = NULL;
+	*nout = 0;
+	hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+	if (d < 0)
+		return ct_error("missing dataset '%s'", name);
+	hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+	int rc = 0;
+	char **res = NULL;
+	hssize_t n = H5Sget_simple_extent_npoints(sp);
+	if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_ndims(sp) != 1 || n < 0) {
+		rc = ct_error("dataset '%s' is not a 1-d string list", name);
+		goto out;
+	}
+	res = calloc((size_t)n + 1, sizeof *res);
+	if (!res) {
+		rc = ct_error("out of memory");
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	if (H5Tis_variable_str(ft) > 0) {
+		hid_t mt = vlen_str_type();
+		char **tmp = calloc((size_t)n, sizeof *tmp);
+		if (!tmp || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) {
+			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
+		} else {
+			for (hssize_t i = 0; i < n && rc == 0; i++)
+				if (!(res[i] = xstrdup(tmp[i] ? tmp[i] : "")))
+					rc = -1;
+			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
+		}
+		free(tmp);
+		H5Tclose(mt);
+	} else {
+		size_t size = H5Tget_size(ft);
+		hid_t mt = H5Tcopy(H5T_C_S1);
+		H5Tset_size(mt, size);
+		char *buf = malloc((size_t)n * size);
+		if (!buf || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
+		} else {
+			for (hssize_t i = 0; i < n && rc == 0; i++)
+				if (!(res[i] = dup_fixed(buf + (size_t)i * size, size)))
+					rc = ct_error("out of memory");
+		}
+		free(buf);
+		H5Tclose(mt);
+	}
+out:
+	H5Tclose(ft);
+	H5Sclose(sp);
+	H5Dclose(d);
+	if (rc < 0) {
+		ct_strings_free(res, n > 0 ? n : 0);
+		return -1;
+	}
+	*out = res;
+	*nout = n;
+	return 0;
+}
+
+int ct_h5_attr_exists(hid_t obj, const char *name)
+{
+	return H5Aexists(obj, name) > 0;
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t type, const void *v)
+{
+	if (H5Aexists(obj, name) > 0)
+		H5Adelete(obj, name);
+	hid_t sp = H5Screate(H5S_SCALAR);
+	hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+	int rc = 0;
+	if (a < 0 || H5Awrite(a, type, v) < 0)
+		rc = ct_error("cannot write attribute '%s'", name);
+	if (a >= 0)
+		H5Aclose(a);
+	H5Sclose(sp);
+	return rc;
+}
+
+int ct_h5_set_str(hid_t obj, const char *name, const char *v)
+{
+	hid_t t = vlen_str_type();
+	const char *p = v ? v : "";
+	int rc = attr_write(obj, name, t, &p);
+	H5Tclose(t);
+	return rc;
+}
+
+int ct_h5_set_int(hid_t obj, const char *name, int64_t v)
+{
+	return attr_write(obj, name, H5T_NATIVE_INT64, &v);
+}
+
+int ct_h5_set_double(hid_t obj, const char *name, double v)
+{
+	return attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+static int attr_read(hid_t obj, const char *name, hid_t mtype, void *v)
+{
+	if (H5Aexists(obj, name) <= 0)
+		return ct_error("missing attribute '%s'", name);
+	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+	hid_t sp = H5Aget_space(a);
+	int rc = 0;
+	if (H5Sget_simple_extent_npoints(sp) != 1)
+		rc = ct_error("attribute '%s' is not a scalar", name);
+	else if (H5Aread(a, mtype, v) < 0)
+		rc = ct_error("cannot read attribute '%s'", name);
+	H5Sclose(sp);
+	H5Aclose(a);
+	return rc;
+}
+
+int ct_h5_get_int(hid_t obj, const char *name, int64_t *v)
+{
+	return attr_read(obj, name, H5T_NATIVE_INT64, v);
+}
+
+int ct_h5_get_double(hid_t obj, const char *name, double *v)
+{
+	return attr_read(obj, name, H5T_NATIVE_DOUBLE, v);
+}
+
+int ct_h5_get_str(hid_t obj, const char *name, char **v)
+{
+	*v = NULL;
+	if (H5Aexists(obj, name) <= 0)
+		return ct_error("missing attribute '%s'", name);
+	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+	hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+	int rc = 0;
+	if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
+		rc = ct_error("attribute '%s' is not a string", name);
+	} else if (H5Tis_variable_str(ft) > 0) {
+		hid_t mt = vlen_str_type();
+		char *p = NULL;
+		if (H5Aread(a, mt, &p) < 0)
+			rc = ct_error("cannot read attribute '%s'", name);
+		else
+			*v = xstrdup(p ? p : "");
+		if (p)
+			H5free_memory(p);
+		H5Tclose(mt);
+		if (rc == 0 && !*v)
+			rc = -1;
+	} else {
+		size_t size = H5Tget_size(ft);
+		hid_t mt = H5Tcopy(H5T_C_S1);
+		H5Tset_size(mt, size);
+		char *buf = malloc(size + 1);
+		if (!buf || H5Aread(a, mt, buf) < 0)
+			rc = ct_error("cannot read attribute '%s'", name);
+		else if (!(*v = dup_fixed(buf, size)))
+			rc = ct_error("out of memory");
+		free(buf);
+		H5Tclose(mt);
+	}
+	H5Tclose(ft);
+	H5Sclose(sp);
+	H5Aclose(a);
+	return rc;
+}

@@ -1,0 +1,78 @@
+/* h5.h - HDF5 helpers: files that are never left half-written, stdin/stdout as
+ * in-memory file images, chunked compressed datasets, string datasets, attributes.
+ *
+ * Every file we write is created under a temporary name beside the target and
+ * renamed only by ct_h5_commit, so a failure (full disk, bad input, signal)
+ * never leaves a partial output. "-" as a path reads a whole HDF5 file from
+ * stdin, or writes one to stdout, through HDF5's core driver (a file image), so
+ * stages chain with pipes: ct-convert DIR - | ct-augment - aug.h5.
+ * Objects are written without modification times, so identical content gives
+ * byte-identical files. HDF5's own error printing is switched off. */
+#ifndef CT_H5_H
+#define CT_H5_H
+
+#include "core/tensor.h"
+
+#include <hdf5.h>
+#include <stdint.h>
+
+typedef struct ct_h5 {
+	hid_t file;
+	char *path;   /* as given; "-" for stdin/stdout */
+	char *tmp;    /* temporary file renamed to path on commit (file output) */
+	int writing;
+} ct_h5;
+
+/* Open for reading. Errors name the file: "cannot open 'x.h5': No such file or
+ * directory", "'x.h5': not an HDF5 file (or truncated)". */
+int ct_h5_open(ct_h5 *h, const char *path);
+/* Open an existing file for read-write in place (resuming an interrupted run). */
+int ct_h5_open_rw(ct_h5 *h, const char *path);
+/* Create for writing. An existing path is refused unless force. The directory
+ * must be writable (checked now, not at the end). */
+int ct_h5_create(ct_h5 *h, const char *path, int force);
+/* Finish a created file: flush, close, rename over the target (or write the
+ * image to stdout). On failure the temporary file is removed. */
+int ct_h5_commit(ct_h5 *h);
+/* Abandon a created file (removes the temporary file); close a read file. */
+void ct_h5_abort(ct_h5 *h);
+void ct_h5_close(ct_h5 *h);
+
+/* Install the process-wide settings (silence HDF5's error stack printing). Called
+ * by the functions above; call it before using the HDF5 API directly. */
+void ct_h5_init(void);
+
+hid_t ct_h5_native(ct_dtype t);
+
+int ct_h5_exists(hid_t loc, const char *name);
+/* Rank and dimensions of a dataset (up to CT_MAX_DIMS). */
+int ct_h5_shape(hid_t loc, const char *name, int *ndim, int64_t *shape);
+
+/* Create a dataset of the given shape, chunked by `chunk0` rows along axis 0
+ * (0 = contiguous) and deflate-compressed when `compress` (1..9, 0 = none).
+ * Returns the dataset id (close with H5Dclose) or H5I_INVALID_HID. */
+hid_t ct_h5_create_dataset(hid_t loc, const char *name, ct_dtype dtype, int ndim, const int64_t *shape,
+			   int64_t chunk0, int compress);
+/* Write/read rows [start, start + rows->shape[0]) along axis 0; rows must be
+ * contiguous with the dataset's trailing dimensions. Reads convert to rows->dtype. */
+int ct_h5_write_rows(hid_t dset, int64_t start, const ct_tensor *rows);
+int ct_h5_read_rows(hid_t dset, int64_t start, ct_tensor *rows);
+/* Whole-dataset write (chunked by chunk0 rows, compressed when compress > 0) and read. */
+int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress);
+int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out);
+
+/* 1-d string datasets (variable-length UTF-8 when written; fixed or variable when read). */
+int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n);
+int ct_h5_read_strings(hid_t loc, const char *name, char ***s, int64_t *n);
+void ct_strings_free(char **s, int64_t n);
+
+/* Attributes on a file, group or dataset (scalar). */
+int ct_h5_attr_exists(hid_t obj, const char *name);
+int ct_h5_set_str(hid_t obj, const char *name, const char *v);
+int ct_h5_set_int(hid_t obj, const char *name, int64_t v);
+int ct_h5_set_double(hid_t obj, const char *name, double v);
+int ct_h5_get_str(hid_t obj, const char *name, char **v); /* malloc'd; fixed or variable length */
+int ct_h5_get_int(hid_t obj, const char *name, int64_t *v);
+int ct_h5_get_double(hid_t obj, const char *name, double *v);
+
+#endif

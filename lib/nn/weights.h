@@ -1,0 +1,51 @@
+/* weights.h - named weight tensors grouped by layer: the layout of Keras weight files.
+ *
+ * A Keras HDF5 weight file (keras-applications' *_notop.h5, model.save_weights)
+ * holds, on the root group or on /model_weights, the attribute `layer_names`
+ * (strings, in model order); each layer group <L> has the attribute
+ * `weight_names` (strings such as "conv2d_1/kernel:0") and a dataset at each of
+ * those paths relative to the group. Kernels are stored HWIO (kh, kw, cin, cout),
+ * depthwise kernels (kh, kw, cin, multiplier), dense kernels (in, out); BN tensors
+ * are gamma, beta, moving_mean, moving_variance (gamma/beta may be absent when
+ * scale/center are off). Layers without weights are listed with no weight names. */
+#ifndef CT_WEIGHTS_H
+#define CT_WEIGHTS_H
+
+#include "core/tensor.h"
+
+typedef struct ct_wtensor {
+	char *name;    /* full weight name as stored, e.g. "conv2d_1/kernel:0" */
+	ct_tensor t;   /* CT_F32, Keras shape */
+} ct_wtensor;
+
+typedef struct ct_wlayer {
+	char *name;    /* layer name, e.g. "conv2d_1" or "block_1_expand" */
+	int n;
+	ct_wtensor *w; /* in Keras order */
+} ct_wlayer;
+
+typedef struct ct_weights {
+	int nlayers;
+	ct_wlayer *layers;
+	char sha256[65]; /* of the file loaded ("" when built in memory) */
+} ct_weights;
+
+/* Load a Keras-layout HDF5 weight file (float16/32/64 datasets converted to F32). */
+int ct_weights_load(ct_weights *w, const char *path);
+/* Write one in the same layout (layer_names on the root, fixed-length strings). */
+int ct_weights_save(const ct_weights *w, const char *path);
+
+/* Find a layer by name; NULL if absent. */
+const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer);
+/* Find a layer's tensor by its short name ("kernel", "bias", "gamma", "beta",
+ * "moving_mean", "moving_variance", "depthwise_kernel"): the part of the weight
+ * name after the last '/' and before ':'. NULL if absent. */
+const ct_wtensor *ct_wlayer_get(const ct_wlayer *l, const char *short_name);
+
+/* Building in memory (importers, tests). Returns the new layer / tensor, NULL on error. */
+ct_wlayer *ct_weights_add_layer(ct_weights *w, const char *name);
+ct_wtensor *ct_wlayer_add(ct_wlayer *l, const char *weight_name, int ndim, const int64_t *shape);
+
+void ct_weights_free(ct_weights *w);
+
+#endif

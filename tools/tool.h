@@ -1,0 +1,48 @@
+/* tool.h - the shared start and failure paths of every ct-* tool: parse the option
+ * table, print --help/--version, map errors to exit codes (0 ok, 1 runtime
+ * failure, 2 usage error) and messages "prog: message". */
+#ifndef CT_TOOL_H
+#define CT_TOOL_H
+
+#include "cli/opts.h"
+#include "core/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { CT_EXIT_OK = 0, CT_EXIT_FAILURE = 1, CT_EXIT_USAGE = 2 };
+
+/* Parse; on --help/--version print and exit 0; on a usage error print and exit 2. */
+static inline void ct_tool_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
+{
+	int r = ct_opts_parse(cmd, argc, argv, nargs, args);
+	if (r == CT_PARSE_HELP) {
+		ct_opts_help(cmd, stdout);
+		exit(CT_EXIT_OK);
+	}
+	if (r == CT_PARSE_VERSION) {
+		printf("%s %s\n", cmd->name, CT_VERSION);
+		exit(CT_EXIT_OK);
+	}
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", cmd->name, ct_last_error(),
+			cmd->name);
+		exit(CT_EXIT_USAGE);
+	}
+}
+
+/* A usage error found after parsing (bad combination of options). */
+static inline int ct_tool_usage(const ct_cmd *cmd, const char *msg)
+{
+	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", cmd->name, msg, cmd->name);
+	return CT_EXIT_USAGE;
+}
+
+/* Print the library's last error and return the runtime-failure exit code. */
+static inline int ct_tool_fail(const ct_cmd *cmd)
+{
+	fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
+	return CT_EXIT_FAILURE;
+}
+
+#endif
