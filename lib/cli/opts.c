@@ -180,6 +180,14 @@ int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 	return CT_PARSE_OK;
 }
 
+int ct_opts_seen(const ct_cmd *cmd, const char *long_name)
+{
+	for (const ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
+		if (o->long_name && !strcmp(o->long_name, long_name))
+			return o->seen;
+	return 0;
+}
+
 static void default_text(const ct_opt *o, char *buf, size_t n)
 {
 	buf[0] = '\0';

@@ -54,6 +54,9 @@ enum { CT_PARSE_OK = 0, CT_PARSE_HELP = 1, CT_PARSE_VERSION = 2, CT_PARSE_ERROR 
  * On a usage error returns CT_PARSE_ERROR with the message in ct_last_error(). */
 int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args);
 
+/* Whether the option with this long name was given on the command line. */
+int ct_opts_seen(const ct_cmd *cmd, const char *long_name);
+
 /* The --help text generated from the table. */
 void ct_opts_help(const ct_cmd *cmd, FILE *out);
 

@@ -38,8 +38,15 @@ int ct_error_prefix(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(err_buf, sizeof err_buf, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof err_buf)
-		snprintf(err_buf + n, sizeof err_buf - (size_t)n, ": %s", old);
+	/* Appended by hand: snprintf of a buffer into itself-sized space trips
+	 * -Wformat-truncation at some optimisation levels. */
+	size_t k = n < 0 ? 0 : (size_t)n < sizeof err_buf ? (size_t)n : sizeof err_buf - 1;
+	const char *sep = ": ";
+	for (const char *p = sep; *p && k + 1 < sizeof err_buf; p++)
+		err_buf[k++] = *p;
+	for (const char *p = old; *p && k + 1 < sizeof err_buf; p++)
+		err_buf[k++] = *p;
+	err_buf[k] = '\0';
 	return -1;
 }
 

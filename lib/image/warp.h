@@ -42,6 +42,20 @@ void ct_augment_defaults(ct_augment_params *p);
  * the matrix), writing the 2x3 matrix to m. */
 void ct_augment_sample(const ct_augment_params *p, ct_rng *rng, int h, int w, double m[6]);
 
+/* The two halves of ct_augment_sample, for callers that record or test the
+ * parameters. Names and units follow Keras' get_random_transform: tx is the shift
+ * along rows (a fraction of h, in pixels), ty along columns, zx scales rows, zy
+ * columns, theta and shear are in degrees. ct_augment_random draws exactly eight
+ * uniforms from rng, in the order theta, tx, ty, shear, zx, zy, flip_h, flip_v,
+ * whether or not each component is enabled. */
+typedef struct ct_augment_transform {
+	double theta, tx, ty, shear, zx, zy;
+	int flip_h, flip_v;
+} ct_augment_transform;
+
+void ct_augment_random(const ct_augment_params *p, ct_rng *rng, int h, int w, ct_augment_transform *t);
+void ct_augment_matrix(const ct_augment_transform *t, int h, int w, double m[6]);
+
 /* Warp in (HxWxC, CT_U8 or CT_F32) into out (same shape and dtype, preallocated).
  * uint8 results are rounded to nearest. Deterministic; no allocation. */
 int ct_warp_affine(const ct_tensor *in, const double m[6], ct_fill fill, double cval, ct_tensor *out);

@@ -87,8 +87,8 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 			return ct_error("cannot update standard input in place");
 		if (isatty(STDIN_FILENO))
 			return ct_error("standard input is a terminal, expected an HDF5 file");
-		unsigned char *buf;
-		size_t len;
+		unsigned char *buf = NULL;
+		size_t len = 0;
 		if (slurp_stdin(&buf, &len) < 0)
 			return -1;
 		if (len == 0) {

@@ -42,7 +42,9 @@ const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer);
  * name after the last '/' and before ':'. NULL if absent. */
 const ct_wtensor *ct_wlayer_get(const ct_wlayer *l, const char *short_name);
 
-/* Building in memory (importers, tests). Returns the new layer / tensor, NULL on error. */
+/* Building in memory (importers, tests). Returns the new layer / tensor, NULL on error.
+ * The arrays grow by realloc: a returned pointer is valid until the next add to the
+ * same ct_weights (layer) or ct_wlayer (tensor). Start from a zeroed ct_weights. */
 ct_wlayer *ct_weights_add_layer(ct_weights *w, const char *name);
 ct_wtensor *ct_wlayer_add(ct_wlayer *l, const char *weight_name, int ndim, const int64_t *shape);
 

@@ -171,7 +171,7 @@ function runGolden(arch, model, size, images, wanted, outdir) {
 
 // The Keras topology from the nsfwjs package (a browserify bundle exporting model.json's object).
 function nsfwjsTopology(dir) {
-	const file = path.join(path.dirname(require.resolve('nsfwjs/package.json')), 'dist', 'models', dir, 'model.min.js');
+	const file = path.join(__dirname, 'node_modules', 'nsfwjs', 'dist', 'models', dir, 'model.min.js');
 	return require(file).modelTopology;
 }
 
@@ -231,7 +231,7 @@ async function main() {
 	const mob = await kerasModel('mobilenet_v2');
 	runGolden('mobilenet_v2', mob, 224, images, [
 		['Conv1_relu', 'avg'], ['expanded_conv_project_BN', 'avg'], ['block_3_project_BN', 'avg'],
-		['block_6_expand_relu', 'max'], ['block_10_project_BN', 'avg'], ['block_13_project_BN', 'avg'],
+		['block_6_project_BN', 'max'], ['block_10_project_BN', 'avg'], ['block_13_project_BN', 'avg'],
 		['out_relu', 'avg'],
 	], outdir);
 	mob.dispose();

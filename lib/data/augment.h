@@ -1,0 +1,25 @@
+/* augment.h - expand the training images of an images file with random affine
+ * copies (Keras ImageDataGenerator-style), streaming in blocks. Every output row
+ * records its source row and the 2x3 matrix that produced it, so any augmented
+ * image can be reproduced from the input file alone. */
+#ifndef CT_AUGMENT_H
+#define CT_AUGMENT_H
+
+#include "data/dataset.h"
+#include "image/warp.h"
+
+typedef struct ct_augment_opts {
+	ct_augment_params p;
+	int copies;       /* random copies per augmented image; originals are always kept */
+	uint64_t seed;
+	int all;          /* augment every split, not only "train" */
+	int compress;     /* deflate level of the images dataset */
+} ct_augment_opts;
+
+/* Read `in`, write the augmented file into the created (not committed) `out`.
+ * Output order: each input row, followed by its copies. Copy k of input row i
+ * draws its transform from rng stream (seed, i << 20 | k), so the result is
+ * byte-identical for any thread count. */
+int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct_run *run, int64_t *nout);
+
+#endif

@@ -1,0 +1,331 @@
+/* gemm.c - GEMM driver for convolutions: kernel dispatch, B/A packing, blocking, threads. */
+#include "nn/gemm.h"
+#include "nn/graph.h"
+#include "core/error.h"
+#include "core/tensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define GEN_MR 4
+#define GEN_NR 16
+#define KC_MAX 256 /* B micro-panel kc*NR floats stays in L1 (32 KB at NR=32) */
+#define MC_MAX 192 /* A block MC*KC floats stays in L2 */
+
+static inline float act_apply(float v, int act)
+{
+	if (act == CT_ACT_RELU)
+		return v > 0.f ? v : 0.f;
+	if (act == CT_ACT_RELU6)
+		return v > 0.f ? (v < 6.f ? v : 6.f) : 0.f;
+	return v;
+}
+
+/* Portable kernel: plain loops the compiler may vectorise for baseline SSE2. */
+static void ukernel_generic(int kc, const float *a, const float *b, float *c, int64_t ldc,
+			    int accumulate, const ct_epilogue *ep)
+{
+	float acc[GEN_MR][GEN_NR];
+	memset(acc, 0, sizeof acc);
+	for (int k = 0; k < kc; k++)
+		for (int i = 0; i < GEN_MR; i++) {
+			float av = a[k * GEN_MR + i];
+			for (int j = 0; j < GEN_NR; j++)
+				acc[i][j] += av * b[k * GEN_NR + j];
+		}
+	for (int i = 0; i < GEN_MR; i++)
+		for (int j = 0; j < GEN_NR; j++) {
+			float v = acc[i][j];
+			if (accumulate)
+				v = c[i * ldc + j] + v;
+			if (ep) {
+				if (ep->bias)
+					v += ep->bias[j];
+				if (ep->res)
+					v += ep->res[i * ep->ldr + j];
+				v = act_apply(v, ep->act);
+			}
+			c[i * ldc + j] = v;
+		}
+}
+
+static const ct_gemm_kernel kernels[] = {
+	{ "avx512", CT_AVX512_MR, CT_AVX512_NR, ct_ukernel_avx512 },
+	{ "avx2", CT_AVX2_MR, CT_AVX2_NR, ct_ukernel_avx2 },
+	{ "generic", GEN_MR, GEN_NR, ukernel_generic },
+};
+
+static int supported(const ct_gemm_kernel *k)
+{
+	__builtin_cpu_init();
+	if (!strcmp(k->name, "avx512"))
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+		       __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
+	if (!strcmp(k->name, "avx2"))
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return 1;
+}
+
+const ct_gemm_kernel *ct_gemm_kernel_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+		if (name && !strcmp(name, kernels[i].name)) {
+			if (!supported(&kernels[i])) {
+				ct_error("simd kernel '%s' is not supported by this cpu", name);
+				return NULL;
+			}
+			return &kernels[i];
+		}
+	ct_error("unknown simd kernel '%s' (avx512, avx2, generic)", name ? name : "");
+	return NULL;
+}
+
+static const ct_gemm_kernel *current;
+
+const ct_gemm_kernel *ct_gemm_kernel_get(void)
+{
+	if (current)
+		return current;
+	const ct_gemm_kernel *k = NULL;
+	const char *env = getenv("CT_SIMD");
+	if (env && *env)
+		k = ct_gemm_kernel_find(env);
+	for (size_t i = 0; !k && i < sizeof kernels / sizeof kernels[0]; i++)
+		if (supported(&kernels[i]))
+			k = &kernels[i];
+	current = k;
+	return k;
+}
+
+int ct_gemm_kernel_set(const char *name)
+{
+	const ct_gemm_kernel *k = ct_gemm_kernel_find(name);
+	if (!k)
+		return -1;
+	current = k;
+	return 0;
+}
+
+int ct_nn_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
+static float *alloc_floats(size_t n)
+{
+	size_t bytes;
+	if (ct_mul_size(n ? n : 1, sizeof(float), &bytes)) {
+		ct_error("size overflow");
+		return NULL;
+	}
+	bytes = (bytes + 63) / 64 * 64;
+	float *p = aligned_alloc(64, bytes);
+	if (!p)
+		ct_error("out of memory (%zu bytes)", bytes);
+	return p;
+}
+
+int ct_packed_init(ct_packed *p, const ct_gemm_kernel *kern, int64_t k, int64_t n, const float *w,
+		   const float *bias)
+{
+	memset(p, 0, sizeof *p);
+	int nr = kern->nr;
+	int64_t npan = (n + nr - 1) / nr;
+	size_t sz, pan;
+	if (k <= 0 || n <= 0 || ct_mul_size((size_t)k, (size_t)nr, &pan) ||
+	    ct_mul_size(pan, (size_t)npan, &sz))
+		return ct_error("bad gemm size %lld x %lld", (long long)k, (long long)n);
+	p->data = alloc_floats(sz);
+	p->bias = alloc_floats((size_t)(npan * nr));
+	if (!p->data || !p->bias) {
+		ct_packed_release(p);
+		return -1;
+	}
+	p->k = k, p->n = n, p->nr = nr;
+	for (int64_t q = 0; q < npan; q++) {
+		float *dst = p->data + q * k * nr;
+		for (int64_t kk = 0; kk < k; kk++)
+			for (int j = 0; j < nr; j++) {
+				int64_t col = q * nr + j;
+				dst[kk * nr + j] = col < n ? w[kk * n + col] : 0.f;
+			}
+	}
+	for (int64_t j = 0; j < npan * nr; j++)
+		p->bias[j] = bias && j < n ? bias[j] : 0.f;
+	return 0;
+}
+
+void ct_packed_release(ct_packed *p)
+{
+	free(p->data);
+	free(p->bias);
+	memset(p, 0, sizeof *p);
+}
+
+/* K blocking: a function of K only (never of the thread count), see gemm.h. */
+static int kc_of(int64_t k)
+{
+	int64_t nb = (k + KC_MAX - 1) / KC_MAX;
+	return (int)((k + nb - 1) / nb);
+}
+
+size_t ct_conv_work_floats(const ct_gemm_kernel *kern, const ct_conv_geom *g)
+{
+	int64_t k = (int64_t)g->kh * g->kw * g->cin;
+	int kc = kc_of(k);
+	int mc = MC_MAX / kern->mr * kern->mr;
+	/* A block + one temporary C tile for the ragged edges */
+	return (size_t)mc * (size_t)kc + (size_t)kern->mr * (size_t)kern->nr + 16;
+}
+
+/* Pack rows [m0, m0+mrows) x columns [k0, k0+kc) of the implicit im2col matrix into an
+ * MR-interleaved micro-panel (dst[kk*MR + i]); rows past mrows and padding cells are 0.
+ * Column k of a row is input channel k % cin of tap k / cin = ky*kw + kx (HWIO order). */
+static void pack_a(const ct_conv_geom *g, const float *in, int64_t m0, int mrows, int mr, int k0,
+		   int kc, float *dst)
+{
+	int pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_t == 0 &&
+			g->pad_l == 0;
+	int64_t ohw = (int64_t)g->oh * g->ow;
+	for (int i = 0; i < mr; i++) {
+		if (i >= mrows) {
+			for (int kk = 0; kk < kc; kk++)
+				dst[kk * mr + i] = 0.f;
+			continue;
+		}
+		int64_t row = m0 + i;
+		if (pointwise) {
+			const float *src = in + row * g->in_pitch + k0;
+			for (int kk = 0; kk < kc; kk++)
+				dst[kk * mr + i] = src[kk];
+			continue;
+		}
+		int64_t n = row / ohw, r = row % ohw;
+		int oy = (int)(r / g->ow), ox = (int)(r % g->ow);
+		int k = k0, kend = k0 + kc;
+		while (k < kend) {
+			int tap = k / g->cin, ci = k % g->cin;
+			int ky = tap / g->kw, kx = tap % g->kw;
+			int len = g->cin - ci;
+			if (len > kend - k)
+				len = kend - k;
+			int iy = oy * g->sh - g->pad_t + ky * g->dh;
+			int ix = ox * g->sw - g->pad_l + kx * g->dw;
+			float *d = dst + (int64_t)(k - k0) * mr + i;
+			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+				for (int t = 0; t < len; t++)
+					d[t * mr] = 0.f;
+			} else {
+				const float *src =
+					in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci;
+				for (int t = 0; t < len; t++)
+					d[t * mr] = src[t];
+			}
+			k += len;
+		}
+	}
+}
+
+/* One task: rows [m0, m0+mc) and column panels [p0, p1), all K blocks. */
+static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+		      const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
+		      float *work, int64_t m0, int mc, int64_t p0, int64_t p1)
+{
+	const int mr = kern->mr, nr = kern->nr;
+	const int64_t k = b->k, n = b->n, ldc = g->out_pitch;
+	const int kc_max = kc_of(k);
+	float *apack = work;
+	float *tmp = work + (size_t)MC_MAX / mr * mr * kc_max;
+	for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+		int kc = (int)(k - k0 < kc_max ? k - k0 : kc_max);
+		int first = k0 == 0, last = k0 + kc == k;
+		for (int i = 0; i < mc; i += mr)
+			pack_a(g, in, m0 + i, mc - i < mr ? mc - i : mr, mr, (int)k0, kc,
+			       apack + (size_t)i * kc);
+		for (int64_t q = p0; q < p1; q++) {
+			const float *bp = b->data + q * k * nr + k0 * nr;
+			int64_t col = q * nr;
+			int ncols = (int)(n - col < nr ? n - col : nr);
+			for (int i = 0; i < mc; i += mr) {
+				int mrows = mc - i < mr ? mc - i : mr;
+				float *c = out + (m0 + i) * ldc + col;
+				ct_epilogue ep = { b->bias + col, res ? res + (m0 + i) * ldr + col : NULL,
+						   ldr, act };
+				const float *a = apack + (size_t)i * kc;
+				if (mrows == mr && ncols == nr) {
+					kern->fn(kc, a, bp, c, ldc, !first, last ? &ep : NULL);
+					continue;
+				}
+				/* ragged edge: go through a full tile; the residual and the
+				 * activation are applied here in the kernel's order */
+				if (!first)
+					for (int r = 0; r < mrows; r++)
+						memcpy(tmp + r * nr, c + r * ldc,
+						       (size_t)ncols * sizeof(float));
+				ct_epilogue ep2 = { b->bias + col, NULL, 0, CT_ACT_NONE };
+				kern->fn(kc, a, bp, tmp, nr, !first, last ? &ep2 : NULL);
+				for (int r = 0; r < mrows; r++)
+					for (int j = 0; j < ncols; j++) {
+						float v = tmp[r * nr + j];
+						if (last) {
+							if (ep.res)
+								v += ep.res[r * ldr + j];
+							v = act_apply(v, act);
+						}
+						c[r * ldc + j] = v;
+					}
+			}
+		}
+	}
+}
+
+void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+		    const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
+		    float *work, int nthreads)
+{
+	const int64_t m = (int64_t)g->n * g->oh * g->ow;
+	const int mc_max = MC_MAX / kern->mr * kern->mr;
+	const int64_t npan = (b->n + b->nr - 1) / b->nr;
+	if (nthreads < 1)
+		nthreads = 1;
+	/* rows per block: small layers are cut finer so both threads get work */
+	int64_t mc = mc_max;
+	int64_t per = (m + nthreads - 1) / nthreads;
+	if (per < mc)
+		mc = (per + kern->mr - 1) / kern->mr * kern->mr;
+	int64_t mblocks = (m + mc - 1) / mc;
+	int64_t ngroups = 1;
+	while (mblocks * ngroups < 2 * nthreads && ngroups < npan)
+		ngroups *= 2;
+	if (ngroups > npan)
+		ngroups = npan;
+	const int64_t ntasks = mblocks * ngroups;
+	const size_t wsz = ct_conv_work_floats(kern, g);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+	{
+#ifdef _OPENMP
+		int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+		int tid = 0, nt = 1;
+#endif
+		float *w = work + (size_t)tid * wsz;
+		int64_t t0 = ntasks * tid / nt, t1 = ntasks * (tid + 1) / nt;
+		for (int64_t t = t0; t < t1; t++) {
+			int64_t mb = t / ngroups, gi = t % ngroups;
+			int64_t m0 = mb * mc;
+			int rows = (int)(m - m0 < mc ? m - m0 : mc);
+			int64_t p0 = npan * gi / ngroups, p1 = npan * (gi + 1) / ngroups;
+			conv_task(kern, g, in, b, res, ldr, act, out, w, m0, rows, p0, p1);
+		}
+	}
+}

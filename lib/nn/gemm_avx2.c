@@ -1,0 +1,63 @@
+/* gemm_avx2.c - the AVX2+FMA GEMM micro-kernel: 6 x 16 tile in 12 ymm accumulators. */
+#include "nn/gemm.h"
+#include "nn/graph.h"
+
+#include <immintrin.h>
+
+#define MR CT_AVX2_MR
+#define NR CT_AVX2_NR
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
+#define STEP(i)                                                   \
+	{                                                         \
+		__m256 av = _mm256_broadcast_ss(a + i);           \
+		c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);       \
+		c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);       \
+	}
+#define STORE(i)                                                                        \
+	{                                                                               \
+		float *cr = c + (int64_t)(i) * ldc;                                      \
+		if (accumulate) {                                                       \
+			c##i##0 = _mm256_add_ps(_mm256_loadu_ps(cr), c##i##0);          \
+			c##i##1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), c##i##1);      \
+		}                                                                       \
+		if (ep) {                                                               \
+			c##i##0 = _mm256_add_ps(c##i##0, bias0);                        \
+			c##i##1 = _mm256_add_ps(c##i##1, bias1);                        \
+			if (ep->res) {                                                  \
+				const float *rr = ep->res + (int64_t)(i) * ep->ldr;     \
+				c##i##0 = _mm256_add_ps(c##i##0, _mm256_loadu_ps(rr));  \
+				c##i##1 = _mm256_add_ps(c##i##1, _mm256_loadu_ps(rr + 8)); \
+			}                                                               \
+			if (ep->act != CT_ACT_NONE) {                                   \
+				c##i##0 = _mm256_min_ps(_mm256_max_ps(c##i##0, zero), hi); \
+				c##i##1 = _mm256_min_ps(_mm256_max_ps(c##i##1, zero), hi); \
+			}                                                               \
+		}                                                                       \
+		_mm256_storeu_ps(cr, c##i##0);                                          \
+		_mm256_storeu_ps(cr + 8, c##i##1);                                      \
+	}
+
+void ct_ukernel_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc,
+		     int accumulate, const ct_epilogue *ep)
+{
+	ROWS(DECL)
+	for (int k = 0; k < kc; k++) {
+		__m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+		ROWS(STEP)
+		a += MR;
+		b += NR;
+	}
+	__m256 bias0 = _mm256_setzero_ps(), bias1 = bias0, zero = bias0;
+	__m256 hi = _mm256_set1_ps(__builtin_inff());
+	if (ep) {
+		if (ep->bias) {
+			bias0 = _mm256_loadu_ps(ep->bias);
+			bias1 = _mm256_loadu_ps(ep->bias + 8);
+		}
+		if (ep->act == CT_ACT_RELU6)
+			hi = _mm256_set1_ps(6.f);
+	}
+	ROWS(STORE)
+}

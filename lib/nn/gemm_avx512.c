@@ -1,0 +1,65 @@
+/* gemm_avx512.c - the AVX-512 GEMM micro-kernel: 12 x 32 tile in 24 zmm accumulators. */
+#include "nn/gemm.h"
+#include "nn/graph.h"
+
+#include <immintrin.h>
+
+#define MR CT_AVX512_MR
+#define NR CT_AVX512_NR
+
+/* One row of the tile: broadcast A[k][i] (folded into the FMA's memory operand) times
+ * the two B vectors. Written out by hand so the accumulators stay in registers. */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+#define STEP(i)                                                   \
+	{                                                         \
+		__m512 av = _mm512_set1_ps(a[i]);                 \
+		c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);       \
+		c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);       \
+	}
+#define STORE(i)                                                                        \
+	{                                                                               \
+		float *cr = c + (int64_t)(i) * ldc;                                      \
+		if (accumulate) {                                                       \
+			c##i##0 = _mm512_add_ps(_mm512_loadu_ps(cr), c##i##0);          \
+			c##i##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), c##i##1);     \
+		}                                                                       \
+		if (ep) {                                                               \
+			c##i##0 = _mm512_add_ps(c##i##0, bias0);                        \
+			c##i##1 = _mm512_add_ps(c##i##1, bias1);                        \
+			if (ep->res) {                                                  \
+				const float *rr = ep->res + (int64_t)(i) * ep->ldr;     \
+				c##i##0 = _mm512_add_ps(c##i##0, _mm512_loadu_ps(rr));  \
+				c##i##1 = _mm512_add_ps(c##i##1, _mm512_loadu_ps(rr + 16)); \
+			}                                                               \
+			if (ep->act != CT_ACT_NONE) {                                   \
+				c##i##0 = _mm512_min_ps(_mm512_max_ps(c##i##0, zero), hi); \
+				c##i##1 = _mm512_min_ps(_mm512_max_ps(c##i##1, zero), hi); \
+			}                                                               \
+		}                                                                       \
+		_mm512_storeu_ps(cr, c##i##0);                                          \
+		_mm512_storeu_ps(cr + 16, c##i##1);                                     \
+	}
+
+void ct_ukernel_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc,
+		       int accumulate, const ct_epilogue *ep)
+{
+	ROWS(DECL)
+	for (int k = 0; k < kc; k++) {
+		__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+		ROWS(STEP)
+		a += MR;
+		b += NR;
+	}
+	__m512 bias0 = _mm512_setzero_ps(), bias1 = bias0, zero = bias0;
+	__m512 hi = _mm512_set1_ps(__builtin_inff());
+	if (ep) {
+		if (ep->bias) {
+			bias0 = _mm512_loadu_ps(ep->bias);
+			bias1 = _mm512_loadu_ps(ep->bias + 16);
+		}
+		if (ep->act == CT_ACT_RELU6)
+			hi = _mm512_set1_ps(6.f);
+	}
+	ROWS(STORE)
+}

@@ -1,0 +1,117 @@
+/* ct-augment - random shear/rotation/shift/zoom/flip copies of the training images. */
+#include "tool.h"
+
+#include "data/augment.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *out_path, *fill_s = "nearest", *zoom_s;
+static double shear, rotate, shift_w, shift_h, zoom = 0, cval;
+static int copies = 10, hflip, vflip, all, force, threads, quiet, compress = 4;
+static uint64_t seed = 42;
+
+static ct_opt options[] = {
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output images file ('-' for stdout)"),
+	CT_OPT_INT_('n', "copies", &copies, "N", "augmented copies per image (originals are kept)", 0, 100000),
+	CT_OPT_DOUBLE_(0, "shear", &shear, "DEG", "shear ('miscut') range in degrees, uniform in [-DEG, DEG]", 0, 89),
+	CT_OPT_DOUBLE_(0, "rotate", &rotate, "DEG", "rotation range in degrees, uniform in [-DEG, DEG]", 0, 360),
+	CT_OPT_DOUBLE_(0, "shift", &shift_w, "F", "width and height shift as a fraction of the size", 0, 1),
+	CT_OPT_DOUBLE_(0, "shift-h", &shift_h, "F", "height shift fraction (default: as --shift)", 0, 1),
+	CT_OPT_DOUBLE_(0, "zoom", &zoom, "Z", "zoom range: scale uniform in [1-Z, 1+Z] per axis", 0, 0.99),
+	CT_OPT_STRING_(0, "zoom-range", &zoom_s, "LO,HI", "zoom range as two bounds (overrides --zoom)"),
+	CT_OPT_FLAG_(0, "hflip", &hflip, "random horizontal flips"),
+	CT_OPT_FLAG_(0, "vflip", &vflip, "random vertical flips"),
+	CT_OPT_CHOICE_(0, "fill", &fill_s, "nearest|constant|reflect|wrap", "how points outside the image are filled"),
+	CT_OPT_DOUBLE_(0, "cval", &cval, "V", "fill value for --fill constant (image units)", 0, 0),
+	CT_OPT_U64_(0, "seed", &seed, "S", "random seed"),
+	CT_OPT_FLAG_(0, "all", &all, "augment every split, not only train"),
+	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
+	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_END_,
+};
+
+static ct_cmd cmd = {
+	"ct-augment",
+	"[OPTIONS] INPUT [OUTPUT | -o OUTPUT]",
+	"Expand the training images of an images file with random affine copies (Keras\n"
+	"ImageDataGenerator semantics, bilinear resampling); val/test rows pass through unchanged.",
+	"Each output row records its source row (source_index) and 2x3 matrix (affine).\n"
+	"The same seed gives byte-identical output for any number of threads.\n"
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	options,
+	1,
+	2,
+};
+
+int main(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
+	if (nargs == 2) {
+		if (out_path)
+			return ct_tool_usage(&cmd, "give the output either as OUTPUT or with -o, not both");
+		out_path = args[1];
+	}
+	if (!out_path)
+		return ct_tool_usage(&cmd, "missing output (OUTPUT or -o FILE)");
+	ct_augment_opts o;
+	memset(&o, 0, sizeof o);
+	ct_augment_defaults(&o.p);
+	o.p.shear = shear;
+	o.p.rotation = rotate;
+	o.p.width_shift = shift_w;
+	o.p.height_shift = ct_opts_seen(&cmd, "shift-h") ? shift_h : shift_w;
+	o.p.zoom_lo = 1.0 - zoom;
+	o.p.zoom_hi = 1.0 + zoom;
+	if (zoom_s) {
+		if (ct_parse_pair(zoom_s, &o.p.zoom_lo, &o.p.zoom_hi) < 0)
+			return ct_tool_usage(&cmd, ct_last_error());
+		if (o.p.zoom_lo <= 0 || o.p.zoom_hi < o.p.zoom_lo)
+			return ct_tool_usage(&cmd, "--zoom-range needs 0 < LO <= HI");
+	}
+	o.p.hflip = hflip;
+	o.p.vflip = vflip;
+	o.p.fill = !strcmp(fill_s, "constant")  ? CT_FILL_CONSTANT
+		   : !strcmp(fill_s, "reflect") ? CT_FILL_REFLECT
+		   : !strcmp(fill_s, "wrap")    ? CT_FILL_WRAP
+						: CT_FILL_NEAREST;
+	o.p.cval = cval;
+	o.copies = copies;
+	o.seed = seed;
+	o.all = all;
+	o.compress = compress;
+#ifdef _OPENMP
+	if (threads > 0)
+		omp_set_num_threads(threads);
+#endif
+	ct_images in;
+	ct_h5 h;
+	if (ct_images_open(&in, args[0]) < 0)
+		return ct_tool_fail(&cmd);
+	if (ct_h5_create(&h, out_path, force) < 0) {
+		ct_images_close(&in);
+		return ct_tool_fail(&cmd);
+	}
+	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
+	ct_run run = { "ct-augment", cmdline, params };
+	int64_t nout = 0;
+	int rc = ct_augment_run(&in, &h, &o, &run, &nout);
+	if (rc == 0)
+		rc = ct_h5_commit(&h);
+	else
+		ct_h5_abort(&h);
+	if (rc == 0 && !quiet)
+		fprintf(stderr, "ct-augment: %lld images in, %lld out (%d copies of each %s image) -> %s\n",
+			(long long)in.n, (long long)nout, copies, all ? "" : "train", out_path);
+	free(cmdline);
+	free(params);
+	free(args);
+	ct_images_close(&in);
+	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
+}
