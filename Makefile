@@ -28,7 +28,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Ilib $(PKG_CFLAGS) -DCT_VERSION='"$(VERSION)"' \
 	     $(OMPFLAGS) $(CFLAGS) $(EXTRA) -MMD -MP
-LDLIBS := $(PKG_LIBS) -lhdf5_hl -lm
+LDLIBS := $(PKG_LIBS) -lhdf5_hl -lz -lm
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

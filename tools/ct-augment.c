@@ -10,7 +10,7 @@
 
 static const char *out_path, *fill_s = "nearest", *zoom_s;
 static double shear, rotate, shift_w, shift_h, zoom = 0, cval;
-static int copies = 10, hflip, vflip, all, force, threads, quiet, compress = 4;
+static int copies = 10, hflip, vflip, all, force, threads, quiet, compress = 1;
 static uint64_t seed = 42;
 
 static ct_opt options[] = {

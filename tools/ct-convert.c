@@ -13,7 +13,7 @@
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
 		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s;
-static int channels = 3, as_float, skip_bad, force, threads, quiet, compress = 4;
+static int channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 
 static ct_opt options[] = {
@@ -142,8 +142,12 @@ int main(int argc, char **argv)
 	ct_run run = { "ct-convert", cmdline, params };
 	hid_t f = h.file;
 	int rc = ct_file_stamp(f, "images", &run, NULL, 0);
-	if (rc == 0)
-		rc = ct_h5_write(f, "images", &conv.images, 1, compress);
+	if (rc == 0) {
+		hid_t d = ct_h5_create_dataset(f, "images", conv.images.dtype, 4, conv.images.shape, 1, compress);
+		rc = d < 0 ? -1 : ct_h5_write_rows_z(d, 0, &conv.images, compress);
+		if (d >= 0)
+			H5Dclose(d);
+	}
 	if (rc == 0)
 		rc = ct_samples_write(f, &conv.s);
 	if (rc == 0)

@@ -8,11 +8,12 @@ int main(int argc, char **argv)
 {
 	ct_phantom_set set;
 	ct_phantom_set_defaults(&set);
-	const char *out = NULL, *size = "256x256", *format = "png16", *window = "-600,1500";
+	const char *out = NULL, *size = "256x256", *format = "png8", *window = "-600,1500";
 	int patients = set.patients, slices = set.render.slices_per_patient;
 	uint64_t seed = set.render.seed;
 	double fraction = set.lesion_fraction, noise = set.render.noise_sd;
-	int split = 0, force = 0;
+	const char *split = NULL;
+	int force = 0;
 
 	ct_opt opts[] = {
 		CT_OPT_STRING_('o', "output", &out, "DIR", "output directory (required)"),
@@ -27,8 +28,8 @@ int main(int argc, char **argv)
 		CT_OPT_DOUBLE_(0, "lesion-fraction", &fraction, "F", "share of patients with lesions", 0, 1),
 		CT_OPT_STRING_(0, "window", &window, "LEVEL,WIDTH", "window for png8, in HU"),
 		CT_OPT_DOUBLE_(0, "noise", &noise, "HU", "standard deviation of the image noise", 0, 1000),
-		CT_OPT_FLAG_(0, "split-dir", &split,
-			     "also write DIR/split/{TrainingTXT,ValidationTXT,TestingTXT} lists"),
+		CT_OPT_STRING_(0, "split-dir", &split, "SPLIT",
+			       "also write COVID-CT style split lists under SPLIT (keep it outside DIR)"),
 		CT_OPT_FLAG_(0, "force", &force, "write into a non-empty output directory"),
 		CT_OPT_END_,
 	};
@@ -38,8 +39,8 @@ int main(int argc, char **argv)
 		"Write synthetic axial chest CT slices, classes 'normal' and 'lesion', as DIR/<class>/<file>.",
 		"Output: DIR/normal/ and DIR/lesion/ with files P0001_s01.png ... (all slices of a\n"
 		"patient in its class), DIR/patients.tsv (file, class, patient), and with --split-dir\n"
-		"DIR/split/{TrainingTXT,ValidationTXT,TestingTXT}/{train,val,test}<class>.txt, a\n"
-		"patient-disjoint 60/20/20 split stratified by class.\n"
+		"SPLIT/{TrainingTXT,ValidationTXT,TestingTXT}/{train,val,test}<class>.txt, a\n"
+		"patient-disjoint 60/20/20 split stratified by class, for 'ct-convert DIR --split SPLIT'.\n"
 		"Exit status: 0 success, 1 runtime failure, 2 usage error.",
 		opts,
 		0,
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
 	set.render.seed = seed;
 	set.render.noise_sd = noise;
 	set.lesion_fraction = fraction;
-	set.split = split;
+	set.split_dir = split;
 	set.force = force;
 
 	if (ct_phantom_write_set(out, &set) < 0)

@@ -117,7 +117,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 			break;
 		}
 		ct_tensor ov = ct_tensor_slice0(&outb, 0, r1 - r0);
-		if (ct_h5_write_rows(dset, r0, &ov) < 0)
+		if (ct_h5_write_rows_z(dset, r0, &ov, o->compress) < 0)
 			rc = ct_error_prefix("cannot write images");
 	}
 	if (dset >= 0)

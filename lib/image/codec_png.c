@@ -83,6 +83,9 @@ int ct_image_decode_png(const void *buf, size_t len, int64_t max_pixels, ct_imag
 	/* Width/height are bounded by max_pixels below; lift libpng's own 1e6 cap so the
 	 * caller's limit is the one reported. */
 	png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+	/* libpng drops an ancillary chunk with a bad CRC and carries on; but tRNS becomes our
+	 * alpha channel, so a damaged one would silently change the output. Damage is an error. */
+	png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
 	png_read_info(png, info);
 
 	png_uint_32 w, h;

@@ -116,8 +116,12 @@ static int on_error(TIFF *tif, void *ud, const char *module, const char *fmt, va
 	struct tiff_mem *m = ud;
 	(void)tif;
 	(void)module;
-	if (m->nerrors++ == 0) /* the first error is the cause; later ones are fallout */
+	if (m->nerrors++ == 0) { /* the first error is the cause; later ones are fallout */
 		vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+		/* "Decoding error at scanline 16" -> lower-case like ours; keep "LZWDecode"-like names */
+		if (m->msg[0] >= 'A' && m->msg[0] <= 'Z' && m->msg[1] >= 'a' && m->msg[1] <= 'z')
+			m->msg[0] = (char)(m->msg[0] - 'A' + 'a');
+	}
 	return 1; /* handled: do not fall through to the global handler */
 }
 

@@ -90,7 +90,7 @@ void ct_phantom_set_defaults(ct_phantom_set *s)
 	ct_phantom_defaults(&s->render);
 	s->patients = 20;
 	s->lesion_fraction = 0.5;
-	s->format = CT_PHANTOM_PNG16;
+	s->format = CT_PHANTOM_PNG8;
 	s->window_level = -600.0;
 	s->window_width = 1500.0;
 	s->split_dir = NULL;
@@ -123,21 +123,21 @@ static void make_anatomy(const ct_phantom_opts *o, int patient, anatomy *a)
 	a->B_b = a->A_b * urange(&r, 0.66, 0.80);
 	a->by = urange(&r, -0.02, 0.06);
 	a->skin = 0.012;
-	a->fat_t = urange(&r, 0.02, 0.10);
-	a->muscle_t = urange(&r, 0.04, 0.07);
+	a->fat_t = urange(&r, 0.02, 0.08);
+	a->muscle_t = urange(&r, 0.035, 0.06);
 	a->fat_hu = urange(&r, -115, -85);
 	a->muscle_hu = urange(&r, 35, 55);
 	a->med_hu = urange(&r, -90, -50);
 	a->t0 = urange(&r, 0.25, 0.40);
 	a->span = urange(&r, 0.30, 0.45);
 	a->lung_cx = urange(&r, 0.47, 0.54);
-	a->lung_a = urange(&r, 0.44, 0.50);
-	a->lung_b = urange(&r, 0.86, 1.0);
+	a->lung_a = urange(&r, 0.48, 0.54);
+	a->lung_b = urange(&r, 0.95, 1.1);
 	a->lung_cy = urange(&r, -0.05, 0.08);
 	a->lung_scale = urange(&r, 0.92, 1.04);
 	a->lung_hu = urange(&r, -880, -820);
 	a->lung_grad = urange(&r, 15, 45);
-	a->hilum_r = urange(&r, 0.24, 0.32);
+	a->hilum_r = urange(&r, 0.18, 0.26);
 	a->heart_x = urange(&r, 0.10, 0.16);
 	a->heart_y = urange(&r, -0.22, -0.10);
 	a->heart_r = urange(&r, 0.26, 0.32);
@@ -168,7 +168,7 @@ static void make_anatomy(const ct_phantom_opts *o, int patient, anatomy *a)
 		v->hz = urange(&r, 0.3, 1.6);
 		double near = clampd(1.0 - rho / 1.75, 0.0, 1.0);
 		v->r = 0.004 + 0.022 * near * near + urange(&r, 0.0, 0.004);
-		v->len = ct_rng_uniform(&r) < 0.3 ? urange(&r, 0.03, 0.12) : 0.0;
+		v->len = ct_rng_uniform(&r) < 0.25 ? urange(&r, 0.02, 0.08) : 0.0;
 		v->ang = ang + urange(&r, -0.4, 0.4);
 		v->hu = urange(&r, 20, 60);
 		v->airway = v->r > 0.009 && ct_rng_uniform(&r) < 0.35;
@@ -179,7 +179,7 @@ static int make_lesions(const ct_phantom_opts *o, int patient, lesion *les)
 {
 	ct_rng r;
 	ct_rng_init(&r, o->seed, STREAM_LESION(patient));
-	int extra = (int)ct_rng_below(&r, 6);
+	int extra = 1 + (int)ct_rng_below(&r, 6);
 	int n = 0;
 	/* The first opacity spans the whole slab, so that every slice of a lesion patient shows one. */
 	for (int i = 0; i <= extra && n < MAX_LESIONS; i++) {
@@ -199,7 +199,7 @@ static int make_lesions(const ct_phantom_opts *o, int patient, lesion *les)
 			l->hz = urange(&r, 0.2, 0.8);
 		}
 		int consolidation = i > 0 && ct_rng_uniform(&r) < 0.3;
-		l->r = consolidation ? urange(&r, 0.03, 0.08) : urange(&r, 0.05, 0.15);
+		l->r = consolidation ? urange(&r, 0.04, 0.10) : urange(&r, 0.06, 0.18);
 		l->hu = consolidation ? urange(&r, -100, 40) : urange(&r, -700, -400);
 		l->a2 = urange(&r, 0.0, 0.25);
 		l->p2 = urange(&r, 0, 3.14159265);
@@ -262,6 +262,11 @@ static void paint_ellipse(canvas *c, double cx, double cy, double a, double b, d
 {
 	int x0, x1, y0, y1;
 	double m = a > b ? a : b, ct = cos(th), st = sin(th);
+	/* |distance| >= min(a, b) * |rho - 1|: away from the edge, skip the square roots. */
+	double e = 1.0 / ((a < b ? a : b) * c->s), lo = 1.0 - e, hi = 1.0 + e;
+	lo = lo > 0.0 ? lo * lo : -1.0;
+	hi *= hi;
+	double ia2 = 1.0 / (a * a), ib2 = 1.0 / (b * b);
 	bbox(c, cx, cy, m, m, &x0, &x1, &y0, &y1);
 	for (int y = y0; y < y1; y++) {
 		double dy = px_y(c, y) - cy;
@@ -269,6 +274,13 @@ static void paint_ellipse(canvas *c, double cx, double cy, double a, double b, d
 		for (int x = x0; x < x1; x++) {
 			double dx = px_x(c, x) - cx;
 			double lx = dx * ct + dy * st, ly = -dx * st + dy * ct;
+			double r2 = lx * lx * ia2 + ly * ly * ib2;
+			if (r2 >= hi)
+				continue;
+			if (r2 <= lo) {
+				row[x] = (float)v;
+				continue;
+			}
 			double al = clampd(0.5 - ellipse_sd(lx, ly, a, b) * c->s, 0.0, 1.0);
 			if (al > 0.0)
 				row[x] = (float)(row[x] + al * (v - row[x]));
@@ -348,7 +360,9 @@ static void paint_lungs(canvas *c, const anatomy *an, const lung_geo *g)
 				rp *= clampd(-d / RAMP_PX, 0, 1);
 				for (int k = -1; k < g->nind && al > 0.0; k++) {
 					const circle *ci = k < 0 ? &hil : &g->ind[k];
-					double dx = px - ci->x, dy = py - ci->y;
+					double dx = px - ci->x, dy = py - ci->y, far = ci->r + RAMP_PX / c->s;
+					if (dx * dx + dy * dy >= far * far)
+						continue; /* both factors are 1 */
 					d = (sqrt(dx * dx + dy * dy) - ci->r) * c->s;
 					al *= clampd(0.5 + d, 0, 1);
 					rp *= clampd(d / RAMP_PX, 0, 1);
@@ -397,8 +411,8 @@ static void paint_anatomy(canvas *c, const anatomy *an, double z, lung_geo *g)
 		double rx = (A_c + 0.018) * cos(thn), ry = by + (B_c + 0.018) * sin(thn);
 		/* Tangent direction of the ellipse at that angle. */
 		double tang = atan2((B_c + 0.018) * cos(thn), -(A_c + 0.018) * sin(thn));
-		paint_ellipse(c, rx, ry, 0.045, 0.018, tang, an->bone_hu);
-		paint_ellipse(c, rx, ry, 0.030, 0.008, tang, an->marrow_hu);
+		paint_ellipse(c, rx, ry, 0.048, 0.024, tang, an->bone_hu);
+		paint_ellipse(c, rx, ry, 0.028, 0.008, tang, an->marrow_hu);
 	}
 	/* Sternum. */
 	paint_ellipse(c, 0, by - B_c - 0.02, 0.065, 0.022, 0, an->bone_hu);
@@ -418,7 +432,7 @@ static void paint_anatomy(canvas *c, const anatomy *an, double z, lung_geo *g)
 	/* Spine: vertebral body, canal, posterior arch. */
 	double vy = by + B_c - 0.085;
 	paint_circle(c, 0, vy, 0.085, an->bone_hu);
-	paint_circle(c, 0, vy, 0.068, an->marrow_hu);
+	paint_circle(c, 0, vy, 0.060, an->marrow_hu);
 	paint_circle(c, 0, vy + 0.115, 0.036, an->bone_hu);
 	paint_circle(c, 0, vy + 0.115, 0.028, 20.0);
 	paint_ellipse(c, 0, vy + 0.19, 0.018, 0.045, 0, an->bone_hu);
@@ -967,6 +981,16 @@ static int set_item(void *vctx, long i)
 static const char *const split_dir[3] = { "TrainingTXT", "ValidationTXT", "TestingTXT" };
 static const char *const split_prefix[3] = { "train", "val", "test" };
 
+static int check_target(const char *dir, int force, const char *what)
+{
+	int empty = dir_is_empty(dir);
+	if (empty < 0)
+		return -1;
+	if (!empty && !force)
+		return ct_error("%s '%s' is not empty (use --force to write into it)", what, dir);
+	return 0;
+}
+
 int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 {
 	if (check_opts(&s->render) < 0)
@@ -977,22 +1001,12 @@ int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 		return ct_error("lesion fraction %g out of range (0..1)", s->lesion_fraction);
 	if (s->format == CT_PHANTOM_PNG8 && !(s->window_width > 0.0 && isfinite(s->window_level)))
 		return ct_error("window width %g must be positive", s->window_width);
-	if (strlen(dir) > 3000)
-		return ct_error("output directory name too long '%.40s...'", dir);
-	int empty = dir_is_empty(dir);
-	if (empty < 0)
+	if (strlen(dir) > 3000 || (s->split_dir && strlen(s->split_dir) > 3000))
+		return ct_error("output directory name too long");
+	if (check_target(dir, s->force, "output directory") < 0 ||
+	    (s->split_dir && check_target(s->split_dir, s->force, "split directory") < 0))
 		return -1;
-	if (!empty && !s->force)
-		return ct_error("output directory '%s' is not empty (use --force to write into it)", dir);
 
-	char path[4200];
-	if (make_dirs(dir) < 0)
-		return -1;
-	for (int c = 0; c < 2; c++) {
-		snprintf(path, sizeof path, "%s/%s", dir, class_name[c]);
-		if (make_dirs(path) < 0)
-			return -1;
-	}
 	uint8_t *les = malloc((size_t)s->patients * 2);
 	if (!les)
 		return ct_error("out of memory");
@@ -1002,48 +1016,52 @@ int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 		free(les);
 		return -1;
 	}
-
+	/* Only classes that have patients get a folder: an empty class folder is an error to readers. */
+	char path[4200];
+	int has[2] = { 0, 0 };
+	for (int p = 0; p < s->patients; p++)
+		has[les[p]] = 1;
+	int rc = make_dirs(dir);
+	for (int c = 0; c < 2 && rc == 0; c++) {
+		snprintf(path, sizeof path, "%s/%s", dir, class_name[c]);
+		if (has[c])
+			rc = make_dirs(path);
+	}
 	int k = s->render.slices_per_patient;
 	set_ctx x = { s, dir, les, k > 99 ? 3 : 2, s->format == CT_PHANTOM_TIFF ? "tif" : "png" };
-	if (parallel_items((long)s->patients * k, set_item, &x) < 0) {
-		free(les);
-		return -1;
-	}
+	if (rc == 0)
+		rc = parallel_items((long)s->patients * k, set_item, &x);
 
 	/* patients.tsv: the layout of the real data set's table. */
 	strbuf b = { 0 };
 	char name[64];
-	sb_printf(&b, "file\tclass\tpatient\n");
-	for (int p = 0; p < s->patients; p++)
-		for (int j = 0; j < k; j++) {
-			file_name(&x, p, j, name, sizeof name);
-			sb_printf(&b, "%s\t%s\tP%04d\n", name, class_name[les[p]], p + 1);
-		}
-	int rc = 0;
-	snprintf(path, sizeof path, "%s/patients.tsv", dir);
-	if (b.oom)
-		rc = ct_error("out of memory");
-	else
-		rc = write_text(path, b.p, b.n);
+	if (rc == 0) {
+		sb_printf(&b, "file\tclass\tpatient\n");
+		for (int p = 0; p < s->patients; p++)
+			for (int j = 0; j < k; j++) {
+				file_name(&x, p, j, name, sizeof name);
+				sb_printf(&b, "%s\t%s\tP%04d\n", name, class_name[les[p]], p + 1);
+			}
+		snprintf(path, sizeof path, "%s/patients.tsv", dir);
+		rc = b.oom ? ct_error("out of memory") : write_text(path, b.p, b.n);
+	}
 
-	/* COVID-CT style lists: split/<Part>TXT/<part><class>.txt, one file name a line. */
-	for (int part = 0; s->split && rc == 0 && part < 3; part++) {
-		snprintf(path, sizeof path, "%s/split/%s", dir, split_dir[part]);
+	/* COVID-CT style lists: SPLIT/<Part>TXT/<part><class>.txt, one file name a line. */
+	for (int part = 0; s->split_dir && rc == 0 && part < 3; part++) {
+		snprintf(path, sizeof path, "%s/%s", s->split_dir, split_dir[part]);
 		if ((rc = make_dirs(path)) < 0)
 			break;
 		for (int c = 0; c < 2 && rc == 0; c++) {
 			b.n = 0;
-			if (b.p)
-				b.p[0] = '\0';
 			for (int p = 0; p < s->patients; p++)
 				if (les[p] == c && spl[p] == part)
 					for (int j = 0; j < k; j++) {
 						file_name(&x, p, j, name, sizeof name);
 						sb_printf(&b, "%s\n", name);
 					}
-			snprintf(path, sizeof path, "%s/split/%s/%s%s.txt", dir, split_dir[part], split_prefix[part],
-				 class_name[c]);
-			rc = b.oom ? ct_error("out of memory") : write_text(path, b.p ? b.p : "", b.n);
+			snprintf(path, sizeof path, "%s/%s/%s%s.txt", s->split_dir, split_dir[part],
+				 split_prefix[part], class_name[c]);
+			rc = b.oom ? ct_error("out of memory") : write_text(path, b.n ? b.p : "", b.n);
 		}
 	}
 	free(b.p);

@@ -70,7 +70,7 @@ typedef struct ct_phantom_set {
 	int force;                    /* write into a non-empty DIR (files are overwritten, none removed) */
 } ct_phantom_set;
 
-void ct_phantom_set_defaults(ct_phantom_set *s); /* 20 patients, fraction 0.5, png16, no split */
+void ct_phantom_set_defaults(ct_phantom_set *s); /* 20 patients, fraction 0.5, png8 -600,1500, no split */
 
 /* Class of every patient: lesion[i] = 1 for round(fraction * patients) patients chosen by a
  * seeded shuffle, else 0. Returns 0, or -1 when out of memory. */

@@ -4,6 +4,7 @@
 #include "core/error.h"
 
 #include <hdf5_hl.h>
+#include <zlib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,6 +197,10 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 		h->tmp = h->path = NULL;
 		return -1;
 	}
+	/* mkstemp creates 0600; give the file the usual mode under the umask. */
+	mode_t um = umask(0);
+	umask(um);
+	fchmod(fd, 0666 & ~um);
 	close(fd);
 	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
 	H5Pclose(fcpl);
@@ -376,6 +381,65 @@ int ct_h5_write_rows(hid_t dset, int64_t start, const ct_tensor *rows)
 int ct_h5_read_rows(hid_t dset, int64_t start, ct_tensor *rows)
 {
 	return rows_io(dset, start, rows, 0);
+}
+
+int ct_h5_write_rows_z(hid_t dset, int64_t start, const ct_tensor *rows, int compress)
+{
+	if (compress <= 0)
+		return ct_h5_write_rows(dset, start, rows);
+	if (!ct_tensor_is_contiguous(rows) || rows->ndim < 1)
+		return ct_error("internal: non-contiguous rows");
+	int64_t n = rows->shape[0];
+	size_t esz = ct_dtype_size(rows->dtype);
+	size_t row_bytes = n ? ct_tensor_nbytes(rows) / (size_t)n : 0;
+	size_t bound = compressBound((uLong)row_bytes);
+	unsigned char **z = calloc((size_t)n + 1, sizeof *z);
+	size_t *zlen = calloc((size_t)n + 1, sizeof *zlen);
+	int rc = 0, failed = 0;
+	if (!z || !zlen) {
+		free(z);
+		free(zlen);
+		return ct_error("out of memory");
+	}
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int64_t i = 0; i < n; i++) {
+		const unsigned char *src = (const unsigned char *)rows->data + (size_t)i * row_bytes;
+		unsigned char *shuf = NULL;
+		if (esz > 1) {
+			/* HDF5's shuffle filter: all first bytes, then all second bytes, ... */
+			size_t m = row_bytes / esz;
+			shuf = malloc(row_bytes);
+			if (!shuf) {
+				failed = 1;
+				continue;
+			}
+			for (size_t b = 0; b < esz; b++)
+				for (size_t k = 0; k < m; k++)
+					shuf[b * m + k] = src[k * esz + b];
+			src = shuf;
+		}
+		uLongf len = (uLongf)bound;
+		z[i] = malloc(bound);
+		if (!z[i] || compress2(z[i], &len, src, (uLong)row_bytes, compress) != Z_OK)
+			failed = 1;
+		zlen[i] = len;
+		free(shuf);
+	}
+	if (failed)
+		rc = ct_error("out of memory compressing rows");
+	int nd = rows->ndim;
+	hsize_t off[H5S_MAX_RANK] = { 0 };
+	for (int64_t i = 0; rc == 0 && i < n; i++) {
+		off[0] = (hsize_t)(start + i);
+		(void)nd;
+		if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, zlen[i], z[i]) < 0)
+			rc = ct_error("cannot write dataset rows (disk full?)");
+	}
+	for (int64_t i = 0; i < n; i++)
+		free(z[i]);
+	free(z);
+	free(zlen);
+	return rc;
 }
 
 int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress)

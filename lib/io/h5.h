@@ -57,6 +57,11 @@ hid_t ct_h5_create_dataset(hid_t loc, const char *name, ct_dtype dtype, int ndim
  * contiguous with the dataset's trailing dimensions. Reads convert to rows->dtype. */
 int ct_h5_write_rows(hid_t dset, int64_t start, const ct_tensor *rows);
 int ct_h5_read_rows(hid_t dset, int64_t start, ct_tensor *rows);
+/* Write rows of a dataset created with chunk0 = 1 and deflate level `compress`,
+ * compressing the chunks in parallel (OpenMP) and storing them with direct chunk
+ * writes: the bytes are those the deflate (and shuffle, for multi-byte types)
+ * filters would produce, so any HDF5 reader reads them. */
+int ct_h5_write_rows_z(hid_t dset, int64_t start, const ct_tensor *rows, int compress);
 /* Whole-dataset write (chunked by chunk0 rows, compressed when compress > 0) and read. */
 int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress);
 int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out);

@@ -30,6 +30,10 @@ typedef struct ct_net ct_net;
  * not have (a classifier top) are ignored. */
 int ct_graph_check_weights(const ct_graph *g, const ct_weights *w);
 
+/* Append to w synthetic weights for every layer of g (ct_testweight_fill values, names
+ * "<layer>/<short>:0"): for tests, benchmarks and the TF.js conformance goldens. */
+int ct_graph_testweights(const ct_graph *g, ct_weights *w);
+
 /* Bind and plan. outputs: comma-separated layer names, NULL or "" for the graph's
  * default output; pool applies to every output (NONE: raw N x H x W x C activations).
  * The graph must outlive the net; the weights may be freed after this call. */

@@ -415,7 +415,7 @@ static int make_tiff(const char *path, const struct tiff_case *tc)
 		TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, tc->photo);
 		TIFFSetField(tif, TIFFTAG_PLANARCONFIG, tc->planar);
 		TIFFSetField(tif, TIFFTAG_COMPRESSION, tc->comp);
-		if (tc->comp == COMPRESSION_ADOBE_DEFLATE || tc->comp == COMPRESSION_LZW)
+		if (tc->comp == COMPRESSION_ADOBE_DEFLATE) /* LZW cases go without a predictor */
 			TIFFSetField(tif, TIFFTAG_PREDICTOR,
 				     tc->fmt == SAMPLEFORMAT_IEEEFP ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL);
 		if (tc->npages > 1) {
@@ -491,11 +491,10 @@ static void check_tiff_case(const struct tiff_case *tc, const char *what)
 						want = (float)want;
 					if (tc->photo == PHOTOMETRIC_MINISWHITE)
 						want = (tc->bps == 8 ? 255 : 65535) - want;
-					if (px(&img.pages[p], y, x, k) != want) {
+					if (!bad && px(&img.pages[p], y, x, k) != want) {
 						diag("%s: page %d (%d,%d,%d) = %g, want %g", what, p, y, x, k,
 						     px(&img.pages[p], y, x, k), want);
 						bad = 1;
-						break;
 					}
 				}
 	ok(shapes && !bad, "%s: every sample equals the written value", what);
@@ -516,8 +515,12 @@ static void test_tiff(void)
 		  "tiff 16-bit grey big-endian" },
 		{ { 32, SAMPLEFORMAT_IEEEFP, 1, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 0, 8, COMPRESSION_ADOBE_DEFLATE, 1, 0 },
 		  "tiff float32 grey deflate+fp predictor" },
-		{ { 32, SAMPLEFORMAT_IEEEFP, 1, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 16, 0, COMPRESSION_LZW, 1, 1 },
-		  "tiff float32 grey big-endian tiles lzw" },
+		/* no big-endian + floating-point predictor case: libtiff 4.5's writer produces wrong
+		 * bytes for it (checked against TIFF TN3 by hand), so it cannot make the input */
+		{ { 32, SAMPLEFORMAT_IEEEFP, 1, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 0, 5, COMPRESSION_LZW, 1, 1 },
+		  "tiff float32 grey big-endian strips lzw" },
+		{ { 32, SAMPLEFORMAT_IEEEFP, 1, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 16, 0, COMPRESSION_NONE, 1, 1 },
+		  "tiff float32 grey big-endian tiles" },
 		{ { 8, SAMPLEFORMAT_UINT, 3, PHOTOMETRIC_RGB, PLANARCONFIG_CONTIG, 0, 3, COMPRESSION_PACKBITS, 1, 0 },
 		  "tiff 8-bit rgb contiguous packbits" },
 		{ { 16, SAMPLEFORMAT_UINT, 3, PHOTOMETRIC_RGB, PLANARCONFIG_SEPARATE, 0, 4, COMPRESSION_LZW, 1, 0 },
@@ -745,10 +748,15 @@ static void test_max_pixels(void)
 	   "without the limit the same TIFF is reported truncated, not read (%s)", ct_last_error());
 	free(m.p);
 
-	struct tiff_case tc = { 8, SAMPLEFORMAT_UINT, 1, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 0, 8, COMPRESSION_NONE, 3, 0 };
-	make_tiff(tpath("pages.tif"), &tc); /* pages 41x29, 46x25, 51x21 */
-	ok(ct_image_read(tpath("pages.tif"), 1100, &img) < 0 &&
-		   has(ct_last_error(), "page 2: image is 46x25, over the limit of 1100 pixels"),
+	ct_tensor pg[3];
+	ct_tensor_alloc3(&pg[0], CT_U8, 10, 10, 1);
+	ct_tensor_alloc3(&pg[1], CT_U8, 30, 40, 1);
+	ct_tensor_alloc3(&pg[2], CT_U8, 10, 10, 1);
+	ct_image_write_tiff(tpath("pages.tif"), pg, 3);
+	for (int i = 0; i < 3; i++)
+		ct_tensor_free(&pg[i]);
+	ok(ct_image_read(tpath("pages.tif"), 1199, &img) < 0 &&
+		   has(ct_last_error(), "page 2: image is 40x30, over the limit of 1199 pixels"),
 	   "every TIFF page is checked against the limit (%s)", ct_last_error());
 	ok(img.npages == 0 && img.pages == NULL, "a page over the limit leaves no partial result");
 }
@@ -864,7 +872,7 @@ static void test_garbage(struct sample *s, int ns)
 			ct_image img;
 			total++;
 			if (ct_image_decode(p, len, 1 << 22, &img) == 0) {
-				if (!strcmp(s[i].fmt, "PNG"))
+				if (!strcmp(s[i].fmt, "PNG")) /* the CRCs should have caught it */
 					diag("%s: damage at byte %zu of %zu decoded", s[i].name, pos, len);
 				ct_image_free(&img);
 			} else {
@@ -1184,8 +1192,9 @@ int main(void)
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
-	struct stat st;
-	ok(stat(tpath("stderr.txt"), &st) == 0 && st.st_size == 0,
+	struct stat st = { 0 };
+	int st_rc = stat(tpath("stderr.txt"), &st);
+	ok(st_rc == 0 && st.st_size == 0,
 	   "nothing was printed to stderr while decoding bad data (%lld bytes)", (long long)st.st_size);
 
 	test_writers();

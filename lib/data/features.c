@@ -1,0 +1,175 @@
+/* features.c - reading and writing features files and their column blocks. */
+#include "data/features.h"
+#include "core/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ct_fblocks_free(ct_fblock *b, int n)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < n; i++) {
+		free(b[i].name);
+		free(b[i].backbone);
+		free(b[i].layer);
+		free(b[i].pool);
+		free(b[i].weights_sha256);
+	}
+	free(b);
+}
+
+int ct_fblocks_write(hid_t file, const ct_fblock *b, int n)
+{
+	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+	H5Pset_obj_track_times(gcpl, 0);
+	hid_t g = H5Gcreate2(file, "blocks", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+	H5Pclose(gcpl);
+	if (g < 0)
+		return ct_error("cannot create group 'blocks'");
+	char **cols[5];
+	int rc = 0;
+	int64_t shape[1] = { n };
+	ct_tensor start = { 0 }, width = { 0 };
+	for (int k = 0; k < 5; k++)
+		cols[k] = calloc((size_t)n + 1, sizeof(char *));
+	if (ct_tensor_alloc(&start, CT_I64, 1, shape) < 0 || ct_tensor_alloc(&width, CT_I64, 1, shape) < 0)
+		rc = -1;
+	for (int k = 0; k < 5; k++)
+		if (!cols[k])
+			rc = ct_error("out of memory");
+	for (int i = 0; rc == 0 && i < n; i++) {
+		cols[0][i] = b[i].name;
+		cols[1][i] = b[i].backbone;
+		cols[2][i] = b[i].layer;
+		cols[3][i] = b[i].pool;
+		cols[4][i] = b[i].weights_sha256;
+		((int64_t *)start.data)[i] = b[i].start;
+		((int64_t *)width.data)[i] = b[i].width;
+	}
+	const char *names[5] = { "name", "backbone", "layer", "pool", "weights_sha256" };
+	for (int k = 0; rc == 0 && k < 5; k++)
+		rc = ct_h5_write_strings(g, names[k], cols[k], n);
+	if (rc == 0)
+		rc = ct_h5_write(g, "start", &start, 0, 0);
+	if (rc == 0)
+		rc = ct_h5_write(g, "width", &width, 0, 0);
+	for (int k = 0; k < 5; k++)
+		free(cols[k]);
+	ct_tensor_free(&start);
+	ct_tensor_free(&width);
+	H5Gclose(g);
+	return rc;
+}
+
+int ct_fblocks_read(hid_t file, ct_fblock **out, int *nout)
+{
+	*out = NULL;
+	*nout = 0;
+	if (!ct_h5_exists(file, "blocks"))
+		return ct_error("missing group 'blocks'");
+	hid_t g = H5Gopen2(file, "blocks", H5P_DEFAULT);
+	const char *names[5] = { "name", "backbone", "layer", "pool", "weights_sha256" };
+	char **cols[5] = { 0 };
+	int64_t nc[5] = { 0 };
+	ct_tensor start = { 0 }, width = { 0 };
+	int rc = 0;
+	for (int k = 0; rc == 0 && k < 5; k++)
+		rc = ct_h5_read_strings(g, names[k], &cols[k], &nc[k]);
+	if (rc == 0)
+		rc = ct_h5_read(g, "start", CT_I64, &start);
+	if (rc == 0)
+		rc = ct_h5_read(g, "width", CT_I64, &width);
+	int64_t n = nc[0];
+	if (rc == 0) {
+		for (int k = 1; k < 5; k++)
+			if (nc[k] != n)
+				rc = ct_error("block lists differ in length");
+		if (start.ndim != 1 || width.ndim != 1 || start.shape[0] != n || width.shape[0] != n)
+			rc = ct_error("block lists differ in length");
+	}
+	ct_fblock *b = NULL;
+	if (rc == 0 && !(b = calloc((size_t)n + 1, sizeof *b)))
+		rc = ct_error("out of memory");
+	for (int64_t i = 0; rc == 0 && i < n; i++) {
+		b[i].name = cols[0][i];
+		b[i].backbone = cols[1][i];
+		b[i].layer = cols[2][i];
+		b[i].pool = cols[3][i];
+		b[i].weights_sha256 = cols[4][i];
+		for (int k = 0; k < 5; k++)
+			cols[k][i] = NULL;
+		b[i].start = ((int64_t *)start.data)[i];
+		b[i].width = ((int64_t *)width.data)[i];
+	}
+	for (int k = 0; k < 5; k++)
+		ct_strings_free(cols[k], nc[k]);
+	ct_tensor_free(&start);
+	ct_tensor_free(&width);
+	H5Gclose(g);
+	if (rc < 0) {
+		ct_fblocks_free(b, (int)n);
+		return -1;
+	}
+	*out = b;
+	*nout = (int)n;
+	return 0;
+}
+
+void ct_features_free(ct_features *f)
+{
+	ct_samples_free(&f->s);
+	ct_tensor_free(&f->x);
+	ct_fblocks_free(f->blocks, f->nblocks);
+	ct_strings_free(f->prov, f->nprov);
+	memset(f, 0, sizeof *f);
+}
+
+int ct_features_read(const char *path, ct_features *f)
+{
+	memset(f, 0, sizeof *f);
+	ct_h5 h;
+	if (ct_h5_open(&h, path) < 0)
+		return -1;
+	hid_t file = h.file;
+	int rc = 0;
+	if (ct_file_check(file, "features") < 0 || ct_samples_read(file, &f->s) < 0 ||
+	    ct_h5_read(file, "features", CT_F32, &f->x) < 0 || ct_fblocks_read(file, &f->blocks, &f->nblocks) < 0 ||
+	    ct_provenance_read(file, &f->prov, &f->nprov) < 0)
+		rc = -1;
+	if (rc == 0 && (f->x.ndim != 2 || f->x.shape[0] != f->s.n))
+		rc = ct_error("dataset 'features' is not %lld x D", (long long)f->s.n);
+	int64_t D = rc == 0 ? f->x.shape[1] : 0, at = 0;
+	for (int i = 0; rc == 0 && i < f->nblocks; i++) {
+		if (f->blocks[i].start != at || f->blocks[i].width < 1)
+			rc = ct_error("feature blocks do not tile the %lld columns (block '%s')", (long long)D,
+				      f->blocks[i].name);
+		at += f->blocks[i].width;
+	}
+	if (rc == 0 && at != D)
+		rc = ct_error("feature blocks cover %lld of the %lld columns", (long long)at, (long long)D);
+	const float *x = f->x.data;
+	for (int64_t i = 0; rc == 0 && i < f->s.n; i++)
+		for (int64_t j = 0; j < D; j++)
+			if (!isfinite(x[i * D + j])) {
+				rc = ct_error("sample '%s' has a non-finite feature (column %lld)", f->s.names[i],
+					      (long long)j);
+				break;
+			}
+	ct_h5_close(&h);
+	if (rc < 0) {
+		ct_error_prefix("'%s'", path);
+		ct_features_free(f);
+	}
+	return rc;
+}
+
+int ct_features_write(ct_h5 *h, const ct_features *f, const ct_run *run)
+{
+	hid_t file = h->file;
+	if (ct_file_stamp(file, "features", run, f->prov, f->nprov) < 0 || ct_samples_write(file, &f->s) < 0 ||
+	    ct_h5_write(file, "features", &f->x, 256, 1) < 0 || ct_fblocks_write(file, f->blocks, f->nblocks) < 0)
+		return -1;
+	return 0;
+}

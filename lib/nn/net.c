@@ -1,0 +1,787 @@
+/* net.c - binding weights to a graph, fusing layers into steps, planning buffers, running. */
+#include "nn/net.h"
+#include "nn/gemm.h"
+#include "nn/ops.h"
+#include "core/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum step_kind {
+	S_PREP, S_CONV, S_DWCONV, S_POOL, S_PAD, S_CONCAT, S_ADD, S_BN, S_ACT, S_GPOOL, S_SOFTMAX,
+};
+
+typedef struct value {
+	int64_t per_image; /* floats */
+	int buf;	   /* buffer index after planning */
+	int last_use;	   /* step index, or INT_MAX-like for outputs */
+} value;
+
+typedef struct step {
+	enum step_kind kind;
+	int node; /* the graph node whose output this step produces */
+	int nin;
+	int in[CT_NODE_MAXIN]; /* value ids */
+	int out;	       /* value id */
+	int res;	       /* value id added in the epilogue, -1 if none */
+	int act;
+	int is_max;
+	ct_conv_geom geom; /* n set per run */
+	ct_packed packed;  /* conv / dense */
+	float *w, *b;	   /* dwconv weights and bias; BN scale and shift */
+	double flops;	   /* per image */
+} step;
+
+typedef struct out_spec {
+	int node, value;
+	int h, w, c;
+	float *pooled; /* N x C when pooled */
+} out_spec;
+
+struct ct_net {
+	const ct_graph *g;
+	const ct_gemm_kernel *kern;
+	ct_pool pool;
+	int nsteps;
+	step *steps;
+	int nvalues;
+	value *values;
+	int *node_value; /* node -> value id, -1 when fused away or unused */
+	int nout;
+	out_spec *outs;
+	/* planned memory */
+	int batch, nbufs, threads;
+	int64_t *buf_size; /* floats per image */
+	float **bufs;
+	float *work;
+	size_t work_per_thread, arena_bytes;
+	int last_n;
+};
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+	if (!p)
+		ct_error("out of memory");
+	return p;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (int d = 0; d < ndim && o < n; d++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%lld", d ? "x" : "", (long long)shape[d]);
+	if (ndim == 0)
+		snprintf(buf, n, "scalar");
+}
+
+int ct_graph_check_weights(const ct_graph *g, const ct_weights *w)
+{
+	for (int i = 0; i < g->n; i++) {
+		const ct_node *nd = &g->nodes[i];
+		if (nd->nw == 0)
+			continue;
+		const ct_wlayer *l = ct_weights_find(w, nd->name);
+		if (!l)
+			return ct_error("layer '%s': missing from the weights", nd->name);
+		for (int t = 0; t < l->n; t++) {
+			const char *full = l->w[t].name, *s = strrchr(full, '/');
+			char shortn[64];
+			snprintf(shortn, sizeof shortn, "%s", s ? s + 1 : full);
+			char *colon = strchr(shortn, ':');
+			if (colon)
+				*colon = 0;
+			int found = 0;
+			for (int j = 0; j < nd->nw; j++)
+				found |= !strcmp(nd->wspec[j].name, shortn);
+			if (!found)
+				return ct_error("layer '%s': unexpected tensor '%s'", nd->name, full);
+		}
+		for (int j = 0; j < nd->nw; j++) {
+			const ct_wspec *s = &nd->wspec[j];
+			const ct_wtensor *t = ct_wlayer_get(l, s->name);
+			if (!t)
+				return ct_error("layer '%s': missing %s", nd->name, s->name);
+			int same = t->t.ndim == s->ndim && t->t.dtype == CT_F32;
+			for (int d = 0; same && d < s->ndim; d++)
+				same = t->t.shape[d] == s->shape[d];
+			if (!same) {
+				char a[64], b[64];
+				shape_str(a, sizeof a, t->t.ndim, t->t.shape);
+				shape_str(b, sizeof b, s->ndim, s->shape);
+				return ct_error("layer '%s': %s has shape %s, expected %s", nd->name,
+						s->name, a, b);
+			}
+			if (!ct_tensor_is_contiguous(&t->t))
+				return ct_error("layer '%s': %s is not contiguous", nd->name, s->name);
+		}
+	}
+	return 0;
+}
+
+static const float *wdata(const ct_weights *w, const ct_node *nd, const char *name)
+{
+	const ct_wtensor *t = ct_wlayer_get(ct_weights_find(w, nd->name), name);
+	return t ? (const float *)t->t.data : NULL;
+}
+
+/* Per-channel scale and shift of an inference batch normalisation, in double. */
+static void bn_coeffs(const ct_weights *w, const ct_node *bn, double *scale, double *shift)
+{
+	const float *gamma = wdata(w, bn, "gamma"), *beta = wdata(w, bn, "beta");
+	const float *mean = wdata(w, bn, "moving_mean"), *var = wdata(w, bn, "moving_variance");
+	for (int c = 0; c < bn->c; c++) {
+		double s = (gamma ? gamma[c] : 1.0) / sqrt((double)var[c] + (double)bn->eps);
+		scale[c] = s;
+		shift[c] = (beta ? beta[c] : 0.0) - mean[c] * s;
+	}
+}
+
+/* Consumers of each node among the needed ones. */
+typedef struct usage {
+	int count;
+	int first; /* one consumer (meaningful when count == 1) */
+} usage;
+
+static int is_output(const ct_net *net, int node)
+{
+	for (int i = 0; i < net->nout; i++)
+		if (net->outs[i].node == node)
+			return 1;
+	return 0;
+}
+
+static int new_value(ct_net *net, int node)
+{
+	const ct_node *nd = &net->g->nodes[node];
+	value *v = &net->values[net->nvalues];
+	v->per_image = (int64_t)nd->h * nd->w * nd->c;
+	v->buf = -1;
+	v->last_use = -1;
+	net->node_value[node] = net->nvalues;
+	return net->nvalues++;
+}
+
+static ct_conv_geom geom_of(const ct_node *src, const ct_node *nd)
+{
+	ct_conv_geom g = { 0 };
+	g.h = src->h, g.w = src->w, g.cin = src->c;
+	g.oh = nd->h, g.ow = nd->w, g.cout = nd->c;
+	g.kh = nd->kh, g.kw = nd->kw, g.sh = nd->sh, g.sw = nd->sw, g.dh = nd->dh, g.dw = nd->dw;
+	g.pad_t = nd->pad_t, g.pad_l = nd->pad_l;
+	g.in_pitch = src->c, g.out_pitch = nd->c;
+	return g;
+}
+
+/* Build the steps for a conv / dwconv / dense node, absorbing a preceding ZeroPadding2D and
+ * the following BN, activation, Add and activation when nothing else needs them. */
+static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int node, step *st)
+{
+	const ct_graph *g = net->g;
+	const ct_node *nd = &g->nodes[node];
+	int src = nd->in[0];
+	const ct_node *sn = &g->nodes[src];
+	st->geom = geom_of(sn, nd);
+	if (nd->op == CT_OP_DENSE) {
+		st->geom.h = st->geom.w = st->geom.oh = st->geom.ow = 1;
+		st->geom.cin = sn->h * sn->w * sn->c;
+		st->geom.in_pitch = st->geom.cin;
+	}
+	/* ZeroPadding2D then a 'valid' conv: pad inside the conv instead */
+	if (sn->op == CT_OP_ZEROPAD && use[src].count == 1 && !is_output(net, src) &&
+	    nd->op != CT_OP_DENSE) {
+		const ct_node *pn = &g->nodes[sn->in[0]];
+		st->geom.h = pn->h, st->geom.w = pn->w;
+		st->geom.pad_t += sn->pad_t, st->geom.pad_l += sn->pad_l;
+		src = sn->in[0];
+	}
+	st->nin = 1;
+	st->in[0] = net->node_value[src];
+	st->res = -1;
+	st->act = nd->act;
+	int cout = nd->c;
+	int64_t k = (int64_t)st->geom.kh * st->geom.kw *
+		    (nd->op == CT_OP_DWCONV2D ? 1 : st->geom.cin);
+	double *scale = xcalloc((size_t)cout, sizeof(double));
+	double *shift = xcalloc((size_t)cout, sizeof(double));
+	float *wf = xcalloc((size_t)(k * cout), sizeof(float));
+	float *bf = xcalloc((size_t)cout, sizeof(float));
+	if (!scale || !shift || !wf || !bf) {
+		free(scale), free(shift), free(wf), free(bf);
+		return -1;
+	}
+	for (int c = 0; c < cout; c++)
+		scale[c] = 1.0, shift[c] = 0.0;
+	int tail = node;
+	/* fold BN: W' = W * s, b' = b * s + (beta - mean * s) */
+	if (st->act == CT_ACT_NONE && use[tail].count == 1 && !is_output(net, tail) &&
+	    g->nodes[use[tail].first].op == CT_OP_BATCHNORM) {
+		tail = use[tail].first;
+		bn_coeffs(w, &g->nodes[tail], scale, shift);
+	}
+	const float *kern = wdata(w, nd, nd->op == CT_OP_DWCONV2D ? "depthwise_kernel" : "kernel");
+	const float *bias = nd->use_bias ? wdata(w, nd, "bias") : NULL;
+	for (int64_t i = 0; i < k; i++)
+		for (int c = 0; c < cout; c++)
+			wf[i * cout + c] = (float)(kern[i * cout + c] * scale[c]);
+	for (int c = 0; c < cout; c++)
+		bf[c] = (float)((bias ? bias[c] : 0.0) * scale[c] + shift[c]);
+	free(scale);
+	free(shift);
+	/* activation, or Add (then maybe an activation) */
+	if (st->act == CT_ACT_NONE && use[tail].count == 1 && !is_output(net, tail)) {
+		const ct_node *nx = &g->nodes[use[tail].first];
+		if (nx->op == CT_OP_RELU || nx->op == CT_OP_RELU6) {
+			st->act = nx->op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+			tail = use[tail].first;
+		} else if (nx->op == CT_OP_ADD && nx->nin == 2) {
+			int other = nx->in[0] == tail ? nx->in[1] : nx->in[0];
+			if (other != tail && net->node_value[other] >= 0) {
+				st->res = net->node_value[other];
+				tail = use[tail].first;
+				if (use[tail].count == 1 && !is_output(net, tail)) {
+					const ct_node *ny = &g->nodes[use[tail].first];
+					if (ny->op == CT_OP_RELU || ny->op == CT_OP_RELU6) {
+						st->act = ny->op == CT_OP_RELU ? CT_ACT_RELU
+									       : CT_ACT_RELU6;
+						tail = use[tail].first;
+					}
+				}
+			}
+		}
+	}
+	st->node = tail;
+	st->geom.cout = cout;
+	st->geom.out_pitch = cout;
+	if (nd->op == CT_OP_DWCONV2D) {
+		st->kind = S_DWCONV;
+		st->w = wf;
+		st->b = bf;
+		st->flops = 2.0 * nd->h * nd->w * cout * st->geom.kh * st->geom.kw;
+		return 0;
+	}
+	st->kind = S_CONV;
+	int rc = ct_packed_init(&st->packed, net->kern, k, cout, wf, bf);
+	free(wf);
+	free(bf);
+	st->flops = 2.0 * st->geom.oh * st->geom.ow * (double)k * cout;
+	return rc;
+}
+
+static int plan(ct_net *net, const ct_weights *w)
+{
+	const ct_graph *g = net->g;
+	int n = g->n;
+	char *need = xcalloc((size_t)n, 1);
+	usage *use = xcalloc((size_t)n, sizeof *use);
+	int *fused = xcalloc((size_t)n, sizeof(int));
+	if (!need || !use || !fused) {
+		free(need), free(use), free(fused);
+		return -1;
+	}
+	for (int i = 0; i < net->nout; i++)
+		need[net->outs[i].node] = 1;
+	for (int i = n - 1; i >= 0; i--)
+		if (need[i])
+			for (int j = 0; j < g->nodes[i].nin; j++)
+				need[g->nodes[i].in[j]] = 1;
+	for (int i = 0; i < n; i++)
+		if (need[i])
+			for (int j = 0; j < g->nodes[i].nin; j++) {
+				usage *u = &use[g->nodes[i].in[j]];
+				if (u->count++ == 0)
+					u->first = i;
+			}
+	for (int i = 0; i < n; i++)
+		net->node_value[i] = -1;
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		const ct_node *nd = &g->nodes[i];
+		if (!need[i] || fused[i])
+			continue;
+		/* a ZeroPadding2D whose only consumer is a conv is absorbed by it */
+		if (nd->op == CT_OP_ZEROPAD && use[i].count == 1 && !is_output(net, i)) {
+			const ct_node *c = &g->nodes[use[i].first];
+			if (c->op == CT_OP_CONV2D || c->op == CT_OP_DWCONV2D)
+				continue;
+		}
+		step *st = &net->steps[net->nsteps];
+		memset(st, 0, sizeof *st);
+		st->node = i;
+		st->res = -1;
+		switch (nd->op) {
+		case CT_OP_INPUT:
+			st->kind = S_PREP;
+			break;
+		case CT_OP_CONV2D:
+		case CT_OP_DWCONV2D:
+		case CT_OP_DENSE:
+			rc = plan_conv(net, w, use, i, st);
+			if (!rc && nd->op == CT_OP_DENSE && nd->act == CT_ACT_SOFTMAX) {
+				st->act = CT_ACT_NONE; /* softmax runs as its own step below */
+				st->out = new_value(net, i);
+				net->nsteps++;
+				step *sm = &net->steps[net->nsteps];
+				memset(sm, 0, sizeof *sm);
+				sm->kind = S_SOFTMAX;
+				sm->node = i;
+				sm->nin = 1;
+				sm->in[0] = st->out;
+				sm->res = -1;
+				net->node_value[i] = -1;
+				sm->out = new_value(net, i);
+				net->nsteps++;
+				continue;
+			}
+			break;
+		case CT_OP_BATCHNORM: {
+			st->kind = S_BN;
+			double *sc = xcalloc((size_t)nd->c, sizeof(double));
+			double *sh = xcalloc((size_t)nd->c, sizeof(double));
+			st->w = xcalloc((size_t)nd->c, sizeof(float));
+			st->b = xcalloc((size_t)nd->c, sizeof(float));
+			if (!sc || !sh || !st->w || !st->b) {
+				free(sc), free(sh);
+				rc = -1;
+				break;
+			}
+			bn_coeffs(w, nd, sc, sh);
+			for (int c = 0; c < nd->c; c++)
+				st->w[c] = (float)sc[c], st->b[c] = (float)sh[c];
+			free(sc), free(sh);
+			if (use[i].count == 1 && !is_output(net, i)) {
+				const ct_node *nx = &g->nodes[use[i].first];
+				if (nx->op == CT_OP_RELU || nx->op == CT_OP_RELU6) {
+					st->act = nx->op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+					st->node = use[i].first;
+				}
+			}
+			break;
+		}
+		case CT_OP_RELU:
+		case CT_OP_RELU6:
+			st->kind = S_ACT;
+			st->act = nd->op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+			break;
+		case CT_OP_MAXPOOL:
+		case CT_OP_AVGPOOL:
+			st->kind = S_POOL;
+			st->is_max = nd->op == CT_OP_MAXPOOL;
+			st->geom = geom_of(&g->nodes[nd->in[0]], nd);
+			break;
+		case CT_OP_ZEROPAD:
+			st->kind = S_PAD;
+			break;
+		case CT_OP_CONCAT:
+			st->kind = S_CONCAT;
+			break;
+		case CT_OP_ADD:
+			st->kind = S_ADD;
+			break;
+		case CT_OP_GAVGPOOL:
+		case CT_OP_GMAXPOOL:
+			st->kind = S_GPOOL;
+			st->is_max = nd->op == CT_OP_GMAXPOOL;
+			break;
+		case CT_OP_SOFTMAX:
+			st->kind = S_SOFTMAX;
+			break;
+		}
+		if (rc)
+			break;
+		if (st->kind != S_CONV && st->kind != S_DWCONV && st->kind != S_PREP) {
+			st->nin = nd->nin;
+			for (int j = 0; j < nd->nin; j++) {
+				st->in[j] = net->node_value[nd->in[j]];
+				if (st->in[j] < 0) {
+					rc = ct_error("layer '%s': input '%s' was not computed",
+						      nd->name, g->nodes[nd->in[j]].name);
+					break;
+				}
+			}
+		}
+		/* the chain members absorbed by this step (BN, activation, Add) are skipped */
+		for (int t = i; t != st->node;) {
+			t = use[t].first;
+			fused[t] = 1;
+		}
+		st->out = new_value(net, st->node);
+		net->nsteps++;
+	}
+	free(need);
+	free(use);
+	free(fused);
+	if (rc)
+		return -1;
+	for (int i = 0; i < net->nout; i++) {
+		net->outs[i].value = net->node_value[net->outs[i].node];
+		if (net->outs[i].value < 0)
+			return ct_error("layer '%s': output was fused away",
+					g->nodes[net->outs[i].node].name);
+	}
+	/* liveness: last step reading each value; outputs live to the end */
+	for (int s = 0; s < net->nsteps; s++) {
+		const step *st = &net->steps[s];
+		for (int j = 0; j < st->nin; j++)
+			net->values[st->in[j]].last_use = s;
+		if (st->res >= 0)
+			net->values[st->res].last_use = s;
+	}
+	for (int i = 0; i < net->nout; i++)
+		net->values[net->outs[i].value].last_use = net->nsteps;
+	/* buffers: best fit among free ones, else a new one (sizes per image) */
+	int *busy = xcalloc((size_t)net->nvalues, sizeof(int));
+	net->buf_size = xcalloc((size_t)net->nvalues, sizeof(int64_t));
+	if (!busy || !net->buf_size) {
+		free(busy);
+		return -1;
+	}
+	for (int s = 0; s < net->nsteps; s++) {
+		value *v = &net->values[net->steps[s].out];
+		int best = -1;
+		for (int b = 0; b < net->nbufs; b++)
+			if (!busy[b] && net->buf_size[b] >= v->per_image &&
+			    (best < 0 || net->buf_size[b] < net->buf_size[best]))
+				best = b;
+		if (best < 0) /* grow the largest free buffer rather than add one */
+			for (int b = 0; b < net->nbufs; b++)
+				if (!busy[b] && (best < 0 || net->buf_size[b] > net->buf_size[best]))
+					best = b;
+		if (best < 0)
+			best = net->nbufs++;
+		if (net->buf_size[best] < v->per_image)
+			net->buf_size[best] = v->per_image;
+		busy[best] = 1;
+		v->buf = best;
+		const step *st = &net->steps[s];
+		for (int j = 0; j <= st->nin; j++) {
+			int vid = j < st->nin ? st->in[j] : st->res;
+			if (vid >= 0 && net->values[vid].last_use == s)
+				busy[net->values[vid].buf] = 0;
+		}
+		if (v->last_use < 0) /* never read (not an output): free at once */
+			busy[best] = 0;
+	}
+	free(busy);
+	return 0;
+}
+
+static void net_release_buffers(ct_net *net)
+{
+	if (net->bufs)
+		for (int b = 0; b < net->nbufs; b++)
+			free(net->bufs[b]);
+	free(net->bufs);
+	net->bufs = NULL;
+	free(net->work);
+	net->work = NULL;
+	for (int i = 0; i < net->nout; i++) {
+		free(net->outs[i].pooled);
+		net->outs[i].pooled = NULL;
+	}
+	net->batch = 0;
+	net->arena_bytes = 0;
+}
+
+int ct_net_reserve(ct_net *net, int batch)
+{
+	if (batch < 1)
+		return ct_error("batch size must be positive");
+	int threads = ct_nn_threads();
+	if (batch <= net->batch && threads <= net->threads)
+		return 0;
+	net_release_buffers(net);
+	net->bufs = xcalloc((size_t)net->nbufs, sizeof(float *));
+	if (!net->bufs)
+		return -1;
+	size_t total = 0;
+	for (int b = 0; b < net->nbufs; b++) {
+		size_t n, bytes;
+		if (ct_mul_size((size_t)net->buf_size[b], (size_t)batch, &n) ||
+		    ct_mul_size(n, sizeof(float), &bytes))
+			return ct_error("activation buffer size overflow");
+		bytes = (bytes + 63) / 64 * 64;
+		net->bufs[b] = aligned_alloc(64, bytes);
+		if (!net->bufs[b]) {
+			net_release_buffers(net);
+			return ct_error("out of memory for activations (%zu bytes)", bytes);
+		}
+		total += bytes;
+	}
+	size_t wmax = 0;
+	for (int s = 0; s < net->nsteps; s++)
+		if (net->steps[s].kind == S_CONV) {
+			size_t f = ct_conv_work_floats(net->kern, &net->steps[s].geom);
+			wmax = f > wmax ? f : wmax;
+		}
+	net->work_per_thread = wmax;
+	size_t wbytes;
+	if (ct_mul_size(wmax * sizeof(float), (size_t)threads, &wbytes))
+		return ct_error("workspace size overflow");
+	wbytes = (wbytes + 63) / 64 * 64;
+	net->work = aligned_alloc(64, wbytes ? wbytes : 64);
+	if (!net->work) {
+		net_release_buffers(net);
+		return ct_error("out of memory for the workspace");
+	}
+	total += wbytes;
+	for (int i = 0; i < net->nout; i++)
+		if (net->pool != CT_POOL_NONE) {
+			net->outs[i].pooled = xcalloc((size_t)batch * net->outs[i].c, sizeof(float));
+			if (!net->outs[i].pooled) {
+				net_release_buffers(net);
+				return -1;
+			}
+			total += (size_t)batch * net->outs[i].c * sizeof(float);
+		}
+	net->batch = batch;
+	net->threads = threads;
+	net->arena_bytes = total;
+	return 0;
+}
+
+ct_net *ct_net_new(const ct_graph *g, const ct_weights *w, const char *outputs, ct_pool pool)
+{
+	if (!g || g->err || g->n == 0) {
+		ct_error("graph '%s' is not usable", g ? g->arch : "");
+		return NULL;
+	}
+	if (ct_graph_check_weights(g, w)) {
+		ct_error_prefix("model '%s'", g->arch);
+		return NULL;
+	}
+	const ct_gemm_kernel *kern = ct_gemm_kernel_get();
+	if (!kern)
+		return NULL;
+	ct_net *net = xcalloc(1, sizeof *net);
+	if (!net)
+		return NULL;
+	net->g = g;
+	net->kern = kern;
+	net->pool = pool;
+	net->steps = xcalloc((size_t)g->n * 2, sizeof(step));
+	net->values = xcalloc((size_t)g->n * 2, sizeof(value));
+	net->node_value = xcalloc((size_t)g->n, sizeof(int));
+	net->outs = xcalloc((size_t)g->n, sizeof(out_spec));
+	if (!net->steps || !net->values || !net->node_value || !net->outs)
+		goto fail;
+	const char *spec = outputs && *outputs ? outputs : g->default_output;
+	while (*spec) {
+		const char *end = strchr(spec, ',');
+		size_t len = end ? (size_t)(end - spec) : strlen(spec);
+		char name[CT_NODE_NAME];
+		if (len == 0 || len >= sizeof name) {
+			ct_error("bad output layer list '%s'", outputs);
+			goto fail;
+		}
+		memcpy(name, spec, len);
+		name[len] = 0;
+		int node = ct_graph_find(g, name);
+		if (node < 0) {
+			ct_error("model '%s' has no layer '%s'", g->arch, name);
+			goto fail;
+		}
+		out_spec *o = &net->outs[net->nout++];
+		o->node = node;
+		o->h = g->nodes[node].h, o->w = g->nodes[node].w, o->c = g->nodes[node].c;
+		spec += len + (end ? 1 : 0);
+	}
+	if (net->nout == 0) {
+		ct_error("model '%s': no output layer", g->arch);
+		goto fail;
+	}
+	if (plan(net, w))
+		goto fail;
+	return net;
+fail:
+	ct_net_free(net);
+	return NULL;
+}
+
+void ct_net_free(ct_net *net)
+{
+	if (!net)
+		return;
+	net_release_buffers(net);
+	if (net->steps)
+		for (int s = 0; s < net->nsteps; s++) {
+			ct_packed_release(&net->steps[s].packed);
+			free(net->steps[s].w);
+			free(net->steps[s].b);
+		}
+	free(net->steps);
+	free(net->values);
+	free(net->node_value);
+	free(net->outs);
+	free(net->buf_size);
+	free(net);
+}
+
+static float *vbuf(const ct_net *net, int vid)
+{
+	return net->bufs[net->values[vid].buf];
+}
+
+static void run_step(ct_net *net, step *st, int n, int nt)
+{
+	const ct_graph *g = net->g;
+	const ct_node *nd = &g->nodes[st->node];
+	float *out = vbuf(net, st->out);
+	switch (st->kind) {
+	case S_PREP:
+		break;
+	case S_CONV: {
+		st->geom.n = n;
+		const float *res = st->res >= 0 ? vbuf(net, st->res) : NULL;
+		ct_conv2d_gemm(net->kern, &st->geom, vbuf(net, st->in[0]), &st->packed, res,
+			       st->geom.out_pitch, st->act, out, net->work, nt);
+		break;
+	}
+	case S_DWCONV: {
+		st->geom.n = n;
+		const float *res = st->res >= 0 ? vbuf(net, st->res) : NULL;
+		ct_op_dwconv(&st->geom, vbuf(net, st->in[0]), st->w, st->b, res, st->act, out, nt);
+		break;
+	}
+	case S_POOL:
+		st->geom.n = n;
+		ct_op_pool(st->is_max, &st->geom, vbuf(net, st->in[0]), out, nt);
+		break;
+	case S_PAD: {
+		const ct_node *src = &g->nodes[nd->in[0]];
+		ct_op_zeropad(n, src->h, src->w, src->c, nd->pad_t, nd->pad_b, nd->pad_l,
+			      nd->pad_r, vbuf(net, st->in[0]), out, nt);
+		break;
+	}
+	case S_CONCAT: {
+		const float *ins[CT_NODE_MAXIN];
+		int cs[CT_NODE_MAXIN];
+		for (int j = 0; j < st->nin; j++) {
+			ins[j] = vbuf(net, st->in[j]);
+			cs[j] = g->nodes[nd->in[j]].c;
+		}
+		ct_op_concat((int64_t)n * nd->h * nd->w, st->nin, ins, cs, out, nt);
+		break;
+	}
+	case S_ADD: {
+		const float *ins[CT_NODE_MAXIN];
+		for (int j = 0; j < st->nin; j++)
+			ins[j] = vbuf(net, st->in[j]);
+		ct_op_add((int64_t)n * nd->h * nd->w * nd->c, st->nin, ins, out, nt);
+		break;
+	}
+	case S_BN:
+		ct_op_scale_shift((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, st->in[0]), st->w,
+				  st->b, st->act, out, nt);
+		break;
+	case S_ACT:
+		ct_op_act((int64_t)n * nd->h * nd->w * nd->c, vbuf(net, st->in[0]), st->act, out,
+			  nt);
+		break;
+	case S_GPOOL: {
+		const ct_node *src = &g->nodes[nd->in[0]];
+		ct_op_gpool(st->is_max, n, (int64_t)src->h * src->w, src->c, vbuf(net, st->in[0]),
+			    out);
+		break;
+	}
+	case S_SOFTMAX:
+		ct_op_softmax(n, nd->c, vbuf(net, st->in[0]), out);
+		break;
+	}
+}
+
+int ct_net_run(ct_net *net, const ct_tensor *images)
+{
+	const ct_graph *g = net->g;
+	int n4 = images->ndim == 4;
+	if ((images->ndim != 3 && !n4) || (images->dtype != CT_U8 && images->dtype != CT_F32))
+		return ct_error("model '%s': input must be N x H x W x C uint8 or float32",
+				g->arch);
+	int64_t n = n4 ? images->shape[0] : 1;
+	const int64_t *s = images->shape + (n4 ? 1 : 0);
+	if (s[0] != g->in_h || s[1] != g->in_w || s[2] != g->in_c)
+		return ct_error("model '%s': input is %lldx%lldx%lld, expected %dx%dx%d", g->arch,
+				(long long)s[0], (long long)s[1], (long long)s[2], g->in_h, g->in_w,
+				g->in_c);
+	if (n < 1 || n > 1 << 20)
+		return ct_error("model '%s': bad batch size %lld", g->arch, (long long)n);
+	if (!ct_tensor_is_contiguous(images))
+		return ct_error("model '%s': input tensor is not contiguous", g->arch);
+	if (ct_net_reserve(net, (int)n))
+		return -1;
+	int nt = ct_nn_threads();
+	/* the input step is always first: preprocess into its buffer */
+	const step *first = &net->steps[0];
+	float *x = vbuf(net, first->out);
+	int64_t numel = n * s[0] * s[1] * s[2];
+	if (images->dtype == CT_U8) {
+		const uint8_t *p = images->data;
+		for (int64_t i = 0; i < numel; i++)
+			x[i] = g->prep == CT_PREP_TF ? (float)p[i] / 127.5f - 1.f : (float)p[i];
+	} else {
+		memcpy(x, images->data, (size_t)numel * sizeof(float));
+	}
+	for (int st = 1; st < net->nsteps; st++)
+		run_step(net, &net->steps[st], (int)n, nt);
+	for (int i = 0; i < net->nout; i++) {
+		out_spec *o = &net->outs[i];
+		if (net->pool != CT_POOL_NONE)
+			ct_op_gpool(net->pool == CT_POOL_MAX, (int)n, (int64_t)o->h * o->w, o->c,
+				    vbuf(net, o->value), o->pooled);
+	}
+	net->last_n = (int)n;
+	return 0;
+}
+
+int ct_net_noutputs(const ct_net *net)
+{
+	return net->nout;
+}
+
+const char *ct_net_output_name(const ct_net *net, int i)
+{
+	return i >= 0 && i < net->nout ? net->g->nodes[net->outs[i].node].name : NULL;
+}
+
+int ct_net_output_channels(const ct_net *net, int i)
+{
+	return i >= 0 && i < net->nout ? net->outs[i].c : -1;
+}
+
+int ct_net_output(const ct_net *net, int i, ct_tensor *view)
+{
+	if (i < 0 || i >= net->nout)
+		return ct_error("no output %d", i);
+	if (net->last_n == 0)
+		return ct_error("model '%s' has not run", net->g->arch);
+	const out_spec *o = &net->outs[i];
+	if (net->pool != CT_POOL_NONE) {
+		int64_t shape[2] = { net->last_n, o->c };
+		*view = ct_tensor_wrap(o->pooled, CT_F32, 2, shape);
+	} else {
+		int64_t shape[4] = { net->last_n, o->h, o->w, o->c };
+		*view = ct_tensor_wrap(vbuf(net, o->value), CT_F32, 4, shape);
+	}
+	return 0;
+}
+
+size_t ct_net_arena_bytes(const ct_net *net)
+{
+	return net->arena_bytes;
+}
+
+double ct_net_flops(const ct_net *net)
+{
+	double f = 0;
+	for (int s = 0; s < net->nsteps; s++)
+		f += net->steps[s].flops;
+	return f;
+}
+
+const char *ct_net_kernel(const ct_net *net)
+{
+	return net->kern->name;
+}

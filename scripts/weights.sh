@@ -1,0 +1,103 @@
+#!/bin/sh
+# weights.sh - fetch nsfwjs from npm, unwrap its TF.js InceptionV3 and MobileNetV2 layers models,
+# import them as Keras weight files weights/inception_v3.h5 and weights/mobilenet_v2.h5, and
+# record (first run) or verify (later runs) their sha256 in weights/SHA256SUMS. Idempotent.
+# Usage: scripts/weights.sh          (BIN=dir of ct-weights, default bin; needs node and npm)
+# See docs/weights.md for where the weights come from and what they are.
+set -eu
+
+PKG=nsfwjs@4.3.0
+top=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-bin}
+case "$BIN" in /*) ctw="$BIN/ct-weights" ;; *) ctw="$top/$BIN/ct-weights" ;; esac
+dest="$top/weights"
+sums="$dest/SHA256SUMS"
+models="inception_v3 mobilenet_v2"
+
+die() {
+	echo "weights: $*" >&2
+	exit 1
+}
+
+[ -x "$ctw" ] || die "'$ctw' not built (run make first)"
+mkdir -p "$dest"
+
+# The recorded hash of a file name in SHA256SUMS, or nothing.
+recorded() {
+	[ -f "$sums" ] && awk -v f="$1" '$2 == f { print $1 }' "$sums" || true
+}
+
+# Already there and matching the record: nothing to do.
+uptodate=1
+for m in $models; do
+	want=$(recorded "$m.h5")
+	if [ -z "$want" ] || [ ! -f "$dest/$m.h5" ]; then
+		uptodate=0
+		continue
+	fi
+	have=$("$ctw" sha256 "$dest/$m.h5" | cut -d' ' -f1)
+	[ "$have" = "$want" ] || die "'weights/$m.h5' does not match weights/SHA256SUMS ($have, recorded $want); remove it to re-import"
+done
+if [ "$uptodate" = 1 ]; then
+	echo "weights: up to date ($(echo $models | sed 's/ /, /g') match weights/SHA256SUMS)"
+	exit 0
+fi
+
+command -v npm >/dev/null 2>&1 || die "npm not found (apt-get install npm)"
+command -v node >/dev/null 2>&1 || die "node not found (apt-get install nodejs)"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctfuse-weights-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+echo "weights: fetching $PKG from the npm registry"
+(cd "$tmp" && npm pack --silent "$PKG" >pack.out 2>pack.err) || {
+	cat "$tmp/pack.err" >&2
+	die "npm pack $PKG failed"
+}
+tgz=$(ls "$tmp"/nsfwjs-*.tgz 2>/dev/null | head -n 1)
+[ -n "$tgz" ] || die "npm pack produced no tarball"
+tar -xzf "$tgz" -C "$tmp" || die "cannot unpack '$tgz'"
+
+# nsfwjs ships each model as browserify bundles: model.min.js exports model.json's object,
+# each group1-shardKofN.min.js exports the shard's bytes as a base64 string. Evaluate each
+# bundle in an empty vm context (no require, no fs) and write model.json and the raw shards.
+cat >"$tmp/unwrap.js" <<'EOF'
+'use strict';
+const fs = require('fs'), path = require('path'), vm = require('vm');
+function load(file) {
+	const sandbox = { module: { exports: {} } };
+	sandbox.exports = sandbox.module.exports;
+	vm.runInNewContext(fs.readFileSync(file, 'utf8'), sandbox, { filename: file, timeout: 60000 });
+	return sandbox.module.exports;
+}
+const [src, out] = process.argv.slice(2);
+fs.mkdirSync(out, { recursive: true });
+const model = load(path.join(src, 'model.min.js'));
+if (!model || !model.modelTopology || !Array.isArray(model.weightsManifest))
+	throw new Error(`${src}/model.min.js: not a TF.js layers model`);
+fs.writeFileSync(path.join(out, 'model.json'), JSON.stringify(model));
+for (const group of model.weightsManifest) {
+	for (const p of group.paths) {
+		if (p.includes('/') || p.includes('..')) throw new Error(`bad shard path ${p}`);
+		const b64 = load(path.join(src, p + '.min.js'));
+		if (typeof b64 !== 'string') throw new Error(`${p}.min.js: not a base64 shard`);
+		fs.writeFileSync(path.join(out, p), Buffer.from(b64, 'base64'));
+	}
+}
+EOF
+
+for m in $models; do
+	src="$tmp/package/dist/models/$m"
+	[ -f "$src/model.min.js" ] || die "$PKG has no dist/models/$m/model.min.js"
+	node "$tmp/unwrap.js" "$src" "$tmp/tfjs/$m" || die "cannot unwrap the $m model"
+	"$ctw" import-tfjs -q --force "$tmp/tfjs/$m/model.json" -o "$dest/$m.h5" || die "import of $m failed"
+	have=$("$ctw" sha256 "$dest/$m.h5" | cut -d' ' -f1)
+	want=$(recorded "$m.h5")
+	if [ -n "$want" ] && [ "$have" != "$want" ]; then
+		rm -f "$dest/$m.h5"
+		die "imported weights/$m.h5 has sha256 $have, weights/SHA256SUMS records $want"
+	fi
+	if [ -z "$want" ]; then
+		printf '%s  %s\n' "$have" "$m.h5" >>"$sums"
+	fi
+	echo "weights: weights/$m.h5  sha256 $have"
+done

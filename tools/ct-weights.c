@@ -1,0 +1,242 @@
+/* ct-weights - pretrained weight files: import a TensorFlow.js layers model, describe a Keras weight file, checksum. */
+#include "tool.h"
+
+#include "core/sha256.h"
+#include "nn/tfjs.h"
+#include "nn/weights.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *out_path;
+static int force, quiet, as_json;
+
+static ct_opt import_opts[] = {
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file ('-' for stdout)"),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_END_,
+};
+static ct_opt info_opts[] = {
+	CT_OPT_FLAG_(0, "json", &as_json, "print one JSON object"),
+	CT_OPT_END_,
+};
+static ct_opt sha_opts[] = {
+	CT_OPT_END_,
+};
+
+static ct_cmd import_cmd = {
+	"ct-weights import-tfjs",
+	"[OPTIONS] MODEL.json -o OUTPUT",
+	"Import a TensorFlow.js layers model (model.json and the binary shards beside it) as a\n"
+	"Keras-layout HDF5 weight file: layers in topology order, Keras weight names (\"conv2d_1/kernel:0\"),\n"
+	"quantised weights (uint8, uint16, float16) dequantised to float32.",
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	import_opts,
+	1,
+	1,
+};
+static ct_cmd info_cmd = {
+	"ct-weights info",
+	"[OPTIONS] FILE",
+	"Describe a Keras-layout HDF5 weight file: layers, tensors, shapes, parameter count, sha256.",
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	info_opts,
+	1,
+	1,
+};
+static ct_cmd sha_cmd = {
+	"ct-weights sha256",
+	"FILE...",
+	"Print the SHA-256 of each file, as sha256sum does (\"HASH  FILE\").",
+	"Exit status: 0 success, 1 failure (a file could not be read), 2 usage error.",
+	sha_opts,
+	1,
+	-1,
+};
+
+static void top_help(FILE *out)
+{
+	fprintf(out, "usage: ct-weights import-tfjs [OPTIONS] MODEL.json -o OUTPUT\n"
+		     "       ct-weights info [--json] FILE\n"
+		     "       ct-weights sha256 FILE...\n\n"
+		     "Pretrained weights: import a TensorFlow.js layers model as a Keras HDF5 weight file,\n"
+		     "describe a weight file, print checksums. 'ct-weights COMMAND --help' for a command's options.\n\n"
+		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static int fail(void)
+{
+	fprintf(stderr, "ct-weights: %s\n", ct_last_error());
+	return CT_EXIT_FAILURE;
+}
+
+static int64_t tensor_params(const ct_wtensor *t)
+{
+	return ct_tensor_numel(&t->t);
+}
+
+static void shape_text(const ct_tensor *t, char *buf, size_t n)
+{
+	size_t k = 0;
+	buf[0] = 0;
+	for (int i = 0; i < t->ndim && k < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "x" : "", (long long)t->shape[i]);
+	if (t->ndim == 0)
+		snprintf(buf, n, "scalar");
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&import_cmd, argc, argv, &nargs, &args);
+	const char *in = args[0];
+	free(args);
+	if (!out_path)
+		return ct_tool_usage(&import_cmd, "no output file (use -o FILE)");
+	struct stat st;
+	if (!force && strcmp(out_path, "-") && stat(out_path, &st) == 0) {
+		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+		return CT_EXIT_FAILURE;
+	}
+	ct_weights w;
+	if (ct_tfjs_import(in, &w) < 0)
+		return fail();
+	if (ct_weights_save(&w, out_path) < 0) {
+		ct_weights_free(&w);
+		return fail();
+	}
+	if (!quiet) {
+		int64_t nt = 0, np = 0;
+		for (int i = 0; i < w.nlayers; i++)
+			for (int k = 0; k < w.layers[i].n; k++, nt++)
+				np += tensor_params(&w.layers[i].w[k]);
+		char hex[65] = "";
+		if (strcmp(out_path, "-") && ct_sha256_file(out_path, hex) < 0) {
+			ct_weights_free(&w);
+			return fail();
+		}
+		fprintf(stderr, "ct-weights: '%s': %d layers, %lld tensors, %lld parameters%s%s\n", out_path, w.nlayers,
+			(long long)nt, (long long)np, hex[0] ? ", sha256 " : "", hex);
+	}
+	ct_weights_free(&w);
+	return CT_EXIT_OK;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&info_cmd, argc, argv, &nargs, &args);
+	const char *in = args[0];
+	free(args);
+	ct_weights w;
+	if (ct_weights_load(&w, in) < 0)
+		return fail();
+	int64_t nt = 0, np = 0;
+	int with = 0;
+	for (int i = 0; i < w.nlayers; i++) {
+		with += w.layers[i].n > 0;
+		for (int k = 0; k < w.layers[i].n; k++, nt++)
+			np += tensor_params(&w.layers[i].w[k]);
+	}
+	if (as_json) {
+		cJSON *o = cJSON_CreateObject(), *layers;
+		cJSON_AddStringToObject(o, "file", in);
+		cJSON_AddStringToObject(o, "sha256", w.sha256);
+		cJSON_AddNumberToObject(o, "layers_total", w.nlayers);
+		cJSON_AddNumberToObject(o, "layers_with_weights", with);
+		cJSON_AddNumberToObject(o, "tensors", (double)nt);
+		cJSON_AddNumberToObject(o, "parameters", (double)np);
+		layers = cJSON_AddArrayToObject(o, "layers");
+		for (int i = 0; i < w.nlayers; i++) {
+			const ct_wlayer *l = &w.layers[i];
+			cJSON *lo = cJSON_CreateObject(), *ws;
+			cJSON_AddStringToObject(lo, "name", l->name);
+			ws = cJSON_AddArrayToObject(lo, "weights");
+			for (int k = 0; k < l->n; k++) {
+				cJSON *t = cJSON_CreateObject(), *sh;
+				cJSON_AddStringToObject(t, "name", l->w[k].name);
+				sh = cJSON_AddArrayToObject(t, "shape");
+				for (int d = 0; d < l->w[k].t.ndim; d++)
+					cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)l->w[k].t.shape[d]));
+				cJSON_AddNumberToObject(t, "parameters", (double)tensor_params(&l->w[k]));
+				cJSON_AddItemToArray(ws, t);
+			}
+			cJSON_AddItemToArray(layers, lo);
+		}
+		char *s = cJSON_Print(o);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		cJSON_Delete(o);
+	} else {
+		printf("file        %s\nsha256      %s\nlayers      %d (%d with weights)\ntensors     %lld\n"
+		       "parameters  %lld\n\n",
+		       in, w.sha256[0] ? w.sha256 : "-", w.nlayers, with, (long long)nt, (long long)np);
+		for (int i = 0; i < w.nlayers; i++) {
+			const ct_wlayer *l = &w.layers[i];
+			printf("%s\n", l->name);
+			for (int k = 0; k < l->n; k++) {
+				char sh[96];
+				shape_text(&l->w[k].t, sh, sizeof sh);
+				printf("    %-48s %-16s %lld\n", l->w[k].name, sh, (long long)tensor_params(&l->w[k]));
+			}
+		}
+	}
+	ct_weights_free(&w);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ct_error_errno("cannot write to standard output");
+		return fail();
+	}
+	return CT_EXIT_OK;
+}
+
+static int cmd_sha256(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&sha_cmd, argc, argv, &nargs, &args);
+	int rc = CT_EXIT_OK;
+	for (int i = 0; i < nargs; i++) {
+		char hex[65];
+		if (ct_sha256_file(args[i], hex) < 0) {
+			rc = fail();
+			continue;
+		}
+		printf("%s  %s\n", hex, args[i]);
+	}
+	free(args);
+	if (fflush(stdout) != 0) {
+		ct_error_errno("cannot write to standard output");
+		return fail();
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		top_help(stderr);
+		return CT_EXIT_USAGE;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		top_help(stdout);
+		return CT_EXIT_OK;
+	}
+	if (!strcmp(sub, "--version")) {
+		printf("ct-weights %s\n", CT_VERSION);
+		return CT_EXIT_OK;
+	}
+	if (!strcmp(sub, "import-tfjs"))
+		return cmd_import(argc - 1, argv + 1);
+	if (!strcmp(sub, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(sub, "sha256"))
+		return cmd_sha256(argc - 1, argv + 1);
+	fprintf(stderr, "ct-weights: unknown command '%s'\nTry 'ct-weights --help' for more information.\n", sub);
+	return CT_EXIT_USAGE;
+}
