@@ -7,6 +7,8 @@
 set -eu
 
 PKG=nsfwjs@4.3.0
+# sha256 of the npm tarball nsfwjs-4.3.0.tgz (npm also checks its registry integrity hash)
+PKG_SHA256=4496790efc9bdc6f3e85a826a8e482c1fa1e9db4b3d18c095e98cc0c73cfb12f
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-bin}
 case "$BIN" in /*) ctw="$BIN/ct-weights" ;; *) ctw="$top/$BIN/ct-weights" ;; esac
@@ -55,6 +57,8 @@ echo "weights: fetching $PKG from the npm registry"
 }
 tgz=$(ls "$tmp"/nsfwjs-*.tgz 2>/dev/null | head -n 1)
 [ -n "$tgz" ] || die "npm pack produced no tarball"
+got=$("$ctw" sha256 "$tgz" | cut -d' ' -f1)
+[ "$got" = "$PKG_SHA256" ] || die "$PKG tarball has sha256 $got, expected $PKG_SHA256"
 tar -xzf "$tgz" -C "$tmp" || die "cannot unpack '$tgz'"
 
 # nsfwjs ships each model as browserify bundles: model.min.js exports model.json's object,

@@ -188,6 +188,8 @@ static int make_lesions(const ct_phantom_opts *o, int patient, lesion *les)
 		/* COVID-19 opacities are mostly peripheral and posterior: bias the radius outward. */
 		double ang = urange(&r, -3.14159265, 3.14159265), rho = 0.85 * sqrt(urange(&r, 0.15, 1.0));
 		l->u = rho * cos(ang);
+		if (i == 0)
+			l->u = fabs(l->u); /* lateral half: clear of the hilum and the heart */
 		l->v = rho * sin(ang) * 0.9 + 0.08;
 		l->du = urange(&r, -0.15, 0.15);
 		l->dv = urange(&r, -0.15, 0.15);

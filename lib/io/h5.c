@@ -583,9 +583,12 @@ int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
 		free(tmp);
 		H5Tclose(mt);
 	} else {
-		size_t size = H5Tget_size(ft);
+		/* One more byte than stored: a full-width field converted to a
+		 * NUL-terminated memory type would otherwise lose its last character. */
+		size_t size = H5Tget_size(ft) + 1;
 		hid_t mt = H5Tcopy(H5T_C_S1);
 		H5Tset_size(mt, size);
+		H5Tset_strpad(mt, H5T_STR_NULLTERM);
 		char *buf = malloc((size_t)n * size);
 		if (!buf || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
 			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
@@ -698,9 +701,10 @@ int ct_h5_get_str(hid_t obj, const char *name, char **v)
 		if (rc == 0 && !*v)
 			rc = -1;
 	} else {
-		size_t size = H5Tget_size(ft);
+		size_t size = H5Tget_size(ft) + 1;
 		hid_t mt = H5Tcopy(H5T_C_S1);
 		H5Tset_size(mt, size);
+		H5Tset_strpad(mt, H5T_STR_NULLTERM);
 		char *buf = malloc(size + 1);
 		if (!buf || H5Aread(a, mt, buf) < 0)
 			rc = ct_error("cannot read attribute '%s'", name);

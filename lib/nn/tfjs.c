@@ -201,8 +201,19 @@ static int read_whole(const char *path, size_t limit, uint8_t **buf, size_t *len
 	return 0;
 }
 
-/* The concatenated shards of one manifest group. */
+/* The concatenated shards of one manifest group (*buf NULL on failure). */
+static int read_group_parts(const cJSON *paths, const char *dir, uint8_t **buf, size_t *len);
+
 static int read_group(const cJSON *paths, const char *dir, uint8_t **buf, size_t *len)
+{
+	if (read_group_parts(paths, dir, buf, len) == 0)
+		return 0;
+	free(*buf);
+	*buf = NULL;
+	return -1;
+}
+
+static int read_group_parts(const cJSON *paths, const char *dir, uint8_t **buf, size_t *len)
 {
 	*buf = NULL;
 	*len = 0;

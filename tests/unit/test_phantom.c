@@ -194,7 +194,7 @@ static void test_lesions_inside(const ct_phantom_opts *o)
 /* No shortcut: 40 normal and 40 lesion slices from disjoint patients. Outside the lungs the
  * per-slice mean and sd must not differ between classes beyond patient-to-patient variation
  * (|Welch t| < 3 and mean gap < 10 HU); inside the lungs lesion slices must be clearly denser
- * (t > 5, gap > 20 HU). */
+ * (t > 4, gap > 15 HU; about 5.3 and 26 HU now). */
 static void test_fairness(const ct_phantom_opts *o)
 {
 	enum { N = 40 };
@@ -225,7 +225,7 @@ static void test_fairness(const ct_phantom_opts *o)
 	t = welch_t(im[0], im[1], N);
 	mean_sd(im[0], N, &m0, &sd0);
 	mean_sd(im[1], N, &m1, &sd1);
-	ok(t > 5.0 && m1 - m0 > 20.0, "mean HU inside the lungs: normal %.1f, lesion %.1f (t = %.2f)", m0, m1, t);
+	ok(t > 4.0 && m1 - m0 > 15.0, "mean HU inside the lungs: normal %.1f, lesion %.1f (t = %.2f)", m0, m1, t);
 }
 
 static void test_assign_split(void)

@@ -1,0 +1,35 @@
+/* head.h - the classifier head trained on (fused) features: logistic regression or a
+ * small MLP (dense -> ReLU -> dropout -> dense -> softmax), with the feature
+ * standardisation learned on the training split, and its model file (kind "model",
+ * docs/formats.md). Contract between ct-finetune (writes) and ct-score (applies). */
+#ifndef CT_HEAD_H
+#define CT_HEAD_H
+
+#include "data/features.h"
+
+typedef enum ct_head_kind { CT_HEAD_LOGREG = 0, CT_HEAD_MLP } ct_head_kind;
+
+typedef struct ct_head {
+	ct_head_kind kind;
+	int d_in;           /* feature columns */
+	int hidden;         /* MLP hidden units (0 for logreg) */
+	int nclasses;
+	char **class_names; /* nclasses */
+	float *mean, *std;  /* d_in: x' = (x - mean) / std */
+	float *w1, *b1;     /* logreg: d_in x nclasses; MLP: d_in x hidden */
+	float *w2, *b2;     /* MLP: hidden x nclasses; NULL for logreg */
+	int nblocks;        /* the feature layout the head was trained on */
+	ct_fblock *blocks;
+} ct_head;
+
+/* Load a model file; errors name the file. */
+int ct_head_load(const char *path, ct_head *m);
+/* Check that features have the layout the head was trained on (same D, same
+ * blocks by name and width, same class names); error names the first mismatch. */
+int ct_head_check(const ct_head *m, const ct_features *f);
+/* Class probabilities, n x nclasses, row-major (inference: no dropout).
+ * Deterministic and independent of the thread count. */
+int ct_head_predict(const ct_head *m, const float *x, int64_t n, float *probs);
+void ct_head_free(ct_head *m);
+
+#endif
