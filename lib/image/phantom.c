@@ -188,8 +188,12 @@ static int make_lesions(const ct_phantom_opts *o, int patient, lesion *les)
 		/* COVID-19 opacities are mostly peripheral and posterior: bias the radius outward. */
 		double ang = urange(&r, -3.14159265, 3.14159265), rho = 0.85 * sqrt(urange(&r, 0.15, 1.0));
 		l->u = rho * cos(ang);
-		if (i == 0)
-			l->u = fabs(l->u); /* lateral half: clear of the hilum and the heart */
+		if (i == 0) {
+			/* Lateral and not at the apex or base: clear of the hilum, the heart and the
+			 * cavity wall, so that it shows on every slice. */
+			l->u = 0.75 * fabs(l->u);
+			l->v = 0.75 * l->v;
+		}
 		l->v = rho * sin(ang) * 0.9 + 0.08;
 		l->du = urange(&r, -0.15, 0.15);
 		l->dv = urange(&r, -0.15, 0.15);

@@ -324,9 +324,9 @@ static int write_attr_strings(hid_t obj, const char *name, char *const *s, int n
 	return rc;
 }
 
-static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl)
+static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl, hid_t gcpl, hid_t dcpl)
 {
-	hid_t g = H5Gcreate2(file, l->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t g = H5Gcreate2(file, l->name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 	if (g < 0)
 		return ct_error("layer '%s': cannot create group (duplicate name?)", l->name);
 	char **wn = malloc(sizeof *wn * (size_t)(l->n ? l->n : 1));
@@ -344,11 +344,29 @@ static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl)
 			rc = ct_error("weight '%s' is not a contiguous float32 tensor", t->name);
 			break;
 		}
+		/* the inner groups of "conv2d_1/kernel:0", untimed like the rest */
+		char *path = xstrdup(t->name);
+		for (char *sl = path ? strchr(path, '/') : NULL; sl && rc == 0; sl = strchr(sl + 1, '/')) {
+			*sl = 0;
+			if (path[0] && H5Lexists(g, path, H5P_DEFAULT) <= 0) {
+				hid_t ig = H5Gcreate2(g, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+				if (ig < 0)
+					rc = ct_error("weight '%s': cannot create group '%s'", t->name, path);
+				else
+					H5Gclose(ig);
+			}
+			*sl = '/';
+		}
+		if (!path)
+			rc = ct_error("out of memory");
+		free(path);
+		if (rc < 0)
+			break;
 		hsize_t dims[CT_MAX_DIMS];
 		for (int i = 0; i < t->t.ndim; i++)
 			dims[i] = (hsize_t)t->t.shape[i];
 		hid_t sp = H5Screate_simple(t->t.ndim, dims, NULL);
-		hid_t d = sp >= 0 ? H5Dcreate2(g, t->name, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT)
+		hid_t d = sp >= 0 ? H5Dcreate2(g, t->name, H5T_IEEE_F32LE, sp, lcpl, dcpl, H5P_DEFAULT)
 				  : H5I_INVALID_HID;
 		if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->t.data) < 0)
 			rc = ct_error("weight '%s': cannot write dataset", t->name);
@@ -370,13 +388,17 @@ int ct_weights_save(const ct_weights *w, const char *path)
 		return -1;
 	int rc = 0;
 	char **names = malloc(sizeof *names * (size_t)(w->nlayers ? w->nlayers : 1));
-	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-	if (!names || lcpl < 0) {
+	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), gcpl = H5Pcreate(H5P_GROUP_CREATE),
+	      dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	if (!names || lcpl < 0 || gcpl < 0 || dcpl < 0) {
 		rc = ct_error("out of memory");
 		goto out;
 	}
 	/* weight names such as "conv2d_1/kernel:0" are paths: create the inner groups */
 	H5Pset_create_intermediate_group(lcpl, 1);
+	/* no modification times: the same weights give byte-identical files (SHA256SUMS) */
+	H5Pset_obj_track_times(gcpl, 0);
+	H5Pset_obj_track_times(dcpl, 0);
 	for (int i = 0; i < w->nlayers; i++) {
 		names[i] = w->layers[i].name;
 		if (!names[i][0] || strchr(names[i], '/') || !strcmp(names[i], ".")) {
@@ -388,13 +410,17 @@ int ct_weights_save(const ct_weights *w, const char *path)
 	if (rc == 0)
 		rc = ct_h5_set_str(h.file, "backend", "tensorflow");
 	for (int i = 0; i < w->nlayers && rc == 0; i++)
-		rc = save_layer(h.file, &w->layers[i], lcpl);
+		rc = save_layer(h.file, &w->layers[i], lcpl, gcpl, dcpl);
 	if (rc < 0)
 		ct_error_prefix("'%s'", path);
 out:
 	free(names);
 	if (lcpl >= 0)
 		H5Pclose(lcpl);
+	if (gcpl >= 0)
+		H5Pclose(gcpl);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
 	if (rc < 0) {
 		ct_h5_abort(&h);
 		return -1;
