@@ -29,18 +29,18 @@ recorded() {
 	[ -f "$sums" ] && awk -v f="$1" '$2 == f { print $1 }' "$sums" || true
 }
 
-# Already there and matching the record: nothing to do.
-uptodate=1
+# Those already there and matching the record are kept; the others are imported.
+todo=""
 for m in $models; do
 	want=$(recorded "$m.h5")
-	if [ -z "$want" ] || [ ! -f "$dest/$m.h5" ]; then
-		uptodate=0
-		continue
+	if [ -n "$want" ] && [ -f "$dest/$m.h5" ]; then
+		have=$("$ctw" sha256 "$dest/$m.h5" | cut -d' ' -f1)
+		[ "$have" = "$want" ] || die "'weights/$m.h5' does not match weights/SHA256SUMS ($have, recorded $want); remove it to re-import"
+	else
+		todo="$todo $m"
 	fi
-	have=$("$ctw" sha256 "$dest/$m.h5" | cut -d' ' -f1)
-	[ "$have" = "$want" ] || die "'weights/$m.h5' does not match weights/SHA256SUMS ($have, recorded $want); remove it to re-import"
 done
-if [ "$uptodate" = 1 ]; then
+if [ -z "$todo" ]; then
 	echo "weights: up to date ($(echo $models | sed 's/ /, /g') match weights/SHA256SUMS)"
 	exit 0
 fi
@@ -89,7 +89,7 @@ for (const group of model.weightsManifest) {
 }
 EOF
 
-for m in $models; do
+for m in $todo; do
 	src="$tmp/package/dist/models/$m"
 	[ -f "$src/model.min.js" ] || die "$PKG has no dist/models/$m/model.min.js"
 	node "$tmp/unwrap.js" "$src" "$tmp/tfjs/$m" || die "cannot unwrap the $m model"
@@ -98,7 +98,7 @@ for m in $models; do
 	want=$(recorded "$m.h5")
 	if [ -n "$want" ] && [ "$have" != "$want" ]; then
 		rm -f "$dest/$m.h5"
-		die "imported weights/$m.h5 has sha256 $have, weights/SHA256SUMS records $want"
+		die "imported weights/$m.h5 has sha256 $have, weights/SHA256SUMS records $want (another HDF5 library version may write other bytes: check, then remove the line from weights/SHA256SUMS to record the new value)"
 	fi
 	if [ -z "$want" ]; then
 		printf '%s  %s\n' "$have" "$m.h5" >>"$sums"

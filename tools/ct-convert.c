@@ -81,6 +81,8 @@ int main(int argc, char **argv)
 	}
 	if (!out_path)
 		return ct_tool_usage(&cmd, "missing output (OUTPUT or -o FILE)");
+	if (!strcmp(args[0], "-") && !label_s)
+		return ct_tool_usage(&cmd, "paths on stdin (INPUT '-') need --label CLASS");
 	ct_convert_opts o;
 	memset(&o, 0, sizeof o);
 	ct_intensity_defaults(&o.intensity);

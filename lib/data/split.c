@@ -1,0 +1,424 @@
+/* split.c - stratified group-aware split and fold assignment, leakage checks. */
+#include "data/split.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "image/phash.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *split_names[3] = { "train", "val", "test" };
+
+static int split_index(const char *s)
+{
+	for (int k = 0; k < 3; k++)
+		if (!strcmp(s, split_names[k]))
+			return k;
+	return -1;
+}
+
+typedef struct row_key {
+	const char *group;
+	int64_t row;
+} row_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+	const row_key *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+	if (c)
+		return c;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Group id per used row (-1 for unused); groups numbered in order of first
+ * appearance so the numbering does not depend on the group strings' sort order. */
+static int group_ids(const ct_samples *s, const uint8_t *use, int64_t *gid, int64_t *ngroups)
+{
+	int64_t n = s->n, m = 0;
+	row_key *k = malloc(((size_t)n + 1) * sizeof *k);
+	int64_t *first = malloc(((size_t)n + 1) * sizeof *first);
+	if (!k || !first) {
+		free(k);
+		free(first);
+		return ct_error("out of memory");
+	}
+	for (int64_t i = 0; i < n; i++) {
+		gid[i] = -1;
+		if ((!use || use[i]) && s->groups[i][0])
+			k[m++] = (row_key){ s->groups[i], i };
+	}
+	qsort(k, (size_t)m, sizeof *k, cmp_key);
+	/* Each run of equal groups: every row points at the run's first (smallest) row. */
+	for (int64_t a = 0; a < m;) {
+		int64_t b = a;
+		while (b < m && !strcmp(k[b].group, k[a].group))
+			b++;
+		for (int64_t j = a; j < b; j++)
+			first[k[j].row] = k[a].row;
+		a = b;
+	}
+	int64_t g = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (use && !use[i])
+			continue;
+		if (!s->groups[i][0] || first[i] == i)
+			gid[i] = g++;
+		else
+			gid[i] = gid[first[i]];
+	}
+	free(k);
+	free(first);
+	*ngroups = g;
+	return 0;
+}
+
+typedef struct gitem {
+	int64_t size;
+	int64_t pos; /* position in the seeded shuffle */
+	int64_t id;
+} gitem;
+
+static int cmp_gitem(const void *a, const void *b)
+{
+	const gitem *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+int ct_assign_groups(const ct_samples *s, const uint8_t *use, int nbins, const double *frac, uint64_t seed,
+		     int32_t *bin)
+{
+	int64_t n = s->n, ng = 0;
+	int nc = s->nclasses + 1; /* last bin: unlabelled */
+	if (nbins < 1)
+		return ct_error("need at least one bin");
+	int64_t *gid = malloc(((size_t)n + 1) * sizeof *gid);
+	if (!gid)
+		return ct_error("out of memory");
+	if (group_ids(s, use, gid, &ng) < 0) {
+		free(gid);
+		return -1;
+	}
+	size_t ngc;
+	int64_t *gcount = NULL, *bcount = NULL, *total = NULL;
+	gitem *order = NULL;
+	int32_t *gbin = NULL;
+	double *target = NULL;
+	int rc = 0;
+	if (ct_mul_size((size_t)ng + 1, (size_t)nc, &ngc) < 0 || !(gcount = calloc(ngc, sizeof *gcount)) ||
+	    !(bcount = calloc((size_t)nbins * (size_t)nc, sizeof *bcount)) ||
+	    !(total = calloc((size_t)nc, sizeof *total)) || !(order = calloc((size_t)ng + 1, sizeof *order)) ||
+	    !(gbin = calloc((size_t)ng + 1, sizeof *gbin)) ||
+	    !(target = calloc((size_t)nbins * (size_t)nc, sizeof *target))) {
+		rc = ct_error("out of memory");
+		goto done;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		if (gid[i] < 0)
+			continue;
+		int c = s->labels[i] < 0 ? nc - 1 : s->labels[i];
+		gcount[gid[i] * nc + c]++;
+		order[gid[i]].size++;
+		total[c]++;
+	}
+	double fsum = 0;
+	for (int b = 0; b < nbins; b++)
+		fsum += frac[b] > 0 ? frac[b] : 0;
+	if (fsum <= 0) {
+		rc = ct_error("all shares are zero");
+		goto done;
+	}
+	for (int b = 0; b < nbins; b++)
+		for (int c = 0; c < nc; c++)
+			target[b * nc + c] = (frac[b] > 0 ? frac[b] / fsum : 0) * (double)total[c];
+	/* Seeded shuffle for the order among groups of equal size. */
+	int64_t *perm = malloc(((size_t)ng + 1) * sizeof *perm);
+	if (!perm) {
+		rc = ct_error("out of memory");
+		goto done;
+	}
+	ct_rng r;
+	ct_rng_init(&r, seed, 0x5b1700);
+	for (int64_t g = 0; g < ng; g++)
+		perm[g] = g;
+	for (int64_t g = ng - 1; g > 0; g--) {
+		int64_t j = (int64_t)ct_rng_below(&r, (uint64_t)g + 1), t = perm[g];
+		perm[g] = perm[j];
+		perm[j] = t;
+	}
+	for (int64_t p = 0; p < ng; p++) {
+		order[perm[p]].pos = p;
+		order[perm[p]].id = perm[p];
+	}
+	free(perm);
+	qsort(order, (size_t)ng, sizeof *order, cmp_gitem);
+	for (int64_t p = 0; p < ng; p++) {
+		int64_t g = order[p].id;
+		const int64_t *gc = gcount + g * nc;
+		int best = -1;
+		double best_cost = 0, best_deficit = 0;
+		for (int b = 0; b < nbins; b++) {
+			if (!(frac[b] > 0))
+				continue;
+			double cost = 0, deficit = 0;
+			for (int c = 0; c < nc; c++) {
+				double have = (double)bcount[b * nc + c], t = target[b * nc + c];
+				cost += (double)gc[c] * (2.0 * (have - t) + (double)gc[c]);
+				deficit += t - have;
+			}
+			if (best < 0 || cost < best_cost - 1e-9 ||
+			    (fabs(cost - best_cost) <= 1e-9 && deficit > best_deficit + 1e-9)) {
+				best = b;
+				best_cost = cost;
+				best_deficit = deficit;
+			}
+		}
+		gbin[g] = best;
+		for (int c = 0; c < nc; c++)
+			bcount[best * nc + c] += gc[c];
+	}
+	for (int64_t i = 0; i < n; i++)
+		bin[i] = gid[i] < 0 ? -1 : gbin[gid[i]];
+done:
+	free(gid);
+	free(gcount);
+	free(bcount);
+	free(total);
+	free(order);
+	free(gbin);
+	free(target);
+	return rc;
+}
+
+int ct_split_parse_fractions(const char *str, double frac[3])
+{
+	const char *p = str;
+	double sum = 0;
+	for (int k = 0; k < 3; k++) {
+		char *end;
+		errno = 0;
+		frac[k] = strtod(p, &end);
+		if (errno || end == p || !isfinite(frac[k]) || frac[k] < 0 || frac[k] > 1 ||
+		    (k < 2 && *end != ',') || (k == 2 && *end))
+			return ct_error("bad fractions '%s' (expected TRAIN,VAL,TEST, e.g. 0.6,0.2,0.2)", str);
+		sum += frac[k];
+		p = end + 1;
+	}
+	if (fabs(sum - 1.0) > 1e-6)
+		return ct_error("fractions '%s' sum to %g, not 1", str, sum);
+	if (!(frac[0] > 0))
+		return ct_error("fractions '%s' give no training samples", str);
+	return 0;
+}
+
+/* First class present among the used rows that bin b lacks, or -1. */
+static int missing_class(const ct_samples *s, const uint8_t *use, const int32_t *bin, int b)
+{
+	for (int c = 0; c < s->nclasses; c++) {
+		int64_t all = 0, in = 0;
+		for (int64_t i = 0; i < s->n; i++)
+			if ((!use || use[i]) && s->labels[i] == c) {
+				all++;
+				in += bin[i] == b;
+			}
+		if (all > 0 && in == 0)
+			return c;
+	}
+	return -1;
+}
+
+int ct_split_make(ct_samples *s, const double frac[3], uint64_t seed, char *note, size_t notelen)
+{
+	if (note && notelen)
+		note[0] = 0;
+	if (s->n == 0)
+		return ct_error("no samples to split");
+	int32_t *bin = malloc(((size_t)s->n + 1) * sizeof *bin);
+	if (!bin)
+		return ct_error("out of memory");
+	int rc = ct_assign_groups(s, NULL, 3, frac, seed, bin);
+	int64_t cnt[3] = { 0, 0, 0 };
+	for (int64_t i = 0; rc == 0 && i < s->n; i++)
+		cnt[bin[i]]++;
+	for (int b = 0; rc == 0 && b < 3; b++) {
+		if (!(frac[b] > 0))
+			continue;
+		int c = missing_class(s, NULL, bin, b);
+		if (cnt[b] == 0)
+			rc = ct_error("split '%s' would be empty: too few groups for the fractions %g,%g,%g",
+				      split_names[b], frac[0], frac[1], frac[2]);
+		else if (c >= 0)
+			rc = ct_error("split '%s' would have no '%s' samples (too few groups of that class for the "
+				      "fractions %g,%g,%g)",
+				      split_names[b], s->class_names[c], frac[0], frac[1], frac[2]);
+	}
+	double got[3];
+	for (int b = 0; b < 3; b++)
+		got[b] = (double)cnt[b] / (double)s->n;
+	if (rc == 0 && note && (fabs(got[0] - frac[0]) > 0.05 || fabs(got[1] - frac[1]) > 0.05 ||
+				fabs(got[2] - frac[2]) > 0.05))
+		snprintf(note, notelen,
+			 "whole groups meet the fractions %g,%g,%g only approximately: %.3f,%.3f,%.3f", frac[0],
+			 frac[1], frac[2], got[0], got[1], got[2]);
+	for (int64_t i = 0; rc == 0 && i < s->n; i++) {
+		char *v = strdup(split_names[bin[i]]);
+		if (!v) {
+			rc = ct_error("out of memory");
+			break;
+		}
+		free(s->splits[i]);
+		s->splits[i] = v;
+	}
+	free(bin);
+	return rc;
+}
+
+int ct_folds_make(const ct_samples *s, const uint8_t *use, int k, uint64_t seed, int32_t *fold)
+{
+	if (k < 2)
+		return ct_error("need at least 2 folds, got %d", k);
+	int64_t *gid = malloc(((size_t)s->n + 1) * sizeof *gid), ng = 0;
+	double *frac = malloc((size_t)k * sizeof *frac);
+	if (!gid || !frac) {
+		free(gid);
+		free(frac);
+		return ct_error("out of memory");
+	}
+	int rc = group_ids(s, use, gid, &ng);
+	free(gid);
+	if (rc == 0 && ng < k)
+		rc = ct_error("cannot make %d folds from %lld groups", k, (long long)ng);
+	for (int b = 0; b < k; b++)
+		frac[b] = 1.0 / k;
+	/* A stream of its own, so folds differ from the train/val/test assignment. */
+	if (rc == 0)
+		rc = ct_assign_groups(s, use, k, frac, ct_mix64(seed ^ 0xf01d5ULL), fold);
+	for (int b = 0; rc == 0 && b < k; b++) {
+		int c = missing_class(s, use, fold, b);
+		if (c >= 0)
+			rc = ct_error("fold %d of %d would have no '%s' samples (too few groups of that class)", b + 1,
+				      k, s->class_names[c]);
+	}
+	free(frac);
+	return rc;
+}
+
+void ct_leak_report_free(ct_leak_report *r)
+{
+	for (int64_t i = 0; i < r->nleaky; i++)
+		free(r->leaky[i].group);
+	free(r->leaky);
+	free(r->pairs);
+	memset(r, 0, sizeof *r);
+}
+
+int ct_leak_groups(const ct_samples *s, ct_leak_report *r)
+{
+	int64_t n = s->n, m = 0;
+	row_key *k = malloc(((size_t)n + 1) * sizeof *k);
+	if (!k)
+		return ct_error("out of memory");
+	for (int64_t i = 0; i < n; i++)
+		if (s->groups[i][0])
+			k[m++] = (row_key){ s->groups[i], i };
+	qsort(k, (size_t)m, sizeof *k, cmp_key);
+	int rc = 0;
+	for (int64_t a = 0; a < m && rc == 0;) {
+		int64_t b = a, cnt[3] = { 0, 0, 0 };
+		while (b < m && !strcmp(k[b].group, k[a].group)) {
+			int sp = split_index(s->splits[k[b].row]);
+			if (sp >= 0)
+				cnt[sp]++;
+			b++;
+		}
+		r->ngroups++;
+		if ((cnt[0] > 0) + (cnt[1] > 0) + (cnt[2] > 0) > 1) {
+			ct_leak_group *v = realloc(r->leaky, ((size_t)r->nleaky + 1) * sizeof *v);
+			char *g = strdup(k[a].group);
+			if (!v || !g) {
+				free(g);
+				if (v)
+					r->leaky = v;
+				rc = ct_error("out of memory");
+				break;
+			}
+			r->leaky = v;
+			v[r->nleaky].group = g;
+			memcpy(v[r->nleaky].count, cnt, sizeof cnt);
+			r->nleaky++;
+		}
+		a = b;
+	}
+	free(k);
+	return rc;
+}
+
+int ct_leak_duplicates(const ct_samples *s, const uint64_t *hash, int threshold, ct_leak_report *r)
+{
+	int64_t cap = 0;
+	r->hashed = 1;
+	for (int64_t a = 0; a < s->n; a++) {
+		int sa = split_index(s->splits[a]);
+		if (sa < 0)
+			continue;
+		for (int64_t b = a + 1; b < s->n; b++) {
+			int sb = split_index(s->splits[b]);
+			if (sb < 0 || sb == sa)
+				continue;
+			int d = ct_hamming64(hash[a], hash[b]);
+			if (d > threshold)
+				continue;
+			if (r->npairs == cap) {
+				int64_t nc = cap ? 2 * cap : 64;
+				ct_leak_pair *v = realloc(r->pairs, (size_t)nc * sizeof *v);
+				if (!v)
+					return ct_error("out of memory");
+				r->pairs = v;
+				cap = nc;
+			}
+			r->pairs[r->npairs++] = (ct_leak_pair){ a, b, d };
+		}
+	}
+	return 0;
+}
+
+int ct_images_dhash(ct_images *im, uint64_t *hash)
+{
+	const int64_t bs = 64;
+	ct_tensor batch;
+	if (ct_tensor_alloc4(&batch, im->dtype, im->n < bs ? (im->n ? im->n : 1) : bs, im->height, im->width,
+			     im->channels) < 0)
+		return ct_error("out of memory for an image batch");
+	int rc = 0;
+	for (int64_t start = 0; rc == 0 && start < im->n; start += bs) {
+		int64_t cnt = im->n - start < bs ? im->n - start : bs;
+		ct_tensor view = ct_tensor_slice0(&batch, 0, cnt);
+		if (ct_images_read(im, start, &view) < 0) {
+			rc = -1;
+			break;
+		}
+		int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+		for (int64_t i = 0; i < cnt; i++) {
+			ct_tensor one = ct_tensor_slice0(&view, i, 1);
+			one.ndim = 3;
+			for (int d = 0; d < 3; d++) {
+				one.shape[d] = one.shape[d + 1];
+				one.stride[d] = one.stride[d + 1];
+			}
+			if (ct_dhash(&one, &hash[start + i]) < 0)
+				bad = 1;
+		}
+		if (bad)
+			rc = ct_error("'%s': images of %lldx%lld are too small to hash", im->h.path, (long long)im->width,
+				      (long long)im->height);
+	}
+	ct_tensor_free(&batch);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/* split.h - seeded, stratified, group-aware (patient) train/val/test splits and
+ * k-fold assignments, and leakage checks of existing splits (shared groups,
+ * near-duplicate images across splits). Used by ct-split and ct-finetune. */
+#ifndef CT_SPLIT_H
+#define CT_SPLIT_H
+
+#include "data/dataset.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Assign whole groups to `nbins` bins with target shares frac[nbins] (bins with
+ * share 0 get nothing), stratified by label. Rows with use[i] == 0 (use may be
+ * NULL: all rows) get bin -1. A sample with an empty group is a group of its own.
+ * Groups are visited largest first (ties in a seeded random order) and each goes
+ * to the bin where it most reduces the squared distance of the per-class counts
+ * from their targets, so the result depends only on (samples, frac, seed). */
+int ct_assign_groups(const ct_samples *s, const uint8_t *use, int nbins, const double *frac, uint64_t seed,
+		     int32_t *bin);
+
+/* Parse "A,B,C" into three non-negative shares summing to 1 (within 1e-6). */
+int ct_split_parse_fractions(const char *str, double frac[3]);
+
+/* Rewrite s->splits: train/val/test with shares frac[3], stratified and
+ * group-aware. A split with a positive share that would lack a class present in
+ * the data (or be empty) is an error. When the achieved shares differ from the
+ * requested ones by more than 0.05 (whole groups cannot meet them), a note is
+ * written into note (else note[0] = 0). */
+int ct_split_make(ct_samples *s, const double frac[3], uint64_t seed, char *note, size_t notelen);
+
+/* Fold index 0..k-1 for every sample with use[i] != 0 (NULL: all), -1 for the
+ * others; groups are never split across folds, folds are stratified. A fold
+ * lacking a class present among the used rows, or k larger than the number of
+ * groups, is an error. */
+int ct_folds_make(const ct_samples *s, const uint8_t *use, int k, uint64_t seed, int32_t *fold);
+
+/* ---- leakage ---- */
+typedef struct ct_leak_group {
+	char *group;
+	int64_t count[3]; /* samples in train, val, test */
+} ct_leak_group;
+
+typedef struct ct_leak_pair {
+	int64_t a, b;     /* rows, a < b, in different splits */
+	int distance;     /* Hamming distance of their dHashes */
+} ct_leak_pair;
+
+typedef struct ct_leak_report {
+	int64_t ngroups;        /* distinct non-empty groups */
+	int64_t nleaky;
+	ct_leak_group *leaky;   /* groups found in more than one split */
+	int64_t npairs;
+	ct_leak_pair *pairs;    /* near-duplicates across splits, by (a, b) */
+	int hashed;             /* 1 when images were hashed */
+} ct_leak_report;
+
+/* Groups shared between splits (samples without a group or a split are ignored). */
+int ct_leak_groups(const ct_samples *s, ct_leak_report *r);
+/* Pairs of rows in different (non-empty) splits whose hashes differ in at most
+ * `threshold` bits. */
+int ct_leak_duplicates(const ct_samples *s, const uint64_t *hash, int threshold, ct_leak_report *r);
+void ct_leak_report_free(ct_leak_report *r);
+
+/* dHash of every image of an open images file (read in batches, hashed in parallel). */
+int ct_images_dhash(ct_images *im, uint64_t *hash);
+
+#endif
