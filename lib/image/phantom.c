@@ -191,8 +191,8 @@ static int make_lesions(const ct_phantom_opts *o, int patient, lesion *les)
 		if (i == 0) {
 			/* Lateral and not at the apex or base: clear of the hilum, the heart and the
 			 * cavity wall, so that it shows on every slice. */
-			l->u = 0.75 * fabs(l->u);
-			l->v = 0.75 * l->v;
+			l->u = 0.6 * fabs(l->u);
+			l->v = 0.6 * l->v;
 		}
 		l->v = rho * sin(ang) * 0.9 + 0.08;
 		l->du = urange(&r, -0.15, 0.15);

@@ -25,14 +25,14 @@ static inline float act_apply(float v, int act)
 }
 
 /* Portable kernel: plain loops the compiler may vectorise for baseline SSE2. */
-static void ukernel_generic(int kc, const float *a, const float *b, float *c, int64_t ldc,
-			    int accumulate, const ct_epilogue *ep)
+static void ukernel_generic(int kc, const float *a, int64_t lda, const float *b, float *c,
+			    int64_t ldc, int accumulate, const ct_epilogue *ep)
 {
 	float acc[GEN_MR][GEN_NR];
 	memset(acc, 0, sizeof acc);
 	for (int k = 0; k < kc; k++)
 		for (int i = 0; i < GEN_MR; i++) {
-			float av = a[k * GEN_MR + i];
+			float av = a[i * lda + k];
 			for (int j = 0; j < GEN_NR; j++)
 				acc[i][j] += av * b[k * GEN_NR + j];
 		}
@@ -182,34 +182,29 @@ size_t ct_conv_work_floats(const ct_gemm_kernel *kern, const ct_conv_geom *g)
 	int64_t k = (int64_t)g->kh * g->kw * g->cin;
 	int kc = kc_of(k);
 	int mc = MC_MAX / kern->mr * kern->mr;
-	/* A block + one temporary C tile for the ragged edges */
-	return (size_t)mc * (size_t)kc + (size_t)kern->mr * (size_t)kern->nr + 16;
+	/* im2col block + the ragged last row tile + one temporary C tile */
+	return (size_t)(mc + kern->mr) * (size_t)kc + (size_t)kern->mr * (size_t)kern->nr + 16;
 }
 
-/* Pack rows [m0, m0+mrows) x columns [k0, k0+kc) of the implicit im2col matrix into an
- * MR-interleaved micro-panel (dst[kk*MR + i]); rows past mrows and padding cells are 0.
- * Column k of a row is input channel k % cin of tap k / cin = ky*kw + kx (HWIO order). */
-static void pack_a(const ct_conv_geom *g, const float *in, int64_t m0, int mrows, int mr, int k0,
-		   int kc, float *dst)
+static int is_pointwise(const ct_conv_geom *g)
 {
-	int pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_t == 0 &&
-			g->pad_l == 0;
+	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_t == 0 &&
+	       g->pad_l == 0;
+}
+
+/* Rows [m0, m0+rows) x columns [k0, k0+kc) of the implicit im2col matrix, row-major with
+ * leading dimension kc. Column k of a row is input channel k % cin of tap k / cin =
+ * ky*kw + kx (HWIO order); taps in the padding are zeros. Contiguous channel runs are
+ * copied with memcpy. */
+static void im2col_rows(const ct_conv_geom *g, const float *in, int64_t m0, int rows, int k0,
+			int kc, float *dst)
+{
 	int64_t ohw = (int64_t)g->oh * g->ow;
-	for (int i = 0; i < mr; i++) {
-		if (i >= mrows) {
-			for (int kk = 0; kk < kc; kk++)
-				dst[kk * mr + i] = 0.f;
-			continue;
-		}
+	for (int i = 0; i < rows; i++) {
 		int64_t row = m0 + i;
-		if (pointwise) {
-			const float *src = in + row * g->in_pitch + k0;
-			for (int kk = 0; kk < kc; kk++)
-				dst[kk * mr + i] = src[kk];
-			continue;
-		}
 		int64_t n = row / ohw, r = row % ohw;
 		int oy = (int)(r / g->ow), ox = (int)(r % g->ow);
+		float *d = dst + (size_t)i * kc;
 		int k = k0, kend = k0 + kc;
 		while (k < kend) {
 			int tap = k / g->cin, ci = k % g->cin;
@@ -219,16 +214,12 @@ static void pack_a(const ct_conv_geom *g, const float *in, int64_t m0, int mrows
 				len = kend - k;
 			int iy = oy * g->sh - g->pad_t + ky * g->dh;
 			int ix = ox * g->sw - g->pad_l + kx * g->dw;
-			float *d = dst + (int64_t)(k - k0) * mr + i;
-			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
-				for (int t = 0; t < len; t++)
-					d[t * mr] = 0.f;
-			} else {
-				const float *src =
-					in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci;
-				for (int t = 0; t < len; t++)
-					d[t * mr] = src[t];
-			}
+			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+				memset(d + (k - k0), 0, (size_t)len * sizeof(float));
+			else
+				memcpy(d + (k - k0),
+				       in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
+				       (size_t)len * sizeof(float));
 			k += len;
 		}
 	}
@@ -242,14 +233,33 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 	const int mr = kern->mr, nr = kern->nr;
 	const int64_t k = b->k, n = b->n, ldc = g->out_pitch;
 	const int kc_max = kc_of(k);
-	float *apack = work;
-	float *tmp = work + (size_t)MC_MAX / mr * mr * kc_max;
+	const int pointwise = is_pointwise(g);
+	float *abuf = work;
+	float *aedge = abuf + (size_t)(MC_MAX / mr * mr) * kc_max;
+	float *tmp = aedge + (size_t)mr * kc_max;
+	const int full = mc / mr * mr, edge = mc - full;
 	for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
 		int kc = (int)(k - k0 < kc_max ? k - k0 : kc_max);
 		int first = k0 == 0, last = k0 + kc == k;
-		for (int i = 0; i < mc; i += mr)
-			pack_a(g, in, m0 + i, mc - i < mr ? mc - i : mr, mr, (int)k0, kc,
-			       apack + (size_t)i * kc);
+		const float *a0;
+		int64_t lda;
+		if (pointwise) { /* the input rows are the A matrix */
+			a0 = in + m0 * g->in_pitch + k0;
+			lda = g->in_pitch;
+		} else {
+			im2col_rows(g, in, m0, mc, (int)k0, kc, abuf);
+			a0 = abuf;
+			lda = kc;
+		}
+		if (edge) { /* the ragged last row tile, zero padded to MR rows */
+			for (int r = 0; r < mr; r++) {
+				if (r < edge)
+					memcpy(aedge + (size_t)r * kc, a0 + (full + r) * lda,
+					       (size_t)kc * sizeof(float));
+				else
+					memset(aedge + (size_t)r * kc, 0, (size_t)kc * sizeof(float));
+			}
+		}
 		for (int64_t q = p0; q < p1; q++) {
 			const float *bp = b->data + q * k * nr + k0 * nr;
 			int64_t col = q * nr;
@@ -259,9 +269,10 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 				float *c = out + (m0 + i) * ldc + col;
 				ct_epilogue ep = { b->bias + col, res ? res + (m0 + i) * ldr + col : NULL,
 						   ldr, act };
-				const float *a = apack + (size_t)i * kc;
+				const float *a = mrows == mr ? a0 + i * lda : aedge;
+				int64_t la = mrows == mr ? lda : kc;
 				if (mrows == mr && ncols == nr) {
-					kern->fn(kc, a, bp, c, ldc, !first, last ? &ep : NULL);
+					kern->fn(kc, a, la, bp, c, ldc, !first, last ? &ep : NULL);
 					continue;
 				}
 				/* ragged edge: go through a full tile; the residual and the
@@ -271,7 +282,7 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 						memcpy(tmp + r * nr, c + r * ldc,
 						       (size_t)ncols * sizeof(float));
 				ct_epilogue ep2 = { b->bias + col, NULL, 0, CT_ACT_NONE };
-				kern->fn(kc, a, bp, tmp, nr, !first, last ? &ep2 : NULL);
+				kern->fn(kc, a, la, bp, tmp, nr, !first, last ? &ep2 : NULL);
 				for (int r = 0; r < mrows; r++)
 					for (int j = 0; j < ncols; j++) {
 						float v = tmp[r * nr + j];

@@ -3,8 +3,8 @@
  * C[M x N] = A[M x K] * B[K x N]: M = output pixels (N*OH*OW, NHWC rows), K = kh*kw*cin
  * (the HWIO kernel flattened, which is already K x N row-major), N = cout. B (weights)
  * is packed once at load into column panels of the kernel's NR, k-major, zero padded.
- * A is packed per (MC x KC) block into MR-row micro-panels straight from the input
- * (im2col folded into the packing, so a 1x1 stride-1 conv copies nothing but the block).
+ * A is not packed: a 1x1 stride-1 conv reads the input rows in place; other convs build
+ * an im2col block of MC rows x KC columns per task in the thread's workspace.
  * The K blocking depends only on K, and each output element is reduced by one thread
  * in a fixed order, so results are bit-identical for any thread count. */
 #ifndef CT_GEMM_H
@@ -21,10 +21,11 @@ typedef struct ct_epilogue {
 	int act;	   /* ct_act: NONE, RELU, RELU6 */
 } ct_epilogue;
 
-/* A micro-kernel: C[MR x NR] (=|+=) A_panel[kc x MR]^T * B_panel[kc x NR], then, when ep is
- * non-NULL, the epilogue. a is k-major (a[k*MR + i]), b is k-major (b[k*NR + j]). */
-typedef void (*ct_ukernel_fn)(int kc, const float *a, const float *b, float *c, int64_t ldc,
-			      int accumulate, const ct_epilogue *ep);
+/* A micro-kernel: C[MR x NR] (=|+=) A[MR x kc] * B_panel[kc x NR], then, when ep is
+ * non-NULL, the epilogue. A is read in place, row i at a + i*lda (the input rows of a 1x1
+ * conv, or an im2col block); b is k-major (b[k*NR + j]). */
+typedef void (*ct_ukernel_fn)(int kc, const float *a, int64_t lda, const float *b, float *c,
+			      int64_t ldc, int accumulate, const ct_epilogue *ep);
 
 typedef struct ct_gemm_kernel {
 	const char *name; /* "avx512", "avx2", "generic" */
@@ -76,10 +77,10 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 int ct_nn_threads(void);
 
 /* Kernels per ISA (gemm_avx512.c, gemm_avx2.c); the portable one lives in gemm.c. */
-void ct_ukernel_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc,
-		       int accumulate, const ct_epilogue *ep);
-void ct_ukernel_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc,
-		     int accumulate, const ct_epilogue *ep);
+void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
+		       int64_t ldc, int accumulate, const ct_epilogue *ep);
+void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
+		     int64_t ldc, int accumulate, const ct_epilogue *ep);
 #define CT_AVX512_MR 12
 #define CT_AVX512_NR 32
 #define CT_AVX2_MR 6

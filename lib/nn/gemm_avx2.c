@@ -11,7 +11,7 @@
 #define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
 #define STEP(i)                                                   \
 	{                                                         \
-		__m256 av = _mm256_broadcast_ss(a + i);           \
+		__m256 av = _mm256_broadcast_ss(ROWPTR(i));       \
 		c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);       \
 		c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);       \
 	}
@@ -39,14 +39,18 @@
 		_mm256_storeu_ps(cr + 8, c##i##1);                                      \
 	}
 
-void ct_ukernel_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc,
-		     int accumulate, const ct_epilogue *ep)
+/* Rows of A in place: two base pointers, rows 3j+r at base j plus r*lda. */
+#define ROWPTR(i) (p[(i) / 3] + ((i) % 3) * lda)
+
+void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
+		     int64_t ldc, int accumulate, const ct_epilogue *ep)
 {
 	ROWS(DECL)
+	const float *p[2] = { a, a + 3 * lda };
 	for (int k = 0; k < kc; k++) {
 		__m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 		ROWS(STEP)
-		a += MR;
+		p[0]++, p[1]++;
 		b += NR;
 	}
 	__m256 bias0 = _mm256_setzero_ps(), bias1 = bias0, zero = bias0;

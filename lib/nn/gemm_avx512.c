@@ -13,7 +13,7 @@
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
 #define STEP(i)                                                   \
 	{                                                         \
-		__m512 av = _mm512_set1_ps(a[i]);                 \
+		__m512 av = _mm512_set1_ps(ROWPTR(i)[0]);         \
 		c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);       \
 		c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);       \
 	}
@@ -41,14 +41,18 @@
 		_mm512_storeu_ps(cr + 16, c##i##1);                                     \
 	}
 
-void ct_ukernel_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc,
-		       int accumulate, const ct_epilogue *ep)
+/* Rows of A in place: four base pointers, rows 3j+r at base j plus r*lda. */
+#define ROWPTR(i) (p[(i) / 3] + ((i) % 3) * lda)
+
+void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
+		       int64_t ldc, int accumulate, const ct_epilogue *ep)
 {
 	ROWS(DECL)
+	const float *p[4] = { a, a + 3 * lda, a + 6 * lda, a + 9 * lda };
 	for (int k = 0; k < kc; k++) {
 		__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 		ROWS(STEP)
-		a += MR;
+		p[0]++, p[1]++, p[2]++, p[3]++;
 		b += NR;
 	}
 	__m512 bias0 = _mm512_setzero_ps(), bias1 = bias0, zero = bias0;
