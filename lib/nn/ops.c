@@ -10,7 +10,7 @@
 #include <omp.h>
 #endif
 
-#include "dwconv_impl.h"
+#include "ops_impl.h"
 
 /* One OpenMP region; thread t gets items [n*t/nt, n*(t+1)/nt): a fixed split. */
 #ifdef _OPENMP
@@ -43,39 +43,17 @@ void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const 
 
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads)
 {
-	const int c = g->cin;
+	const ct_gemm_kernel *k = ct_gemm_kernel_get();
+	int isa = k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
 	int64_t rows = (int64_t)g->n * g->oh;
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
-		for (int64_t r = r0; r < r1; r++) {
-			int n = (int)(r / g->oh), oy = (int)(r % g->oh);
-			int y0 = oy * g->sh - g->pad_t;
-			int ya = y0 < 0 ? 0 : y0, yb = y0 + g->kh > g->h ? g->h : y0 + g->kh;
-			for (int ox = 0; ox < g->ow; ox++) {
-				int x0 = ox * g->sw - g->pad_l;
-				int xa = x0 < 0 ? 0 : x0, xb = x0 + g->kw > g->w ? g->w : x0 + g->kw;
-				float *o = out + (r * g->ow + ox) * g->out_pitch;
-				for (int ch = 0; ch < c; ch++)
-					o[ch] = is_max ? -FLT_MAX : 0.f;
-				for (int iy = ya; iy < yb; iy++)
-					for (int ix = xa; ix < xb; ix++) {
-						const float *p = in + (((int64_t)n * g->h + iy) * g->w + ix) *
-									      g->in_pitch;
-						if (is_max)
-							for (int ch = 0; ch < c; ch++)
-								o[ch] = p[ch] > o[ch] ? p[ch] : o[ch];
-						else
-							for (int ch = 0; ch < c; ch++)
-								o[ch] += p[ch];
-					}
-				if (!is_max) {
-					/* Keras/TF: divide by the cells inside the image only */
-					float inv = 1.f / (float)((yb - ya) * (xb - xa));
-					for (int ch = 0; ch < c; ch++)
-						o[ch] *= inv;
-				}
-			}
-		}
+		if (isa == 2)
+			ct_pool_rows_avx512(is_max, g, in, out, r0, r1);
+		else if (isa == 1)
+			ct_pool_rows_avx2(is_max, g, in, out, r0, r1);
+		else
+			pool_rows(is_max, g, in, out, r0, r1);
 	}
 }
 

@@ -10,7 +10,7 @@
  * bias may be NULL, res (same layout as out) may be NULL; act is a ct_act. */
 void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
 		  const float *res, int act, float *out, int nthreads);
-/* The same loops compiled per ISA (dwconv_avx512.c, dwconv_avx2.c) and the dispatcher's pick. */
+/* The same loops compiled per ISA (ops_avx512.c, ops_avx2.c; source in ops_impl.h). */
 void ct_dwconv_rows_avx512(const ct_conv_geom *g, const float *in, const float *w,
 			   const float *bias, const float *res, int act, float *out, int64_t r0,
 			   int64_t r1);
@@ -18,6 +18,10 @@ void ct_dwconv_rows_avx2(const ct_conv_geom *g, const float *in, const float *w,
 			 const float *bias, const float *res, int act, float *out, int64_t r0,
 			 int64_t r1);
 
+void ct_pool_rows_avx512(int is_max, const ct_conv_geom *g, const float *in, float *out,
+			 int64_t r0, int64_t r1);
+void ct_pool_rows_avx2(int is_max, const ct_conv_geom *g, const float *in, float *out,
+		       int64_t r0, int64_t r1);
 /* Max (is_max=1) or average pooling with geometry g (cin == cout == channels). */
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads);
 /* ZeroPadding2D: out is n x (h+t+b) x (w+l+r) x c. */

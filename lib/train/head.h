@@ -32,4 +32,17 @@ int ct_head_check(const ct_head *m, const ct_features *f);
 int ct_head_predict(const ct_head *m, const float *x, int64_t n, float *probs);
 void ct_head_free(ct_head *m);
 
+/* ---- additions for ct-finetune ---- */
+
+/* Allocate a zeroed head (mean 0, std 1); class names and blocks are left empty
+ * (NULL / 0) for the caller to fill. hidden is ignored for logreg. */
+int ct_head_alloc(ct_head *m, ct_head_kind kind, int d_in, int hidden, int nclasses);
+const char *ct_head_kind_name(ct_head_kind k); /* "logreg", "mlp" */
+/* Write the head's part of a model file into an open file: /class_names, the group
+ * /head (attributes type, d_in, hidden, nclasses, activation; datasets mean, std,
+ * w1, b1, w2, b2) and /blocks. The caller stamps the file (kind "model"). */
+int ct_head_write(hid_t file, const ct_head *m);
+/* Read the head's part of an open model file (ct_head_load = open + check + this). */
+int ct_head_read(hid_t file, ct_head *m);
+
 #endif

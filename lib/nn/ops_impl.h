@@ -1,5 +1,5 @@
-/* dwconv_impl.h - depthwise convolution loops, included by ops.c, dwconv_avx2.c and
- * dwconv_avx512.c so the same source is compiled for each instruction set. Channels go
+/* ops_impl.h - depthwise convolution and pooling loops, included by ops.c, ops_avx2.c and
+ * ops_avx512.c so the same source is compiled for each instruction set. Channels go
  * 16 at a time through GCC vector types (one zmm, two ymm or four xmm registers). */
 #include <string.h>
 
@@ -90,6 +90,53 @@ static void dw_rows(const ct_conv_geom *g, const float *in, const float *w, cons
 				if (rs)
 					acc += rs[ch];
 				o[ch] = dw_act(acc, act);
+			}
+		}
+	}
+}
+
+/* Max / average pooling of output rows r0..r1 (Keras semantics: padding cells are skipped,
+ * the average divides by the number of cells inside the image). */
+static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, float *out, int64_t r0,
+		      int64_t r1)
+{
+	const int c = g->cin, c16 = c / 16 * 16;
+	for (int64_t r = r0; r < r1; r++) {
+		int n = (int)(r / g->oh), oy = (int)(r % g->oh);
+		int y0 = oy * g->sh - g->pad_t;
+		int ya = y0 < 0 ? 0 : y0, yb = y0 + g->kh > g->h ? g->h : y0 + g->kh;
+		for (int ox = 0; ox < g->ow; ox++) {
+			int x0 = ox * g->sw - g->pad_l;
+			int xa = x0 < 0 ? 0 : x0, xb = x0 + g->kw > g->w ? g->w : x0 + g->kw;
+			float *o = out + (r * g->ow + ox) * g->out_pitch;
+			float inv = 1.f / (float)((yb - ya) * (xb - xa));
+			for (int ch = 0; ch < c16; ch += 16) {
+				ct_v16 acc;
+				V16_LOAD(acc, in + (((int64_t)n * g->h + ya) * g->w + xa) * g->in_pitch + ch);
+				for (int iy = ya; iy < yb; iy++)
+					for (int ix = iy == ya ? xa + 1 : xa; ix < xb; ix++) {
+						ct_v16 x;
+						V16_LOAD(x, in + (((int64_t)n * g->h + iy) * g->w + ix) *
+									 g->in_pitch + ch);
+						if (is_max) {
+							ct_v16i gt = x > acc;
+							acc = (ct_v16)(((ct_v16i)x & gt) | ((ct_v16i)acc & ~gt));
+						} else {
+							acc += x;
+						}
+					}
+				if (!is_max)
+					acc *= inv;
+				memcpy(o + ch, &acc, sizeof acc);
+			}
+			for (int ch = c16; ch < c; ch++) {
+				float acc = in[(((int64_t)n * g->h + ya) * g->w + xa) * g->in_pitch + ch];
+				for (int iy = ya; iy < yb; iy++)
+					for (int ix = iy == ya ? xa + 1 : xa; ix < xb; ix++) {
+						float x = in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch];
+						acc = is_max ? (x > acc ? x : acc) : acc + x;
+					}
+				o[ch] = is_max ? acc : acc * inv;
 			}
 		}
 	}

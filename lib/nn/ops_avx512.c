@@ -1,0 +1,16 @@
+/* ops_avx512.c - the depthwise convolution and pooling loops of ops_impl.h compiled for AVX512. */
+#include "nn/ops.h"
+#include "ops_impl.h"
+
+void ct_dwconv_rows_avx512(const ct_conv_geom *g, const float *in, const float *w,
+		       const float *bias, const float *res, int act, float *out, int64_t r0,
+		       int64_t r1)
+{
+	dw_rows(g, in, w, bias, res, act, out, r0, r1);
+}
+
+void ct_pool_rows_avx512(int is_max, const ct_conv_geom *g, const float *in, float *out,
+		       int64_t r0, int64_t r1)
+{
+	pool_rows(is_max, g, in, out, r0, r1);
+}
