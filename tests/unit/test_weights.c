@@ -1,6 +1,7 @@
 /* test_weights.c - Keras weight files: save/load round trip, files written the ways Keras versions did, refusals. */
 #include "core/error.h"
 #include "core/sha256.h"
+#include "nn/testweights.h"
 #include "nn/weights.h"
 #include "test.h"
 
@@ -375,6 +376,44 @@ static void test_refusals(void)
 	ct_weights_free(&w);
 }
 
+/* ct_testweight_fill / ct_testinput_fill against values printed by the JavaScript twin in
+ * tests/conformance/goldens.js (node, Math.imul/Math.fround), element by element. */
+static void test_testweights(void)
+{
+	static float v[3 * 3 * 32 * 64];
+	int64_t shape[4] = { 3, 3, 32, 64 };
+	struct {
+		int index;
+		const char *name;
+		const char *js[3]; /* elements 0, 977, 1954 */
+	} cases[] = {
+		{ 0, "kernel", { "0.0245110616", "-0.123796806", "-0.0552708991" } },
+		{ 1, "depthwise_kernel", { "0.498395085", "0.071617946", "-0.593879819" } },
+		{ 2, "bias", { "0.0661717132", "-0.0566285774", "-0.0864001662" } },
+		{ 3, "gamma", { "1.07488346", "0.99119246", "0.892033875" } },
+		{ 4, "beta", { "-0.0837749019", "-0.00493090972", "0.0590359867" } },
+		{ 5, "moving_mean", { "0.0584015697", "0.00367560354", "-0.0918431208" } },
+		{ 6, "moving_variance", { "1.18790007", "0.728902638", "1.02150035" } },
+	};
+	int same = 1;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		ct_testweight_fill("block_1_expand_BN", cases[c].index, cases[c].name, 4, shape, v);
+		for (int k = 0; k < 3; k++)
+			same &= v[977 * k] == strtof(cases[c].js[k], NULL);
+	}
+	ok(same, "synthetic weights of every kind equal the JavaScript twin's, bit for bit");
+	uint8_t img[5 * 7 * 3];
+	static const uint8_t js1[10] = { 133, 145, 89, 4, 155, 112, 111, 134, 87, 233 };
+	static const uint8_t js0[10] = { 29, 221, 58, 239, 249, 60, 32, 40, 227, 105 };
+	ct_testinput_fill(1, 5, 7, img);
+	int in_same = !memcmp(img, js1, 10);
+	ct_testinput_fill(0, 5, 7, img);
+	in_same &= !memcmp(img, js0, 10);
+	ok(in_same, "synthetic input pixels of images 0 and 1 equal the JavaScript twin's");
+	ok(ct_fnv1a32("mixed10") == 2578792001u && ct_fmix32(12345) == 1011272156u && ct_fnv1a32("") == 2166136261u,
+	   "fnv1a32 and fmix32 reference values");
+}
+
 int main(void)
 {
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -382,5 +421,6 @@ int main(void)
 	test_keras_encodings();
 	test_float16();
 	test_refusals();
+	test_testweights();
 	TEST_DONE();
 }
