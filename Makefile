@@ -89,6 +89,16 @@ demo: deps
 bench: all
 	@sh scripts/bench.sh
 
+# Pretrained weights: nsfwjs' TF.js InceptionV3 and MobileNetV2 from npm (docs/weights.md).
+weights: $(BIN)/ct-weights
+	@sh scripts/deps.sh --node
+	@BIN=$(BIN) sh scripts/weights.sh
+
+# Regenerate the TensorFlow.js conformance goldens (tests/conformance/README.md).
+goldens:
+	@sh scripts/deps.sh --node
+	cd tests/conformance && npm ci --no-audit --no-fund && node goldens.js
+
 install: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/

@@ -1,7 +1,14 @@
 #!/bin/sh
 # deps.sh - install the Debian packages ctfuse needs, only those missing, saying which.
 set -e
+# Usage: deps.sh [--node] [--chromium]   (extra packages for weights/goldens and report tests)
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+for a in "$@"; do
+	case "$a" in
+	--node) command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
+	--chromium) PKGS="$PKGS chromium" ;;
+	esac
+done
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -26,7 +26,9 @@ mkdir -p "$dest"
 
 # The recorded hash of a file name in SHA256SUMS, or nothing.
 recorded() {
-	[ -f "$sums" ] && awk -v f="$1" '$2 == f { print $1 }' "$sums" || true
+	if [ -f "$sums" ]; then
+		awk -v f="$1" '$2 == f { print $1 }' "$sums"
+	fi
 }
 
 # Those already there and matching the record are kept; the others are imported.
@@ -41,7 +43,7 @@ for m in $models; do
 	fi
 done
 if [ -z "$todo" ]; then
-	echo "weights: up to date ($(echo $models | sed 's/ /, /g') match weights/SHA256SUMS)"
+	echo "weights: up to date ($(echo "$models" | sed 's/ /, /g') match weights/SHA256SUMS)"
 	exit 0
 fi
 
@@ -55,8 +57,8 @@ echo "weights: fetching $PKG from the npm registry"
 	cat "$tmp/pack.err" >&2
 	die "npm pack $PKG failed"
 }
-tgz=$(ls "$tmp"/nsfwjs-*.tgz 2>/dev/null | head -n 1)
-[ -n "$tgz" ] || die "npm pack produced no tarball"
+tgz="$tmp/nsfwjs-${PKG#nsfwjs@}.tgz"
+[ -f "$tgz" ] || die "npm pack produced no '$(basename "$tgz")'"
 got=$("$ctw" sha256 "$tgz" | cut -d' ' -f1)
 [ "$got" = "$PKG_SHA256" ] || die "$PKG tarball has sha256 $got, expected $PKG_SHA256"
 tar -xzf "$tgz" -C "$tmp" || die "cannot unpack '$tgz'"

@@ -422,3 +422,110 @@ int ct_images_dhash(ct_images *im, uint64_t *hash)
 	ct_tensor_free(&batch);
 	return rc;
 }
+
+typedef struct copy_ctx {
+	hid_t dst;
+	int rc;
+} copy_ctx;
+
+static int skip_object(const char *name)
+{
+	return !strcmp(name, "splits") || !strcmp(name, "folds") || !strcmp(name, "provenance");
+}
+
+static herr_t copy_object(hid_t src, const char *name, const H5L_info_t *info, void *data)
+{
+	(void)info;
+	copy_ctx *c = data;
+	if (skip_object(name))
+		return 0;
+	if (H5Ocopy(src, name, c->dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+		c->rc = ct_error("cannot copy '%s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Root attributes written again by ct_file_stamp are not copied. */
+static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *data)
+{
+	(void)info;
+	copy_ctx *c = data;
+	static const char *stamped[] = { "schema_version", "kind", "tool", "tool_version", "command", "params" };
+	for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
+		if (!strcmp(name, stamped[i]))
+			return 0;
+	hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+	hid_t t = H5Aget_type(a);
+	H5T_class_t cls = H5Tget_class(t);
+	H5Tclose(t);
+	H5Aclose(a);
+	int rc;
+	if (cls == H5T_STRING) {
+		char *v = NULL;
+		rc = ct_h5_get_str(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_str(c->dst, name, v);
+		free(v);
+	} else if (cls == H5T_INTEGER) {
+		int64_t v;
+		rc = ct_h5_get_int(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_int(c->dst, name, v);
+	} else if (cls == H5T_FLOAT) {
+		double v;
+		rc = ct_h5_get_double(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_double(c->dst, name, v);
+	} else {
+		rc = ct_error("cannot copy root attribute '%s' (unsupported type)", name);
+	}
+	if (rc < 0) {
+		c->rc = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int32_t *folds, int k,
+		     const ct_run *run)
+{
+	ct_h5 h;
+	if (ct_h5_open(&h, in) < 0)
+		return -1;
+	char *kind = NULL, **prov = NULL;
+	int64_t nprov = 0;
+	int rc = 0;
+	if (ct_file_check(h.file, NULL) < 0 || ct_h5_get_str(h.file, "kind", &kind) < 0 ||
+	    ct_provenance_read(h.file, &prov, &nprov) < 0) {
+		rc = ct_error_prefix("'%s'", in);
+		goto done;
+	}
+	copy_ctx c = { out->file, 0 };
+	if (H5Literate(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_object, &c) < 0 ||
+	    H5Aiterate2(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr, &c) < 0) {
+		rc = c.rc < 0 ? ct_error_prefix("'%s'", in) : ct_error("'%s': cannot copy its contents", in);
+		goto done;
+	}
+	if (ct_file_stamp(out->file, kind, run, prov, nprov) < 0 ||
+	    ct_h5_write_strings(out->file, "splits", s->splits, s->n) < 0) {
+		rc = -1;
+		goto done;
+	}
+	if (folds) {
+		int64_t shape[1] = { s->n };
+		ct_tensor t = ct_tensor_wrap((void *)folds, CT_I32, 1, shape);
+		hid_t d;
+		if (ct_h5_write(out->file, "folds", &t, 0, 0) < 0 || (d = H5Dopen2(out->file, "folds", H5P_DEFAULT)) < 0) {
+			rc = -1;
+			goto done;
+		}
+		rc = ct_h5_set_int(d, "k", k);
+		H5Dclose(d);
+	}
+done:
+	free(kind);
+	ct_strings_free(prov, nprov);
+	ct_h5_close(&h);
+	return rc;
+}

@@ -64,4 +64,11 @@ void ct_leak_report_free(ct_leak_report *r);
 /* dHash of every image of an open images file (read in batches, hashed in parallel). */
 int ct_images_dhash(ct_images *im, uint64_t *hash);
 
+/* Write into the created `out` a copy of the file `in` (images or features) whose
+ * /splits are those of s (same rows as the input) and, when folds is non-NULL, with
+ * a /folds int32 dataset (attribute k); every other dataset, group and root
+ * attribute is copied unchanged, and the provenance is the input's chain plus run. */
+int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int32_t *folds, int k,
+		     const ct_run *run);
+
 #endif

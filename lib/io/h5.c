@@ -214,6 +214,49 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 	return 0;
 }
 
+int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed)
+{
+	ct_h5_init();
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+	h->writing = 1;
+	*resumed = 0;
+	if (!strcmp(path, "-"))
+		return ct_error("cannot write a resumable file to standard output");
+	struct stat st;
+	if (!force && stat(path, &st) == 0)
+		return ct_error("'%s' exists (use --force to overwrite)", path);
+	size_t n = strlen(path) + 16;
+	h->tmp = malloc(n);
+	h->path = xstrdup(path);
+	if (!h->tmp || !h->path) {
+		ct_h5_abort(h);
+		return ct_error("out of memory");
+	}
+	snprintf(h->tmp, n, "%s.partial", path);
+	if (resume && stat(h->tmp, &st) == 0) {
+		h->file = H5Fopen(h->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+		if (h->file >= 0) {
+			*resumed = 1;
+			return 0;
+		}
+		/* An unreadable partial file (killed mid-write): start again. */
+	}
+	hid_t fcpl = untimed_fcpl();
+	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+	H5Pclose(fcpl);
+	if (h->file < 0) {
+		ct_error_errno("cannot create '%s'", h->tmp);
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		free(h->tmp);
+		h->tmp = NULL;
+		ct_h5_abort(h);
+		return ct_error("%s", msg);
+	}
+	return 0;
+}
+
 int ct_h5_commit(ct_h5 *h)
 {
 	int rc = 0;

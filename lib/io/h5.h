@@ -31,6 +31,11 @@ int ct_h5_open_rw(ct_h5 *h, const char *path);
 /* Create for writing. An existing path is refused unless force. The directory
  * must be writable (checked now, not at the end). */
 int ct_h5_create(ct_h5 *h, const char *path, int force);
+/* Create under a stable partial name (path + ".partial") that survives an
+ * interruption, so a long run can be resumed: with `resume` and an existing partial
+ * file, that file is reopened read-write and *resumed is set to 1. Commit and abort
+ * work as for ct_h5_create. Not for "-". */
+int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed);
 /* Finish a created file: flush, close, rename over the target (or write the
  * image to stdout). On failure the temporary file is removed. */
 int ct_h5_commit(ct_h5 *h);

@@ -211,21 +211,46 @@ int ct_roc(const double *score, const int *pos, int64_t n, double **fpr, double 
 
 int ct_youden(const double *score, const int *pos, int64_t n, double *threshold, double *j)
 {
-	double *f, *t, *h;
-	int64_t np;
-	if (ct_roc(score, pos, n, &f, &t, &h, &np) < 0)
+	int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+	if (!idx)
+		return ct_error("out of memory");
+	if (order_by_score(score, n, idx) < 0) {
+		free(idx);
 		return -1;
-	double best = -INFINITY, bt = NAN;
-	for (int64_t k = 1; k < np; k++) /* point 0 is the +inf threshold, not a score */
-		if (t[k] - f[k] > best) {
-			best = t[k] - f[k];
-			bt = h[k];
+	}
+	int64_t np = 0, nn = 0;
+	for (int64_t i = 0; i < n; i++)
+		np += pos[i] != 0, nn += pos[i] == 0;
+	if (!np || !nn) {
+		free(idx);
+		return ct_error("youden's threshold needs positive and negative samples (%lld and %lld given)",
+				(long long)np, (long long)nn);
+	}
+	/* J = tp/np - fp/nn compared exactly as tp*nn - fp*np (integers), walking down the
+	 * scores so that the first maximum is the highest threshold */
+	int64_t tp = 0, fp = 0, best = INT64_MIN, btp = 0, bfp = 0;
+	double bt = NAN;
+	for (int64_t b = n - 1; b >= 0;) {
+		int64_t a = b;
+		while (a >= 0 && score[idx[a]] == score[idx[b]]) {
+			if (pos[idx[a]])
+				tp++;
+			else
+				fp++;
+			a--;
 		}
-	free(f);
-	free(t);
-	free(h);
+		int64_t v = tp * nn - fp * np;
+		if (v > best) {
+			best = v;
+			bt = score[idx[b]];
+			btp = tp;
+			bfp = fp;
+		}
+		b = a;
+	}
+	free(idx);
 	*threshold = bt;
-	*j = best;
+	*j = (double)btp / (double)np - (double)bfp / (double)nn;
 	return 0;
 }
 

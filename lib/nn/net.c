@@ -38,6 +38,7 @@ typedef struct out_spec {
 	int node, value;
 	int h, w, c;
 	float *pooled; /* N x C when pooled */
+	float *raw;    /* N x H x W x C when not pooled */
 } out_spec;
 
 struct ct_net {
@@ -53,6 +54,7 @@ struct ct_net {
 	out_spec *outs;
 	/* planned memory */
 	int batch, nbufs, threads;
+	int chunk; /* images run through the layers at a time */
 	int64_t *buf_size; /* floats per image */
 	float **bufs;
 	float *work;
@@ -466,6 +468,19 @@ static int plan(ct_net *net, const ct_weights *w)
 			busy[best] = 0;
 	}
 	free(busy);
+	/* chunk: keep the largest activation of a chunk within a few MB (cache sized);
+	 * CT_NN_CHUNK overrides (benchmarks) */
+	int64_t maxv = 1;
+	for (int v = 0; v < net->nvalues; v++)
+		maxv = net->values[v].per_image > maxv ? net->values[v].per_image : maxv;
+	net->chunk = (int)((int64_t)(2 << 20) / maxv);
+	const char *env = getenv("CT_NN_CHUNK");
+	if (env && atoi(env) > 0)
+		net->chunk = atoi(env);
+	if (net->chunk < 1)
+		net->chunk = 1;
+	if (net->chunk > 64)
+		net->chunk = 64;
 	return 0;
 }
 
@@ -480,7 +495,8 @@ static void net_release_buffers(ct_net *net)
 	net->work = NULL;
 	for (int i = 0; i < net->nout; i++) {
 		free(net->outs[i].pooled);
-		net->outs[i].pooled = NULL;
+		free(net->outs[i].raw);
+		net->outs[i].pooled = net->outs[i].raw = NULL;
 	}
 	net->batch = 0;
 	net->arena_bytes = 0;
@@ -498,9 +514,10 @@ int ct_net_reserve(ct_net *net, int batch)
 	if (!net->bufs)
 		return -1;
 	size_t total = 0;
+	int per_run = batch < net->chunk ? batch : net->chunk;
 	for (int b = 0; b < net->nbufs; b++) {
 		size_t n, bytes;
-		if (ct_mul_size((size_t)net->buf_size[b], (size_t)batch, &n) ||
+		if (ct_mul_size((size_t)net->buf_size[b], (size_t)per_run, &n) ||
 		    ct_mul_size(n, sizeof(float), &bytes))
 			return ct_error("activation buffer size overflow");
 		bytes = (bytes + 63) / 64 * 64;
@@ -528,15 +545,20 @@ int ct_net_reserve(ct_net *net, int batch)
 		return ct_error("out of memory for the workspace");
 	}
 	total += wbytes;
-	for (int i = 0; i < net->nout; i++)
-		if (net->pool != CT_POOL_NONE) {
-			net->outs[i].pooled = xcalloc((size_t)batch * net->outs[i].c, sizeof(float));
-			if (!net->outs[i].pooled) {
-				net_release_buffers(net);
-				return -1;
-			}
-			total += (size_t)batch * net->outs[i].c * sizeof(float);
+	for (int i = 0; i < net->nout; i++) {
+		out_spec *o = &net->outs[i];
+		size_t per = net->pool != CT_POOL_NONE ? (size_t)o->c : (size_t)o->h * o->w * o->c;
+		float *p = xcalloc((size_t)batch * per, sizeof(float));
+		if (!p) {
+			net_release_buffers(net);
+			return -1;
 		}
+		if (net->pool != CT_POOL_NONE)
+			o->pooled = p;
+		else
+			o->raw = p;
+		total += (size_t)batch * per * sizeof(float);
+	}
 	net->batch = batch;
 	net->threads = threads;
 	net->arena_bytes = total;
@@ -713,24 +735,37 @@ int ct_net_run(ct_net *net, const ct_tensor *images)
 	if (ct_net_reserve(net, (int)n))
 		return -1;
 	int nt = ct_nn_threads();
-	/* the input step is always first: preprocess into its buffer */
+	/* Images go through the layers `chunk` at a time (results do not depend on it, see
+	 * gemm.h): a whole batch of 299x299 activations would stream from DRAM layer after
+	 * layer, a chunk stays in the caches. */
 	const step *first = &net->steps[0];
-	float *x = vbuf(net, first->out);
-	int64_t numel = n * s[0] * s[1] * s[2];
-	if (images->dtype == CT_U8) {
-		const uint8_t *p = images->data;
-		for (int64_t i = 0; i < numel; i++)
-			x[i] = g->prep == CT_PREP_TF ? (float)p[i] / 127.5f - 1.f : (float)p[i];
-	} else {
-		memcpy(x, images->data, (size_t)numel * sizeof(float));
-	}
-	for (int st = 1; st < net->nsteps; st++)
-		run_step(net, &net->steps[st], (int)n, nt);
-	for (int i = 0; i < net->nout; i++) {
-		out_spec *o = &net->outs[i];
-		if (net->pool != CT_POOL_NONE)
-			ct_op_gpool(net->pool == CT_POOL_MAX, (int)n, (int64_t)o->h * o->w, o->c,
-				    vbuf(net, o->value), o->pooled);
+	if (first->kind != S_PREP)
+		return ct_error("model '%s': the input layer must come first", g->arch);
+	int64_t per_img = s[0] * s[1] * s[2];
+	for (int64_t i0 = 0; i0 < n; i0 += net->chunk) {
+		int cn = (int)(n - i0 < net->chunk ? n - i0 : net->chunk);
+		float *x = vbuf(net, first->out);
+		int64_t numel = cn * per_img;
+		if (images->dtype == CT_U8) {
+			const uint8_t *p = (const uint8_t *)images->data + i0 * per_img;
+			for (int64_t i = 0; i < numel; i++)
+				x[i] = g->prep == CT_PREP_TF ? (float)p[i] / 127.5f - 1.f : (float)p[i];
+		} else {
+			memcpy(x, (const float *)images->data + i0 * per_img,
+			       (size_t)numel * sizeof(float));
+		}
+		for (int st = 1; st < net->nsteps; st++)
+			run_step(net, &net->steps[st], cn, nt);
+		for (int i = 0; i < net->nout; i++) {
+			out_spec *o = &net->outs[i];
+			int64_t hw = (int64_t)o->h * o->w;
+			if (net->pool != CT_POOL_NONE)
+				ct_op_gpool(net->pool == CT_POOL_MAX, cn, hw, o->c, vbuf(net, o->value),
+					    o->pooled + i0 * o->c);
+			else
+				memcpy(o->raw + i0 * hw * o->c, vbuf(net, o->value),
+				       (size_t)(cn * hw * o->c) * sizeof(float));
+		}
 	}
 	net->last_n = (int)n;
 	return 0;
@@ -763,7 +798,7 @@ int ct_net_output(const ct_net *net, int i, ct_tensor *view)
 		*view = ct_tensor_wrap(o->pooled, CT_F32, 2, shape);
 	} else {
 		int64_t shape[4] = { net->last_n, o->h, o->w, o->c };
-		*view = ct_tensor_wrap(vbuf(net, o->value), CT_F32, 4, shape);
+		*view = ct_tensor_wrap(o->raw, CT_F32, 4, shape);
 	}
 	return 0;
 }

@@ -63,6 +63,10 @@ static void test_auc_roc_youden(void)
 	double s2[6] = { 0.1, 0.2, 0.3, 0.6, 0.7, 0.9 };
 	int y2[6] = { 0, 0, 1, 0, 1, 1 };
 	ok(ct_youden(s2, y2, 6, &thr, &j) == 0 && thr == 0.7 && near(j, 2.0 / 3, 1e-15),
+	   "youden: J = 2/3 - 0 at 0.7 ties exactly with 1 - 1/3 at 0.3 (integer comparison): 0.7");
+	double s7[7] = { 0.1, 0.2, 0.3, 0.6, 0.65, 0.7, 0.9 };
+	int y7[7] = { 0, 0, 1, 0, 0, 1, 1 };
+	ok(ct_youden(s7, y7, 7, &thr, &j) == 0 && thr == 0.7 && near(j, 2.0 / 3, 1e-15),
 	   "youden: unique maximum J = 2/3 at threshold 0.7");
 
 	/* ties: 0.5+ vs 0.5- counts 1/2 */
@@ -134,14 +138,14 @@ static void test_binary_metrics(void)
 	ok(near(ev.m[CT_M_SPECIFICITY].value, 4.0 / 6, 1e-15), "specificity 4/6");
 	ok(near(ev.m[CT_M_F1].value, 2.0 / 3, 1e-15), "f1 = 2*3/(2*3+2+1)");
 	ok(near(ev.m[CT_M_BALANCED_ACCURACY].value, (0.75 + 4.0 / 6) / 2, 1e-15), "balanced accuracy");
-	/* AUC: positives .9 .8 .7 .3 vs negatives .6 .55 .4 .2 .1 .05: 5+5+5+2 = 17 of 24 */
-	ok(near(ev.m[CT_M_AUC].value, 17.0 / 24, 1e-12), "auc 17/24");
+	/* AUC: positives .9 .8 .7 .3 vs negatives .6 .55 .4 .2 .1 .05: 6+6+6+3 = 21 of 24 */
+	ok(near(ev.m[CT_M_AUC].value, 21.0 / 24, 1e-12), "auc 21/24");
 	ok(ev.support[0] == 6 && ev.support[1] == 4, "support 6 negatives, 4 positives");
 	double *pc = NULL;
 	(void)pc;
 	ok(near(ev.per_class[0 * CT_C_COUNT + CT_C_PRECISION].value, 4.0 / 5, 1e-15) &&
 		   near(ev.per_class[0 * CT_C_COUNT + CT_C_RECALL].value, 4.0 / 6, 1e-15) &&
-		   near(ev.per_class[0 * CT_C_COUNT + CT_C_AUC].value, 17.0 / 24, 1e-12),
+		   near(ev.per_class[0 * CT_C_COUNT + CT_C_AUC].value, 21.0 / 24, 1e-12),
 	   "per-class metrics of the negative class (precision 4/5, recall 4/6, same auc)");
 	ok(isnan(ev.m[CT_M_AUC].lo), "no interval without bootstrap");
 	ok(ev.roc[1].npts == 11 && ev.roc[1].tpr_lo == NULL, "roc of the positive class, no band without bootstrap");
@@ -161,8 +165,8 @@ static void test_binary_metrics(void)
 	o.threshold = 0.5;
 	o.positive = 0;
 	ct_evaluate(probs, y, 10, 2, &o, &ev);
-	ok(near(ev.m[CT_M_RECALL].value, 4.0 / 6, 1e-15) && near(ev.m[CT_M_AUC].value, 17.0 / 24, 1e-12),
-	   "--positive 0: recall of class 0 is 4/6, auc of p(class 0) is the same 17/24");
+	ok(near(ev.m[CT_M_RECALL].value, 4.0 / 6, 1e-15) && near(ev.m[CT_M_AUC].value, 21.0 / 24, 1e-12),
+	   "--positive 0: recall of class 0 is 4/6, auc of p(class 0) is the same 21/24");
 	ct_eval_free(&ev);
 	ok(ct_evaluate(probs, y, 0, 2, &o, &ev) < 0, "zero rows is an error");
 }

@@ -1,0 +1,160 @@
+/* extract.c - batched feature extraction from an images file into a features dataset. */
+#include "data/extract.h"
+#include "core/error.h"
+#include "image/resize.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ct_extract_check(const ct_extract *x)
+{
+	const ct_images *in = x->in;
+	if (in->channels != 1 && in->channels != 3)
+		return ct_error("'%s': images have %lld channels, the backbone needs 3 (or 1, replicated)",
+				in->h.path, (long long)in->channels);
+	if ((in->height != x->in_h || in->width != x->in_w) && !x->resize)
+		return ct_error("'%s': images are %lldx%lld but the backbone expects %dx%d; convert with "
+				"--size %d%s, or pass --resize to resize them here",
+				in->h.path, (long long)in->width, (long long)in->height, x->in_w, x->in_h, x->in_w,
+				x->in_w == x->in_h ? "" : "x...");
+	return 0;
+}
+
+/* Bring row r of the read batch to a uint8 H x W x 3 backbone input. */
+static int prepare(const ct_extract *x, const ct_tensor *rows, int64_t r, uint8_t *dst, float *scratch)
+{
+	const ct_images *in = x->in;
+	int64_t H = in->height, W = in->width, C = in->channels, npx = H * W;
+	int same = H == x->in_h && W == x->in_w;
+	if (in->dtype == CT_F32) {
+		const float *src = (const float *)rows->data + r * npx * C;
+		for (int64_t i = 0; i < npx * C; i++)
+			if (!isfinite(src[i]))
+				return ct_error("sample '%s' has NaN or Inf pixel values", in->s.names[0] ? "?" : "?");
+	}
+	if (same && in->dtype == CT_U8 && C == 3) {
+		memcpy(dst, (const uint8_t *)rows->data + r * npx * 3, (size_t)npx * 3);
+		return 0;
+	}
+	/* General path: to float [0,1] 3 channels, resize if needed, quantise. */
+	ct_tensor f = ct_tensor_wrap(scratch, CT_F32, 3, (int64_t[]){ H, W, 3 });
+	float *fp = scratch;
+	for (int64_t i = 0; i < npx; i++)
+		for (int c = 0; c < 3; c++) {
+			int64_t k = i * C + (C == 3 ? c : 0);
+			fp[i * 3 + c] = in->dtype == CT_U8 ? ((const uint8_t *)rows->data)[r * npx * C + k] / 255.0f
+							   : ((const float *)rows->data)[r * npx * C + k];
+		}
+	ct_tensor res = { 0 };
+	const float *q = fp;
+	if (!same) {
+		if (ct_resize(&f, x->in_h, x->in_w, CT_FIT_STRETCH, CT_FILTER_AREA, 0.0f, &res) < 0)
+			return -1;
+		q = res.data;
+	}
+	int64_t m = (int64_t)x->in_h * x->in_w * 3;
+	for (int64_t i = 0; i < m; i++) {
+		float v = q[i] * 255.0f + 0.5f;
+		dst[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+	}
+	ct_tensor_free(&res);
+	return 0;
+}
+
+int ct_extract_run(ct_extract *x, int64_t start)
+{
+	ct_images *in = x->in;
+	int64_t n = in->n, B = x->batch;
+	int no = ct_net_noutputs(x->net);
+	int64_t D = 0;
+	ct_tensor rows = { 0 }, batch = { 0 }, feats = { 0 };
+	float *scratch = NULL;
+	int rc = 0;
+	/* The feature dimension: sum of the outputs' flattened sizes (known after a run,
+	 * so take it from the dataset). */
+	hid_t sp = H5Dget_space(x->dset);
+	hsize_t dims[2];
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	H5Sclose(sp);
+	D = (int64_t)dims[1];
+	if (ct_tensor_alloc4(&rows, in->dtype, B, in->height, in->width, in->channels) < 0 ||
+	    ct_tensor_alloc4(&batch, CT_U8, B, x->in_h, x->in_w, 3) < 0 ||
+	    ct_tensor_alloc3(&feats, CT_F32, B, D, 1) < 0)
+		rc = -1;
+	feats.ndim = 2;
+	size_t scratch_n = (size_t)in->height * (size_t)in->width * 3;
+	if (rc == 0 && !(scratch = malloc(scratch_n * sizeof *scratch * (size_t)B)))
+		rc = ct_error("out of memory");
+	for (int64_t b = start; rc == 0 && b < n; b += B) {
+		int64_t cnt = b + B <= n ? B : n - b;
+		ct_tensor rv = ct_tensor_slice0(&rows, 0, cnt);
+		if (ct_images_read(in, b, &rv) < 0) {
+			rc = -1;
+			break;
+		}
+		int bad = -1;
+		char msg[512] = "";
+#pragma omp parallel for schedule(static)
+		for (int64_t r = 0; r < cnt; r++) {
+			uint8_t *dst = (uint8_t *)batch.data + r * (int64_t)x->in_h * x->in_w * 3;
+			if (prepare(x, &rv, r, dst, scratch + (size_t)r * scratch_n) < 0) {
+#pragma omp critical
+				if (bad < 0 || r < bad) {
+					bad = (int)r;
+					snprintf(msg, sizeof msg, "%s", ct_last_error());
+				}
+			}
+		}
+		if (bad >= 0) {
+			if (strstr(msg, "NaN"))
+				rc = ct_error("'%s': sample '%s' has NaN or Inf pixel values", in->h.path,
+					      in->s.names[b + bad]);
+			else
+				rc = ct_error("'%s': sample '%s': %s", in->h.path, in->s.names[b + bad], msg);
+			break;
+		}
+		ct_tensor bv = ct_tensor_slice0(&batch, 0, cnt);
+		if (ct_net_run(x->net, &bv) < 0) {
+			rc = ct_error_prefix("'%s': rows %lld..%lld", in->h.path, (long long)b, (long long)(b + cnt));
+			break;
+		}
+		int64_t col = 0;
+		float *fo = feats.data;
+		for (int k = 0; k < no; k++) {
+			ct_tensor v;
+			ct_net_output(x->net, k, &v);
+			int64_t w = ct_tensor_numel(&v) / cnt;
+			for (int64_t r = 0; r < cnt; r++) {
+				const float *src = (const float *)((const char *)v.data + r * v.stride[0]);
+				for (int64_t j = 0; j < w; j++) {
+					float f = src[j];
+					if (!isfinite(f)) {
+						rc = ct_error("'%s': sample '%s' gives a non-finite feature (bad weights?)",
+							      in->h.path, in->s.names[b + r]);
+						break;
+					}
+					fo[r * D + col + j] = f;
+				}
+			}
+			col += w;
+		}
+		if (rc == 0 && col != D)
+			rc = ct_error("internal: feature width %lld, expected %lld", (long long)col, (long long)D);
+		if (rc < 0)
+			break;
+		ct_tensor fv = ct_tensor_slice0(&feats, 0, cnt);
+		if (ct_h5_write_rows(x->dset, b, &fv) < 0 || ct_h5_set_int(x->file, "rows_done", b + cnt) < 0 ||
+		    H5Fflush(x->file, H5F_SCOPE_LOCAL) < 0) {
+			rc = ct_error_prefix("cannot write the features");
+			break;
+		}
+		if (x->progress)
+			x->progress(x->ctx, b + cnt, n);
+	}
+	free(scratch);
+	ct_tensor_free(&rows);
+	ct_tensor_free(&batch);
+	ct_tensor_free(&feats);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/* extract.h - run a backbone over an images file in batches and stream the pooled
+ * activations into a features dataset (ct-features). Images are read a batch at a
+ * time, so the data set never has to fit in memory. */
+#ifndef CT_EXTRACT_H
+#define CT_EXTRACT_H
+
+#include "data/dataset.h"
+#include "nn/net.h"
+
+typedef void (*ct_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+typedef struct ct_extract {
+	ct_images *in;
+	ct_net *net;
+	int in_h, in_w;          /* the backbone's input size */
+	int batch;
+	int resize;              /* resize images of another size (else they are refused) */
+	hid_t file, dset;        /* output file and its N x D features dataset */
+	ct_progress_fn progress;
+	void *ctx;
+} ct_extract;
+
+/* Check the images fit the backbone (3 or 1 channels; size equal, or resize set). */
+int ct_extract_check(const ct_extract *x);
+/* Process rows [start, n). After each batch the rows are written, the root
+ * attribute rows_done is updated and the file flushed, so an interrupted run can
+ * continue from there. NaN or Inf pixels are an error naming the sample. */
+int ct_extract_run(ct_extract *x, int64_t start);
+
+#endif

@@ -1,0 +1,22 @@
+/* outfile.h - text outputs (TSV, HTML) that are never left half-written: written to a
+ * temporary file beside the target and renamed into place on commit, like ct_h5_create /
+ * ct_h5_commit for HDF5 files. "-" writes to standard output instead. */
+#ifndef CT_OUTFILE_H
+#define CT_OUTFILE_H
+
+#include <stdio.h>
+
+typedef struct ct_outfile {
+	FILE *f;      /* write here */
+	char *path;   /* target ("-" for stdout) */
+	char *tmp;    /* temporary file, NULL for stdout */
+} ct_outfile;
+
+/* Create; an existing target is refused unless force. Errors name the file. */
+int ct_outfile_create(ct_outfile *o, const char *path, int force);
+/* Flush, sync, close and rename over the target; on failure the temporary file is removed. */
+int ct_outfile_commit(ct_outfile *o);
+/* Abandon: close and remove the temporary file. Safe on a zeroed or committed struct. */
+void ct_outfile_abort(ct_outfile *o);
+
+#endif

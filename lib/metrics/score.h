@@ -1,0 +1,95 @@
+/* score.h - applying a model file to a features file and evaluating it (ct-score): the
+ * class probabilities and predictions of every row, the threshold (fixed, or Youden's J on
+ * the val split), metrics with bootstrap intervals on one split, the training curves and
+ * provenance of both inputs, and the outputs: the scores file (kind "scores",
+ * docs/formats.md), a TSV and a JSON summary. */
+#ifndef CT_SCORE_H
+#define CT_SCORE_H
+
+#include "data/dataset.h"
+#include "metrics/metrics.h"
+#include "train/head.h"
+
+#include <stdio.h>
+
+typedef enum ct_thresh_mode {
+	CT_THRESH_DEFAULT = 0, /* 0.5 */
+	CT_THRESH_FIXED,       /* a number given */
+	CT_THRESH_YOUDEN,      /* Youden's J on the labelled rows of the val split */
+} ct_thresh_mode;
+
+typedef struct ct_score_opts {
+	const char *split;     /* "train", "val", "test", "all", or NULL: test if any row has it, else all */
+	const char *positive;  /* class name, or NULL for ct_positive_class's default */
+	ct_thresh_mode mode;
+	double threshold;      /* CT_THRESH_FIXED */
+	ct_eval_opts eval;     /* bootstrap, resample, level, seed, grid (positive/threshold are set here) */
+} ct_score_opts;
+
+/* Training curves of a model file (NULL series when absent). */
+typedef struct ct_curves {
+	int epochs;
+	double *train_loss, *val_loss, *train_acc, *val_acc;
+	int best_epoch;        /* 1-based; 0 when unknown */
+} ct_curves;
+
+/* Read the training curves documented for model files; returns 1 and fills c when present,
+ * 0 when the file has none, -1 on a malformed curve group. */
+int ct_curves_read(hid_t model_file, ct_curves *c);
+void ct_curves_free(ct_curves *c);
+
+typedef struct ct_scored {
+	char *model_path, *features_path;
+	char model_sha256[65], features_sha256[65];  /* "" for stdin */
+	ct_samples s;          /* every row of the features file */
+	int nclasses;
+	float *probs;          /* n x K */
+	int32_t *pred;         /* n: predicted class */
+	char split[8];         /* the evaluated split: "train", "val", "test" or "all" */
+	int64_t nsplit, nlabelled;                   /* rows in the split; of those labelled */
+	int positive;          /* binary: positive class; -1 for K > 2 */
+	double threshold;      /* binary: the threshold used; NaN for K > 2 */
+	const char *threshold_method;                /* "default", "fixed", "youden", "argmax" */
+	double youden_j;       /* youden: J on the val split */
+	int64_t youden_n;      /* youden: labelled val rows it was chosen on */
+	int evaluated;         /* ev is valid (the split has labelled rows) */
+	ct_eval ev;
+	ct_head_kind kind;
+	int d_in, hidden;
+	int nblocks;
+	ct_fblock *blocks;     /* the feature layout (from the features file) */
+	char **model_prov, **features_prov;
+	int64_t nmodel_prov, nfeatures_prov;
+	int has_curves;
+	ct_curves curves;
+} ct_scored;
+
+/* Load both files, check the layout (ct_head_check), predict every row, choose the
+ * threshold and evaluate the split. Errors name the file. A split without rows is an
+ * error; a split without labelled rows is not (evaluated = 0). */
+int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r);
+void ct_scored_free(ct_scored *r);
+
+/* The JSON summary (malloc'd): metrics with intervals, confusion matrix, per-class metrics,
+ * ROC curves, threshold and how it was chosen, counts, model and features provenance
+ * (schema in man/ct-score.1). */
+char *ct_score_json(const ct_scored *r, int pretty);
+
+/* Write the scores file into the created h (not committed): root stamp (kind "scores"),
+ * sample metadata, /probabilities, /predicted, threshold attributes, /metrics (json). */
+int ct_score_write_h5(ct_h5 *h, const ct_scored *r, const ct_run *run, const char *json);
+
+/* TSV: a header, then per row: name, split, label, probability, predicted (binary:
+ * probability of the positive class; K > 2: one p:<class> column per class). Labels are
+ * class names ("" when unlabelled). Tabs, newlines and backslashes in names are escaped
+ * as \t, \n, \\. */
+int ct_score_write_tsv(FILE *f, const ct_scored *r);
+
+/* The metrics table printed by ct-score. */
+void ct_score_print(FILE *f, const ct_scored *r);
+
+/* Provenance of the scores file: the model's chain, then the entries of the features
+ * file's chain that the model's does not contain (malloc'd array of borrowed strings). */
+char **ct_score_upstream(const ct_scored *r, int64_t *n);
+
+#endif

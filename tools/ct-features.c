@@ -1,0 +1,261 @@
+/* ct-features - features of a pretrained backbone for every image of an images file. */
+#include "tool.h"
+
+#include "core/sha256.h"
+#include "data/extract.h"
+#include "data/features.h"
+#include "models/models.h"
+#include "nn/net.h"
+#include "nn/weights.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg";
+static int batch = 16, threads, resume, force, resize, quiet;
+
+static ct_opt options[] = {
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output features file"),
+	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
+	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
+		       "Keras-layout weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
+		       "layers to take features from, pooled and concatenated (default: the last block)"),
+	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each layer (none: flattened)"),
+	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
+	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
+	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
+	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no progress bar or summary line"),
+	CT_OPT_END_,
+};
+
+static ct_cmd cmd = {
+	"ct-features",
+	"--backbone NAME [OPTIONS] INPUT [OUTPUT | -o OUTPUT]",
+	"Run a pretrained backbone over the images of an images file (ct-convert, ct-augment)\n"
+	"and write one feature vector per image, with labels, names, groups and splits carried over.",
+	"Images are streamed in batches; the output records the backbone, weights sha256, layers,\n"
+	"pooling and preprocessing. An interrupted run leaves OUTPUT.partial; --resume continues it.\n"
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	options,
+	1,
+	2,
+};
+
+typedef struct progress {
+	double t0;
+	int64_t first;
+	int tty;
+} progress;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void show_progress(void *ctx, int64_t done, int64_t total)
+{
+	progress *p = ctx;
+	if (!p->tty)
+		return;
+	double dt = now() - p->t0, rate = dt > 0 ? (double)(done - p->first) / dt : 0;
+	double eta = rate > 0 ? (double)(total - done) / rate : 0;
+	int w = 30, fill = total ? (int)(w * done / total) : w;
+	char bar[64];
+	for (int i = 0; i < w; i++)
+		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+	bar[w] = '\0';
+	fprintf(stderr, "\r[%s] %lld/%lld  %.1f img/s  ETA %d:%02d ", bar, (long long)done, (long long)total, rate,
+		(int)eta / 60, (int)eta % 60);
+	if (done == total)
+		fprintf(stderr, "\n");
+}
+
+/* A fingerprint of the input, to refuse resuming from another input or setting. */
+static void fingerprint(const ct_images *in, const char *wsha, const char *settings, char hex[65])
+{
+	ct_sha256 s;
+	uint8_t d[32];
+	ct_sha256_init(&s);
+	for (int64_t i = 0; i < in->n; i++)
+		ct_sha256_update(&s, in->s.names[i], strlen(in->s.names[i]) + 1);
+	if (in->nprov)
+		ct_sha256_update(&s, in->prov[in->nprov - 1], strlen(in->prov[in->nprov - 1]));
+	ct_sha256_update(&s, wsha, strlen(wsha));
+	ct_sha256_update(&s, settings, strlen(settings));
+	ct_sha256_final(&s, d);
+	ct_sha256_hex(d, hex);
+}
+
+static char *default_weights(const char *bb)
+{
+	static char buf[4096];
+	const char *dir = getenv("CT_WEIGHTS_DIR");
+	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", bb);
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
+	if (nargs == 2) {
+		if (out_path)
+			return ct_tool_usage(&cmd, "give the output either as OUTPUT or with -o, not both");
+		out_path = args[1];
+	}
+	if (!out_path)
+		return ct_tool_usage(&cmd, "missing output (OUTPUT or -o FILE)");
+	if (!backbone)
+		return ct_tool_usage(&cmd, "missing --backbone (one of the names in --help)");
+	if (!strcmp(out_path, "-"))
+		return ct_tool_usage(&cmd, "ct-features writes a file (resumable), not standard output");
+#ifdef _OPENMP
+	if (threads > 0)
+		omp_set_num_threads(threads);
+#endif
+	ct_graph *g = ct_model_build(backbone);
+	if (!g) {
+		char known[256] = "";
+		for (const char *const *m = ct_model_names(); *m; m++)
+			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", known[0] ? ", " : "", *m);
+		fprintf(stderr, "ct-features: unknown backbone '%s' (known: %s)\n", backbone, known);
+		return CT_EXIT_USAGE;
+	}
+	ct_pool pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
+	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
+	if (!weights_path)
+		weights_path = default_weights(backbone);
+
+	ct_images in;
+	ct_weights w;
+	memset(&w, 0, sizeof w);
+	ct_net *net = NULL;
+	ct_h5 h;
+	memset(&h, 0, sizeof h);
+	int rc = 0, resumed = 0, have_h = 0;
+	hid_t dset = H5I_INVALID_HID;
+	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
+	if (ct_images_open(&in, args[0]) < 0) {
+		ct_graph_free(g);
+		return ct_tool_fail(&cmd);
+	}
+	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL };
+	if (ct_extract_check(&x) < 0 || ct_weights_load(&w, weights_path) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (!(net = ct_net_new(g, &w, layers, pool))) {
+		ct_error_prefix("'%s'", weights_path);
+		rc = -1;
+		goto out;
+	}
+	char wsha[65];
+	snprintf(wsha, sizeof wsha, "%s", w.sha256);
+	ct_weights_free(&w);
+	/* Feature width from the planned outputs. */
+	int no = ct_net_noutputs(net);
+	int64_t D = 0;
+	ct_fblock *blocks = calloc((size_t)no, sizeof *blocks);
+	for (int k = 0; k < no; k++) {
+		const char *ln = ct_net_output_name(net, k);
+		int li = ct_graph_find(g, ln);
+		int64_t width = pool == CT_POOL_NONE ? (int64_t)g->nodes[li].h * g->nodes[li].w * g->nodes[li].c
+						     : ct_net_output_channels(net, k);
+		char name[256];
+		snprintf(name, sizeof name, "%s/%s/%s", backbone, ln, pool_s);
+		blocks[k].name = strdup(name);
+		blocks[k].backbone = strdup(backbone);
+		blocks[k].layer = strdup(ln);
+		blocks[k].pool = strdup(pool_s);
+		blocks[k].weights_sha256 = strdup(wsha);
+		blocks[k].start = D;
+		blocks[k].width = width;
+		D += width;
+	}
+	char settings[1024], fp[65];
+	snprintf(settings, sizeof settings, "%s|%s|%s|%d", backbone, layers, pool_s, resize);
+	fingerprint(&in, wsha, settings, fp);
+	if (ct_h5_create_partial(&h, out_path, force, resume, &resumed) < 0) {
+		ct_fblocks_free(blocks, no);
+		rc = -1;
+		goto out;
+	}
+	have_h = 1;
+	int64_t start = 0;
+	if (resumed) {
+		char *old = NULL;
+		int64_t done = 0;
+		if (ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
+		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > in.n) {
+			ct_error("'%s.partial' is from another input or other settings; remove it or run without --resume",
+				 out_path);
+			free(old);
+			have_h = 0;
+			ct_h5_close(&h); /* keep the partial file: it is someone's work */
+			ct_fblocks_free(blocks, no);
+			rc = -1;
+			goto out;
+		}
+		free(old);
+		start = done;
+		dset = H5Dopen2(h.file, "features", H5P_DEFAULT);
+		if (!quiet)
+			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start, (long long)in.n);
+	} else {
+		ct_run run = { "ct-features", cmdline, params };
+		int64_t shape[2] = { in.n, D };
+		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &in.s) < 0 ||
+		    ct_fblocks_write(h.file, blocks, no) < 0 || ct_h5_set_str(h.file, "backbone", backbone) < 0 ||
+		    ct_h5_set_str(h.file, "weights_sha256", wsha) < 0 || ct_h5_set_str(h.file, "layers", layers) < 0 ||
+		    ct_h5_set_str(h.file, "pooling", pool_s) < 0 ||
+		    ct_h5_set_str(h.file, "preprocessing", g->prep == CT_PREP_TF ? "tf" : "none") < 0 ||
+		    ct_h5_set_int(h.file, "input_size", g->in_w) < 0 || ct_h5_set_str(h.file, "input_fingerprint", fp) < 0 ||
+		    ct_h5_set_int(h.file, "rows_done", 0) < 0 ||
+		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)
+			rc = -1;
+	}
+	ct_fblocks_free(blocks, no);
+	if (rc < 0)
+		goto out;
+	progress pr = { now(), start, !quiet && isatty(STDERR_FILENO) };
+	x.net = net;
+	x.file = h.file;
+	x.dset = dset;
+	x.ctx = &pr;
+	double t0 = now();
+	rc = ct_extract_run(&x, start);
+	double dt = now() - t0;
+	H5Dclose(dset);
+	dset = H5I_INVALID_HID;
+	if (rc == 0)
+		rc = ct_h5_commit(&h);
+	else
+		ct_h5_abort(&h); /* a failure (not an interruption) leaves nothing */
+	have_h = 0;
+	if (rc == 0 && !quiet)
+		fprintf(stderr, "ct-features: %lld images, %lld features (%s %s, %s pooling) in %.1f s (%.1f img/s, %s) -> %s\n",
+			(long long)in.n, (long long)D, backbone, layers, pool_s, dt,
+			dt > 0 ? (double)(in.n - start) / dt : 0.0, ct_net_kernel(net), out_path);
+out:
+	if (have_h)
+		ct_h5_abort(&h);
+	ct_net_free(net);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+	ct_images_close(&in);
+	free(cmdline);
+	free(params);
+	free(args);
+	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
+}
