@@ -50,8 +50,10 @@ int main(int argc, char **argv)
 		if (!w || ct_parse_weights(weights_s, w, nargs) < 0)
 			return ct_tool_usage(&cmd, w ? ct_last_error() : "out of memory");
 	}
+	/* Create the output first, so an existing or unwritable output fails at once. */
+	ct_h5 h;
 	ct_features *in = calloc((size_t)nargs, sizeof *in);
-	if (!in)
+	if (!in || ct_h5_create(&h, out_path, force) < 0)
 		return ct_tool_fail(&cmd);
 	int rc = 0, nread = 0;
 	for (int k = 0; k < nargs && rc == 0; k++) {
@@ -61,22 +63,18 @@ int main(int argc, char **argv)
 	ct_fuse_opts o = { standardize ? CT_FUSE_STANDARDIZE : l2 ? CT_FUSE_L2 : CT_FUSE_NONE, w };
 	ct_features out = { 0 };
 	ct_fuse_info info = { 0 };
-	ct_h5 h;
 	if (rc == 0)
 		rc = ct_fuse(in, (const char *const *)args, nargs, &o, &out, &info);
-	if (rc == 0)
-		rc = ct_h5_create(&h, out_path, force);
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
-	if (rc == 0) {
-		ct_run run = { "ct-fuse", cmdline, params };
+	ct_run run = { "ct-fuse", cmdline, params };
+	if (rc == 0)
 		rc = ct_features_write(&h, &out, &run);
-		if (rc == 0)
-			rc = ct_fuse_write_info(h.file, &info);
-		if (rc == 0)
-			rc = ct_h5_commit(&h);
-		else
-			ct_h5_abort(&h);
-	}
+	if (rc == 0)
+		rc = ct_fuse_write_info(h.file, &info);
+	if (rc == 0)
+		rc = ct_h5_commit(&h);
+	else
+		ct_h5_abort(&h);
 	if (rc == 0 && !quiet)
 		fprintf(stderr, "ct-fuse: %d files, %lld samples, %d blocks, %lld columns (%s) -> %s\n", nargs,
 			(long long)out.s.n, out.nblocks, (long long)info.d,

@@ -26,7 +26,8 @@ static inline float act_apply(float v, int act)
 
 /* Portable kernel: plain loops the compiler may vectorise for baseline SSE2. */
 static void ukernel_generic(int kc, const float *a, int64_t lda, const float *b, float *c,
-			    int64_t ldc, int accumulate, const ct_epilogue *ep)
+			    int64_t ldc, int mrows, int ncols, int accumulate,
+			    const ct_epilogue *ep)
 {
 	float acc[GEN_MR][GEN_NR];
 	memset(acc, 0, sizeof acc);
@@ -36,8 +37,8 @@ static void ukernel_generic(int kc, const float *a, int64_t lda, const float *b,
 			for (int j = 0; j < GEN_NR; j++)
 				acc[i][j] += av * b[k * GEN_NR + j];
 		}
-	for (int i = 0; i < GEN_MR; i++)
-		for (int j = 0; j < GEN_NR; j++) {
+	for (int i = 0; i < mrows; i++)
+		for (int j = 0; j < ncols; j++) {
 			float v = acc[i][j];
 			if (accumulate)
 				v = c[i * ldc + j] + v;
@@ -182,8 +183,8 @@ size_t ct_conv_work_floats(const ct_gemm_kernel *kern, const ct_conv_geom *g)
 	int64_t k = (int64_t)g->kh * g->kw * g->cin;
 	int kc = kc_of(k);
 	int mc = MC_MAX / kern->mr * kern->mr;
-	/* im2col block + the ragged last row tile + one temporary C tile */
-	return (size_t)(mc + kern->mr) * (size_t)kc + (size_t)kern->mr * (size_t)kern->nr + 16;
+	/* im2col block + the ragged last row tile, zero padded */
+	return (size_t)(mc + kern->mr) * (size_t)kc + 16;
 }
 
 static int is_pointwise(const ct_conv_geom *g)
@@ -236,7 +237,6 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 	const int pointwise = is_pointwise(g);
 	float *abuf = work;
 	float *aedge = abuf + (size_t)(MC_MAX / mr * mr) * kc_max;
-	float *tmp = aedge + (size_t)mr * kc_max;
 	const int full = mc / mr * mr, edge = mc - full;
 	for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
 		int kc = (int)(k - k0 < kc_max ? k - k0 : kc_max);
@@ -271,28 +271,7 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 						   ldr, act };
 				const float *a = mrows == mr ? a0 + i * lda : aedge;
 				int64_t la = mrows == mr ? lda : kc;
-				if (mrows == mr && ncols == nr) {
-					kern->fn(kc, a, la, bp, c, ldc, !first, last ? &ep : NULL);
-					continue;
-				}
-				/* ragged edge: go through a full tile; the residual and the
-				 * activation are applied here in the kernel's order */
-				if (!first)
-					for (int r = 0; r < mrows; r++)
-						memcpy(tmp + r * nr, c + r * ldc,
-						       (size_t)ncols * sizeof(float));
-				ct_epilogue ep2 = { b->bias + col, NULL, 0, CT_ACT_NONE };
-				kern->fn(kc, a, la, bp, tmp, nr, !first, last ? &ep2 : NULL);
-				for (int r = 0; r < mrows; r++)
-					for (int j = 0; j < ncols; j++) {
-						float v = tmp[r * nr + j];
-						if (last) {
-							if (ep.res)
-								v += ep.res[r * ldr + j];
-							v = act_apply(v, act);
-						}
-						c[r * ldc + j] = v;
-					}
+				kern->fn(kc, a, la, bp, c, ldc, mrows, ncols, !first, last ? &ep : NULL);
 			}
 		}
 	}

@@ -22,10 +22,12 @@ typedef struct ct_epilogue {
 } ct_epilogue;
 
 /* A micro-kernel: C[MR x NR] (=|+=) A[MR x kc] * B_panel[kc x NR], then, when ep is
- * non-NULL, the epilogue. A is read in place, row i at a + i*lda (the input rows of a 1x1
- * conv, or an im2col block); b is k-major (b[k*NR + j]). */
+ * non-NULL, the epilogue; only the top-left mrows x ncols of C (and of the residual) are
+ * read or written. A is read in place, row i at a + i*lda (the input rows of a 1x1 conv,
+ * or an im2col block), all MR rows; b is k-major (b[k*NR + j]), zero padded to NR. */
 typedef void (*ct_ukernel_fn)(int kc, const float *a, int64_t lda, const float *b, float *c,
-			      int64_t ldc, int accumulate, const ct_epilogue *ep);
+			      int64_t ldc, int mrows, int ncols, int accumulate,
+			      const ct_epilogue *ep);
 
 typedef struct ct_gemm_kernel {
 	const char *name; /* "avx512", "avx2", "generic" */
@@ -78,9 +80,9 @@ int ct_nn_threads(void);
 
 /* Kernels per ISA (gemm_avx512.c, gemm_avx2.c); the portable one lives in gemm.c. */
 void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
-		       int64_t ldc, int accumulate, const ct_epilogue *ep);
+		       int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep);
 void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
-		     int64_t ldc, int accumulate, const ct_epilogue *ep);
+		     int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep);
 #define CT_AVX512_MR 12
 #define CT_AVX512_NR 32
 #define CT_AVX2_MR 6

@@ -1,4 +1,5 @@
-/* gemm_avx2.c - the AVX2+FMA GEMM micro-kernel: 6 x 16 tile in 12 ymm accumulators. */
+/* gemm_avx2.c - the AVX2+FMA GEMM micro-kernel: 6 x 16 tile in 12 ymm accumulators,
+ * masked stores for ragged edges. */
 #include "nn/gemm.h"
 #include "nn/graph.h"
 
@@ -15,36 +16,48 @@
 		c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);       \
 		c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);       \
 	}
+#define LOAD0(p) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, k0))
+#define LOAD1(p) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, k1))
 #define STORE(i)                                                                        \
-	{                                                                               \
+	if ((i) < mrows) {                                                              \
 		float *cr = c + (int64_t)(i) * ldc;                                      \
 		if (accumulate) {                                                       \
-			c##i##0 = _mm256_add_ps(_mm256_loadu_ps(cr), c##i##0);          \
-			c##i##1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), c##i##1);      \
+			c##i##0 = _mm256_add_ps(LOAD0(cr), c##i##0);                    \
+			c##i##1 = _mm256_add_ps(LOAD1(cr + 8), c##i##1);                \
 		}                                                                       \
 		if (ep) {                                                               \
 			c##i##0 = _mm256_add_ps(c##i##0, bias0);                        \
 			c##i##1 = _mm256_add_ps(c##i##1, bias1);                        \
 			if (ep->res) {                                                  \
 				const float *rr = ep->res + (int64_t)(i) * ep->ldr;     \
-				c##i##0 = _mm256_add_ps(c##i##0, _mm256_loadu_ps(rr));  \
-				c##i##1 = _mm256_add_ps(c##i##1, _mm256_loadu_ps(rr + 8)); \
+				c##i##0 = _mm256_add_ps(c##i##0, LOAD0(rr));            \
+				c##i##1 = _mm256_add_ps(c##i##1, LOAD1(rr + 8));        \
 			}                                                               \
 			if (ep->act != CT_ACT_NONE) {                                   \
 				c##i##0 = _mm256_min_ps(_mm256_max_ps(c##i##0, zero), hi); \
 				c##i##1 = _mm256_min_ps(_mm256_max_ps(c##i##1, zero), hi); \
 			}                                                               \
 		}                                                                       \
-		_mm256_storeu_ps(cr, c##i##0);                                          \
-		_mm256_storeu_ps(cr + 8, c##i##1);                                      \
+		if (full) {                                                             \
+			_mm256_storeu_ps(cr, c##i##0);                                  \
+			_mm256_storeu_ps(cr + 8, c##i##1);                              \
+		} else {                                                                \
+			_mm256_maskstore_ps(cr, k0, c##i##0);                           \
+			_mm256_maskstore_ps(cr + 8, k1, c##i##1);                       \
+		}                                                                       \
 	}
 
 /* Rows of A in place: two base pointers, rows 3j+r at base j plus r*lda. */
 #define ROWPTR(i) (p[(i) / 3] + ((i) % 3) * lda)
 
 void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
-		     int64_t ldc, int accumulate, const ct_epilogue *ep)
+		     int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep)
 {
+	/* lane masks for a ragged right edge (vmaskmov never faults on masked lanes) */
+	const int full = ncols >= NR;
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols), lane);
+	const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(ncols - 8), lane);
 	ROWS(DECL)
 	const float *p[2] = { a, a + 3 * lda };
 	for (int k = 0; k < kc; k++) {

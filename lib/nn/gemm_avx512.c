@@ -1,4 +1,5 @@
-/* gemm_avx512.c - the AVX-512 GEMM micro-kernel: 12 x 32 tile in 24 zmm accumulators. */
+/* gemm_avx512.c - the AVX-512 GEMM micro-kernel: 12 x 32 tile in 24 zmm accumulators,
+ * masked stores for ragged edges. */
 #include "nn/gemm.h"
 #include "nn/graph.h"
 
@@ -18,35 +19,38 @@
 		c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);       \
 	}
 #define STORE(i)                                                                        \
-	{                                                                               \
+	if ((i) < mrows) {                                                              \
 		float *cr = c + (int64_t)(i) * ldc;                                      \
 		if (accumulate) {                                                       \
-			c##i##0 = _mm512_add_ps(_mm512_loadu_ps(cr), c##i##0);          \
-			c##i##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), c##i##1);     \
+			c##i##0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), c##i##0); \
+			c##i##1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), c##i##1); \
 		}                                                                       \
 		if (ep) {                                                               \
 			c##i##0 = _mm512_add_ps(c##i##0, bias0);                        \
 			c##i##1 = _mm512_add_ps(c##i##1, bias1);                        \
 			if (ep->res) {                                                  \
 				const float *rr = ep->res + (int64_t)(i) * ep->ldr;     \
-				c##i##0 = _mm512_add_ps(c##i##0, _mm512_loadu_ps(rr));  \
-				c##i##1 = _mm512_add_ps(c##i##1, _mm512_loadu_ps(rr + 16)); \
+				c##i##0 = _mm512_add_ps(c##i##0, _mm512_maskz_loadu_ps(m0, rr)); \
+				c##i##1 = _mm512_add_ps(c##i##1, _mm512_maskz_loadu_ps(m1, rr + 16)); \
 			}                                                               \
 			if (ep->act != CT_ACT_NONE) {                                   \
 				c##i##0 = _mm512_min_ps(_mm512_max_ps(c##i##0, zero), hi); \
 				c##i##1 = _mm512_min_ps(_mm512_max_ps(c##i##1, zero), hi); \
 			}                                                               \
 		}                                                                       \
-		_mm512_storeu_ps(cr, c##i##0);                                          \
-		_mm512_storeu_ps(cr + 16, c##i##1);                                     \
+		_mm512_mask_storeu_ps(cr, m0, c##i##0);                                 \
+		_mm512_mask_storeu_ps(cr + 16, m1, c##i##1);                            \
 	}
 
 /* Rows of A in place: four base pointers, rows 3j+r at base j plus r*lda. */
 #define ROWPTR(i) (p[(i) / 3] + ((i) % 3) * lda)
 
 void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
-		       int64_t ldc, int accumulate, const ct_epilogue *ep)
+		       int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep)
 {
+	/* masked loads and stores for a ragged right edge (masked lanes never fault) */
+	__mmask16 m0 = ncols >= 16 ? 0xffff : (__mmask16)((1u << ncols) - 1);
+	__mmask16 m1 = ncols >= 32 ? 0xffff : ncols <= 16 ? 0 : (__mmask16)((1u << (ncols - 16)) - 1);
 	ROWS(DECL)
 	const float *p[4] = { a, a + 3 * lda, a + 6 * lda, a + 9 * lda };
 	for (int k = 0; k < kc; k++) {
@@ -59,7 +63,7 @@ void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, floa
 	__m512 hi = _mm512_set1_ps(__builtin_inff());
 	if (ep) {
 		if (ep->bias) {
-			bias0 = _mm512_loadu_ps(ep->bias);
+			bias0 = _mm512_loadu_ps(ep->bias); /* padded to NR */
 			bias1 = _mm512_loadu_ps(ep->bias + 16);
 		}
 		if (ep->act == CT_ACT_RELU6)

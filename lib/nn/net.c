@@ -710,7 +710,7 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 		break;
 	}
 	case S_SOFTMAX:
-		ct_op_softmax(n, nd->c, vbuf(net, st->in[0]), out);
+		ct_op_softmax((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, st->in[0]), out);
 		break;
 	}
 }
@@ -800,6 +800,27 @@ int ct_net_output(const ct_net *net, int i, ct_tensor *view)
 		int64_t shape[4] = { net->last_n, o->h, o->w, o->c };
 		*view = ct_tensor_wrap(o->raw, CT_F32, 4, shape);
 	}
+	return 0;
+}
+
+int ct_net_features(const ct_net *net, ct_tensor *out)
+{
+	if (net->pool == CT_POOL_NONE)
+		return ct_error("model '%s': features need pooled outputs", net->g->arch);
+	if (net->last_n == 0)
+		return ct_error("model '%s' has not run", net->g->arch);
+	int64_t d = 0;
+	for (int i = 0; i < net->nout; i++)
+		d += net->outs[i].c;
+	if (ct_tensor_alloc(out, CT_F32, 2, (int64_t[2]){ net->last_n, d }))
+		return -1;
+	float *p = out->data;
+	for (int64_t r = 0; r < net->last_n; r++)
+		for (int i = 0; i < net->nout; i++) {
+			const out_spec *o = &net->outs[i];
+			memcpy(p, o->pooled + r * o->c, (size_t)o->c * sizeof(float));
+			p += o->c;
+		}
 	return 0;
 }
 

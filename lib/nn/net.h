@@ -55,6 +55,10 @@ int ct_net_output_channels(const ct_net *net, int i);
  * next run or free. */
 int ct_net_output(const ct_net *net, int i, ct_tensor *view);
 
+/* All pooled outputs of the last run side by side, in output order: a new N x sum(C)
+ * tensor (the caller frees it). The feature vector of ct-features. */
+int ct_net_features(const ct_net *net, ct_tensor *out);
+
 /* Bytes of activation buffers + workspace planned (for reports). */
 size_t ct_net_arena_bytes(const ct_net *net);
 /* Floating-point operations of one image's forward pass (2 per multiply-add). */

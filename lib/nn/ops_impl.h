@@ -18,9 +18,26 @@ static inline float dw_act(float v, int act)
 	return v;
 }
 
-/* Output rows r0..r1 (row = n * oh + oy). */
-static void dw_rows(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
-		    const float *res, int act, float *out, int64_t r0, int64_t r1)
+/* Epilogue of one 16-channel vector: bias, residual, activation, store. */
+#define DW_FINISH(acc, o, rs, ch)                                                      \
+	do {                                                                           \
+		if (rs) {                                                              \
+			ct_v16 r_;                                                     \
+			V16_LOAD(r_, (rs) + (ch));                                     \
+			acc += r_;                                                     \
+		}                                                                      \
+		if (act) {                                                             \
+			ct_v16i pos_ = acc > zero, low_ = acc < hi;                    \
+			acc = (ct_v16)((ct_v16i)acc & pos_);                           \
+			acc = (ct_v16)(((ct_v16i)acc & low_) | ((ct_v16i)hi & ~low_)); \
+		}                                                                      \
+		memcpy((o) + (ch), &acc, sizeof acc);                                  \
+	} while (0)
+
+/* One output pixel (row r = n*oh + oy, column ox), channels [ch0, c) with ch0 a multiple
+ * of 16: any kernel size, dilation and stride, padding taps skipped. */
+static void dw_pixel(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
+		     const float *res, int act, float *out, int64_t r, int ox, int ch0)
 {
 	const int c = g->cin;
 	const int c16 = c / 16 * 16;
@@ -28,71 +45,156 @@ static void dw_rows(const ct_conv_geom *g, const float *in, const float *w, cons
 	ct_v16 hi;
 	for (int j = 0; j < 16; j++)
 		hi[j] = act == 2 ? 6.f : __builtin_inff();
-	for (int64_t r = r0; r < r1; r++) {
-		int n = (int)(r / g->oh), oy = (int)(r % g->oh);
-		for (int ox = 0; ox < g->ow; ox++) {
-			float *o = out + ((int64_t)r * g->ow + ox) * g->out_pitch;
-			const float *rs = res ? res + ((int64_t)r * g->ow + ox) * g->out_pitch : NULL;
-			int y0 = oy * g->sh - g->pad_t, x0 = ox * g->sw - g->pad_l;
-			for (int ch = 0; ch < c16; ch += 16) {
-				ct_v16 acc = zero;
-				for (int ky = 0; ky < g->kh; ky++) {
-					int iy = y0 + ky * g->dh;
-					if (iy < 0 || iy >= g->h)
-						continue;
-					for (int kx = 0; kx < g->kw; kx++) {
-						int ix = x0 + kx * g->dw;
-						if (ix < 0 || ix >= g->w)
-							continue;
-						const float *ip = in + (((int64_t)n * g->h + iy) * g->w + ix) *
-									       g->in_pitch + ch;
-						const float *wp = w + (int64_t)(ky * g->kw + kx) * c + ch;
-						ct_v16 x, y;
-						V16_LOAD(x, ip);
-						V16_LOAD(y, wp);
-						acc += x * y;
-					}
-				}
-				if (bias) {
-					ct_v16 x;
-					V16_LOAD(x, bias + ch);
-					acc += x;
-				}
-				if (rs) {
-					ct_v16 x;
-					V16_LOAD(x, rs + ch);
-					acc += x;
-				}
-				if (act) {
-					/* max(acc, 0) then min(acc, hi) with lane masks */
-					ct_v16i pos = acc > zero, low = acc < hi;
-					acc = (ct_v16)((ct_v16i)acc & pos);
-					acc = (ct_v16)(((ct_v16i)acc & low) | ((ct_v16i)hi & ~low));
-				}
-				memcpy(o + ch, &acc, sizeof acc);
-			}
-			for (int ch = c16; ch < c; ch++) {
-				float acc = 0.f;
-				for (int ky = 0; ky < g->kh; ky++) {
-					int iy = y0 + ky * g->dh;
-					if (iy < 0 || iy >= g->h)
-						continue;
-					for (int kx = 0; kx < g->kw; kx++) {
-						int ix = x0 + kx * g->dw;
-						if (ix < 0 || ix >= g->w)
-							continue;
-						acc += in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch] *
-						       w[(int64_t)(ky * g->kw + kx) * c + ch];
-					}
-				}
-				if (bias)
-					acc += bias[ch];
-				if (rs)
-					acc += rs[ch];
-				o[ch] = dw_act(acc, act);
+	int n = (int)(r / g->oh), oy = (int)(r % g->oh);
+	float *o = out + ((int64_t)r * g->ow + ox) * g->out_pitch;
+	const float *rs = res ? res + ((int64_t)r * g->ow + ox) * g->out_pitch : NULL;
+	int y0 = oy * g->sh - g->pad_t, x0 = ox * g->sw - g->pad_l;
+	for (int ch = ch0; ch < c16; ch += 16) {
+		ct_v16 acc = zero;
+		for (int ky = 0; ky < g->kh; ky++) {
+			int iy = y0 + ky * g->dh;
+			if (iy < 0 || iy >= g->h)
+				continue;
+			for (int kx = 0; kx < g->kw; kx++) {
+				int ix = x0 + kx * g->dw;
+				if (ix < 0 || ix >= g->w)
+					continue;
+				const float *ip = in + (((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch;
+				const float *wp = w + (int64_t)(ky * g->kw + kx) * c + ch;
+				ct_v16 x, y;
+				V16_LOAD(x, ip);
+				V16_LOAD(y, wp);
+				acc += x * y;
 			}
 		}
+		if (bias) {
+			ct_v16 x;
+			V16_LOAD(x, bias + ch);
+			acc += x;
+		}
+		DW_FINISH(acc, o, rs, ch);
 	}
+	for (int ch = c16 > ch0 ? c16 : ch0; ch < c; ch++) {
+		float acc = 0.f;
+		for (int ky = 0; ky < g->kh; ky++) {
+			int iy = y0 + ky * g->dh;
+			if (iy < 0 || iy >= g->h)
+				continue;
+			for (int kx = 0; kx < g->kw; kx++) {
+				int ix = x0 + kx * g->dw;
+				if (ix < 0 || ix >= g->w)
+					continue;
+				acc += in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch] *
+				       w[(int64_t)(ky * g->kw + kx) * c + ch];
+			}
+		}
+		if (bias)
+			acc += bias[ch];
+		if (rs)
+			acc += rs[ch];
+		o[ch] = dw_act(acc, act);
+	}
+}
+
+static void dw_rows_any(const ct_conv_geom *g, const float *in, const float *w,
+			const float *bias, const float *res, int act, float *out, int64_t r0,
+			int64_t r1)
+{
+	for (int64_t r = r0; r < r1; r++)
+		for (int ox = 0; ox < g->ow; ox++)
+			dw_pixel(g, in, w, bias, res, act, out, r, ox, 0);
+}
+
+
+/* 3x3 undilated depthwise conv (all of MobileNetV2's): channel vectors outermost so the
+ * nine weight vectors stay in registers along the row; interior pixels skip the bounds
+ * tests. Channels not a multiple of 16 and border pixels go through dw_rows_any. */
+static void dw_rows_3x3(const ct_conv_geom *g, const float *in, const float *w,
+			const float *bias, const float *res, int act, float *out, int64_t r0,
+			int64_t r1)
+{
+	const int c = g->cin, c16 = c / 16 * 16;
+	const ct_v16 zero = { 0 };
+	ct_v16 hi;
+	for (int j = 0; j < 16; j++)
+		hi[j] = act == 2 ? 6.f : __builtin_inff();
+	/* interior columns: ox in [xa, xb) have all three taps inside the image */
+	int xa = (g->pad_l + g->sw - 1) / g->sw;
+	int xb = g->w - 3 + g->pad_l >= 0 ? (g->w - 3 + g->pad_l) / g->sw + 1 : 0;
+	if (xb > g->ow)
+		xb = g->ow;
+	if (xa > xb)
+		xa = xb;
+	const int64_t pitch = g->in_pitch;
+	for (int64_t r = r0; r < r1; r++) {
+		int n = (int)(r / g->oh), oy = (int)(r % g->oh);
+		int y0 = oy * g->sh - g->pad_t;
+		if (y0 < 0 || y0 + 2 >= g->h || xa >= xb) {
+			dw_rows_any(g, in, w, bias, res, act, out, r, r + 1);
+			continue;
+		}
+		const float *row0 = in + (((int64_t)n * g->h + y0) * g->w) * pitch;
+		const float *row1 = row0 + (int64_t)g->w * pitch, *row2 = row1 + (int64_t)g->w * pitch;
+		float *orow = out + r * g->ow * g->out_pitch;
+		const float *rrow = res ? res + r * g->ow * g->out_pitch : NULL;
+		for (int ch = 0; ch < c16; ch += 16) {
+			ct_v16 w0, w1, w2, w3, w4, w5, w6, w7, w8, bv = zero;
+			V16_LOAD(w0, w + 0 * c + ch);
+			V16_LOAD(w1, w + 1 * c + ch);
+			V16_LOAD(w2, w + 2 * c + ch);
+			V16_LOAD(w3, w + 3 * c + ch);
+			V16_LOAD(w4, w + 4 * c + ch);
+			V16_LOAD(w5, w + 5 * c + ch);
+			V16_LOAD(w6, w + 6 * c + ch);
+			V16_LOAD(w7, w + 7 * c + ch);
+			V16_LOAD(w8, w + 8 * c + ch);
+			if (bias)
+				V16_LOAD(bv, bias + ch);
+			for (int ox = xa; ox < xb; ox++) {
+				int64_t off = (int64_t)(ox * g->sw - g->pad_l) * pitch + ch;
+				const float *p0 = row0 + off, *p1 = row1 + off, *p2 = row2 + off;
+				ct_v16 x, acc = zero;
+				V16_LOAD(x, p0);
+				acc += x * w0;
+				V16_LOAD(x, p0 + pitch);
+				acc += x * w1;
+				V16_LOAD(x, p0 + 2 * pitch);
+				acc += x * w2;
+				V16_LOAD(x, p1);
+				acc += x * w3;
+				V16_LOAD(x, p1 + pitch);
+				acc += x * w4;
+				V16_LOAD(x, p1 + 2 * pitch);
+				acc += x * w5;
+				V16_LOAD(x, p2);
+				acc += x * w6;
+				V16_LOAD(x, p2 + pitch);
+				acc += x * w7;
+				V16_LOAD(x, p2 + 2 * pitch);
+				acc += x * w8;
+				acc += bv;
+				float *o = orow + (int64_t)ox * g->out_pitch;
+				const float *rs = rrow ? rrow + (int64_t)ox * g->out_pitch : NULL;
+				DW_FINISH(acc, o, rs, ch);
+			}
+		}
+		/* border columns and the channel tail through the general loops */
+		for (int ox = 0; ox < g->ow; ox++)
+			if (ox < xa || ox >= xb)
+				dw_pixel(g, in, w, bias, res, act, out, r, ox, 0);
+			else if (c16 < c)
+				dw_pixel(g, in, w, bias, res, act, out, r, ox, c16);
+	}
+}
+
+/* Output rows r0..r1 (row = n * oh + oy). */
+static void dw_rows(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
+		    const float *res, int act, float *out, int64_t r0, int64_t r1)
+{
+	if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1)
+		dw_rows_3x3(g, in, w, bias, res, act, out, r0, r1);
+	else
+		dw_rows_any(g, in, w, bias, res, act, out, r0, r1);
 }
 
 /* Max / average pooling of output rows r0..r1 (Keras semantics: padding cells are skipped,

@@ -570,3 +570,57 @@ int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const
 		ct_cv_result_free(r);
 	return rc;
 }
+
+static hid_t new_group(hid_t file, const char *name)
+{
+	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+	H5Pset_obj_track_times(gcpl, 0);
+	hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+	H5Pclose(gcpl);
+	if (g < 0)
+		ct_error("cannot create group '%s'", name);
+	return g;
+}
+
+static int write_f64(hid_t g, const char *name, const double *v, int64_t n)
+{
+	int64_t shape[1] = { n };
+	ct_tensor t = ct_tensor_wrap((void *)v, CT_F64, 1, shape);
+	return ct_h5_write(g, name, &t, 0, 0);
+}
+
+int ct_train_log_write(hid_t file, const ct_train_log *log, const char *validation)
+{
+	hid_t g = new_group(file, "training");
+	if (g < 0)
+		return -1;
+	int rc = 0;
+	if (write_f64(g, "train_loss", log->train_loss, log->epochs) < 0 ||
+	    write_f64(g, "train_acc", log->train_acc, log->epochs) < 0 ||
+	    write_f64(g, "val_loss", log->val_loss, log->epochs) < 0 ||
+	    write_f64(g, "val_acc", log->val_acc, log->epochs) < 0 || ct_h5_set_int(g, "epochs", log->epochs) < 0 ||
+	    ct_h5_set_int(g, "best_epoch", log->best_epoch) < 0 ||
+	    ct_h5_set_int(g, "stopped_early", log->stopped_early) < 0 ||
+	    ct_h5_set_int(g, "train_rows", log->ntrain) < 0 || ct_h5_set_int(g, "val_rows", log->nval) < 0 ||
+	    ct_h5_set_str(g, "validation", validation) < 0)
+		rc = -1;
+	H5Gclose(g);
+	return rc;
+}
+
+int ct_cv_write(hid_t file, const ct_cv_result *r)
+{
+	hid_t g = new_group(file, "cv");
+	if (g < 0)
+		return -1;
+	int64_t shape[1] = { r->k };
+	ct_tensor be = ct_tensor_wrap(r->best_epoch, CT_I32, 1, shape);
+	int rc = 0;
+	if (write_f64(g, "acc", r->acc, r->k) < 0 || write_f64(g, "auc", r->auc, r->k) < 0 ||
+	    ct_h5_write(g, "best_epoch", &be, 0, 0) < 0 || ct_h5_set_int(g, "folds", r->k) < 0 ||
+	    ct_h5_set_double(g, "acc_mean", r->acc_mean) < 0 || ct_h5_set_double(g, "acc_sd", r->acc_sd) < 0 ||
+	    ct_h5_set_double(g, "auc_mean", r->auc_mean) < 0 || ct_h5_set_double(g, "auc_sd", r->auc_sd) < 0)
+		rc = -1;
+	H5Gclose(g);
+	return rc;
+}

@@ -61,7 +61,7 @@ void ct_train_log_free(ct_train_log *log);
 typedef struct ct_cv_result {
 	int k;
 	double *acc, *auc;       /* per fold; AUC one-vs-rest macro for K > 2 */
-	int *best_epoch;
+	int32_t *best_epoch;
 	double acc_mean, acc_sd, auc_mean, auc_sd; /* sd: sample standard deviation (n - 1) */
 } ct_cv_result;
 
@@ -71,6 +71,15 @@ void ct_cv_result_free(ct_cv_result *r);
 
 /* Accuracy and AUC (binary: of class 1; K > 2: macro one-vs-rest) of probabilities. */
 void ct_train_scores(const float *probs, const int32_t *y, int64_t n, int k, double *acc, double *auc);
+
+/* Model-file parts (docs/formats.md, kind = model). Group /training: float64 datasets
+ * train_loss, train_acc, val_loss, val_acc (one value per epoch run; val NaN without
+ * validation rows), attributes epochs, best_epoch (1-based), stopped_early, train_rows,
+ * val_rows, validation (how the validation rows were chosen). */
+int ct_train_log_write(hid_t file, const ct_train_log *log, const char *validation);
+/* Group /cv: float64 datasets acc, auc (per fold), int32 best_epoch, attributes folds,
+ * acc_mean, acc_sd, auc_mean, auc_sd. */
+int ct_cv_write(hid_t file, const ct_cv_result *r);
 
 /* ---- the loss, exposed for gradient checks ----
  * Parameters in double. logreg: w1 d x k, b1 k; mlp: w1 d x h, b1 h, w2 h x k, b2 k. */

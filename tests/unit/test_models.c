@@ -114,6 +114,12 @@ int main(void)
 		ct_net_output(net, 1, &b);
 		ok(b.shape[0] == 1 && !memcmp(b.data, b3 + 1280, 1280 * sizeof(float)),
 		   "image 1 alone gives bit-identical features to image 1 within a batch of 3");
+		ct_net_run(net, &x);
+		ct_tensor f;
+		ok(ct_net_features(net, &f) == 0 && f.shape[0] == 3 && f.shape[1] == 64 + 1280 &&
+			   !memcmp((float *)f.data + 2 * 1344 + 64, b3 + 2 * 1280, 1280 * sizeof(float)),
+		   "features put the pooled outputs side by side (3 x 1344)");
+		ct_tensor_free(&f);
 		int differ = memcmp(b3, b3 + 1280, 1280 * sizeof(float)) != 0;
 		ok(differ, "different images give different features");
 		free(b3);

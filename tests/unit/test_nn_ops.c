@@ -237,6 +237,20 @@ static void ops_once(void)
 		ok(e <= 1e-5, "outputs pooled by max match (%.3g)", e);
 		ct_graph_free(g);
 	}
+	/* softmax over the channels of every pixel; depthwise conv + BN + Add + ReLU6 */
+	{
+		ct_graph *g = ct_graph_new("t");
+		int x = ct_graph_input(g, "in", 5, 6, 32);
+		ct_graph_softmax(g, "sm", x);
+		int d = ct_graph_dwconv2d(g, "dw", x, 3, 3, 1, 1, 1, 1);
+		int b = ct_graph_batchnorm(g, "bn", d, 1e-3f, 1, 1);
+		int ad[2] = { b, x };
+		int s = ct_graph_add(g, "add", 2, ad);
+		ct_graph_relu6(g, "r6", s);
+		e = check(g, "sm,r6", 2, CT_POOL_NONE);
+		ok(e <= 1e-5, "per-pixel softmax and a fused dwconv+BN+Add+ReLU6 match (%.3g)", e);
+		ct_graph_free(g);
+	}
 	/* residual: conv -> BN -> Add -> ReLU (one fused GEMM) and the unfused path */
 	{
 		ct_graph *g = ct_graph_new("t");

@@ -1,0 +1,620 @@
+/* score.c - applying a model to a features file, the threshold, the evaluation of a split,
+ * and the scores file, TSV and JSON summary (score.h). */
+#include "metrics/score.h"
+#include "core/error.h"
+#include "core/sha256.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- training curves ---- */
+
+void ct_curves_free(ct_curves *c)
+{
+	free(c->train_loss);
+	free(c->val_loss);
+	free(c->train_acc);
+	free(c->val_acc);
+	memset(c, 0, sizeof *c);
+}
+
+/* A 1-d float64 series of length n (or any length when *n < 0) named one of names. */
+static int read_series(hid_t g, const char *const *names, int *n, double **out)
+{
+	*out = NULL;
+	for (; *names; names++) {
+		if (!ct_h5_exists(g, *names))
+			continue;
+		ct_tensor t = { 0 };
+		if (ct_h5_read(g, *names, CT_F64, &t) < 0)
+			return -1;
+		if (t.ndim != 1 || (*n >= 0 && t.shape[0] != *n)) {
+			ct_tensor_free(&t);
+			return ct_error("training curve '%s' has the wrong length", *names);
+		}
+		*n = (int)t.shape[0];
+		*out = malloc(((size_t)*n + 1) * sizeof **out);
+		if (!*out) {
+			ct_tensor_free(&t);
+			return ct_error("out of memory");
+		}
+		memcpy(*out, t.data, (size_t)*n * sizeof **out);
+		ct_tensor_free(&t);
+		return 0;
+	}
+	return 0;
+}
+
+int ct_curves_read(hid_t f, ct_curves *c)
+{
+	memset(c, 0, sizeof *c);
+	static const char *const groups[] = { "training", "history", "curves", NULL };
+	static const char *const tl[] = { "train_loss", "loss", NULL }, *const vl[] = { "val_loss", NULL },
+				 *const ta[] = { "train_acc", "train_accuracy", "accuracy", "acc", NULL },
+				 *const va[] = { "val_acc", "val_accuracy", NULL };
+	for (int k = 0; groups[k]; k++) {
+		if (!ct_h5_exists(f, groups[k]))
+			continue;
+		hid_t g = H5Gopen2(f, groups[k], H5P_DEFAULT);
+		if (g < 0)
+			continue;
+		int n = -1, rc = 0;
+		if (read_series(g, tl, &n, &c->train_loss) < 0 || read_series(g, vl, &n, &c->val_loss) < 0 ||
+		    read_series(g, ta, &n, &c->train_acc) < 0 || read_series(g, va, &n, &c->val_acc) < 0)
+			rc = -1;
+		int64_t best = 0;
+		if (rc == 0 && ct_h5_attr_exists(g, "best_epoch") && ct_h5_get_int(g, "best_epoch", &best) == 0)
+			c->best_epoch = best >= 1 && best <= n ? (int)best : 0;
+		if (rc == 0 && c->best_epoch == 0 && ct_h5_attr_exists(f, "best_epoch") &&
+		    ct_h5_get_int(f, "best_epoch", &best) == 0)
+			c->best_epoch = best >= 1 && best <= n ? (int)best : 0;
+		H5Gclose(g);
+		if (rc < 0) {
+			ct_curves_free(c);
+			return ct_error_prefix("group '%s'", groups[k]);
+		}
+		if (n > 0 && (c->train_loss || c->val_loss || c->train_acc || c->val_acc)) {
+			c->epochs = n;
+			return 1;
+		}
+		ct_curves_free(c);
+	}
+	return 0;
+}
+
+/* ---- running ---- */
+
+void ct_scored_free(ct_scored *r)
+{
+	free(r->model_path);
+	free(r->features_path);
+	ct_samples_free(&r->s);
+	free(r->probs);
+	free(r->pred);
+	if (r->evaluated)
+		ct_eval_free(&r->ev);
+	ct_fblocks_free(r->blocks, r->nblocks);
+	ct_strings_free(r->model_prov, r->nmodel_prov);
+	ct_strings_free(r->features_prov, r->nfeatures_prov);
+	ct_curves_free(&r->curves);
+	memset(r, 0, sizeof *r);
+}
+
+static int in_split(const char *row_split, const char *split)
+{
+	return !strcmp(split, "all") || !strcmp(row_split, split);
+}
+
+static int hash_file(const char *path, char hex[65])
+{
+	hex[0] = '\0';
+	if (!strcmp(path, "-"))
+		return 0;
+	return ct_sha256_file(path, hex);
+}
+
+int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r)
+{
+	memset(r, 0, sizeof *r);
+	r->positive = -1;
+	r->threshold = NAN;
+	r->youden_j = NAN;
+	ct_head m;
+	ct_features f;
+	memset(&m, 0, sizeof m);
+	memset(&f, 0, sizeof f);
+	int rc = 0;
+	r->model_path = strdup(model_path);
+	r->features_path = strdup(features_path);
+	if (!r->model_path || !r->features_path) {
+		ct_error("out of memory");
+		goto fail;
+	}
+	if (ct_head_load(model_path, &m) < 0)
+		goto fail;
+	r->kind = m.kind;
+	r->d_in = m.d_in;
+	r->hidden = m.hidden;
+	/* provenance and training curves of the model file */
+	ct_h5 h;
+	if (ct_h5_open(&h, model_path) < 0)
+		goto fail;
+	if (ct_provenance_read(h.file, &r->model_prov, &r->nmodel_prov) < 0)
+		rc = -1;
+	int cr = rc == 0 ? ct_curves_read(h.file, &r->curves) : 0;
+	if (cr < 0)
+		rc = -1;
+	r->has_curves = cr == 1;
+	ct_h5_close(&h);
+	if (rc < 0) {
+		ct_error_prefix("'%s'", model_path);
+		goto fail;
+	}
+	if (hash_file(model_path, r->model_sha256) < 0 || ct_features_read(features_path, &f) < 0 ||
+	    hash_file(features_path, r->features_sha256) < 0)
+		goto fail;
+	if (ct_head_check(&m, &f) < 0) {
+		ct_error_prefix("features '%s' do not fit model '%s'", features_path, model_path);
+		goto fail;
+	}
+	const int K = m.nclasses;
+	const int64_t n = f.s.n;
+	r->nclasses = K;
+	r->probs = malloc(((size_t)n * (size_t)K + 1) * sizeof *r->probs);
+	r->pred = malloc(((size_t)n + 1) * sizeof *r->pred);
+	if (!r->probs || !r->pred) {
+		ct_error("out of memory for %lld x %d probabilities", (long long)n, K);
+		goto fail;
+	}
+	if (n > 0 && ct_head_predict(&m, f.x.data, n, r->probs) < 0)
+		goto fail;
+
+	/* positive class and threshold */
+	if (K == 2) {
+		r->positive = ct_positive_class(f.s.class_names, K, o->positive);
+		if (r->positive < 0) {
+			ct_error("--positive: no class named '%s' (classes: '%s', '%s')", o->positive,
+				 f.s.class_names[0], f.s.class_names[1]);
+			goto fail;
+		}
+		r->threshold = o->mode == CT_THRESH_FIXED ? o->threshold : 0.5;
+		r->threshold_method = o->mode == CT_THRESH_FIXED ? "fixed" : "default";
+		if (o->mode == CT_THRESH_YOUDEN) {
+			int64_t nv = 0;
+			double *sc = malloc(((size_t)n + 1) * sizeof *sc);
+			int *pos = malloc(((size_t)n + 1) * sizeof *pos);
+			if (!sc || !pos) {
+				free(sc);
+				free(pos);
+				ct_error("out of memory");
+				goto fail;
+			}
+			for (int64_t i = 0; i < n; i++)
+				if (!strcmp(f.s.splits[i], "val") && f.s.labels[i] >= 0) {
+					sc[nv] = r->probs[(size_t)i * 2 + (size_t)r->positive];
+					pos[nv++] = f.s.labels[i] == r->positive;
+				}
+			int yr = ct_youden(sc, pos, nv, &r->threshold, &r->youden_j);
+			free(sc);
+			free(pos);
+			if (yr < 0) {
+				ct_error_prefix("--threshold youden: '%s', split 'val'", features_path);
+				goto fail;
+			}
+			r->youden_n = nv;
+			r->threshold_method = "youden";
+		}
+	} else {
+		if (o->positive || o->mode != CT_THRESH_DEFAULT) {
+			ct_error("'%s' has %d classes: --positive and --threshold apply to two classes only",
+				 features_path, K);
+			goto fail;
+		}
+		r->threshold_method = "argmax";
+	}
+	for (int64_t i = 0; i < n; i++)
+		r->pred[i] = ct_predict_label(r->probs + (size_t)i * (size_t)K, K, r->positive, r->threshold);
+
+	/* the split to evaluate */
+	const char *split = o->split;
+	if (!split)
+		split = ct_samples_count(&f.s, "test", -2) > 0 ? "test" : "all";
+	snprintf(r->split, sizeof r->split, "%s", split);
+	for (int64_t i = 0; i < n; i++)
+		if (in_split(f.s.splits[i], r->split)) {
+			r->nsplit++;
+			r->nlabelled += f.s.labels[i] >= 0;
+		}
+	if (r->nsplit == 0) {
+		if (!strcmp(r->split, "all"))
+			ct_error("'%s' has no samples", features_path);
+		else
+			ct_error("'%s' has no samples in split '%s'", features_path, r->split);
+		goto fail;
+	}
+	if (r->nlabelled > 0) {
+		float *p = malloc((size_t)r->nlabelled * (size_t)K * sizeof *p);
+		int32_t *y = malloc((size_t)r->nlabelled * sizeof *y);
+		if (!p || !y) {
+			free(p);
+			free(y);
+			ct_error("out of memory");
+			goto fail;
+		}
+		int64_t k = 0;
+		for (int64_t i = 0; i < n; i++)
+			if (in_split(f.s.splits[i], r->split) && f.s.labels[i] >= 0) {
+				memcpy(p + (size_t)k * (size_t)K, r->probs + (size_t)i * (size_t)K, (size_t)K * sizeof *p);
+				y[k++] = f.s.labels[i];
+			}
+		ct_eval_opts eo = o->eval;
+		eo.positive = r->positive < 0 ? 0 : r->positive;
+		eo.threshold = K == 2 ? r->threshold : 0.5;
+		int er = ct_evaluate(p, y, r->nlabelled, K, &eo, &r->ev);
+		free(p);
+		free(y);
+		if (er < 0)
+			goto fail;
+		r->evaluated = 1;
+	}
+	/* keep the metadata, blocks and provenance; drop the matrix */
+	r->s = f.s;
+	memset(&f.s, 0, sizeof f.s);
+	r->blocks = f.blocks;
+	r->nblocks = f.nblocks;
+	f.blocks = NULL;
+	f.nblocks = 0;
+	r->features_prov = f.prov;
+	r->nfeatures_prov = f.nprov;
+	f.prov = NULL;
+	f.nprov = 0;
+	ct_features_free(&f);
+	ct_head_free(&m);
+	return 0;
+fail:
+	ct_features_free(&f);
+	ct_head_free(&m);
+	ct_scored_free(r);
+	return -1;
+}
+
+/* ---- JSON ---- */
+
+static cJSON *num(double v)
+{
+	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *stat_json(const ct_stat *s, int with_ci)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "value", num(s->value));
+	if (with_ci) {
+		cJSON *ci = cJSON_AddArrayToObject(o, "ci");
+		cJSON_AddItemToArray(ci, num(s->lo));
+		cJSON_AddItemToArray(ci, num(s->hi));
+		cJSON_AddNumberToObject(o, "resamples", (double)s->nboot);
+	}
+	return o;
+}
+
+static cJSON *darray(const double *v, int64_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int64_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, num(v[i]));
+	return a;
+}
+
+static cJSON *prov_json(char **lines, int64_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int64_t i = 0; i < n; i++) {
+		cJSON *e = cJSON_Parse(lines[i]);
+		cJSON_AddItemToArray(a, e ? e : cJSON_CreateString(lines[i]));
+	}
+	return a;
+}
+
+static const char *const split_names[4] = { "train", "val", "test", "" };
+
+char *ct_score_json(const ct_scored *r, int pretty)
+{
+	cJSON *o = cJSON_CreateObject();
+	const ct_samples *s = &r->s;
+	const int K = r->nclasses;
+	cJSON_AddStringToObject(o, "tool", "ct-score");
+	cJSON_AddStringToObject(o, "version", CT_VERSION);
+	cJSON *mo = cJSON_AddObjectToObject(o, "model");
+	cJSON_AddStringToObject(mo, "path", r->model_path);
+	cJSON_AddStringToObject(mo, "sha256", r->model_sha256);
+	cJSON_AddStringToObject(mo, "type", ct_head_kind_name(r->kind));
+	cJSON_AddNumberToObject(mo, "d_in", r->d_in);
+	cJSON_AddNumberToObject(mo, "hidden", r->hidden);
+	cJSON_AddItemToObject(mo, "provenance", prov_json(r->model_prov, r->nmodel_prov));
+	cJSON *fo = cJSON_AddObjectToObject(o, "features");
+	cJSON_AddStringToObject(fo, "path", r->features_path);
+	cJSON_AddStringToObject(fo, "sha256", r->features_sha256);
+	cJSON *bl = cJSON_AddArrayToObject(fo, "blocks");
+	for (int b = 0; b < r->nblocks; b++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", r->blocks[b].name);
+		cJSON_AddNumberToObject(e, "width", (double)r->blocks[b].width);
+		cJSON_AddItemToArray(bl, e);
+	}
+	cJSON_AddItemToObject(fo, "provenance", prov_json(r->features_prov, r->nfeatures_prov));
+
+	cJSON *cls = cJSON_AddArrayToObject(o, "classes");
+	for (int k = 0; k < K; k++)
+		cJSON_AddItemToArray(cls, cJSON_CreateString(s->class_names[k]));
+	if (r->positive >= 0)
+		cJSON_AddStringToObject(o, "positive_class", s->class_names[r->positive]);
+	else
+		cJSON_AddNullToObject(o, "positive_class");
+	cJSON_AddStringToObject(o, "split", r->split);
+
+	cJSON *co = cJSON_AddObjectToObject(o, "counts");
+	cJSON_AddNumberToObject(co, "samples", (double)r->nsplit);
+	cJSON_AddNumberToObject(co, "labelled", (double)r->nlabelled);
+	cJSON_AddNumberToObject(co, "unlabelled", (double)(r->nsplit - r->nlabelled));
+	cJSON *pcnt = cJSON_AddObjectToObject(co, "per_class");
+	for (int k = 0; k < K; k++)
+		cJSON_AddNumberToObject(pcnt, s->class_names[k],
+					(double)ct_samples_count(s, strcmp(r->split, "all") ? r->split : NULL, k));
+	cJSON *fc = cJSON_AddObjectToObject(co, "file");
+	cJSON_AddNumberToObject(fc, "samples", (double)s->n);
+	for (int q = 0; q < 4; q++)
+		cJSON_AddNumberToObject(fc, q < 3 ? split_names[q] : "none", (double)ct_samples_count(s, split_names[q], -2));
+
+	cJSON *th = cJSON_AddObjectToObject(o, "threshold");
+	cJSON_AddItemToObject(th, "value", num(r->threshold));
+	cJSON_AddStringToObject(th, "method", r->threshold_method);
+	if (!strcmp(r->threshold_method, "youden")) {
+		cJSON_AddStringToObject(th, "chosen_on", "val");
+		cJSON_AddNumberToObject(th, "chosen_on_samples", (double)r->youden_n);
+		cJSON_AddItemToObject(th, "youden_j", num(r->youden_j));
+	}
+
+	if (!r->evaluated) {
+		cJSON_AddFalseToObject(o, "evaluated");
+		cJSON_AddNullToObject(o, "metrics");
+	} else {
+		const ct_eval *ev = &r->ev;
+		int ci = ev->nresamples > 0;
+		cJSON_AddTrueToObject(o, "evaluated");
+		cJSON *bo = cJSON_AddObjectToObject(o, "bootstrap");
+		cJSON_AddNumberToObject(bo, "resamples", (double)ev->nresamples);
+		cJSON_AddStringToObject(bo, "resample",
+					ev->opts.resample == CT_RESAMPLE_STRATIFIED ? "stratified" : "plain");
+		cJSON_AddNumberToObject(bo, "level", ev->opts.level);
+		cJSON_AddNumberToObject(bo, "seed", (double)ev->opts.seed);
+		cJSON_AddStringToObject(bo, "interval", "percentile");
+		cJSON *me = cJSON_AddObjectToObject(o, "metrics");
+		for (int q = 0; q < CT_M_COUNT; q++)
+			cJSON_AddItemToObject(me, ct_metric_names[q], stat_json(&ev->m[q], ci));
+		cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
+		static const char *const cn[CT_C_COUNT] = { "precision", "recall", "f1", "auc" };
+		for (int k = 0; k < K; k++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "class", s->class_names[k]);
+			cJSON_AddNumberToObject(e, "support", (double)ev->support[k]);
+			for (int q = 0; q < CT_C_COUNT; q++)
+				cJSON_AddItemToObject(e, cn[q], stat_json(&ev->per_class[k * CT_C_COUNT + q], ci));
+			cJSON_AddItemToArray(pc, e);
+		}
+		cJSON *cm = cJSON_AddObjectToObject(o, "confusion_matrix");
+		cJSON_AddStringToObject(cm, "rows", "true class");
+		cJSON_AddStringToObject(cm, "columns", "predicted class");
+		cJSON *mat = cJSON_AddArrayToObject(cm, "matrix");
+		for (int k = 0; k < K; k++) {
+			cJSON *row = cJSON_CreateArray();
+			for (int j = 0; j < K; j++)
+				cJSON_AddItemToArray(row, cJSON_CreateNumber((double)ev->confusion[k * K + j]));
+			cJSON_AddItemToArray(mat, row);
+		}
+		cJSON *roc = cJSON_AddArrayToObject(o, "roc");
+		for (int k = 0; k < K; k++) {
+			const ct_roc_curve *c = &ev->roc[k];
+			if (!c->fpr || (ev->binary && k != ev->positive))
+				continue;
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "class", s->class_names[k]);
+			cJSON_AddItemToObject(e, "fpr", darray(c->fpr, c->npts));
+			cJSON_AddItemToObject(e, "tpr", darray(c->tpr, c->npts));
+			cJSON_AddItemToObject(e, "thresholds", darray(c->thr, c->npts));
+			if (c->tpr_lo) {
+				cJSON *b = cJSON_AddObjectToObject(e, "band");
+				cJSON_AddItemToObject(b, "fpr", darray(c->grid, c->ngrid));
+				cJSON_AddItemToObject(b, "tpr_lo", darray(c->tpr_lo, c->ngrid));
+				cJSON_AddItemToObject(b, "tpr_hi", darray(c->tpr_hi, c->ngrid));
+			}
+			cJSON_AddItemToArray(roc, e);
+		}
+	}
+	char *out = pretty ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!out)
+		ct_error("out of memory");
+	return out;
+}
+
+/* ---- outputs ---- */
+
+char **ct_score_upstream(const ct_scored *r, int64_t *n)
+{
+	char **u = malloc(((size_t)r->nmodel_prov + (size_t)r->nfeatures_prov + 1) * sizeof *u);
+	*n = 0;
+	if (!u) {
+		ct_error("out of memory");
+		return NULL;
+	}
+	for (int64_t i = 0; i < r->nmodel_prov; i++)
+		u[(*n)++] = r->model_prov[i];
+	for (int64_t i = 0; i < r->nfeatures_prov; i++) {
+		int seen = 0;
+		for (int64_t j = 0; j < r->nmodel_prov && !seen; j++)
+			seen = !strcmp(r->features_prov[i], r->model_prov[j]);
+		if (!seen)
+			u[(*n)++] = r->features_prov[i];
+	}
+	return u;
+}
+
+int ct_score_write_h5(ct_h5 *h, const ct_scored *r, const ct_run *run, const char *json)
+{
+	hid_t file = h->file;
+	int64_t nup;
+	char **up = ct_score_upstream(r, &nup);
+	if (!up)
+		return -1;
+	int rc = ct_file_stamp(file, "scores", run, up, nup);
+	free(up);
+	int64_t shape[2] = { r->s.n, r->nclasses };
+	ct_tensor p = ct_tensor_wrap(r->probs, CT_F32, 2, shape);
+	ct_tensor q = ct_tensor_wrap(r->pred, CT_I32, 1, shape);
+	char *js = (char *)json;
+	if (rc == 0)
+		rc = ct_samples_write(file, &r->s);
+	if (rc == 0)
+		rc = ct_h5_write(file, "probabilities", &p, 0, 0);
+	if (rc == 0)
+		rc = ct_h5_write(file, "predicted", &q, 0, 0);
+	if (rc == 0)
+		rc = ct_h5_write_strings(file, "metrics", &js, 1);
+	if (rc == 0)
+		rc = ct_h5_set_double(file, "threshold", r->threshold) < 0 ||
+				     ct_h5_set_str(file, "threshold_method", r->threshold_method) < 0 ||
+				     ct_h5_set_int(file, "positive_class", r->positive) < 0 ||
+				     ct_h5_set_str(file, "split", r->split) < 0 ||
+				     ct_h5_set_str(file, "model_sha256", r->model_sha256) < 0 ||
+				     ct_h5_set_str(file, "features_sha256", r->features_sha256) < 0
+			     ? -1
+			     : 0;
+	return rc;
+}
+
+static void tsv_field(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\t')
+			fputs("\\t", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\r')
+			fputs("\\r", f);
+		else if (*s == '\\')
+			fputs("\\\\", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+int ct_score_write_tsv(FILE *f, const ct_scored *r)
+{
+	const int K = r->nclasses;
+	const ct_samples *s = &r->s;
+	fputs("name\tsplit\tlabel\t", f);
+	if (K == 2) {
+		fputs("probability\t", f);
+	} else {
+		for (int k = 0; k < K; k++) {
+			fputs("p:", f);
+			tsv_field(f, s->class_names[k]);
+			fputc('\t', f);
+		}
+	}
+	fputs("predicted\n", f);
+	for (int64_t i = 0; i < s->n; i++) {
+		tsv_field(f, s->names[i]);
+		fputc('\t', f);
+		tsv_field(f, s->splits[i]);
+		fputc('\t', f);
+		if (s->labels[i] >= 0)
+			tsv_field(f, s->class_names[s->labels[i]]);
+		fputc('\t', f);
+		const float *p = r->probs + (size_t)i * (size_t)K;
+		if (K == 2)
+			fprintf(f, "%.9g\t", (double)p[r->positive]);
+		else
+			for (int k = 0; k < K; k++)
+				fprintf(f, "%.9g\t", (double)p[k]);
+		tsv_field(f, s->class_names[r->pred[i]]);
+		fputc('\n', f);
+	}
+	return ferror(f) ? ct_error_errno("cannot write the tsv") : 0;
+}
+
+static void print_stat(FILE *f, const char *name, const ct_stat *st, int ci)
+{
+	if (isnan(st->value))
+		fprintf(f, "  %-18s %8s\n", name, "n/a");
+	else if (ci && !isnan(st->lo))
+		fprintf(f, "  %-18s %8.4f   [%.4f, %.4f]\n", name, st->value, st->lo, st->hi);
+	else
+		fprintf(f, "  %-18s %8.4f\n", name, st->value);
+}
+
+void ct_score_print(FILE *f, const ct_scored *r)
+{
+	const ct_samples *s = &r->s;
+	const int K = r->nclasses;
+	fprintf(f, "model:      %s (%s, %d inputs)\n", r->model_path, ct_head_kind_name(r->kind), r->d_in);
+	fprintf(f, "features:   %s (%lld samples)\n", r->features_path, (long long)s->n);
+	fprintf(f, "split:      %s: %lld samples, %lld labelled\n", r->split, (long long)r->nsplit,
+		(long long)r->nlabelled);
+	if (r->positive >= 0) {
+		fprintf(f, "positive:   %s\n", s->class_names[r->positive]);
+		fprintf(f, "threshold:  %.6g (%s", r->threshold, r->threshold_method);
+		if (!strcmp(r->threshold_method, "youden"))
+			fprintf(f, ": J = %.4f on %lld val samples", r->youden_j, (long long)r->youden_n);
+		fprintf(f, ")\n");
+	} else {
+		fprintf(f, "prediction: arg-max of %d classes\n", K);
+	}
+	if (!r->evaluated) {
+		fprintf(f, "metrics:    none (no labelled samples in split '%s')\n", r->split);
+		return;
+	}
+	const ct_eval *ev = &r->ev;
+	int ci = ev->nresamples > 0;
+	if (ci)
+		fprintf(f, "metrics:    (%g%% %s bootstrap interval, %lld resamples, seed %llu)\n", 100 * ev->opts.level,
+			ev->opts.resample == CT_RESAMPLE_STRATIFIED ? "stratified" : "plain",
+			(long long)ev->nresamples, (unsigned long long)ev->opts.seed);
+	else
+		fprintf(f, "metrics:\n");
+	static const char *const label[CT_M_COUNT] = { "accuracy", "precision", "recall (sens.)", "specificity",
+						       "f1", "auc", "balanced accuracy" };
+	for (int q = 0; q < CT_M_COUNT; q++) {
+		char name[40];
+		snprintf(name, sizeof name, "%s%s", K > 2 && q != CT_M_ACCURACY && q != CT_M_BALANCED_ACCURACY
+							     ? "macro "
+							     : "",
+			 label[q]);
+		print_stat(f, name, &ev->m[q], ci);
+	}
+	fprintf(f, "per class:  %-16s %8s %10s %10s %10s %10s\n", "", "support", "precision", "recall", "f1", "auc");
+	for (int k = 0; k < K; k++) {
+		const ct_stat *pc = ev->per_class + k * CT_C_COUNT;
+		fprintf(f, "            %-16s %8lld", s->class_names[k], (long long)ev->support[k]);
+		for (int q = 0; q < CT_C_COUNT; q++)
+			if (isnan(pc[q].value))
+				fprintf(f, " %10s", "n/a");
+			else
+				fprintf(f, " %10.4f", pc[q].value);
+		fprintf(f, "\n");
+	}
+	fprintf(f, "confusion:  rows = true class, columns = predicted\n");
+	fprintf(f, "            %-16s", "");
+	for (int j = 0; j < K; j++)
+		fprintf(f, " %10.10s", s->class_names[j]);
+	fprintf(f, "\n");
+	for (int k = 0; k < K; k++) {
+		fprintf(f, "            %-16s", s->class_names[k]);
+		for (int j = 0; j < K; j++)
+			fprintf(f, " %10lld", (long long)ev->confusion[k * K + j]);
+		fprintf(f, "\n");
+	}
+}

@@ -1,0 +1,150 @@
+/* ct-score - apply a model to a features file: probabilities, predictions, metrics with
+ * bootstrap intervals, and optionally a TSV and a self-contained HTML report. */
+#include "tool.h"
+
+#include "metrics/outfile.h"
+#include "metrics/report.h"
+#include "metrics/score.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *out_path, *tsv_path, *report_path, *split_s = "auto", *positive, *threshold_s = "0.5",
+			     *resample_s = "stratified";
+static int as_json, bootstrap = 1000, threads, force;
+static double level = 0.95;
+static uint64_t seed = 42;
+
+static ct_opt options[] = {
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "scores file to write (HDF5, kind 'scores'; '-' for stdout)"),
+	CT_OPT_STRING_(0, "tsv", &tsv_path, "FILE", "also write a TSV: name, split, label, probability, predicted"),
+	CT_OPT_FLAG_(0, "json", &as_json, "print one JSON object instead of the metrics table"),
+	CT_OPT_STRING_(0, "report", &report_path, "FILE", "also write a self-contained HTML report"),
+	CT_OPT_CHOICE_(0, "split", &split_s, "auto|train|val|test|all",
+		       "split to compute metrics on (auto: test if present, else all)"),
+	CT_OPT_STRING_(0, "positive", &positive, "NAME",
+		       "positive class (default: the class named like covid/lesion, else class 1)"),
+	CT_OPT_STRING_(0, "threshold", &threshold_s, "T|youden",
+		       "p(positive) >= T is positive; 'youden' maximises Youden's J on the val split"),
+	CT_OPT_INT_(0, "bootstrap", &bootstrap, "N", "bootstrap resamples for the confidence intervals (0: none)", 0,
+		    1000000),
+	CT_OPT_CHOICE_(0, "resample", &resample_s, "stratified|plain",
+		       "bootstrap within each class (keeps class counts) or over all rows"),
+	CT_OPT_DOUBLE_(0, "level", &level, "L", "confidence level of the intervals", 0.5, 0.999),
+	CT_OPT_U64_(0, "seed", &seed, "S", "bootstrap seed"),
+	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
+	CT_OPT_END_,
+};
+
+static ct_cmd cmd = {
+	"ct-score",
+	"[OPTIONS] MODEL FEATURES -o SCORES",
+	"Apply a model (ct-finetune) to a features file (ct-features, ct-fuse): write the class\n"
+	"probabilities and predictions of every sample, and report accuracy, precision, recall,\n"
+	"specificity, F1 and AUC with bootstrap confidence intervals on one split.",
+	"Unlabelled samples get probabilities only. The same seed gives the same intervals for any\n"
+	"number of threads. Exit status: 0 success, 1 failure, 2 usage error.",
+	options,
+	2,
+	2,
+};
+
+int main(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
+	if (!out_path)
+		return ct_tool_usage(&cmd, "missing output (-o FILE)");
+	ct_score_opts o;
+	memset(&o, 0, sizeof o);
+	ct_eval_defaults(&o.eval);
+	o.split = strcmp(split_s, "auto") ? split_s : NULL;
+	o.positive = positive;
+	if (!strcmp(threshold_s, "youden")) {
+		o.mode = CT_THRESH_YOUDEN;
+	} else {
+		char *end;
+		errno = 0;
+		double t = strtod(threshold_s, &end);
+		if (errno || end == threshold_s || *end || !(t >= 0 && t <= 1))
+			return ct_tool_usage(&cmd, "--threshold must be a number in [0, 1] or 'youden'");
+		o.mode = ct_opts_seen(&cmd, "threshold") ? CT_THRESH_FIXED : CT_THRESH_DEFAULT;
+		o.threshold = t;
+	}
+	if (positive && !*positive)
+		return ct_tool_usage(&cmd, "--positive needs a class name");
+	int to_stdout = !strcmp(out_path, "-");
+	if (to_stdout && ((tsv_path && !strcmp(tsv_path, "-")) || (report_path && !strcmp(report_path, "-"))))
+		return ct_tool_usage(&cmd, "only one output can go to standard output");
+	if (tsv_path && report_path && !strcmp(tsv_path, "-") && !strcmp(report_path, "-"))
+		return ct_tool_usage(&cmd, "only one output can go to standard output");
+	o.eval.bootstrap = bootstrap;
+	o.eval.resample = !strcmp(resample_s, "plain") ? CT_RESAMPLE_PLAIN : CT_RESAMPLE_STRATIFIED;
+	o.eval.level = level;
+	o.eval.seed = seed;
+#ifdef _OPENMP
+	if (threads > 0)
+		omp_set_num_threads(threads);
+#endif
+	/* Create every output first (refusing existing ones), commit them only at the end. */
+	ct_h5 h;
+	ct_outfile tsv, rep;
+	memset(&tsv, 0, sizeof tsv);
+	memset(&rep, 0, sizeof rep);
+	ct_scored r;
+	memset(&r, 0, sizeof r);
+	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd), *json = NULL;
+	int rc = -1, have_h5 = 0;
+	if (ct_h5_create(&h, out_path, force) < 0)
+		goto done;
+	have_h5 = 1;
+	if ((tsv_path && ct_outfile_create(&tsv, tsv_path, force) < 0) ||
+	    (report_path && ct_outfile_create(&rep, report_path, force) < 0))
+		goto done;
+	if (ct_score_run(args[0], args[1], &o, &r) < 0)
+		goto done;
+	ct_run run = { "ct-score", cmdline, params };
+	if (!(json = ct_score_json(&r, 0)) || ct_score_write_h5(&h, &r, &run, json) < 0)
+		goto done;
+	if (tsv_path && ct_score_write_tsv(tsv.f, &r) < 0)
+		goto done;
+	ct_report_info info = { cmdline, params };
+	if (report_path && ct_report_write(rep.f, &r, &info) < 0)
+		goto done;
+	have_h5 = 0;
+	if (ct_h5_commit(&h) < 0 || (tsv_path && ct_outfile_commit(&tsv) < 0) ||
+	    (report_path && ct_outfile_commit(&rep) < 0))
+		goto done;
+	FILE *out = to_stdout ? stderr : stdout;
+	if (as_json) {
+		char *pretty = ct_score_json(&r, 1);
+		if (!pretty)
+			goto done;
+		fprintf(out, "%s\n", pretty);
+		free(pretty);
+	} else {
+		ct_score_print(out, &r);
+	}
+	if (fflush(out) != 0) {
+		ct_error_errno("cannot write the metrics");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (have_h5)
+		ct_h5_abort(&h);
+	ct_outfile_abort(&tsv);
+	ct_outfile_abort(&rep);
+	ct_scored_free(&r);
+	free(json);
+	free(cmdline);
+	free(params);
+	free(args);
+	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
+}
