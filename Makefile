@@ -39,6 +39,8 @@ TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     := $(BUILD)/libctfuse.a
 
 .PHONY: all lib tools tests check demo asan bench install clean deps weights goldens
+# Keep object files of tools and tests (make would delete them as intermediates).
+.SECONDARY:
 all: tools tests
 
 # SIMD kernels are compiled per file for their instruction set and chosen at run time

@@ -255,16 +255,16 @@ static void confusion_svg(FILE *f, const ct_scored *r)
 			fputs(", predicted ", f);
 			ct_html_escape(f, r->s.class_names[j]);
 			fprintf(f, ": %lld</title></rect>\n", (long long)v);
-			const char *tc = t > 0.5 ? "#ffffff" : "#111827";
+			const char *tc = t > 0.5 ? "dark" : "light";
 			fprintf(f,
-				"<text class=\"count\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" text-anchor=\"middle\" "
+				"<text class=\"count on-%s\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 				"font-size=\"%.0f\">%lld</text>",
-				x + cell / 2, y + cell / 2 + (cell > 60 ? 2 : 5), tc, cell > 60 ? 22.0 : 13.0, (long long)v);
+				tc, x + cell / 2, y + cell / 2 + (cell > 60 ? 2 : 5), cell > 60 ? 22.0 : 13.0, (long long)v);
 			if (cell > 60)
 				fprintf(f,
-					"<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" text-anchor=\"middle\" "
+					"<text class=\"on-%s\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 					"font-size=\"12\">%.1f%%</text>\n",
-					x + cell / 2, y + cell / 2 + 20, tc, 100 * t);
+					tc, x + cell / 2, y + cell / 2 + 20, 100 * t);
 			else
 				fputs("\n", f);
 		}
@@ -322,7 +322,7 @@ static void curve_svg(FILE *f, const char *id, const char *title, const ct_curve
 	}
 	if (!(hi > lo))
 		hi = lo + (unit ? 0.1 : 1);
-	plot p = { n > 1 ? 1 : 0.5, n > 1 ? n : 1.5, lo, hi, 58, 14, 370, 220 };
+	plot p = { n > 1 ? 1 : 0.5, n > 1 ? n : 1.5, lo, hi, 58, 30, 370, 210 };
 	fprintf(f,
 		"<svg id=\"%s\" viewBox=\"0 0 450 300\" role=\"img\" aria-label=\"%s\" "
 		"xmlns=\"http://www.w3.org/2000/svg\">\n",
@@ -333,16 +333,16 @@ static void curve_svg(FILE *f, const char *id, const char *title, const ct_curve
 	if (c->best_epoch >= 1 && c->best_epoch <= n) {
 		fprintf(f, "<line class=\"best\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", px(&p, c->best_epoch),
 			p.top, px(&p, c->best_epoch), p.top + p.h);
-		fprintf(f, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\">best epoch %d</text>\n",
-			px(&p, c->best_epoch) + 4, p.top + 12, c->best_epoch);
+		fprintf(f, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">best epoch %d</text>\n",
+			px(&p, c->best_epoch) + (c->best_epoch > n / 2 ? -4 : 4), p.top + 12,
+			c->best_epoch > n / 2 ? "end" : "start", c->best_epoch);
 	}
 	if (tr)
 		series_path(f, &p, tr, n, "series", palette[0]);
 	if (any_finite(va, n))
 		series_path(f, &p, va, n, "series dashed", palette[4]);
-	double lx = p.left + p.w - 130, ly = p.top + 10;
-	fprintf(f, "<rect class=\"legend\" x=\"%.1f\" y=\"%.1f\" width=\"124\" height=\"%d\" rx=\"4\"/>", lx - 6,
-		ly - 6, any_finite(va, n) ? 44 : 26);
+	/* legend above the frame, so it never hides a curve */
+	double lx = p.left + 4, ly = 6;
 	fprintf(f,
 		"<line stroke=\"%s\" stroke-width=\"2.5\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 		"<text x=\"%.1f\" y=\"%.1f\">train</text>\n",
@@ -351,7 +351,7 @@ static void curve_svg(FILE *f, const char *id, const char *title, const ct_curve
 		fprintf(f,
 			"<line class=\"dashed\" stroke=\"%s\" stroke-width=\"2.5\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
 			"y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\">validation</text>\n",
-			palette[4], lx, ly + 25, lx + 22, ly + 25, lx + 28, ly + 29);
+			palette[4], lx + 80, ly + 7, lx + 102, ly + 7, lx + 108, ly + 11);
 	fputs("</svg>\n", f);
 }
 
@@ -393,6 +393,8 @@ static const char *css =
 	"svg .best{stroke:#9ca3af;stroke-dasharray:2 3}\n"
 	"svg .cell{stroke:#fff;stroke-width:2}\n"
 	"svg .count{font-weight:650}\n"
+	"svg .on-dark{fill:#fff}\n"
+	"svg .on-light{fill:#111827}\n"
 	"table{border-collapse:collapse;width:100%;font-size:14px}\n"
 	"th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\n"
 	"th{font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}\n"
@@ -497,7 +499,8 @@ static void counts_table(FILE *f, const ct_scored *r)
 	for (int q = 0; q < 4; q++)
 		fprintf(f, "<th class=\"n\">%s</th>", q < 3 ? sp[q] : "no split");
 	fputs("<th class=\"n\">total</th></tr></thead><tbody>\n", f);
-	for (int k = -1; k < s->nclasses; k++) {
+	for (int row = 0; row <= s->nclasses; row++) {
+		int k = row < s->nclasses ? row : -1; /* unlabelled last */
 		if (k < 0 && ct_samples_count(s, NULL, -1) == 0)
 			continue;
 		fputs("<tr><td>", f);

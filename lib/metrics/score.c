@@ -606,15 +606,21 @@ void ct_score_print(FILE *f, const ct_scored *r)
 				fprintf(f, " %10.4f", pc[q].value);
 		fprintf(f, "\n");
 	}
+	int w = 10;
+	for (int k = 0; k < K; k++)
+		if ((int)strlen(s->class_names[k]) > w)
+			w = (int)strlen(s->class_names[k]);
+	if (w > 24)
+		w = 24;
 	fprintf(f, "confusion:  rows = true class, columns = predicted\n");
-	fprintf(f, "            %-16s", "");
+	fprintf(f, "            %-*s", w, "");
 	for (int j = 0; j < K; j++)
-		fprintf(f, " %10.10s", s->class_names[j]);
+		fprintf(f, " %*.*s", w, w, s->class_names[j]);
 	fprintf(f, "\n");
 	for (int k = 0; k < K; k++) {
-		fprintf(f, "            %-16s", s->class_names[k]);
+		fprintf(f, "            %-*.*s", w, w, s->class_names[k]);
 		for (int j = 0; j < K; j++)
-			fprintf(f, " %10lld", (long long)ev->confusion[k * K + j]);
+			fprintf(f, " %*lld", w, (long long)ev->confusion[k * K + j]);
 		fprintf(f, "\n");
 	}
 }

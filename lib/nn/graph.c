@@ -10,7 +10,7 @@ static const char *op_names[] = {
 	"InputLayer", "Conv2D",	   "DepthwiseConv2D", "BatchNormalization",
 	"Activation", "ReLU",	   "MaxPooling2D",    "AveragePooling2D",
 	"ZeroPadding2D", "Concatenate", "Add",	      "GlobalAveragePooling2D",
-	"GlobalMaxPooling2D", "Dense", "Softmax",
+	"GlobalMaxPooling2D", "Dense", "Softmax", "SeparableConv2D",
 };
 
 const char *ct_op_name(ct_op op)
@@ -211,6 +211,30 @@ int ct_graph_dwconv2d(ct_graph *g, const char *name, int in, int kh, int kw, int
 	return node_commit(g, n);
 }
 
+int ct_graph_sepconv2d(ct_graph *g, const char *name, int in, int filters, int kh, int kw, int sh,
+		       int sw, int same, int use_bias, ct_act act)
+{
+	ct_node *n = node_begin(g, name, CT_OP_SEPCONV2D, 1, &in);
+	if (!n)
+		return -1;
+	int cin = n->c;
+	if (filters < 1)
+		return node_fail(g, n, "filters must be positive");
+	if (act == CT_ACT_SOFTMAX)
+		return node_fail(g, n, "softmax activation on a convolution is not supported");
+	if (geometry(g, n, kh, kw, sh, sw, 1, 1, same))
+		return -1;
+	n->filters = filters;
+	n->c = filters;
+	n->use_bias = use_bias;
+	n->act = act;
+	wspec(n, "depthwise_kernel", 4, kh, kw, cin, 1);
+	wspec(n, "pointwise_kernel", 4, 1, 1, cin, filters);
+	if (use_bias)
+		wspec(n, "bias", 1, filters, 0, 0, 0);
+	return node_commit(g, n);
+}
+
 int ct_graph_batchnorm(ct_graph *g, const char *name, int in, float eps, int scale, int center)
 {
 	ct_node *n = node_begin(g, name, CT_OP_BATCHNORM, 1, &in);
@@ -348,4 +372,19 @@ int64_t ct_graph_nparams(const ct_graph *g)
 			total += e;
 		}
 	return total;
+}
+
+const char *ct_prep_name(ct_prep p)
+{
+	switch (p) {
+	case CT_PREP_TF:
+		return "tf";
+	case CT_PREP_NONE:
+		return "none";
+	case CT_PREP_CAFFE:
+		return "caffe";
+	case CT_PREP_TORCH:
+		return "torch";
+	}
+	return "?";
 }

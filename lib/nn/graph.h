@@ -29,6 +29,9 @@ typedef enum ct_op {
 	CT_OP_GMAXPOOL,	 /* GlobalMaxPooling2D -> 1 x 1 x C */
 	CT_OP_DENSE,	 /* Dense on a 1x1xC (or flattened) input: kernel (in,out) [, bias] */
 	CT_OP_SOFTMAX,	 /* Softmax over channels */
+	CT_OP_SEPCONV2D, /* SeparableConv2D (multiplier 1): depthwise_kernel (kh,kw,cin,1),
+			  * pointwise_kernel (1,1,cin,cout) [, bias]; the engine runs it as a
+			  * depthwise step and a 1x1 GEMM step, both bound to this one layer */
 } ct_op;
 
 /* A fused activation (Keras' `activation=` argument, also used by the engine's epilogues). */
@@ -65,7 +68,13 @@ typedef struct ct_node {
 	ct_wspec wspec[CT_NODE_MAXW];
 } ct_node;
 
-typedef enum ct_prep { CT_PREP_TF = 0 /* x / 127.5 - 1 */, CT_PREP_NONE } ct_prep;
+/* Keras' preprocess_input modes for uint8 RGB input (keras-applications imagenet_utils). */
+typedef enum ct_prep {
+	CT_PREP_TF = 0, /* x / 127.5 - 1 */
+	CT_PREP_NONE,	/* x as float */
+	CT_PREP_CAFFE,	/* RGB -> BGR, minus the ImageNet mean [103.939, 116.779, 123.68] (BGR) */
+	CT_PREP_TORCH,	/* (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (RGB) */
+} ct_prep;
 
 typedef struct ct_graph {
 	char arch[32];
@@ -90,6 +99,9 @@ int ct_graph_conv2d_dilated(ct_graph *g, const char *name, int in, int filters, 
 			    int sh, int sw, int dh, int dw, int same, int use_bias, ct_act act);
 int ct_graph_dwconv2d(ct_graph *g, const char *name, int in, int kh, int kw, int sh, int sw,
 		      int same, int use_bias);
+/* SeparableConv2D(depth_multiplier=1, dilation 1): one Keras layer, two engine steps. */
+int ct_graph_sepconv2d(ct_graph *g, const char *name, int in, int filters, int kh, int kw, int sh,
+		       int sw, int same, int use_bias, ct_act act);
 int ct_graph_batchnorm(ct_graph *g, const char *name, int in, float eps, int scale, int center);
 int ct_graph_relu(ct_graph *g, const char *name, int in);
 int ct_graph_relu6(ct_graph *g, const char *name, int in);
@@ -108,6 +120,8 @@ int ct_graph_find(const ct_graph *g, const char *name);
 /* Total number of weight elements (Keras' count_params, incl. BN moving statistics). */
 int64_t ct_graph_nparams(const ct_graph *g);
 const char *ct_op_name(ct_op op);
+/* Keras' name of a preprocessing mode: "tf", "none", "caffe", "torch". */
+const char *ct_prep_name(ct_prep p);
 
 /* TensorFlow's padding for one axis: output size and pad before/after. Returns -1 on a
  * non-positive output. */

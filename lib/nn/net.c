@@ -17,6 +17,11 @@ typedef struct value {
 	int64_t per_image; /* floats */
 	int buf;	   /* buffer index after planning */
 	int last_use;	   /* step index, or INT_MAX-like for outputs */
+	/* A value feeding only a Concatenate is written in place into the concat's buffer
+	 * (a channel slice): parent is the concat's value, coff the channel offset. */
+	int parent;
+	int64_t coff;
+	int64_t off, pitch; /* resolved: floats from the buffer start, floats per pixel */
 } value;
 
 typedef struct step {
@@ -24,6 +29,7 @@ typedef struct step {
 	int node; /* the graph node whose output this step produces */
 	int nin;
 	int in[CT_NODE_MAXIN]; /* value ids */
+	char aliased[CT_NODE_MAXIN]; /* concat: input already written in place */
 	int out;	       /* value id */
 	int res;	       /* value id added in the epilogue, -1 if none */
 	int act;
@@ -163,6 +169,9 @@ static int new_value(ct_net *net, int node)
 	v->per_image = (int64_t)nd->h * nd->w * nd->c;
 	v->buf = -1;
 	v->last_use = -1;
+	v->parent = -1;
+	v->coff = 0;
+	v->pitch = nd->c;
 	net->node_value[node] = net->nvalues;
 	return net->nvalues++;
 }
@@ -424,6 +433,59 @@ static int plan(ct_net *net, const ct_weights *w)
 			return ct_error("layer '%s': output was fused away",
 					g->nodes[net->outs[i].node].name);
 	}
+	/* concat inputs produced by a conv, pool or concat and read by nothing else are
+	 * written straight into their channel slice of the concat (no copy) */
+	int *readers = xcalloc((size_t)net->nvalues, sizeof(int));
+	int *producer = xcalloc((size_t)net->nvalues, sizeof(int));
+	if (!readers || !producer) {
+		free(readers), free(producer);
+		return -1;
+	}
+	for (int s = 0; s < net->nsteps; s++) {
+		const step *st = &net->steps[s];
+		producer[st->out] = s;
+		for (int j = 0; j < st->nin; j++)
+			readers[st->in[j]]++;
+		if (st->res >= 0)
+			readers[st->res]++;
+	}
+	for (int i = 0; i < net->nout; i++)
+		readers[net->outs[i].value] += 1 << 20; /* outputs stay whole */
+	for (int s = 0; s < net->nsteps; s++) {
+		step *st = &net->steps[s];
+		if (st->kind != S_CONCAT)
+			continue;
+		const ct_node *nd = &g->nodes[st->node];
+		int64_t off = 0;
+		for (int j = 0; j < st->nin; j++) {
+			int u = st->in[j];
+			enum step_kind pk = net->steps[producer[u]].kind;
+			if (readers[u] == 1 && net->values[u].parent < 0 &&
+			    (pk == S_CONV || pk == S_DWCONV || pk == S_POOL || pk == S_CONCAT)) {
+				net->values[u].parent = st->out;
+				net->values[u].coff = off;
+				st->aliased[j] = 1;
+			}
+			off += g->nodes[nd->in[j]].c;
+		}
+	}
+	free(readers);
+	free(producer);
+	for (int v = 0; v < net->nvalues; v++) {
+		value *x = &net->values[v];
+		x->off = 0;
+		int r = v;
+		while (net->values[r].parent >= 0) {
+			x->off += net->values[r].coff;
+			r = net->values[r].parent;
+		}
+		x->pitch = net->values[r].pitch;
+	}
+	for (int s = 0; s < net->nsteps; s++) {
+		step *st = &net->steps[s];
+		if (st->kind == S_CONV || st->kind == S_DWCONV || st->kind == S_POOL)
+			st->geom.out_pitch = net->values[st->out].pitch;
+	}
 	/* liveness: last step reading each value; outputs live to the end */
 	for (int s = 0; s < net->nsteps; s++) {
 		const step *st = &net->steps[s];
@@ -442,7 +504,14 @@ static int plan(ct_net *net, const ct_weights *w)
 		return -1;
 	}
 	for (int s = 0; s < net->nsteps; s++) {
-		value *v = &net->values[net->steps[s].out];
+		int vid = net->steps[s].out, root = vid;
+		while (net->values[root].parent >= 0)
+			root = net->values[root].parent;
+		if (net->values[root].buf >= 0) { /* a slice of a concat already placed */
+			net->values[vid].buf = net->values[root].buf;
+			goto release;
+		}
+		value *v = &net->values[root];
 		int best = -1;
 		for (int b = 0; b < net->nbufs; b++)
 			if (!busy[b] && net->buf_size[b] >= v->per_image &&
@@ -458,14 +527,16 @@ static int plan(ct_net *net, const ct_weights *w)
 			net->buf_size[best] = v->per_image;
 		busy[best] = 1;
 		v->buf = best;
-		const step *st = &net->steps[s];
-		for (int j = 0; j <= st->nin; j++) {
-			int vid = j < st->nin ? st->in[j] : st->res;
-			if (vid >= 0 && net->values[vid].last_use == s)
-				busy[net->values[vid].buf] = 0;
-		}
+		net->values[vid].buf = best;
 		if (v->last_use < 0) /* never read (not an output): free at once */
 			busy[best] = 0;
+release:;
+		const step *st = &net->steps[s];
+		for (int j = 0; j <= st->nin; j++) {
+			int in = j < st->nin ? st->in[j] : st->res;
+			if (in >= 0 && net->values[in].last_use == s && net->values[in].parent < 0)
+				busy[net->values[in].buf] = 0;
+		}
 	}
 	free(busy);
 	/* chunk: keep the largest activation of a chunk within a few MB (cache sized);
@@ -644,7 +715,7 @@ void ct_net_free(ct_net *net)
 
 static float *vbuf(const ct_net *net, int vid)
 {
-	return net->bufs[net->values[vid].buf];
+	return net->bufs[net->values[vid].buf] + net->values[vid].off;
 }
 
 static void run_step(ct_net *net, step *st, int n, int nt)
@@ -659,7 +730,7 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 		st->geom.n = n;
 		const float *res = st->res >= 0 ? vbuf(net, st->res) : NULL;
 		ct_conv2d_gemm(net->kern, &st->geom, vbuf(net, st->in[0]), &st->packed, res,
-			       st->geom.out_pitch, st->act, out, net->work, nt);
+			       res ? net->values[st->res].pitch : 0, st->act, out, net->work, nt);
 		break;
 	}
 	case S_DWCONV: {
@@ -681,11 +752,15 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 	case S_CONCAT: {
 		const float *ins[CT_NODE_MAXIN];
 		int cs[CT_NODE_MAXIN];
+		int copy = 0;
 		for (int j = 0; j < st->nin; j++) {
-			ins[j] = vbuf(net, st->in[j]);
+			ins[j] = st->aliased[j] ? NULL : vbuf(net, st->in[j]);
 			cs[j] = g->nodes[nd->in[j]].c;
+			copy |= !st->aliased[j];
 		}
-		ct_op_concat((int64_t)n * nd->h * nd->w, st->nin, ins, cs, out, nt);
+		if (copy)
+			ct_op_concat((int64_t)n * nd->h * nd->w, st->nin, ins, cs, out,
+				     net->values[st->out].pitch, nt);
 		break;
 	}
 	case S_ADD: {

@@ -81,17 +81,15 @@ void ct_op_zeropad(int n, int h, int w, int c, int t, int b, int l, int r, const
 }
 
 void ct_op_concat(int64_t rows, int nin, const float *const *in, const int *c, float *out,
-		  int nthreads)
+		  int64_t out_pitch, int nthreads)
 {
-	int ct = 0;
-	for (int i = 0; i < nin; i++)
-		ct += c[i];
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		for (int64_t r = r0; r < r1; r++) {
-			float *o = out + r * ct;
+			float *o = out + r * out_pitch;
 			for (int i = 0; i < nin; i++) {
-				memcpy(o, in[i] + r * c[i], (size_t)c[i] * sizeof(float));
+				if (in[i]) /* NULL: already written in place */
+					memcpy(o, in[i] + r * c[i], (size_t)c[i] * sizeof(float));
 				o += c[i];
 			}
 		}

@@ -27,9 +27,10 @@ void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, 
 /* ZeroPadding2D: out is n x (h+t+b) x (w+l+r) x c. */
 void ct_op_zeropad(int n, int h, int w, int c, int t, int b, int l, int r, const float *in,
 		   float *out, int nthreads);
-/* Concatenate nin inputs of rows x c[i] along channels into rows x sum(c). */
+/* Concatenate nin inputs of rows x c[i] along channels into rows of out_pitch floats
+ * (>= sum(c)); a NULL input is skipped (its slice was written in place). */
 void ct_op_concat(int64_t rows, int nin, const float *const *in, const int *c, float *out,
-		  int nthreads);
+		  int64_t out_pitch, int nthreads);
 /* out = sum of nin inputs, elementwise. */
 void ct_op_add(int64_t numel, int nin, const float *const *in, float *out, int nthreads);
 /* out[r][c] = act(in[r][c] * scale[c] + shift[c]): a standalone batch normalisation. */
