@@ -38,10 +38,10 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     := $(BUILD)/libctfuse.a
 
-.PHONY: all lib tools tests check demo asan bench install clean deps weights goldens
+.PHONY: all lib tools tests examples check demo asan bench install clean deps weights goldens
 # Keep object files of tools and tests (make would delete them as intermediates).
 .SECONDARY:
-all: tools tests
+all: tools tests examples
 
 # SIMD kernels are compiled per file for their instruction set and chosen at run time
 # (lib/nn/*_avx2.c, *_avx512.c); everything else stays baseline x86-64.
@@ -69,6 +69,13 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	$(CC) $(OMPFLAGS) $(CFLAGS) $(EXTRA) -o $@ $< $(LIBA) $(LDLIBS)
 
 tests: $(TESTS)
+
+# Example programs (examples/README.md): a feature extractor of one's own, HDF5 API only.
+EXAMPLES := $(BUILD)/examples/histogram_features
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(PKG_LIBS) -lm
+examples: $(EXAMPLES)
 
 deps:
 	@sh scripts/deps.sh

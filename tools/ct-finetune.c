@@ -22,7 +22,7 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "hidden", &hidden, "N", "MLP hidden units", 1, 65536),
 	CT_OPT_DOUBLE_(0, "dropout", &dropout, "P", "MLP dropout rate of the hidden units while training", 0, 0.95),
 	CT_OPT_CHOICE_(0, "optimizer", &optim_s, "adam|sgd", "Adam, or SGD with momentum"),
-	CT_OPT_DOUBLE_(0, "lr", &lr, "RATE", "learning rate (default 0.001 for adam, 0.01 for sgd)", 1e-9, 10),
+	CT_OPT_DOUBLE_(0, "lr", &lr, "RATE", "learning rate (0.01 with --optimizer sgd)", 1e-9, 10),
 	CT_OPT_DOUBLE_(0, "momentum", &momentum, "MU", "SGD momentum", 0, 0.999),
 	CT_OPT_DOUBLE_(0, "weight-decay", &weight_decay, "L", "L2 penalty (L/2)||W||^2 on the weight matrices", 0, 10),
 	CT_OPT_CHOICE_(0, "class-weights", &cw_s, "none|balanced", "balanced: weight class c by n / (K n_c)"),

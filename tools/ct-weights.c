@@ -1,16 +1,23 @@
-/* ct-weights - pretrained weight files: import a TensorFlow.js layers model, describe a Keras weight file, checksum. */
+/* ct-weights - pretrained weight files: import a TensorFlow.js layers model, describe a Keras weight file, checksum,
+ * export a backbone with its weights as ONNX. */
 #include "tool.h"
 
 #include "core/sha256.h"
+#include "models/models.h"
+#include "nn/net.h"
+#include "nn/onnx.h"
 #include "nn/tfjs.h"
 #include "nn/weights.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *out_path;
 static int force, quiet, as_json;
+static const char *backbone, *weights_path, *layers_s, *pool_s = "avg", *batch_s = "dynamic";
+static int synthetic;
 
 static ct_opt import_opts[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file ('-' for stdout)"),
@@ -23,6 +30,20 @@ static ct_opt info_opts[] = {
 	CT_OPT_END_,
 };
 static ct_opt sha_opts[] = {
+	CT_OPT_END_,
+};
+static ct_opt export_opts[] = {
+	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
+	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
+		       "Keras-layout weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+	CT_OPT_FLAG_(0, "synthetic", &synthetic, "deterministic synthetic weights instead of a file (tests, benchmarks)"),
+	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
+		       "layers to output, one ONNX output each (default: the last block)"),
+	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each output (none: flattened NHWC)"),
+	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model (default dynamic)"),
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output ONNX model ('-' for stdout)"),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
 	CT_OPT_END_,
 };
 
@@ -56,13 +77,27 @@ static ct_cmd sha_cmd = {
 	-1,
 };
 
+static ct_cmd export_cmd = {
+	"ct-weights export-onnx",
+	"--backbone NAME [OPTIONS] -o OUTPUT",
+	"Export a backbone with its weights as an ONNX model (IR 7, opset 13) computing what ct-features\n"
+	"computes: input 'images' N x H x W x 3 float32 NHWC, already preprocessed (InceptionV3, MobileNetV2:\n"
+	"x / 127.5 - 1); one output '<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' per layer.",
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	export_opts,
+	0,
+	0,
+};
+
 static void top_help(FILE *out)
 {
 	fprintf(out, "usage: ct-weights import-tfjs [OPTIONS] MODEL.json -o OUTPUT\n"
 		     "       ct-weights info [--json] FILE\n"
-		     "       ct-weights sha256 FILE...\n\n"
+		     "       ct-weights sha256 FILE...\n"
+		     "       ct-weights export-onnx --backbone NAME [OPTIONS] -o OUTPUT\n\n"
 		     "Pretrained weights: import a TensorFlow.js layers model as a Keras HDF5 weight file,\n"
-		     "describe a weight file, print checksums. 'ct-weights COMMAND --help' for a command's options.\n\n"
+		     "describe a weight file, print checksums, export a backbone as ONNX.\n"
+		     "'ct-weights COMMAND --help' for a command's options.\n\n"
 		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -216,6 +251,57 @@ static int cmd_sha256(int argc, char **argv)
 	return rc;
 }
 
+static char *default_weights(const char *bb)
+{
+	static char buf[4096];
+	const char *dir = getenv("CT_WEIGHTS_DIR");
+	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", bb);
+	return buf;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&export_cmd, argc, argv, &nargs, &args);
+	free(args);
+	if (!backbone)
+		return ct_tool_usage(&export_cmd, "no backbone (use --backbone NAME)");
+	if (!out_path)
+		return ct_tool_usage(&export_cmd, "no output file (use -o FILE)");
+	if (synthetic && weights_path)
+		return ct_tool_usage(&export_cmd, "give either --weights or --synthetic, not both");
+	ct_onnx_opts o = { .outputs = layers_s, .batch = 0 };
+	o.pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
+	if (strcmp(batch_s, "dynamic")) {
+		char *end;
+		errno = 0;
+		long b = strtol(batch_s, &end, 10);
+		if (end == batch_s || *end || errno || b < 1 || b > 65536)
+			return ct_tool_usage(&export_cmd, "--batch: expected a number from 1 to 65536 or 'dynamic'");
+		o.batch = (int)b;
+	}
+	struct stat st;
+	if (!force && strcmp(out_path, "-") && stat(out_path, &st) == 0) {
+		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+		return CT_EXIT_FAILURE;
+	}
+	ct_graph *g = ct_model_build(backbone);
+	if (!g)
+		return fail();
+	ct_weights w = { 0 };
+	int rc = synthetic ? ct_graph_testweights(g, &w) : ct_weights_load(&w, weights_path ? weights_path : default_weights(backbone));
+	if (rc == 0)
+		rc = ct_onnx_save(g, &w, &o, out_path);
+	if (rc == 0 && !quiet)
+		fprintf(stderr, "ct-weights: '%s': %s, outputs %s pooled %s, batch %s, weights %s\n", out_path, backbone,
+			layers_s ? layers_s : g->default_output, pool_s, o.batch ? batch_s : "dynamic",
+			synthetic ? "synthetic" : w.sha256);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+	return rc ? fail() : CT_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -237,6 +323,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(sub, "sha256"))
 		return cmd_sha256(argc - 1, argv + 1);
+	if (!strcmp(sub, "export-onnx"))
+		return cmd_export(argc - 1, argv + 1);
 	fprintf(stderr, "ct-weights: unknown command '%s'\nTry 'ct-weights --help' for more information.\n", sub);
 	return CT_EXIT_USAGE;
 }

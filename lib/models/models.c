@@ -10,9 +10,14 @@ static const struct {
 } registry[] = {
 	{ "inception_v3", ct_inception_v3_build },
 	{ "mobilenet_v2", ct_mobilenet_v2_build },
+	{ "resnet50", ct_resnet50_build },
+	{ "vgg16", ct_vgg16_build },
+	{ "densenet121", ct_densenet121_build },
+	{ "xception", ct_xception_build },
 };
 
-static const char *const names[] = { "inception_v3", "mobilenet_v2", NULL };
+static const char *const names[] = { "inception_v3", "mobilenet_v2", "resnet50", "vgg16",
+				      "densenet121", "xception", NULL };
 
 const char *const *ct_model_names(void)
 {
@@ -24,6 +29,8 @@ ct_graph *ct_model_build(const char *arch)
 	for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
 		if (arch && !strcmp(arch, registry[i].name))
 			return registry[i].build();
-	ct_error("unknown architecture '%s' (known: inception_v3, mobilenet_v2)", arch ? arch : "");
+	ct_error("unknown architecture '%s' (known: inception_v3, mobilenet_v2, resnet50, vgg16, "
+		 "densenet121, xception)",
+		 arch ? arch : "");
 	return NULL;
 }

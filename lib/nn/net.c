@@ -86,6 +86,26 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 		snprintf(buf, n, "scalar");
 }
 
+/* Keras 1 saved weights under names like "block1_conv1_W_1:0" (the official VGG16 and
+ * Xception files still do); Keras 2 loads them by position within the layer. We do the
+ * same when none of a layer's tensors carries a Keras 2 short name and the count fits. */
+static int legacy_names(const ct_wlayer *l, const ct_node *nd)
+{
+	if (!l || l->n != nd->nw)
+		return 0;
+	for (int j = 0; j < nd->nw; j++)
+		if (ct_wlayer_get(l, nd->wspec[j].name))
+			return 0;
+	return 1;
+}
+
+/* Tensor j (Keras order) of node nd in layer l, by short name or by position (above). */
+static const ct_wtensor *layer_tensor(const ct_wlayer *l, const ct_node *nd, int j)
+{
+	const ct_wtensor *t = l ? ct_wlayer_get(l, nd->wspec[j].name) : NULL;
+	return t ? t : legacy_names(l, nd) ? &l->w[j] : NULL;
+}
+
 int ct_graph_check_weights(const ct_graph *g, const ct_weights *w)
 {
 	for (int i = 0; i < g->n; i++) {
@@ -95,7 +115,7 @@ int ct_graph_check_weights(const ct_graph *g, const ct_weights *w)
 		const ct_wlayer *l = ct_weights_find(w, nd->name);
 		if (!l)
 			return ct_error("layer '%s': missing from the weights", nd->name);
-		for (int t = 0; t < l->n; t++) {
+		for (int t = 0; t < l->n && !legacy_names(l, nd); t++) {
 			const char *full = l->w[t].name, *s = strrchr(full, '/');
 			char shortn[64];
 			snprintf(shortn, sizeof shortn, "%s", s ? s + 1 : full);
@@ -110,7 +130,7 @@ int ct_graph_check_weights(const ct_graph *g, const ct_weights *w)
 		}
 		for (int j = 0; j < nd->nw; j++) {
 			const ct_wspec *s = &nd->wspec[j];
-			const ct_wtensor *t = ct_wlayer_get(l, s->name);
+			const ct_wtensor *t = layer_tensor(l, nd, j);
 			if (!t)
 				return ct_error("layer '%s': missing %s", nd->name, s->name);
 			int same = t->t.ndim == s->ndim && t->t.dtype == CT_F32;
@@ -132,8 +152,12 @@ int ct_graph_check_weights(const ct_graph *g, const ct_weights *w)
 
 static const float *wdata(const ct_weights *w, const ct_node *nd, const char *name)
 {
-	const ct_wtensor *t = ct_wlayer_get(ct_weights_find(w, nd->name), name);
-	return t ? (const float *)t->t.data : NULL;
+	for (int j = 0; j < nd->nw; j++)
+		if (!strcmp(nd->wspec[j].name, name)) {
+			const ct_wtensor *t = layer_tensor(ct_weights_find(w, nd->name), nd, j);
+			return t ? (const float *)t->t.data : NULL;
+		}
+	return NULL;
 }
 
 /* Per-channel scale and shift of an inference batch normalisation, in double. */
@@ -195,7 +219,13 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 	const ct_node *nd = &g->nodes[node];
 	int src = nd->in[0];
 	const ct_node *sn = &g->nodes[src];
+	int sep = nd->op == CT_OP_SEPCONV2D;
 	st->geom = geom_of(sn, nd);
+	if (sep) { /* the pointwise half: 1x1 on the depthwise step's output (st->in[0]) */
+		st->geom.h = nd->h, st->geom.w = nd->w;
+		st->geom.kh = st->geom.kw = st->geom.sh = st->geom.sw = st->geom.dh = st->geom.dw = 1;
+		st->geom.pad_t = st->geom.pad_l = 0;
+	}
 	if (nd->op == CT_OP_DENSE) {
 		st->geom.h = st->geom.w = st->geom.oh = st->geom.ow = 1;
 		st->geom.cin = sn->h * sn->w * sn->c;
@@ -203,14 +233,15 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 	}
 	/* ZeroPadding2D then a 'valid' conv: pad inside the conv instead */
 	if (sn->op == CT_OP_ZEROPAD && use[src].count == 1 && !is_output(net, src) &&
-	    nd->op != CT_OP_DENSE) {
+	    nd->op != CT_OP_DENSE && !sep) {
 		const ct_node *pn = &g->nodes[sn->in[0]];
 		st->geom.h = pn->h, st->geom.w = pn->w;
 		st->geom.pad_t += sn->pad_t, st->geom.pad_l += sn->pad_l;
 		src = sn->in[0];
 	}
 	st->nin = 1;
-	st->in[0] = net->node_value[src];
+	if (!sep)
+		st->in[0] = net->node_value[src];
 	st->res = -1;
 	st->act = nd->act;
 	int cout = nd->c;
@@ -233,7 +264,9 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 		tail = use[tail].first;
 		bn_coeffs(w, &g->nodes[tail], scale, shift);
 	}
-	const float *kern = wdata(w, nd, nd->op == CT_OP_DWCONV2D ? "depthwise_kernel" : "kernel");
+	const float *kern = wdata(w, nd, nd->op == CT_OP_DWCONV2D ? "depthwise_kernel"
+					 : sep			   ? "pointwise_kernel"
+								   : "kernel");
 	const float *bias = nd->use_bias ? wdata(w, nd, "bias") : NULL;
 	for (int64_t i = 0; i < k; i++)
 		for (int c = 0; c < cout; c++)
@@ -282,6 +315,37 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 	return rc;
 }
 
+/* The depthwise half of a SeparableConv2D: its own step and an unnamed value (no bias, no
+ * activation: Keras applies both after the pointwise product). */
+static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
+{
+	const ct_node *nd = &net->g->nodes[node];
+	const ct_node *sn = &net->g->nodes[nd->in[0]];
+	int cin = sn->c;
+	st->kind = S_DWCONV;
+	st->geom = geom_of(sn, nd);
+	st->geom.cout = cin;
+	st->geom.out_pitch = cin;
+	st->nin = 1;
+	st->in[0] = net->node_value[nd->in[0]];
+	st->res = -1;
+	st->act = CT_ACT_NONE;
+	const float *kern = wdata(w, nd, "depthwise_kernel");
+	int64_t k = (int64_t)nd->kh * nd->kw * cin;
+	st->w = xcalloc((size_t)k, sizeof(float));
+	st->b = xcalloc((size_t)cin, sizeof(float));
+	if (!st->w || !st->b || st->in[0] < 0)
+		return st->in[0] < 0 ? ct_error("layer '%s': input not computed", nd->name) : -1;
+	memcpy(st->w, kern, (size_t)k * sizeof(float));
+	st->flops = 2.0 * nd->h * nd->w * (double)k;
+	value *v = &net->values[net->nvalues];
+	v->per_image = (int64_t)nd->h * nd->w * cin;
+	v->buf = -1;
+	v->last_use = -1;
+	st->out = net->nvalues++;
+	return 0;
+}
+
 static int plan(ct_net *net, const ct_weights *w)
 {
 	const ct_graph *g = net->g;
@@ -327,6 +391,18 @@ static int plan(ct_net *net, const ct_weights *w)
 		case CT_OP_INPUT:
 			st->kind = S_PREP;
 			break;
+		case CT_OP_SEPCONV2D: {
+			rc = plan_sepconv_dw(net, w, i, st);
+			if (rc)
+				break;
+			int dwv = st->out;
+			st = &net->steps[++net->nsteps];
+			memset(st, 0, sizeof *st);
+			st->node = i;
+			st->in[0] = dwv;
+			rc = plan_conv(net, w, use, i, st);
+			break;
+		}
 		case CT_OP_CONV2D:
 		case CT_OP_DWCONV2D:
 		case CT_OP_DENSE:
@@ -790,6 +866,35 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 	}
 }
 
+/* Keras preprocess_input on uint8 pixels (keras-applications imagenet_utils), in float32
+ * step by step as numpy does it: 'tf' x/127.5 - 1; 'caffe' RGB->BGR then minus the BGR
+ * ImageNet mean; 'torch' x/255, minus the RGB mean, over the RGB std. */
+static void prep_u8(ct_prep prep, int c, const uint8_t *p, int64_t numel, float *x)
+{
+	static const float caffe_mean[3] = { 103.939f, 116.779f, 123.68f };
+	static const float torch_mean[3] = { 0.485f, 0.456f, 0.406f };
+	static const float torch_std[3] = { 0.229f, 0.224f, 0.225f };
+	if (c != 3 && (prep == CT_PREP_CAFFE || prep == CT_PREP_TORCH))
+		prep = CT_PREP_NONE; /* the modes are defined for RGB only */
+	for (int64_t i = 0; i < numel; i++) {
+		int ch = (int)(i % c);
+		switch (prep) {
+		case CT_PREP_TF:
+			x[i] = (float)p[i] / 127.5f - 1.f;
+			break;
+		case CT_PREP_CAFFE: /* output channel ch (BGR) takes input channel 2 - ch */
+			x[i] = (float)p[i - ch + 2 - ch] - caffe_mean[ch];
+			break;
+		case CT_PREP_TORCH:
+			x[i] = ((float)p[i] / 255.f - torch_mean[ch]) / torch_std[ch];
+			break;
+		case CT_PREP_NONE:
+			x[i] = (float)p[i];
+			break;
+		}
+	}
+}
+
 int ct_net_run(ct_net *net, const ct_tensor *images)
 {
 	const ct_graph *g = net->g;
@@ -822,9 +927,8 @@ int ct_net_run(ct_net *net, const ct_tensor *images)
 		float *x = vbuf(net, first->out);
 		int64_t numel = cn * per_img;
 		if (images->dtype == CT_U8) {
-			const uint8_t *p = (const uint8_t *)images->data + i0 * per_img;
-			for (int64_t i = 0; i < numel; i++)
-				x[i] = g->prep == CT_PREP_TF ? (float)p[i] / 127.5f - 1.f : (float)p[i];
+			prep_u8(g->prep, (int)s[2], (const uint8_t *)images->data + i0 * per_img,
+				numel, x);
 		} else {
 			memcpy(x, (const float *)images->data + i0 * per_img,
 			       (size_t)numel * sizeof(float));

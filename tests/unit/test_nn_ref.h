@@ -85,6 +85,41 @@ static double **ref_run(const ct_graph *g, const ct_weights *wt, int n, const do
 						}
 			break;
 		}
+		case CT_OP_SEPCONV2D: { /* SeparableConv2D: depthwise (no bias), then 1x1, bias, act */
+			const float *dk = ref_w(wt, nd->name, "depthwise_kernel");
+			const float *pk = ref_w(wt, nd->name, "pointwise_kernel");
+			const float *b = nd->use_bias ? ref_w(wt, nd->name, "bias") : NULL;
+			int rh, rw, pt, pl;
+			ref_pad(H, nd->kh, nd->sh, 1, nd->same, &rh, &pt);
+			ref_pad(W, nd->kw, nd->sw, 1, nd->same, &rw, &pl);
+			double *d = calloc((size_t)C, sizeof *d);
+			for (int i = 0; i < n; i++)
+				for (int y = 0; y < oh; y++)
+					for (int xx = 0; xx < ow; xx++) {
+						for (int c = 0; c < C; c++) {
+							d[c] = 0;
+							for (int ky = 0; ky < nd->kh; ky++)
+								for (int kx = 0; kx < nd->kw; kx++) {
+									int iy = y * nd->sh - pt + ky, ix = xx * nd->sw - pl + kx;
+									if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+										d[c] += in[(((size_t)i * H + iy) * W + ix) * C + c] *
+											dk[(ky * nd->kw + kx) * C + c];
+								}
+						}
+						for (int co = 0; co < oc; co++) {
+							double s = b ? b[co] : 0;
+							for (int c = 0; c < C; c++)
+								s += d[c] * pk[(size_t)c * oc + co];
+							if (nd->act == CT_ACT_RELU)
+								s = s > 0 ? s : 0;
+							if (nd->act == CT_ACT_RELU6)
+								s = s < 0 ? 0 : s > 6 ? 6 : s;
+							o[(((size_t)i * oh + y) * ow + xx) * oc + co] = s;
+						}
+					}
+			free(d);
+			break;
+		}
 		case CT_OP_BATCHNORM: {
 			const float *ga = ref_w(wt, nd->name, "gamma"), *be = ref_w(wt, nd->name, "beta");
 			const float *mu = ref_w(wt, nd->name, "moving_mean");
