@@ -6,7 +6,7 @@ PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62
 for a in "$@"; do
 	case "$a" in
 	--node) command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
-	--chromium) PKGS="$PKGS chromium" ;;
+	--chromium) PKGS="$PKGS chromium fonts-liberation" ;;
 	esac
 done
 missing=""

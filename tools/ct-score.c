@@ -54,13 +54,20 @@ static ct_cmd cmd = {
 	2,
 };
 
+static char **args;
+
+static int usage(const char *msg)
+{
+	free(args);
+	return ct_tool_usage(&cmd, msg);
+}
+
 int main(int argc, char **argv)
 {
 	int nargs;
-	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 	if (!out_path)
-		return ct_tool_usage(&cmd, "missing output (-o FILE)");
+		return usage("missing output (-o FILE)");
 	ct_score_opts o;
 	memset(&o, 0, sizeof o);
 	ct_eval_defaults(&o.eval);
@@ -73,17 +80,17 @@ int main(int argc, char **argv)
 		errno = 0;
 		double t = strtod(threshold_s, &end);
 		if (errno || end == threshold_s || *end || !(t >= 0 && t <= 1))
-			return ct_tool_usage(&cmd, "--threshold must be a number in [0, 1] or 'youden'");
+			return usage("--threshold must be a number in [0, 1] or 'youden'");
 		o.mode = ct_opts_seen(&cmd, "threshold") ? CT_THRESH_FIXED : CT_THRESH_DEFAULT;
 		o.threshold = t;
 	}
 	if (positive && !*positive)
-		return ct_tool_usage(&cmd, "--positive needs a class name");
+		return usage("--positive needs a class name");
 	int to_stdout = !strcmp(out_path, "-");
 	if (to_stdout && ((tsv_path && !strcmp(tsv_path, "-")) || (report_path && !strcmp(report_path, "-"))))
-		return ct_tool_usage(&cmd, "only one output can go to standard output");
+		return usage("only one output can go to standard output");
 	if (tsv_path && report_path && !strcmp(tsv_path, "-") && !strcmp(report_path, "-"))
-		return ct_tool_usage(&cmd, "only one output can go to standard output");
+		return usage("only one output can go to standard output");
 	o.eval.bootstrap = bootstrap;
 	o.eval.resample = !strcmp(resample_s, "plain") ? CT_RESAMPLE_PLAIN : CT_RESAMPLE_STRATIFIED;
 	o.eval.level = level;

@@ -308,18 +308,13 @@ static void name2(char *buf, size_t n, const char *a, const char *b)
 
 #define VNAME (CT_NODE_NAME + 32)
 
-/* Conv2D and DepthwiseConv2D: kernel HWIO (or kh,kw,cin,mult) -> OIHW with group = cin. */
-static int conv(ex *e, const ct_node *nd)
+/* A Keras kernel (kh, kw, cin, last) as an ONNX Conv weight (O, I/group, kh, kw): for a
+ * convolution last = cout and O = last; for a depthwise one group = cin, last = the depth
+ * multiplier and output channel i * mult + m (Keras' order). */
+static int conv_weight(ex *e, const ct_node *nd, const char *wname, const float *k, int kh, int kw,
+		       int cin, int last, int depthwise)
 {
-	const ct_node *src = &e->g->nodes[nd->in[0]];
-	int dw = nd->op == CT_OP_DWCONV2D;
-	int kh = nd->kh, kw = nd->kw, cin = src->c;
-	int mult = dw ? nd->filters : 1, cout = dw ? cin * mult : nd->filters;
-	const float *k = wdata(e, nd, dw ? "depthwise_kernel" : "kernel");
-	const float *bias = nd->use_bias ? wdata(e, nd, "bias") : NULL;
-	if (!k || (nd->use_bias && !bias))
-		return ct_error("layer '%s': missing weights", nd->name);
-	int icg = dw ? 1 : cin; /* input channels per group */
+	int cout = depthwise ? cin * last : last, icg = depthwise ? 1 : cin;
 	size_t nk = (size_t)cout * icg * kh * kw;
 	float *t = malloc(nk * sizeof *t);
 	if (!t)
@@ -327,38 +322,69 @@ static int conv(ex *e, const ct_node *nd)
 	for (int y = 0; y < kh; y++)
 		for (int x = 0; x < kw; x++)
 			for (int i = 0; i < cin; i++)
-				for (int m = 0; m < (dw ? mult : cout); m++) {
-					/* Keras: ((y*kw + x)*cin + i)*last + m; depthwise output channel i*mult + m */
-					float v = k[(((size_t)y * kw + x) * cin + i) * (dw ? mult : cout) + m];
-					int o = dw ? i * mult + m : m, ii = dw ? 0 : i;
+				for (int m = 0; m < last; m++) {
+					float v = k[(((size_t)y * kw + x) * cin + i) * last + m];
+					int o = depthwise ? i * last + m : m, ii = depthwise ? 0 : i;
 					t[(((size_t)o * icg + ii) * kh + y) * kw + x] = v;
 				}
-	char wn[VNAME], bn[VNAME], cv[VNAME];
-	name2(wn, sizeof wn, nd->name, "kernel");
-	name2(bn, sizeof bn, nd->name, "bias");
 	int64_t dims[4] = { cout, icg, kh, kw };
-	init_f32(e, wn, 4, dims, t);
+	init_f32(e, wname, 4, dims, t);
 	free(t);
-	if (bias) {
-		int64_t bd = cout;
-		init_f32(e, bn, 1, &bd, bias);
-	}
-	const char *out = nd->name;
-	if (nd->act != CT_ACT_NONE) {
-		name2(cv, sizeof cv, nd->name, "conv");
-		out = cv;
-	}
-	const char *in[3] = { src->name, wn, bn };
+	return 0;
+}
+
+static void conv_node(ex *e, const char *name, int nin, const char *const *in, const char *out, int kh,
+		      int kw, int sh, int sw, int dh, int dw, const int64_t pads[4], int group)
+{
 	pb n;
-	node_begin(&n, "Conv", nd->name, bias ? 3 : 2, in, out);
-	int64_t ks[2] = { kh, kw }, st[2] = { nd->sh, nd->sw }, dl[2] = { nd->dh, nd->dw };
-	int64_t pads[4] = { nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r };
+	node_begin(&n, "Conv", name, nin, in, out);
+	int64_t ks[2] = { kh, kw }, st[2] = { sh, sw }, dl[2] = { dh, dw };
 	attr_ints(&n, "kernel_shape", 2, ks);
 	attr_ints(&n, "strides", 2, st);
 	attr_ints(&n, "dilations", 2, dl);
 	attr_ints(&n, "pads", 4, pads);
-	attr_int(&n, "group", dw ? cin : 1);
+	attr_int(&n, "group", group);
 	node_end(e, &n);
+}
+
+/* Conv2D, DepthwiseConv2D, and SeparableConv2D as a depthwise Conv ("<layer>/depthwise")
+ * followed by a 1x1 Conv; bias and activation come last, as in Keras. */
+static int conv(ex *e, const ct_node *nd)
+{
+	const ct_node *src = &e->g->nodes[nd->in[0]];
+	int dw = nd->op == CT_OP_DWCONV2D, sep = nd->op == CT_OP_SEPCONV2D;
+	int cin = src->c, mult = dw ? nd->filters : 1;
+	const float *k = wdata(e, nd, dw || sep ? "depthwise_kernel" : "kernel");
+	const float *pk = sep ? wdata(e, nd, "pointwise_kernel") : NULL;
+	const float *bias = nd->use_bias ? wdata(e, nd, "bias") : NULL;
+	if (!k || (sep && !pk) || (nd->use_bias && !bias))
+		return ct_error("layer '%s': missing weights", nd->name);
+	char wn[VNAME], pn[VNAME], bn[VNAME], cv[VNAME], dv[VNAME];
+	name2(wn, sizeof wn, nd->name, dw || sep ? "depthwise_kernel" : "kernel");
+	name2(pn, sizeof pn, nd->name, "pointwise_kernel");
+	name2(bn, sizeof bn, nd->name, "bias");
+	name2(cv, sizeof cv, nd->name, "conv");
+	name2(dv, sizeof dv, nd->name, "depthwise");
+	if (conv_weight(e, nd, wn, k, nd->kh, nd->kw, cin, dw ? mult : sep ? 1 : nd->filters, dw || sep))
+		return -1;
+	if (sep && conv_weight(e, nd, pn, pk, 1, 1, cin, nd->filters, 0))
+		return -1;
+	if (bias) {
+		int64_t bd = nd->c;
+		init_f32(e, bn, 1, &bd, bias);
+	}
+	const char *out = nd->act != CT_ACT_NONE ? cv : nd->name;
+	int64_t pads[4] = { nd->pad_t, nd->pad_l, nd->pad_b, nd->pad_r };
+	if (sep) {
+		static const int64_t none[4] = { 0, 0, 0, 0 };
+		const char *din[2] = { src->name, wn }, *pin[3] = { dv, pn, bn };
+		conv_node(e, dv, 2, din, dv, nd->kh, nd->kw, nd->sh, nd->sw, 1, 1, pads, cin);
+		conv_node(e, nd->name, bias ? 3 : 2, pin, out, 1, 1, 1, 1, 1, 1, none, 1);
+	} else {
+		const char *in[3] = { src->name, wn, bn };
+		conv_node(e, nd->name, bias ? 3 : 2, in, out, nd->kh, nd->kw, nd->sh, nd->sw, nd->dh, nd->dw, pads,
+			  dw ? cin : 1);
+	}
 	if (nd->act != CT_ACT_NONE) {
 		char an[VNAME];
 		name2(an, sizeof an, nd->name, "act");
@@ -499,6 +525,7 @@ static int emit_node(ex *e, const ct_node *nd)
 		return 0;
 	case CT_OP_CONV2D:
 	case CT_OP_DWCONV2D:
+	case CT_OP_SEPCONV2D:
 		return conv(e, nd);
 	case CT_OP_BATCHNORM:
 		return batchnorm(e, nd);
@@ -529,8 +556,6 @@ static int emit_node(ex *e, const ct_node *nd)
 	case CT_OP_SOFTMAX:
 		activation(e, CT_ACT_SOFTMAX, nd->name, in, nd->name);
 		return 0;
-	case CT_OP_SEPCONV2D: /* not mapped yet (depthwise Conv + 1x1 Conv): error below */
-		break;
 	}
 	return ct_error("layer '%s': no ONNX mapping for %s", nd->name, ct_op_name(nd->op));
 }

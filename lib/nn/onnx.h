@@ -13,14 +13,14 @@
  *
  * Op mapping (Keras layer -> ONNX): Conv2D -> Conv (kernels HWIO -> OIHW, Keras/TensorFlow
  * 'same' padding written out as explicit pads from the graph), DepthwiseConv2D -> Conv with
- * group = C, BatchNormalization -> BatchNormalization (not folded: the runtime does its own
+ * group = C, SeparableConv2D -> depthwise Conv + 1x1 Conv, BatchNormalization -> BatchNormalization (not folded: the runtime does its own
  * folding, which keeps the check independent of ours), ReLU -> Relu, ReLU(6) -> Clip(0, 6),
  * MaxPooling2D -> MaxPool, AveragePooling2D -> AveragePool (count_include_pad = 0: Keras
  * 'same' averages over the non-padded cells), ZeroPadding2D -> Pad, Concatenate -> Concat
  * (axis 1), Add -> Add / Sum, GlobalAverage/MaxPooling2D -> GlobalAveragePool/GlobalMaxPool,
  * Dense -> (Transpose to NHWC,) Flatten, Gemm, activation, Reshape to N x C x 1 x 1,
  * Softmax -> Softmax (axis 1). Value names are the Keras layer names; initializers are
- * "<layer>/<weight>" (e.g. "conv2d_1/kernel"). Only the layers the outputs need are written.
+ * "<layer>/<Keras weight>" (e.g. "conv2d_1/kernel", in ONNX layout). Only the layers the outputs need are written.
  * The model also carries metadata_props: ctfuse.arch, ctfuse.outputs, ctfuse.pool,
  * ctfuse.preprocessing, ctfuse.weights_sha256. */
 #ifndef CT_ONNX_H

@@ -248,7 +248,7 @@ static void test_bootstrap(void)
 	ct_eval_opts o;
 	ct_eval_defaults(&o);
 	o.bootstrap = 500;
-	ct_eval a, b, c, d;
+	ct_eval a, b, c;
 	ok(ct_evaluate(probs, y, n, 2, &o, &a) == 0 && ct_evaluate(probs, y, n, 2, &o, &b) == 0,
 	   "bootstrap 500 resamples twice");
 	ok(same_eval(&a, &b), "same seed gives bit-identical intervals and bands");
@@ -281,6 +281,7 @@ static void test_bootstrap(void)
 	ct_eval_free(&c);
 	o.seed = 42;
 #ifdef _OPENMP
+	ct_eval d;
 	int nt = omp_get_max_threads();
 	omp_set_num_threads(1);
 	ct_evaluate(probs, y, n, 2, &o, &c);

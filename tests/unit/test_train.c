@@ -350,6 +350,7 @@ int main(void)
 		ct_head_predict(&m1, x, 10, p1);
 		ct_head_predict(&m3, x, 10, p3);
 		ok(!memcmp(p1, p3, sizeof p1), "the loaded head predicts the same probabilities");
+		ct_head_free(&m3);
 		ok(ct_head_load("/nonexistent/m.h5", &m3) < 0 && strstr(ct_last_error(), "'/nonexistent/m.h5'"),
 		   "loading a missing model names the file: %s", ct_last_error());
 		ct_head_free(&m3);
