@@ -80,7 +80,8 @@ examples: $(EXAMPLES)
 deps:
 	@sh scripts/deps.sh
 
-check: deps
+check:
+	@sh scripts/deps.sh --chromium
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run.sh
 

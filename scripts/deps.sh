@@ -1,27 +1,40 @@
 #!/bin/sh
 # deps.sh - install the Debian packages ctfuse needs, only those missing, saying which.
+# Usage: deps.sh [--node] [--chromium]
+#   --node      nodejs and npm (make weights, make goldens, make bench)
+#   --chromium  chromium for the HTML report test (optional: the test skips without it)
 set -e
-# Usage: deps.sh [--node] [--chromium]   (extra packages for weights/goldens and report tests)
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+OPTIONAL=""
 for a in "$@"; do
 	case "$a" in
 	--node) command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
-	--chromium) PKGS="$PKGS chromium fonts-liberation" ;;
+	--chromium) OPTIONAL="$OPTIONAL chromium fonts-liberation" ;;
+	*) echo "deps: unknown option '$a'" >&2; exit 2 ;;
 	esac
 done
-missing=""
-for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-[ -z "$missing" ] && exit 0
-echo "deps: installing missing Debian packages:$missing"
+missing() {
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || printf ' %s' "$p"
+	done
+}
+need=$(missing $PKGS)
+want=$(missing $OPTIONAL)
+[ -z "$need$want" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-	echo "deps: not root; run as root: apt-get install$missing" >&2
-	exit 1
+	[ -n "$want" ] && echo "deps: optional packages missing (tests that need them skip):$want" >&2
+	if [ -n "$need" ]; then
+		echo "deps: missing Debian packages; as root run: apt-get install$need" >&2
+		exit 1
+	fi
+	exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+echo "deps: installing missing Debian packages:$need$want"
 apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends $missing >/dev/null
-echo "deps: installed$missing"
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $need >/dev/null
+if [ -n "$want" ] && ! apt-get install -y -q --no-install-recommends $want >/dev/null; then
+	echo "deps: could not install optional packages:$want (tests that need them skip)" >&2
+fi
+echo "deps: installed$need$want"

@@ -40,21 +40,31 @@ int main(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
+	const char *usage = NULL;
 	if (!out_path)
-		return ct_tool_usage(&cmd, "missing output (-o FILE)");
-	if (standardize && l2)
-		return ct_tool_usage(&cmd, "--standardize and --l2 exclude each other");
+		usage = "missing output (-o FILE)";
+	else if (standardize && l2)
+		usage = "--standardize and --l2 exclude each other";
 	double *w = NULL;
-	if (weights_s) {
+	if (!usage && weights_s) {
 		w = calloc((size_t)nargs, sizeof *w);
 		if (!w || ct_parse_weights(weights_s, w, nargs) < 0)
-			return ct_tool_usage(&cmd, w ? ct_last_error() : "out of memory");
+			usage = w ? ct_last_error() : "out of memory";
+	}
+	if (usage) {
+		free(w);
+		free(args);
+		return ct_tool_usage(&cmd, usage);
 	}
 	/* Create the output first, so an existing or unwritable output fails at once. */
 	ct_h5 h;
 	ct_features *in = calloc((size_t)nargs, sizeof *in);
-	if (!in || ct_h5_create(&h, out_path, force) < 0)
+	if (!in || ct_h5_create(&h, out_path, force) < 0) {
+		free(in);
+		free(w);
+		free(args);
 		return ct_tool_fail(&cmd);
+	}
 	int rc = 0, nread = 0;
 	for (int k = 0; k < nargs && rc == 0; k++) {
 		rc = ct_features_read(args[k], &in[k]);

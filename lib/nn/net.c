@@ -338,11 +338,11 @@ static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
 		return st->in[0] < 0 ? ct_error("layer '%s': input not computed", nd->name) : -1;
 	memcpy(st->w, kern, (size_t)k * sizeof(float));
 	st->flops = 2.0 * nd->h * nd->w * (double)k;
-	value *v = &net->values[net->nvalues];
-	v->per_image = (int64_t)nd->h * nd->w * cin;
-	v->buf = -1;
-	v->last_use = -1;
-	st->out = net->nvalues++;
+	/* an unnamed value: the node's own value is the pointwise step's */
+	st->out = new_value(net, node);
+	net->node_value[node] = -1;
+	net->values[st->out].per_image = (int64_t)nd->h * nd->w * cin;
+	net->values[st->out].pitch = cin;
 	return 0;
 }
 

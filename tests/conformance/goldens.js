@@ -78,7 +78,7 @@ function testinput(n, h, w) {
 
 // Keras' order of a layer's tensors, which the C side indexes by (tfjs keeps the same order;
 // checked here so that a change in tfjs cannot silently shift the hash).
-const KERAS_ORDER = ['kernel', 'depthwise_kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'];
+const KERAS_ORDER = ['kernel', 'depthwise_kernel', 'pointwise_kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'];
 
 function shortName(v) {
 	// "conv2d_1/kernel" (originalName) -> "kernel"
@@ -104,12 +104,21 @@ function setTestWeights(model) {
 	return count;
 }
 
-// Batch of `images` synthetic inputs, preprocessed in Keras 'tf' mode: x / 127.5 - 1.
-function inputBatch(images, size) {
+// Batch of `images` synthetic inputs, preprocessed as Keras' preprocess_input `mode` does it
+// (keras-applications imagenet_utils, float32 step by step): 'tf' x / 127.5 - 1; 'caffe' RGB ->
+// BGR then minus the BGR ImageNet mean; 'torch' x / 255, minus the RGB mean, over the RGB std.
+function inputBatch(images, size, mode = 'tf') {
 	const per = size * size * 3;
 	const buf = new Float32Array(images * per);
 	for (let n = 0; n < images; n++) buf.set(testinput(n, size, size), n * per);
-	return tf.tidy(() => tf.tensor4d(buf, [images, size, size, 3]).div(127.5).sub(1));
+	return tf.tidy(() => {
+		const x = tf.tensor4d(buf, [images, size, size, 3]);
+		if (mode === 'tf') return x.div(127.5).sub(1);
+		if (mode === 'caffe') return tf.reverse(x, -1).sub(tf.tensor1d([103.939, 116.779, 123.68]));
+		if (mode === 'torch')
+			return x.div(255).sub(tf.tensor1d([0.485, 0.456, 0.406])).div(tf.tensor1d([0.229, 0.224, 0.225]));
+		throw new Error(`unknown preprocessing mode ${mode}`);
+	});
 }
 
 // ---- output -----------------------------------------------------------------------------
@@ -146,11 +155,11 @@ function block(name, pool, t) {
 	return lines.join('\n') + '\n';
 }
 
-function runGolden(arch, model, size, images, wanted, outdir) {
+function runGolden(arch, model, size, images, wanted, outdir, mode = 'tf') {
 	const nw = setTestWeights(model);
 	const outs = wanted.map(([name]) => model.getLayer(name).output);
 	const sub = tf.model({ inputs: model.inputs, outputs: outs });
-	const x = inputBatch(images, size);
+	const x = inputBatch(images, size, mode);
 	const t0 = Date.now();
 	let ys = sub.predict(x);
 	if (!Array.isArray(ys)) ys = [ys];
@@ -244,7 +253,11 @@ async function main() {
 	inc.dispose();
 }
 
-main().catch((e) => {
-	console.error(`goldens.js: ${e.stack || e}`);
-	process.exit(1);
-});
+module.exports = { testweight, testinput, setTestWeights, inputBatch, runGolden };
+
+if (require.main === module) {
+	main().catch((e) => {
+		console.error(`goldens.js: ${e.stack || e}`);
+		process.exit(1);
+	});
+}
