@@ -40,7 +40,7 @@ static ct_opt export_opts[] = {
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to output, one ONNX output each (default: the last block)"),
 	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each output (none: flattened NHWC)"),
-	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model (default dynamic)"),
+	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model"),
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output ONNX model ('-' for stdout)"),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
@@ -81,24 +81,40 @@ static ct_cmd export_cmd = {
 	"ct-weights export-onnx",
 	"--backbone NAME [OPTIONS] -o OUTPUT",
 	"Export a backbone with its weights as an ONNX model (IR 7, opset 13) computing what ct-features\n"
-	"computes: input 'images' N x H x W x 3 float32 NHWC, already preprocessed (InceptionV3, MobileNetV2:\n"
-	"x / 127.5 - 1); one output '<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' per layer.",
+	"computes: input 'images' N x H x W x 3 float32 NHWC, already preprocessed as the backbone expects\n"
+	"(InceptionV3, MobileNetV2, Xception: x / 127.5 - 1; see the model's metadata); one output\n"
+	"'<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' (N x H*W*C, NHWC order) per layer.",
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	export_opts,
 	0,
 	0,
 };
 
+/* The options of each command, from their tables (so the list cannot drift from the parsers). */
+static void list_opts(FILE *out, const char *cmd, const ct_opt *o)
+{
+	fprintf(out, "  %-12s", cmd);
+	int any = 0;
+	for (; o->type != CT_OPT_END; o++, any = 1)
+		fprintf(out, " --%s", o->long_name);
+	fprintf(out, "%s\n", any ? "" : " (none)");
+}
+
 static void top_help(FILE *out)
 {
 	fprintf(out, "usage: ct-weights import-tfjs [OPTIONS] MODEL.json -o OUTPUT\n"
 		     "       ct-weights info [--json] FILE\n"
 		     "       ct-weights sha256 FILE...\n"
-		     "       ct-weights export-onnx --backbone NAME [OPTIONS] -o OUTPUT\n\n"
+		     "       ct-weights export-onnx --backbone NAME [OPTIONS] -o OUTPUT\n"
+		     "       ct-weights --version\n\n"
 		     "Pretrained weights: import a TensorFlow.js layers model as a Keras HDF5 weight file,\n"
 		     "describe a weight file, print checksums, export a backbone as ONNX.\n"
-		     "'ct-weights COMMAND --help' for a command's options.\n\n"
-		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
+		     "'ct-weights COMMAND --help' for a command's options:\n");
+	list_opts(out, "import-tfjs", import_opts);
+	list_opts(out, "info", info_opts);
+	list_opts(out, "sha256", sha_opts);
+	list_opts(out, "export-onnx", export_opts);
+	fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static int fail(void)

@@ -588,6 +588,22 @@ static void metadata(pb *model, const char *key, const char *value)
 	pb_msg(model, 14, &m);
 }
 
+/* Keras preprocess_input modes, as the engine applies them to uint8 pixels (net.c). */
+static const char *prep_text(ct_prep p)
+{
+	switch (p) {
+	case CT_PREP_TF:
+		return "tf: x / 127.5 - 1";
+	case CT_PREP_CAFFE:
+		return "caffe: RGB -> BGR, minus the BGR ImageNet mean 103.939, 116.779, 123.68";
+	case CT_PREP_TORCH:
+		return "torch: (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]";
+	case CT_PREP_NONE:
+		break;
+	}
+	return "none: x as float";
+}
+
 static const char *pool_suffix(ct_pool p)
 {
 	return p == CT_POOL_AVG ? "avg" : p == CT_POOL_MAX ? "max" : "flat";
@@ -702,15 +718,14 @@ int ct_onnx_encode(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o
 	pb_str(&model, 3, CT_VERSION);
 	snprintf(doc, sizeof doc,
 		 "%s notop network exported by ctfuse: input 'images' N x %d x %d x %d float32 NHWC, "
-		 "preprocessed (%s)", g->arch, g->in_h, g->in_w, g->in_c,
-		 g->prep == CT_PREP_TF ? "x / 127.5 - 1" : "none");
+		 "preprocessed (%s)", g->arch, g->in_h, g->in_w, g->in_c, prep_text(g->prep));
 	pb_str(&model, 6, doc);
 	pb_int(&opset, 2, CT_ONNX_OPSET);
 	pb_msg(&model, 8, &opset);
 	metadata(&model, "ctfuse.arch", g->arch);
 	metadata(&model, "ctfuse.outputs", list);
 	metadata(&model, "ctfuse.pool", o->pool == CT_POOL_AVG ? "avg" : o->pool == CT_POOL_MAX ? "max" : "none");
-	metadata(&model, "ctfuse.preprocessing", g->prep == CT_PREP_TF ? "tf: x / 127.5 - 1" : "none");
+	metadata(&model, "ctfuse.preprocessing", prep_text(g->prep));
 	metadata(&model, "ctfuse.weights_sha256", w->sha256);
 	pb_msg(&model, 7, &e.graph);
 	if (model.err) {

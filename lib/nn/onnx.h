@@ -5,8 +5,10 @@
  * computes the same feature vectors as ct_net_new(g, w, outputs, pool) + ct_net_run:
  *
  *   input   "images": N x H x W x C float32, NHWC, already preprocessed as the graph says
- *           (CT_PREP_TF: x / 127.5 - 1 of 0..255 pixels); a Transpose turns it into NCHW,
- *           the layout of every op inside.
+ *           (Keras preprocess_input: 'tf' x / 127.5 - 1 for InceptionV3, MobileNetV2,
+ *           Xception; 'caffe' for ResNet50, VGG16; 'torch' for DenseNet121; the model's
+ *           metadata ctfuse.preprocessing says which); a Transpose turns it into NCHW, the
+ *           layout of every op inside.
  *   outputs "<layer>/avg" (GlobalAveragePool), "<layer>/max" (GlobalMaxPool): N x C;
  *           "<layer>/flat" (pool none): N x (H*W*C), flattened in NHWC order as ct-features does.
  *   N is the fixed batch size, or the symbolic dimension "N" (batch 0).

@@ -1,5 +1,5 @@
 /* test_conformance.c - the engine against TensorFlow.js goldens (tests/golden/<arch>.txt,
- * made by tests/conformance/goldens.js): same synthetic weights (testweights.h), same
+ * made by tests/conformance/goldens.js and goldens_more.js): same synthetic weights (testweights.h), same
  * inputs, each golden block's error max|ours - golden| / max|golden| must be <= 1e-4.
  * File format: "# ctfuse golden v1 arch=A size=S images=N", then blocks
  * "layer NAME pool=avg|max|none n=N d=D" followed by N lines of D floats. */
@@ -140,5 +140,11 @@ int main(void)
 	conform(top, "tiny");
 	conform(top, "mobilenet_v2");
 	conform(top, "inception_v3");
+	/* goldens_more.js: tf.layers models following keras-applications, 'caffe' / 'torch' /
+	 * 'tf' preprocessing, SeparableConv2D */
+	conform(top, "resnet50");
+	conform(top, "vgg16");
+	conform(top, "densenet121");
+	conform(top, "xception");
 	TEST_DONE();
 }

@@ -1,0 +1,145 @@
+#!/bin/sh
+# bench.sh - throughput benchmarks (make bench; docs/benchmarks.md): our CNN engine against
+# ONNX Runtime on the same networks, and the data tools. Everything with 2 threads.
+#
+#   1. per backbone, batch 1 and 16: our engine's images/s and peak RSS (tests/bench/bench_nn.c,
+#      synthetic weights, OMP_NUM_THREADS=2) and ONNX Runtime's (onnxruntime-node, 2 intra-op
+#      threads) on the same network exported by `ct-weights export-onnx --synthetic`, run by
+#      scripts/ort/ort_run.js, in the same run; the ratio ours/ORT. ORT is skipped (with a note)
+#      when node or scripts/ort/node_modules is missing (cd scripts/ort && npm ci).
+#   2. data tools: ct-phantom -> ct-convert -> ct-augment, images/s.
+#
+# Usage: scripts/bench.sh [backbone...]     (default: every backbone the library knows)
+# Env:   BUILD (object dir, default build), BIN (tool dir, default bin), THREADS (default 2),
+#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept).
+# The host may be shared: absolute numbers vary between runs, the ratios of one run are what count.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BUILD=${BUILD:-build}
+BIN=${BIN:-bin}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-2}
+case "$BUILD" in /*) build=$BUILD ;; *) build=$top/$BUILD ;; esac
+case "$BIN" in /*) bin=$BIN ;; *) bin=$top/$BIN ;; esac
+export OMP_NUM_THREADS=$THREADS
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+[ -x "$bin/ct-weights" ] || die "'$bin/ct-weights' not built (run make first)"
+
+# bench_nn (the engine helper's program): compiled with the library's flags via make, linked here.
+bench_nn=$build/bench_nn
+make --no-print-directory -s BUILD="$BUILD" BIN="$BIN" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" ||
+	die "cannot build tests/bench/bench_nn.c"
+libs="$(pkg-config --libs hdf5 libpng libtiff-4 libjpeg libcjson) -lhdf5_hl -lz -lm"
+# shellcheck disable=SC2086
+${CC:-cc} -fopenmp -O2 -o "$bench_nn" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" $libs ||
+	die "cannot link bench_nn"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctfuse-bench-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+if [ $# -gt 0 ]; then
+	archs="$*"
+else
+	archs=$("$bin/ct-weights" export-onnx -b '?' --synthetic -o "$tmp/x" 2>&1 |
+		sed -n 's/.*(known: \(.*\)).*/\1/p' | tr -d ',')
+	[ -n "$archs" ] || archs="inception_v3 mobilenet_v2"
+fi
+
+ort=""
+if command -v node >/dev/null 2>&1 && [ -d scripts/ort/node_modules/onnxruntime-node ]; then
+	ort=scripts/ort/ort_run.js
+	ortver=$(node -e "console.log(require('./scripts/ort/node_modules/onnxruntime-node/package.json').version)")
+else
+	echo "bench: ONNX Runtime column skipped: node or scripts/ort/node_modules missing (cd scripts/ort && npm ci)" >&2
+fi
+
+cpu=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+avx512=$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "avx512f yes" || echo "avx512f no")
+echo "# ctfuse benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "# cpu: ${cpu:-unknown}, $(nproc) cores visible, $avx512; threads $THREADS"
+[ -n "$ort" ] && echo "# peer: onnxruntime-node $ortver (CPU execution provider, $THREADS intra-op threads, graph optimisations all)"
+echo
+
+# json_field FILE KEY: a number from ort_run.js --json output
+json_field() {
+	sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p" "$1"
+}
+
+# best (highest) of several numbers
+maxof() { awk 'BEGIN { m = "" } $1 != "" && (m == "" || $1 + 0 > m + 0) { m = $1 } END { print m }'; }
+
+printf '| backbone | batch | ours images/s | ORT images/s | ours/ORT | ours peak RSS MB | ORT peak RSS MB | kernel |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---|\n'
+for a in $archs; do
+	if [ -n "$ort" ]; then
+		"$bin/ct-weights" export-onnx -q -f -b "$a" --synthetic -o "$tmp/$a.onnx" 2>"$tmp/exp.err" || rm -f "$tmp/$a.onnx"
+	fi
+	: >"$tmp/ours.txt"
+	: >"$tmp/ort1" && : >"$tmp/ort16"
+	failed=""
+	# ROUNDS rounds alternating ours and ORT, best of each: on a shared host this keeps a
+	# burst of load from landing on one side only.
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		r=$((r + 1))
+		"$bench_nn" "$a" >>"$tmp/ours.txt" 2>"$tmp/ours.err" || failed="ours: $(head -n 1 "$tmp/ours.err")"
+		[ -f "$tmp/$a.onnx" ] || continue
+		for b in 1 16; do
+			reps=$([ "$b" = 1 ] && echo 8 || echo 3) # as bench_nn: best of 8 at batch 1, of 3 at 16
+			if node "$ort" "$tmp/$a.onnx" --batch "$b" --threads "$THREADS" --reps "$reps" --json >"$tmp/ort.json" 2>"$tmp/ort.err"; then
+				echo "$(json_field "$tmp/ort.json" images_per_s) $(json_field "$tmp/ort.json" peak_rss_mb)" >>"$tmp/ort$b"
+			else
+				failed="ORT: $(head -n 1 "$tmp/ort.err")"
+			fi
+		done
+	done
+	for b in 1 16; do
+		lines=$(grep "^$a *batch *$b " "$tmp/ours.txt" || true)
+		ours=$(echo "$lines" | sed -n 's/.*: *\([0-9.]*\) images\/s.*/\1/p' | maxof)
+		rss=$(echo "$lines" | sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' | maxof)
+		kern=$(echo "$lines" | sed -n 's/.*kernel \([a-z0-9]*\):.*/\1/p' | head -n 1)
+		oi=$(cut -d' ' -f1 "$tmp/ort$b" | maxof)
+		orss=$(cut -d' ' -f2 "$tmp/ort$b" | maxof)
+		ratio=$(awk -v x="$ours" -v y="$oi" 'BEGIN { if (x > 0 && y > 0) printf "%.2f", x / y; else print "-" }')
+		[ -n "$oi" ] && oi=$(awk -v y="$oi" 'BEGIN { printf "%.1f", y }')
+		echo "| $a | $b | ${ours:--} | ${oi:--} | $ratio | ${rss:--} | ${orss:--} | ${kern:--} |"
+	done
+	[ -z "$failed" ] || echo "| $a | | $failed | | | | | |"
+	rm -f "$tmp/$a.onnx"
+done
+echo
+echo "(ours: synthetic weights, uint8 input preprocessed inside; ORT: the same network exported with"
+echo "ct-weights export-onnx --synthetic, float32 input; best of 8 runs at batch 1, of 3 at batch 16,"
+echo "after one warm-up, best of $ROUNDS alternating rounds; peak RSS of the whole process (ours: after"
+echo "batch 16, including the GEMM benchmark bench_nn runs first), ORT's includes node itself, ~50 MB.)"
+echo
+
+# ---- data tools: ct-phantom -> ct-convert -> ct-augment ----------------------------------
+# (images/s with $THREADS threads; the lead may extend this section)
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
+if [ -x "$bin/ct-phantom" ] && [ -x "$bin/ct-convert" ] && [ -x "$bin/ct-augment" ]; then
+	np=40 ns=5 copies=10
+	n=$((np * ns))
+	t0=$(now)
+	"$bin/ct-phantom" -o "$tmp/ph" --patients $np --slices-per-patient $ns --size 512 --seed 7 >/dev/null
+	t1=$(now)
+	"$bin/ct-convert" "$tmp/ph" -o "$tmp/ph.h5" --size 224 -g "$tmp/ph/patients.tsv" >/dev/null 2>&1
+	t2=$(now)
+	"$bin/ct-augment" "$tmp/ph.h5" -o "$tmp/aug.h5" -n $copies --rotate 10 --shear 5 --zoom 0.1 --hflip --all -j "$THREADS" >/dev/null 2>&1
+	t3=$(now)
+	echo "| data tool | images | images/s |"
+	echo "|---|---:|---:|"
+	echo "| ct-phantom (512x512 png8) | $n | $(rate $n "$t0" "$t1") |"
+	echo "| ct-convert (512 png -> 224 uint8, area filter) | $n | $(rate $n "$t1" "$t2") |"
+	echo "| ct-augment ($copies copies each: rotate, shear, zoom, flip) | $((n * copies)) | $(rate $((n * copies)) "$t2" "$t3") |"
+else
+	echo "(data tools not built: ct-phantom, ct-convert, ct-augment)"
+fi
