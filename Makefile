@@ -38,7 +38,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     := $(BUILD)/libctfuse.a
 
-.PHONY: all lib tools tests examples check demo asan bench install clean deps weights goldens
+.PHONY: all lib tools tests examples check demo asan bench install clean deps weights weights-keras goldens
 # Keep object files of tools and tests (make would delete them as intermediates).
 .SECONDARY:
 all: tools tests examples
@@ -107,7 +107,12 @@ weights: $(BIN)/ct-weights
 # Regenerate the TensorFlow.js conformance goldens (tests/conformance/README.md).
 goldens:
 	@sh scripts/deps.sh --node
-	cd tests/conformance && npm ci --no-audit --no-fund && node goldens.js
+	cd tests/conformance && npm ci --no-audit --no-fund && node goldens.js && node goldens_more.js
+
+# Official keras-applications ImageNet weights of ResNet50, VGG16, DenseNet121, Xception
+# (docs/backbones.md); fails at once, listing the files to place by hand, where unreachable.
+weights-keras:
+	@sh scripts/weights_keras.sh
 
 install: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

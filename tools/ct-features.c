@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 		    ct_fblocks_write(h.file, blocks, no) < 0 || ct_h5_set_str(h.file, "backbone", backbone) < 0 ||
 		    ct_h5_set_str(h.file, "weights_sha256", wsha) < 0 || ct_h5_set_str(h.file, "layers", layers) < 0 ||
 		    ct_h5_set_str(h.file, "pooling", pool_s) < 0 ||
-		    ct_h5_set_str(h.file, "preprocessing", g->prep == CT_PREP_TF ? "tf" : "none") < 0 ||
+		    ct_h5_set_str(h.file, "preprocessing", ct_prep_name(g->prep)) < 0 ||
 		    ct_h5_set_int(h.file, "input_size", g->in_w) < 0 || ct_h5_set_str(h.file, "input_fingerprint", fp) < 0 ||
 		    ct_h5_set_int(h.file, "rows_done", 0) < 0 ||
 		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)

@@ -20,7 +20,7 @@ static double level = 0.95;
 static uint64_t seed = 42;
 
 static ct_opt options[] = {
-	CT_OPT_STRING_('o', "output", &out_path, "FILE", "scores file to write (HDF5, kind 'scores'; '-' for stdout)"),
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "scores file to write (HDF5, kind 'scores'; '-' for stdout); without it only the metrics are printed"),
 	CT_OPT_STRING_(0, "tsv", &tsv_path, "FILE", "also write a TSV: name, split, label, probability, predicted"),
 	CT_OPT_FLAG_(0, "json", &as_json, "print one JSON object instead of the metrics table"),
 	CT_OPT_STRING_(0, "report", &report_path, "FILE", "also write a self-contained HTML report"),
@@ -43,7 +43,7 @@ static ct_opt options[] = {
 
 static ct_cmd cmd = {
 	"ct-score",
-	"[OPTIONS] MODEL FEATURES -o SCORES",
+	"[OPTIONS] MODEL FEATURES [-o SCORES]",
 	"Apply a model (ct-finetune) to a features file (ct-features, ct-fuse): write the class\n"
 	"probabilities and predictions of every sample, and report accuracy, precision, recall,\n"
 	"specificity, F1 and AUC with bootstrap confidence intervals on one split.",
@@ -66,8 +66,6 @@ int main(int argc, char **argv)
 {
 	int nargs;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
-	if (!out_path)
-		return usage("missing output (-o FILE)");
 	ct_score_opts o;
 	memset(&o, 0, sizeof o);
 	ct_eval_defaults(&o.eval);
@@ -86,7 +84,8 @@ int main(int argc, char **argv)
 	}
 	if (positive && !*positive)
 		return usage("--positive needs a class name");
-	int to_stdout = !strcmp(out_path, "-");
+	/* Without -o only the metrics are printed (and any --tsv / --report written). */
+	int to_stdout = out_path && !strcmp(out_path, "-");
 	if (to_stdout && ((tsv_path && !strcmp(tsv_path, "-")) || (report_path && !strcmp(report_path, "-"))))
 		return usage("only one output can go to standard output");
 	if (tsv_path && report_path && !strcmp(tsv_path, "-") && !strcmp(report_path, "-"))
@@ -108,16 +107,18 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd), *json = NULL;
 	int rc = -1, have_h5 = 0;
-	if (ct_h5_create(&h, out_path, force) < 0)
-		goto done;
-	have_h5 = 1;
+	if (out_path) {
+		if (ct_h5_create(&h, out_path, force) < 0)
+			goto done;
+		have_h5 = 1;
+	}
 	if ((tsv_path && ct_outfile_create(&tsv, tsv_path, force) < 0) ||
 	    (report_path && ct_outfile_create(&rep, report_path, force) < 0))
 		goto done;
 	if (ct_score_run(args[0], args[1], &o, &r) < 0)
 		goto done;
 	ct_run run = { "ct-score", cmdline, params };
-	if (!(json = ct_score_json(&r, 0)) || ct_score_write_h5(&h, &r, &run, json) < 0)
+	if (!(json = ct_score_json(&r, 0)) || (out_path && ct_score_write_h5(&h, &r, &run, json) < 0))
 		goto done;
 	if (tsv_path && ct_score_write_tsv(tsv.f, &r) < 0)
 		goto done;
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
 	if (report_path && ct_report_write(rep.f, &r, &info) < 0)
 		goto done;
 	have_h5 = 0;
-	if (ct_h5_commit(&h) < 0 || (tsv_path && ct_outfile_commit(&tsv) < 0) ||
+	if ((out_path && ct_h5_commit(&h) < 0) || (tsv_path && ct_outfile_commit(&tsv) < 0) ||
 	    (report_path && ct_outfile_commit(&rep) < 0))
 		goto done;
 	FILE *out = to_stdout ? stderr : stdout;

@@ -151,7 +151,9 @@ for bad in "--threshold 1.5" "--threshold abc" "--bootstrap -1" "--split holdout
 	# shellcheck disable=SC2086
 	check "usage error $bad: exit 2" test "$(status ct-score "$model" "$d/feat.h5" -o "$tmp/x.h5" $bad)" -eq 2
 done
-check "missing -o: exit 2" test "$(status ct-score "$model" "$d/feat.h5")" -eq 2
+check "without -o: metrics printed, exit 0, no scores file written" sh -c '
+	ct-score "$1" "$2" --bootstrap 20 > "$3/noout.txt" && grep -q "auc" "$3/noout.txt" && ! ls "$3"/*.tmp-* 2>/dev/null' sh "$model" "$d/feat.h5" "$tmp"
+check "a missing FEATURES argument: exit 2" test "$(status ct-score "$model")" -eq 2
 check "one positional argument: exit 2" test "$(status ct-score "$model" -o "$tmp/x.h5")" -eq 2
 check "usage errors leave no output" test ! -e "$tmp/x.h5"
 check "--help exits 0 and lists every option" sh -c '
@@ -160,7 +162,7 @@ check "--help exits 0 and lists every option" sh -c '
 		--seed --threads --force; do grep -q -e "$o" "$1" || exit 1; done' sh "$tmp/help"
 if [ -f "$top/man/ct-score.1" ]; then
 	check "the man page SYNOPSIS matches --help" sh -c '
-		grep -q "^usage: ct-score \[OPTIONS\] MODEL FEATURES -o SCORES" "$1" &&
+		grep -q "^usage: ct-score \[OPTIONS\] MODEL FEATURES \[-o SCORES\]" "$1" &&
 		grep -q "MODEL FEATURES" "$2" && grep -q "^\.SH EXIT STATUS" "$2"' sh "$tmp/help" "$top/man/ct-score.1"
 fi
 
