@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static const char *out_path, *weights_s;
+static const char *out_path, *weights_s, *select_s;
 static int standardize, l2, force, quiet;
 
 static ct_opt options[] = {
@@ -15,6 +15,8 @@ static ct_opt options[] = {
 		     "standardise every column with the mean and sd of the train split (recorded)"),
 	CT_OPT_FLAG_(0, "l2", &l2, "scale every block of every sample to unit L2 norm"),
 	CT_OPT_STRING_('w', "weights", &weights_s, "W1,W2,...", "multiply the blocks of input i by Wi (one per input)"),
+	CT_OPT_STRING_('s', "select", &select_s, "NAME,...",
+		       "keep only these blocks (block or layer names, e.g. mixed6,block_13_project_BN)"),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
 	CT_OPT_END_,
@@ -69,6 +71,29 @@ int main(int argc, char **argv)
 	for (int k = 0; k < nargs && rc == 0; k++) {
 		rc = ct_features_read(args[k], &in[k]);
 		nread += rc == 0;
+	}
+	if (rc == 0 && select_s) {
+		/* Every listed name must match a block of some input; every input must keep one. */
+		int nnames = 1;
+		for (const char *p = select_s; *p; p++)
+			nnames += *p == ',';
+		int *matched = calloc((size_t)nnames, sizeof *matched);
+		for (int k = 0; k < nargs && rc == 0; k++) {
+			int kept = matched ? ct_features_select(&in[k], select_s, matched) : -1;
+			if (kept == 0)
+				rc = ct_error("'%s': none of its blocks is selected by --select", args[k]);
+			else if (kept < 0)
+				rc = -1;
+		}
+		for (int i = 0; rc == 0 && i < nnames; i++)
+			if (!matched[i]) {
+				const char *p = select_s;
+				for (int j = 0; j < i; j++)
+					p = strchr(p, ',') + 1;
+				const char *c = strchr(p, ',');
+				rc = ct_error("--select: no input has a block or layer '%.*s'", c ? (int)(c - p) : (int)strlen(p), p);
+			}
+		free(matched);
 	}
 	ct_fuse_opts o = { standardize ? CT_FUSE_STANDARDIZE : l2 ? CT_FUSE_L2 : CT_FUSE_NONE, w };
 	ct_features out = { 0 };

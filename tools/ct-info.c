@@ -3,6 +3,7 @@
 #include "tool.h"
 
 #include "data/dataset.h"
+#include "data/features.h"
 #include "io/h5.h"
 
 #include <cjson/cJSON.h>
@@ -147,6 +148,23 @@ static cJSON *summarise(hid_t f)
 		}
 		ct_samples_free(&s);
 	}
+	ct_fblock *blocks;
+	int nb;
+	if (ct_h5_exists(f, "blocks") && ct_fblocks_read(f, &blocks, &nb) == 0) {
+		cJSON *ba = cJSON_AddArrayToObject(o, "blocks");
+		for (int i = 0; i < nb; i++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "name", blocks[i].name);
+			cJSON_AddStringToObject(e, "backbone", blocks[i].backbone);
+			cJSON_AddStringToObject(e, "layer", blocks[i].layer);
+			cJSON_AddStringToObject(e, "pool", blocks[i].pool);
+			cJSON_AddStringToObject(e, "weights_sha256", blocks[i].weights_sha256);
+			cJSON_AddNumberToObject(e, "start", (double)blocks[i].start);
+			cJSON_AddNumberToObject(e, "width", (double)blocks[i].width);
+			cJSON_AddItemToArray(ba, e);
+		}
+		ct_fblocks_free(blocks, nb);
+	}
 	char **prov;
 	int64_t np;
 	if (ct_provenance_read(f, &prov, &np) == 0) {
@@ -201,6 +219,18 @@ static void print_text(const char *path, cJSON *o)
 			       cJSON_GetNumberValue(cJSON_GetObjectItem(g, "distinct")),
 			       cJSON_GetNumberValue(cJSON_GetObjectItem(g, "samples_without_group")),
 			       cJSON_GetNumberValue(cJSON_GetObjectItem(g, "groups_in_several_splits")));
+	}
+	if ((x = cJSON_GetObjectItem(o, "blocks"))) {
+		printf("blocks:\n");
+		cJSON *b;
+		cJSON_ArrayForEach(b, x)
+		{
+			printf("  %-40s columns %6.0f .. %-6.0f (%.0f)\n", cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(b, "start")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(b, "start")) +
+				       cJSON_GetNumberValue(cJSON_GetObjectItem(b, "width")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(b, "width")));
+		}
 	}
 	printf("provenance:\n");
 	int k = 1;

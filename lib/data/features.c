@@ -173,3 +173,76 @@ int ct_features_write(ct_h5 *h, const ct_features *f, const ct_run *run)
 		return -1;
 	return 0;
 }
+
+/* Index of `name` in the comma-separated list, or -1. */
+static int list_index(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	int k = 0;
+	for (const char *p = list; p && *p; k++) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return k;
+		p = c ? c + 1 : NULL;
+	}
+	return -1;
+}
+
+int ct_features_select(ct_features *f, const char *list, int *matched)
+{
+	int64_t n = f->s.n, D = f->x.ndim == 2 ? f->x.shape[1] : 0, nd = 0;
+	int nb = 0;
+	ct_fblock *keep = calloc((size_t)f->nblocks + 1, sizeof *keep);
+	if (!keep)
+		return ct_error("out of memory");
+	for (int b = 0; b < f->nblocks; b++) {
+		int i = list_index(list, f->blocks[b].name), j = list_index(list, f->blocks[b].layer);
+		if (i < 0 && j < 0)
+			continue;
+		if (matched)
+			matched[i >= 0 ? i : j] = 1;
+		keep[nb] = f->blocks[b];
+		keep[nb].start = nd;
+		nd += f->blocks[b].width;
+		nb++;
+	}
+	ct_tensor x;
+	if (ct_tensor_alloc3(&x, CT_F32, n, nd, 1) < 0) {
+		free(keep);
+		return -1;
+	}
+	x.ndim = 2;
+	const float *src = f->x.data;
+	float *dst = x.data;
+	for (int64_t r = 0; r < n; r++) {
+		int64_t at = 0;
+		for (int b = 0, k = 0; b < f->nblocks; b++) {
+			if (k < nb && !strcmp(f->blocks[b].name, keep[k].name)) {
+				memcpy(dst + r * nd + at, src + r * D + f->blocks[b].start,
+				       (size_t)f->blocks[b].width * sizeof *dst);
+				at += f->blocks[b].width;
+				k++;
+			}
+		}
+	}
+	/* Free the blocks not kept; the kept ones move to the new array. */
+	for (int b = 0; b < f->nblocks; b++) {
+		int kept = 0;
+		for (int k = 0; k < nb; k++)
+			kept |= keep[k].name == f->blocks[b].name;
+		if (!kept) {
+			free(f->blocks[b].name);
+			free(f->blocks[b].backbone);
+			free(f->blocks[b].layer);
+			free(f->blocks[b].pool);
+			free(f->blocks[b].weights_sha256);
+		}
+	}
+	free(f->blocks);
+	f->blocks = keep;
+	f->nblocks = nb;
+	ct_tensor_free(&f->x);
+	f->x = x;
+	return nb;
+}

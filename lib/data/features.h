@@ -37,5 +37,9 @@ void ct_fblocks_free(ct_fblock *b, int n);
  * root stamp (kind "features"), samples, features, blocks. */
 int ct_features_write(ct_h5 *h, const ct_features *f, const ct_run *run);
 void ct_features_free(ct_features *f);
+/* Keep only the blocks whose name or layer is in `list` (comma-separated), in the file's
+ * order, rebuilding the columns. *matched (one flag per list entry, may be NULL) records
+ * which entries matched a block. Returns the number of blocks kept, or -1. */
+int ct_features_select(ct_features *f, const char *list, int *matched);
 
 #endif

@@ -284,8 +284,8 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 	const int64_t m = (int64_t)g->n * g->oh * g->ow;
 	const int mc_max = MC_MAX / kern->mr * kern->mr;
 	const int64_t npan = (b->n + b->nr - 1) / b->nr;
-	if (nthreads < 1)
-		nthreads = 1;
+	if (nthreads < 1 || (double)m * b->n * b->k < (double)(1 << 18))
+		nthreads = 1; /* a small GEMM is not worth waking the team */
 	/* rows per block: small layers are cut finer so both threads get work */
 	int64_t mc = mc_max;
 	int64_t per = (m + nthreads - 1) / nthreads;
@@ -300,7 +300,7 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 	const int64_t ntasks = mblocks * ngroups;
 	const size_t wsz = ct_conv_work_floats(kern, g);
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
 	{
 #ifdef _OPENMP

@@ -15,7 +15,7 @@
 /* One OpenMP region; thread t gets items [n*t/nt, n*(t+1)/nt): a fixed split. */
 #ifdef _OPENMP
 #define PAR_RANGE(nitems, nthreads, lo, hi)                                            \
-	_Pragma("omp parallel num_threads(nthreads)") for (int64_t lo = (int64_t)(nitems) * \
+	_Pragma("omp parallel num_threads(nthreads) if (nthreads > 1)") for (int64_t lo = (int64_t)(nitems) * \
 		omp_get_thread_num() / omp_get_num_threads(),                            \
 		hi = (int64_t)(nitems) * (omp_get_thread_num() + 1) / omp_get_num_threads(), \
 		once_ = 1; once_; once_ = 0)
@@ -24,12 +24,21 @@
 	for (int64_t lo = 0, hi = (int64_t)(nitems) + 0 * (nthreads), once_ = 1; once_; once_ = 0)
 #endif
 
+/* Threads for an op of `work` multiply-adds or copies: small ops run on one thread, as
+ * waking the team costs more than it saves (and much more on a busy machine). The split
+ * never changes results. */
+static int par_threads(int64_t work, int nthreads)
+{
+	return work < (1 << 16) ? 1 : nthreads;
+}
+
 void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
 		  const float *res, int act, float *out, int nthreads)
 {
 	const ct_gemm_kernel *k = ct_gemm_kernel_get();
 	int isa = k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
 	int64_t rows = (int64_t)g->n * g->oh;
+	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		if (isa == 2)
@@ -46,6 +55,7 @@ void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, 
 	const ct_gemm_kernel *k = ct_gemm_kernel_get();
 	int isa = k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
 	int64_t rows = (int64_t)g->n * g->oh;
+	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		if (isa == 2)
@@ -62,6 +72,7 @@ void ct_op_zeropad(int n, int h, int w, int c, int t, int b, int l, int r, const
 {
 	int oh = h + t + b, ow = w + l + r;
 	int64_t rows = (int64_t)n * oh;
+	nthreads = par_threads(rows * ow * c, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		for (int64_t row = r0; row < r1; row++) {
@@ -83,6 +94,7 @@ void ct_op_zeropad(int n, int h, int w, int c, int t, int b, int l, int r, const
 void ct_op_concat(int64_t rows, int nin, const float *const *in, const int *c, float *out,
 		  int64_t out_pitch, int nthreads)
 {
+	nthreads = par_threads(rows * out_pitch, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		for (int64_t r = r0; r < r1; r++) {
@@ -98,6 +110,7 @@ void ct_op_concat(int64_t rows, int nin, const float *const *in, const int *c, f
 
 void ct_op_add(int64_t numel, int nin, const float *const *in, float *out, int nthreads)
 {
+	nthreads = par_threads(numel * nin, nthreads);
 	PAR_RANGE(numel, nthreads, e0, e1)
 	{
 		for (int64_t e = e0; e < e1; e++) {
@@ -112,6 +125,7 @@ void ct_op_add(int64_t numel, int nin, const float *const *in, float *out, int n
 void ct_op_scale_shift(int64_t rows, int c, const float *in, const float *scale,
 		       const float *shift, int act, float *out, int nthreads)
 {
+	nthreads = par_threads(rows * c, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		for (int64_t r = r0; r < r1; r++)
@@ -122,6 +136,7 @@ void ct_op_scale_shift(int64_t rows, int c, const float *in, const float *scale,
 
 void ct_op_act(int64_t numel, const float *in, int act, float *out, int nthreads)
 {
+	nthreads = par_threads(numel, nthreads);
 	PAR_RANGE(numel, nthreads, e0, e1)
 	{
 		for (int64_t e = e0; e < e1; e++)
