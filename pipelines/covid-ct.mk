@@ -4,10 +4,15 @@
 #   make -f pipelines/covid-ct.mk DATA=../shared/data/covid-ct OUT=out \
 #        BACKBONES="inception_v3 mobilenet_v2"
 #
+# Shared stages live in OUT (images-SIZE.h5, aug-SIZE.h5, feat-BACKBONE[-noaug].h5); each
+# experiment (a set of backbones, with or without augmentation) gets its own folder
+# OUT/EXP (fused.h5, model.h5, scores.h5, scores.tsv, metrics.json, report.html), so runs
+# with other backbone sets reuse the features already computed. EXP defaults to the
+# backbones joined by '+', with '-noaug' when AUGMENT=0.
+#
 # Runs in parallel with -j. Every stage's parameters are prerequisites (stamp files under
-# $(OUT)/.params that change only when the parameters do), so changing one parameter reruns
+# OUT/.params that change only when the parameters do), so changing one parameter reruns
 # that stage and those downstream of it, and rerunning with nothing changed does nothing.
-# Set AUGMENT=0 for the run without augmentation.
 
 TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 CTBIN   ?= $(TOP)/bin
@@ -23,29 +28,27 @@ AUGMENT   ?= 1
 SEED      ?= 1
 
 # Stage parameters (override on the command line; each is a prerequisite of its stage).
+# Defaults: cuts and head chosen on the validation split (docs/results.md).
 CONVERT_ARGS  ?= --split $(SPLIT) --groups $(GROUPS)
 AUGMENT_ARGS  ?= --copies 10 --shear 10 --rotate 10 --shift 0.1 --zoom 0.1 --seed $(SEED)
 FEATURE_ARGS  ?= --batch 16
-FUSE_ARGS     ?= --standardize
-FINETUNE_ARGS ?= --head logreg --seed $(SEED)
+FUSE_ARGS     ?=
+FINETUNE_ARGS ?= --head mlp --seed $(SEED)
 SCORE_ARGS    ?= --threshold youden --bootstrap 1000 --seed $(SEED)
 
-# Input size and default feature cut per backbone (intermediate cuts transfer better to CT).
-SIZE_inception_v3   ?= 299
-SIZE_mobilenet_v2   ?= 224
-SIZE_resnet50       ?= 224
-SIZE_vgg16          ?= 224
-SIZE_densenet121    ?= 224
-SIZE_xception       ?= 299
-LAYER_inception_v3  ?= mixed6
-LAYER_mobilenet_v2  ?= block_13_project_BN
+include $(TOP)/pipelines/backbones.mk
 
-SIZES := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
-P     := $(OUT)/.params
+empty :=
+space := $(empty) $(empty)
+SUFFIX := $(if $(filter 1,$(AUGMENT)),,-noaug)
+EXP    ?= $(subst $(space),+,$(strip $(BACKBONES)))$(SUFFIX)
+E      := $(OUT)/$(EXP)
+SIZES  := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
+P      := $(OUT)/.params
 
 .PHONY: all clean
 .DELETE_ON_ERROR:
-all: $(OUT)/report.html
+all: $(E)/report.html
 
 # $(call stamp,NAME,TEXT): $(P)/NAME holds TEXT and is rewritten only when TEXT changes.
 define stamp
@@ -57,7 +60,7 @@ endef
 .PHONY: FORCE
 FORCE:
 
-# Images, per input size.
+# Images, per input size; augmented copies of the training images.
 define size_rules
 $(eval $(call stamp,convert-$(1),$(DATA) --size $(1) $(CONVERT_ARGS)))
 $(OUT)/images-$(1).h5: $(P)/convert-$(1)
@@ -70,32 +73,36 @@ endef
 $(foreach s,$(SIZES),$(eval $(call size_rules,$(s))))
 
 # Features, per backbone, from the augmented images (or the plain ones with AUGMENT=0).
-IMAGES_FOR = $(OUT)/$(if $(filter 1,$(AUGMENT)),aug,images)-$(1).h5
 define backbone_rules
-$(eval $(call stamp,features-$(1),$(LAYER_$(1)) $(FEATURE_ARGS) augment=$(AUGMENT)))
-$(OUT)/feat-$(1).h5: $(call IMAGES_FOR,$(SIZE_$(1))) $(P)/features-$(1) $(CT_WEIGHTS_DIR)/$(1).h5
+$(eval $(call stamp,features-$(1)$(SUFFIX),$(LAYER_$(1)) $(FEATURE_ARGS)))
+$(OUT)/feat-$(1)$(SUFFIX).h5: $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/features-$(1)$(SUFFIX) \
+		$(CT_WEIGHTS_DIR)/$(1).h5
 	ct-features --backbone $(1) $(if $(LAYER_$(1)),--layer $(LAYER_$(1))) $(FEATURE_ARGS) $$< -o $$@ --force -q
 endef
 $(foreach b,$(BACKBONES),$(eval $(call backbone_rules,$(b))))
 
-# The nsfwjs weights are fetched once for all backbones that need them.
+# The nsfwjs weights are fetched once for the backbones that need them; the official Keras
+# files of the others cannot be fetched from here (make weights-keras says what to place).
 NSFWJS := $(CT_WEIGHTS_DIR)/inception_v3.h5 $(CT_WEIGHTS_DIR)/mobilenet_v2.h5
 $(NSFWJS) &:
 	$(MAKE) -C $(TOP) weights
+$(CT_WEIGHTS_DIR)/%.h5:
+	$(MAKE) -C $(TOP) weights-keras
 
-FEATS := $(foreach b,$(BACKBONES),$(OUT)/feat-$(b).h5)
-$(eval $(call stamp,fuse,$(BACKBONES) $(FUSE_ARGS)))
-$(OUT)/fused.h5: $(FEATS) $(P)/fuse
-	ct-fuse $(FEATS) $(FUSE_ARGS) -o $@ --force
+FEATS := $(foreach b,$(BACKBONES),$(OUT)/feat-$(b)$(SUFFIX).h5)
+$(eval $(call stamp,fuse-$(EXP),$(FUSE_ARGS)))
+$(E)/fused.h5: $(FEATS) $(P)/fuse-$(EXP)
+	@mkdir -p $(E)
+	ct-fuse $(FEATS) $(FUSE_ARGS) -o $@ --force -q
 
-$(eval $(call stamp,finetune,$(FINETUNE_ARGS)))
-$(OUT)/model.h5: $(OUT)/fused.h5 $(P)/finetune
-	ct-finetune $< $(FINETUNE_ARGS) -o $@ --force
+$(eval $(call stamp,finetune-$(EXP),$(FINETUNE_ARGS)))
+$(E)/model.h5: $(E)/fused.h5 $(P)/finetune-$(EXP)
+	ct-finetune $< $(FINETUNE_ARGS) -o $@ --force -q
 
-$(eval $(call stamp,score,$(SCORE_ARGS)))
-$(OUT)/scores.h5 $(OUT)/scores.tsv $(OUT)/metrics.json $(OUT)/report.html &: $(OUT)/model.h5 $(OUT)/fused.h5 $(P)/score
-	ct-score $(OUT)/model.h5 $(OUT)/fused.h5 $(SCORE_ARGS) -o $(OUT)/scores.h5 --tsv $(OUT)/scores.tsv \
-		--report $(OUT)/report.html --force --json > $(OUT)/metrics.json.new && mv $(OUT)/metrics.json.new $(OUT)/metrics.json
+$(eval $(call stamp,score-$(EXP),$(SCORE_ARGS)))
+$(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.h5 $(E)/fused.h5 $(P)/score-$(EXP)
+	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
+		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
 clean:
 	rm -rf $(OUT)

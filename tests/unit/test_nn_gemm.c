@@ -157,6 +157,13 @@ int main(void)
 		double e = run_case(k, &g, 1, 1, CT_ACT_RELU, &sb);
 		diag("%s: K=700 1x1 error %.3g", k->name, e);
 		ok(e <= 1e-5 && sb, "%s kernel: K split in blocks accumulates correctly", k->name);
+
+		/* a 3x3 conv large enough to be split over both threads */
+		ct_conv_geom g3 = { .n = 2, .h = 20, .w = 19, .cin = 32, .oh = 20, .ow = 19,
+				    .cout = 70, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+				    .pad_t = 1, .pad_l = 1 };
+		e = run_case(k, &g3, 1, 0, CT_ACT_RELU6, &sb);
+		ok(e <= 1e-5 && sb, "%s kernel: a 3x3 conv split over 2 threads is bit-identical to 1 thread (%.3g)", k->name, e);
 	}
 	ok(ct_gemm_kernel_find("nosuch") == NULL, "an unknown kernel name is refused");
 	ok(ct_gemm_kernel_set("generic") == 0 && !strcmp(ct_gemm_kernel_get()->name, "generic"),

@@ -380,7 +380,7 @@ int main(void)
 	/* thread-count independence through the whole engine */
 	{
 		ct_graph *g = ct_graph_new("t");
-		int x = ct_graph_input(g, "in", 17, 15, 8);
+		int x = ct_graph_input(g, "in", 33, 31, 16); /* big enough for every op to split */
 		int c = ct_graph_conv2d(g, "c1", x, 24, 3, 3, 2, 2, 1, 0, CT_ACT_RELU);
 		int d = ct_graph_dwconv2d(g, "dw", c, 3, 3, 1, 1, 1, 1);
 		int p = ct_graph_pool(g, "p", CT_OP_AVGPOOL, d, 3, 3, 1, 1, 1);
@@ -389,10 +389,10 @@ int main(void)
 		ct_graph_testweights(g, &w);
 		ct_net *net = ct_net_new(g, &w, "c2", CT_POOL_NONE);
 		ct_tensor in, o;
-		ct_tensor_alloc4(&in, CT_F32, 3, 17, 15, 8);
-		for (int i = 0; i < 3 * 17 * 15 * 8; i++)
+		ct_tensor_alloc4(&in, CT_F32, 3, 33, 31, 16);
+		for (int i = 0; i < 3 * 33 * 31 * 16; i++)
 			((float *)in.data)[i] = (float)ct_rng_range(&rng, -1, 1);
-		size_t nb = 3 * 9 * 8 * 40 * sizeof(float);
+		size_t nb = 3 * 17 * 16 * 40 * sizeof(float);
 		float *o1 = malloc(nb);
 #ifdef _OPENMP
 		omp_set_num_threads(1);
