@@ -12,8 +12,8 @@
 #endif
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
-		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s;
-static int channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
+		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s;
+static int unlabelled, channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 
 static ct_opt options[] = {
@@ -33,6 +33,10 @@ static ct_opt options[] = {
 	CT_OPT_STRING_(0, "split", &split_s, "DIR", "COVID-CT-style split lists (TrainingTXT/, ValidationTXT/, TestingTXT/)"),
 	CT_OPT_STRING_(0, "classes", &classes_s, "A,B,...", "class folders to use (default: every sub-folder holding images)"),
 	CT_OPT_STRING_('l', "label", &label_s, "CLASS", "class of the paths read from stdin (INPUT '-')"),
+	CT_OPT_FLAG_('u', "unlabelled", &unlabelled,
+		     "new images to classify: INPUT is a folder of images (or '-' for paths), labels -1"),
+	CT_OPT_STRING_(0, "class-names", &class_names_s, "A,B,...",
+		       "with --unlabelled: the class list of the model the images are for"),
 	CT_OPT_DOUBLE_(0, "max-pixels", &max_mpix, "MPIX", "refuse images over this many megapixels", 0.000001, 1e5),
 	CT_OPT_FLAG_(0, "skip-bad", &skip_bad, "skip unreadable images (counted in the output) instead of failing"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
@@ -56,10 +60,19 @@ static ct_cmd cmd = {
 
 static int make_sources(const char *input, ct_sources *src)
 {
-	if (!strcmp(input, "-")) {
-		if (!label_s)
-			return ct_error("paths on stdin need --label CLASS");
-		return ct_sources_from_lines(src, stdin, "standard input", label_s);
+	int rc;
+	if (!strcmp(input, "-"))
+		rc = ct_sources_from_lines(src, stdin, "standard input", unlabelled ? NULL : label_s);
+	else if (unlabelled)
+		rc = ct_sources_from_folder(src, input);
+	else
+		rc = -2;
+	if (rc != -2) {
+		if (rc == 0 && class_names_s && ct_sources_set_class_names(src, class_names_s) < 0) {
+			ct_sources_free(src);
+			return -1;
+		}
+		return rc;
 	}
 	struct stat st;
 	if (stat(input, &st) < 0)
@@ -81,8 +94,12 @@ int main(int argc, char **argv)
 	}
 	if (!out_path)
 		return ct_tool_usage(&cmd, "missing output (OUTPUT or -o FILE)");
-	if (!strcmp(args[0], "-") && !label_s)
-		return ct_tool_usage(&cmd, "paths on stdin (INPUT '-') need --label CLASS");
+	if (!strcmp(args[0], "-") && !label_s && !unlabelled)
+		return ct_tool_usage(&cmd, "paths on stdin (INPUT '-') need --label CLASS or --unlabelled");
+	if (unlabelled && label_s)
+		return ct_tool_usage(&cmd, "--unlabelled and --label exclude each other");
+	if (class_names_s && !unlabelled)
+		return ct_tool_usage(&cmd, "--class-names goes with --unlabelled (labelled data name their classes)");
 	ct_convert_opts o;
 	memset(&o, 0, sizeof o);
 	ct_intensity_defaults(&o.intensity);

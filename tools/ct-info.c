@@ -90,6 +90,14 @@ static cJSON *summarise(hid_t f)
 	dsinfo d = { cJSON_AddArrayToObject(o, "datasets") };
 	H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, visit, &d);
 
+	char **cn;
+	int64_t ncn;
+	if (ct_h5_exists(f, "class_names") && ct_h5_read_strings(f, "class_names", &cn, &ncn) == 0) {
+		cJSON *ca = cJSON_AddArrayToObject(o, "class_names");
+		for (int64_t i = 0; i < ncn; i++)
+			cJSON_AddItemToArray(ca, cJSON_CreateString(cn[i]));
+		ct_strings_free(cn, ncn);
+	}
 	ct_samples s;
 	if (ct_h5_exists(f, "names") && ct_samples_read(f, &s) == 0) {
 		cJSON_AddNumberToObject(o, "samples", (double)s.n);
@@ -194,6 +202,13 @@ static void print_text(const char *path, cJSON *o)
 		cJSON *d;
 		int k = 0;
 		cJSON_ArrayForEach(d, cJSON_GetObjectItem(x, "shape")) printf("%s%.0f", k++ ? " x " : "", d->valuedouble);
+		printf("\n");
+	}
+	if ((x = cJSON_GetObjectItem(o, "class_names"))) {
+		printf("class names:");
+		cJSON *c;
+		int k = 0;
+		cJSON_ArrayForEach(c, x) printf("%s%s", k++ ? "," : " ", cJSON_GetStringValue(c));
 		printf("\n");
 	}
 	if ((x = cJSON_GetObjectItem(o, "samples"))) {

@@ -387,14 +387,56 @@ int ct_sources_from_lines(ct_sources *s, FILE *f, const char *what, const char *
 	int rc = 0;
 	if (nl == 0)
 		rc = ct_error("%s lists no images", what);
-	if (rc == 0 && class_index(s, label) < 0)
+	if (rc == 0 && label && class_index(s, label) < 0)
 		rc = -1;
 	for (int64_t i = 0; i < nl && rc == 0; i++)
-		rc = add_source(s, &cap, dupstr(lines[i]), dupstr(lines[i]), 0);
+		rc = add_source(s, &cap, dupstr(lines[i]), dupstr(lines[i]), label ? 0 : -1);
 	ct_strings_free(lines, nl);
 	if (rc < 0)
 		ct_sources_free(s);
 	return rc;
+}
+
+int ct_sources_from_folder(ct_sources *s, const char *dir)
+{
+	memset(s, 0, sizeof *s);
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return ct_error_errno("cannot open '%s'", dir);
+	if (!S_ISDIR(st.st_mode))
+		return ct_error("'%s' is not a folder", dir);
+	char **files;
+	int nf;
+	if (list_dir(dir, 0, &files, &nf) < 0)
+		return -1;
+	int64_t cap = 0;
+	int rc = nf ? 0 : ct_error("'%s' holds no files", dir);
+	for (int i = 0; i < nf && rc == 0; i++)
+		rc = add_source(s, &cap, join_path(dir, files[i]), dupstr(files[i]), -1);
+	ct_strings_free(files, nf);
+	if (rc < 0)
+		ct_sources_free(s);
+	return rc;
+}
+
+int ct_sources_set_class_names(ct_sources *s, const char *csv)
+{
+	for (int64_t i = 0; i < s->n; i++)
+		if (s->v[i].label >= 0)
+			return ct_error("class names can only be set for unlabelled images");
+	for (const char *p = csv; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		char *name = strndup(p, len);
+		if (!name)
+			return ct_error("out of memory");
+		int k = len ? class_index(s, name) : ct_error("empty class name in '%s'", csv);
+		free(name);
+		if (k < 0)
+			return -1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
 }
 
 static int cmp_source(const void *a, const void *b)

@@ -40,8 +40,14 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes);
  * TSV's folder; a header line starting "path\t" is skipped; classes in order of
  * first appearance sorted by name. */
 int ct_sources_from_tsv(ct_sources *s, const char *tsv);
-/* One path per line from f, all with class `label`. */
+/* One path per line from f, all with class `label`, or unlabelled (-1) when label is NULL. */
 int ct_sources_from_lines(ct_sources *s, FILE *f, const char *what, const char *label);
+/* The image files directly in a folder (hidden entries skipped), unlabelled (-1): new
+ * images to classify. */
+int ct_sources_from_folder(ct_sources *s, const char *dir);
+/* Set the class list (comma-separated) of unlabelled sources, so that their files line
+ * up with a model trained on those classes. */
+int ct_sources_set_class_names(ct_sources *s, const char *csv);
 /* Sort by name (the output order); duplicate names are an error. */
 int ct_sources_sort(ct_sources *s);
 /* Groups from a TSV whose first column is a file name (matched to the base name of

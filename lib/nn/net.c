@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum step_kind {
 	S_PREP, S_CONV, S_DWCONV, S_POOL, S_PAD, S_CONCAT, S_ADD, S_BN, S_ACT, S_GPOOL, S_SOFTMAX,
@@ -62,8 +65,9 @@ struct ct_net {
 	int batch, nbufs, threads;
 	int chunk; /* images run through the layers at a time */
 	int64_t *buf_size; /* floats per image */
-	float **bufs;
-	float *work;
+	int nctx;     /* activation sets: one per thread when whole images run in parallel */
+	float **bufs; /* [ctx * nbufs + buffer] */
+	float *work;  /* per-thread GEMM workspaces, work_per_thread floats each */
 	size_t work_per_thread, arena_bytes;
 	int last_n;
 };
@@ -634,7 +638,7 @@ release:;
 static void net_release_buffers(ct_net *net)
 {
 	if (net->bufs)
-		for (int b = 0; b < net->nbufs; b++)
+		for (int b = 0; b < net->nbufs * net->nctx; b++)
 			free(net->bufs[b]);
 	free(net->bufs);
 	net->bufs = NULL;
@@ -657,14 +661,15 @@ int ct_net_reserve(ct_net *net, int batch)
 	if (batch <= net->batch && threads <= net->threads)
 		return 0;
 	net_release_buffers(net);
-	net->bufs = xcalloc((size_t)net->nbufs, sizeof(float *));
+	net->nctx = threads;
+	net->bufs = xcalloc((size_t)net->nbufs * threads, sizeof(float *));
 	if (!net->bufs)
 		return -1;
 	size_t total = 0;
 	int per_run = batch < net->chunk ? batch : net->chunk;
-	for (int b = 0; b < net->nbufs; b++) {
+	for (int b = 0; b < net->nbufs * threads; b++) {
 		size_t n, bytes;
-		if (ct_mul_size((size_t)net->buf_size[b], (size_t)per_run, &n) ||
+		if (ct_mul_size((size_t)net->buf_size[b % net->nbufs], (size_t)per_run, &n) ||
 		    ct_mul_size(n, sizeof(float), &bytes))
 			return ct_error("activation buffer size overflow");
 		bytes = (bytes + 63) / 64 * 64;
@@ -789,40 +794,40 @@ void ct_net_free(ct_net *net)
 	free(net);
 }
 
-static float *vbuf(const ct_net *net, int vid)
+static float *vbuf(const ct_net *net, int cx, int vid)
 {
-	return net->bufs[net->values[vid].buf] + net->values[vid].off;
+	return net->bufs[(size_t)cx * net->nbufs + net->values[vid].buf] + net->values[vid].off;
 }
 
-static void run_step(ct_net *net, step *st, int n, int nt)
+/* One step on activation set cx (workspace work) for n images with nt threads per op. */
+static void run_step(const ct_net *net, int cx, float *work, const step *st, int n, int nt)
 {
+	ct_conv_geom gm = st->geom; /* steps are shared by the threads of a batch */
+	gm.n = n;
 	const ct_graph *g = net->g;
 	const ct_node *nd = &g->nodes[st->node];
-	float *out = vbuf(net, st->out);
+	float *out = vbuf(net, cx, st->out);
 	switch (st->kind) {
 	case S_PREP:
 		break;
 	case S_CONV: {
-		st->geom.n = n;
-		const float *res = st->res >= 0 ? vbuf(net, st->res) : NULL;
-		ct_conv2d_gemm(net->kern, &st->geom, vbuf(net, st->in[0]), &st->packed, res,
-			       res ? net->values[st->res].pitch : 0, st->act, out, net->work, nt);
+		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
+		ct_conv2d_gemm(net->kern, &gm, vbuf(net, cx, st->in[0]), &st->packed, res,
+			       res ? net->values[st->res].pitch : 0, st->act, out, work, nt);
 		break;
 	}
 	case S_DWCONV: {
-		st->geom.n = n;
-		const float *res = st->res >= 0 ? vbuf(net, st->res) : NULL;
-		ct_op_dwconv(&st->geom, vbuf(net, st->in[0]), st->w, st->b, res, st->act, out, nt);
+		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
+		ct_op_dwconv(&gm, vbuf(net, cx, st->in[0]), st->w, st->b, res, st->act, out, nt);
 		break;
 	}
 	case S_POOL:
-		st->geom.n = n;
-		ct_op_pool(st->is_max, &st->geom, vbuf(net, st->in[0]), out, nt);
+		ct_op_pool(st->is_max, &gm, vbuf(net, cx, st->in[0]), out, nt);
 		break;
 	case S_PAD: {
 		const ct_node *src = &g->nodes[nd->in[0]];
 		ct_op_zeropad(n, src->h, src->w, src->c, nd->pad_t, nd->pad_b, nd->pad_l,
-			      nd->pad_r, vbuf(net, st->in[0]), out, nt);
+			      nd->pad_r, vbuf(net, cx, st->in[0]), out, nt);
 		break;
 	}
 	case S_CONCAT: {
@@ -830,7 +835,7 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 		int cs[CT_NODE_MAXIN];
 		int copy = 0;
 		for (int j = 0; j < st->nin; j++) {
-			ins[j] = st->aliased[j] ? NULL : vbuf(net, st->in[j]);
+			ins[j] = st->aliased[j] ? NULL : vbuf(net, cx, st->in[j]);
 			cs[j] = g->nodes[nd->in[j]].c;
 			copy |= !st->aliased[j];
 		}
@@ -842,26 +847,26 @@ static void run_step(ct_net *net, step *st, int n, int nt)
 	case S_ADD: {
 		const float *ins[CT_NODE_MAXIN];
 		for (int j = 0; j < st->nin; j++)
-			ins[j] = vbuf(net, st->in[j]);
+			ins[j] = vbuf(net, cx, st->in[j]);
 		ct_op_add((int64_t)n * nd->h * nd->w * nd->c, st->nin, ins, out, nt);
 		break;
 	}
 	case S_BN:
-		ct_op_scale_shift((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, st->in[0]), st->w,
+		ct_op_scale_shift((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, cx, st->in[0]), st->w,
 				  st->b, st->act, out, nt);
 		break;
 	case S_ACT:
-		ct_op_act((int64_t)n * nd->h * nd->w * nd->c, vbuf(net, st->in[0]), st->act, out,
+		ct_op_act((int64_t)n * nd->h * nd->w * nd->c, vbuf(net, cx, st->in[0]), st->act, out,
 			  nt);
 		break;
 	case S_GPOOL: {
 		const ct_node *src = &g->nodes[nd->in[0]];
-		ct_op_gpool(st->is_max, n, (int64_t)src->h * src->w, src->c, vbuf(net, st->in[0]),
+		ct_op_gpool(st->is_max, n, (int64_t)src->h * src->w, src->c, vbuf(net, cx, st->in[0]),
 			    out);
 		break;
 	}
 	case S_SOFTMAX:
-		ct_op_softmax((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, st->in[0]), out);
+		ct_op_softmax((int64_t)n * nd->h * nd->w, nd->c, vbuf(net, cx, st->in[0]), out);
 		break;
 	}
 }
@@ -895,6 +900,40 @@ static void prep_u8(ct_prep prep, int c, const uint8_t *p, int64_t numel, float 
 	}
 }
 
+/* Images [lo, hi) through the whole network on activation set cx, nt threads per op. */
+static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *images,
+		       int64_t lo, int64_t hi, int nt)
+{
+	const ct_graph *g = net->g;
+	const step *first = &net->steps[0];
+	const int64_t *s = images->shape + (images->ndim == 4 ? 1 : 0);
+	int64_t per_img = s[0] * s[1] * s[2];
+	for (int64_t i0 = lo; i0 < hi; i0 += net->chunk) {
+		int cn = (int)(hi - i0 < net->chunk ? hi - i0 : net->chunk);
+		float *x = vbuf(net, cx, first->out);
+		int64_t numel = cn * per_img;
+		if (images->dtype == CT_U8) {
+			prep_u8(g->prep, (int)s[2], (const uint8_t *)images->data + i0 * per_img,
+				numel, x);
+		} else {
+			memcpy(x, (const float *)images->data + i0 * per_img,
+			       (size_t)numel * sizeof(float));
+		}
+		for (int st = 1; st < net->nsteps; st++)
+			run_step(net, cx, work, &net->steps[st], cn, nt);
+		for (int i = 0; i < net->nout; i++) {
+			out_spec *o = &net->outs[i];
+			int64_t hw = (int64_t)o->h * o->w;
+			if (net->pool != CT_POOL_NONE)
+				ct_op_gpool(net->pool == CT_POOL_MAX, cn, hw, o->c, vbuf(net, cx, o->value),
+					    o->pooled + i0 * o->c);
+			else
+				memcpy(o->raw + i0 * hw * o->c, vbuf(net, cx, o->value),
+				       (size_t)(cn * hw * o->c) * sizeof(float));
+		}
+	}
+}
+
 int ct_net_run(ct_net *net, const ct_tensor *images)
 {
 	const ct_graph *g = net->g;
@@ -921,30 +960,21 @@ int ct_net_run(ct_net *net, const ct_tensor *images)
 	const step *first = &net->steps[0];
 	if (first->kind != S_PREP)
 		return ct_error("model '%s': the input layer must come first", g->arch);
-	int64_t per_img = s[0] * s[1] * s[2];
-	for (int64_t i0 = 0; i0 < n; i0 += net->chunk) {
-		int cn = (int)(n - i0 < net->chunk ? n - i0 : net->chunk);
-		float *x = vbuf(net, first->out);
-		int64_t numel = cn * per_img;
-		if (images->dtype == CT_U8) {
-			prep_u8(g->prep, (int)s[2], (const uint8_t *)images->data + i0 * per_img,
-				numel, x);
-		} else {
-			memcpy(x, (const float *)images->data + i0 * per_img,
-			       (size_t)numel * sizeof(float));
+	/* A batch of at least one image per thread runs whole images in parallel, each
+	 * thread on its own activation set: one parallel region per batch instead of one per
+	 * layer. Smaller batches split every layer over the threads instead. Either way each
+	 * output value is computed by the same operations, so results do not change. */
+	if (nt > 1 && n >= nt) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+		{
+			int t = omp_get_thread_num(), tn = omp_get_num_threads();
+			run_images(net, t, net->work + (size_t)t * net->work_per_thread, images,
+				   n * t / tn, n * (t + 1) / tn, 1);
 		}
-		for (int st = 1; st < net->nsteps; st++)
-			run_step(net, &net->steps[st], cn, nt);
-		for (int i = 0; i < net->nout; i++) {
-			out_spec *o = &net->outs[i];
-			int64_t hw = (int64_t)o->h * o->w;
-			if (net->pool != CT_POOL_NONE)
-				ct_op_gpool(net->pool == CT_POOL_MAX, cn, hw, o->c, vbuf(net, o->value),
-					    o->pooled + i0 * o->c);
-			else
-				memcpy(o->raw + i0 * hw * o->c, vbuf(net, o->value),
-				       (size_t)(cn * hw * o->c) * sizeof(float));
-		}
+#endif
+	} else {
+		run_images(net, 0, net->work, images, 0, n, nt);
 	}
 	net->last_n = (int)n;
 	return 0;
