@@ -47,6 +47,25 @@ static ct_opt export_opts[] = {
 	CT_OPT_END_,
 };
 
+static ct_opt synth_opts[] = {
+	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
+	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file"),
+	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_END_,
+};
+static ct_cmd synth_cmd = {
+	"ct-weights synth",
+	"--backbone NAME -o OUTPUT",
+	"Write deterministic synthetic weights for a backbone (the values of lib/nn/testweights.h, shared\n"
+	"with the TensorFlow.js conformance goldens) as a Keras-layout weight file: for tests, benchmarks\n"
+	"and trying the pipeline without downloads. Not for classification: the features are meaningless.",
+	"Exit status: 0 success, 1 failure, 2 usage error.",
+	synth_opts,
+	0,
+	0,
+};
+
 static ct_cmd import_cmd = {
 	"ct-weights import-tfjs",
 	"[OPTIONS] MODEL.json -o OUTPUT",
@@ -106,14 +125,16 @@ static void top_help(FILE *out)
 		     "       ct-weights info [--json] FILE\n"
 		     "       ct-weights sha256 FILE...\n"
 		     "       ct-weights export-onnx --backbone NAME [OPTIONS] -o OUTPUT\n"
+		     "       ct-weights synth --backbone NAME -o OUTPUT\n"
 		     "       ct-weights --version\n\n"
 		     "Pretrained weights: import a TensorFlow.js layers model as a Keras HDF5 weight file,\n"
-		     "describe a weight file, print checksums, export a backbone as ONNX.\n"
+		     "describe a weight file, print checksums, export a backbone as ONNX, write synthetic weights.\n"
 		     "'ct-weights COMMAND --help' for a command's options:\n");
 	list_opts(out, "import-tfjs", import_opts);
 	list_opts(out, "info", info_opts);
 	list_opts(out, "sha256", sha_opts);
 	list_opts(out, "export-onnx", export_opts);
+	list_opts(out, "synth", synth_opts);
 	fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -318,6 +339,35 @@ static int cmd_export(int argc, char **argv)
 	return rc ? fail() : CT_EXIT_OK;
 }
 
+static int cmd_synth(int argc, char **argv)
+{
+	int nargs;
+	char **args;
+	ct_tool_parse(&synth_cmd, argc, argv, &nargs, &args);
+	free(args);
+	if (!backbone)
+		return ct_tool_usage(&synth_cmd, "no backbone (use --backbone NAME)");
+	if (!out_path)
+		return ct_tool_usage(&synth_cmd, "no output file (use -o FILE)");
+	struct stat st;
+	if (!force && stat(out_path, &st) == 0) {
+		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+		return CT_EXIT_FAILURE;
+	}
+	ct_graph *g = ct_model_build(backbone);
+	if (!g)
+		return fail();
+	ct_weights w = { 0 };
+	int rc = ct_graph_testweights(g, &w);
+	if (rc == 0)
+		rc = ct_weights_save(&w, out_path);
+	if (rc == 0 && !quiet)
+		fprintf(stderr, "ct-weights: '%s': synthetic %s weights, %d layers\n", out_path, backbone, w.nlayers);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+	return rc ? fail() : CT_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -341,6 +391,8 @@ int main(int argc, char **argv)
 		return cmd_sha256(argc - 1, argv + 1);
 	if (!strcmp(sub, "export-onnx"))
 		return cmd_export(argc - 1, argv + 1);
+	if (!strcmp(sub, "synth"))
+		return cmd_synth(argc - 1, argv + 1);
 	fprintf(stderr, "ct-weights: unknown command '%s'\nTry 'ct-weights --help' for more information.\n", sub);
 	return CT_EXIT_USAGE;
 }
