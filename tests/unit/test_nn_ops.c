@@ -405,7 +405,13 @@ int main(void)
 #endif
 		ct_net_run(net, &in);
 		ct_net_output(net, 0, &o);
-		ok(!memcmp(o1, o.data, nb), "a network run is bit-identical with 1 and 2 threads");
+		ok(!memcmp(o1, o.data, nb),
+		   "a batch of 3 (whole images per thread) is bit-identical with 1 and 2 threads");
+		ct_tensor one = ct_tensor_slice0(&in, 2, 1);
+		ct_net_run(net, &one); /* one image: every layer split over the threads */
+		ct_net_output(net, 0, &o);
+		ok(!memcmp(o1 + 2 * nb / 3 / sizeof(float), o.data, nb / 3),
+		   "one image with every layer split over 2 threads is bit-identical too");
 		free(o1);
 		ct_tensor_free(&in);
 		ct_net_free(net);
