@@ -96,8 +96,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh pipelines/demo.sh
 
+# Throughput against ONNX Runtime (npm onnxruntime-node) in the same run: docs/benchmarks.md.
 bench: all
-	@sh scripts/bench.sh
+	@sh scripts/deps.sh --node
+	@cd scripts/ort && { [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund; }
+	@BUILD=$(BUILD) BIN=$(BIN) sh scripts/bench.sh
 
 # Pretrained weights: nsfwjs' TF.js InceptionV3 and MobileNetV2 from npm (docs/weights.md).
 weights: $(BIN)/ct-weights
