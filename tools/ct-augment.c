@@ -53,13 +53,8 @@ int main(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
-	if (nargs == 2) {
-		if (out_path)
-			return ct_tool_usage(&cmd, "give the output either as OUTPUT or with -o, not both");
-		out_path = args[1];
-	}
-	if (!out_path)
-		return ct_tool_usage(&cmd, "missing output (OUTPUT or -o FILE)");
+	if (ct_tool_output(&cmd, nargs, args, &out_path))
+		return CT_EXIT_USAGE;
 	ct_augment_opts o;
 	memset(&o, 0, sizeof o);
 	ct_augment_defaults(&o.p);

@@ -2,7 +2,7 @@
  * bootstrap intervals, and optionally a TSV and a self-contained HTML report. */
 #include "tool.h"
 
-#include "metrics/outfile.h"
+#include "io/outfile.h"
 #include "metrics/report.h"
 #include "metrics/score.h"
 

@@ -38,6 +38,20 @@ static inline int ct_tool_usage(const ct_cmd *cmd, const char *msg)
 	return CT_EXIT_USAGE;
 }
 
+/* The output given as the second positional argument (INPUT OUTPUT) or with -o, not both.
+ * Returns 0, or prints a usage error and returns CT_EXIT_USAGE. */
+static inline int ct_tool_output(const ct_cmd *cmd, int nargs, char **args, const char **out_path)
+{
+	if (nargs == 2) {
+		if (*out_path)
+			return ct_tool_usage(cmd, "give the output either as OUTPUT or with -o, not both");
+		*out_path = args[1];
+	}
+	if (!*out_path)
+		return ct_tool_usage(cmd, "missing output (OUTPUT or -o FILE)");
+	return 0;
+}
+
 /* Print the library's last error and return the runtime-failure exit code. */
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {

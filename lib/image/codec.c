@@ -1,6 +1,7 @@
 /* codec.c - image format sniffing, decode dispatch, file reading, and the atomic file writers. */
 #include "image/codec.h"
 #include "core/error.h"
+#include "io/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -178,67 +179,12 @@ int ct_image_read(const char *path, int64_t max_pixels, ct_image *out)
 	return 0;
 }
 
-/* Write `buf` to `path` via a temporary file in the same directory and rename(2), so a
- * reader never sees a half-written image and a failure leaves any old file intact. The
- * temporary is opened with mode 0666 (not mkstemp's 0600) so the result honours the
- * umask like any other new file. No fsync: these are reproducible outputs, and a crash
- * at worst loses the file, never leaves a torn one under the final name. */
-static int write_file_atomic(const char *path, const void *buf, size_t len)
-{
-	static atomic_uint counter;
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 32);
-	if (!tmp)
-		return ct_error("cannot write '%s': out of memory", path);
-	int fd = -1;
-	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-		unsigned v = (unsigned)getpid() * 2654435761u ^ atomic_fetch_add(&counter, 1) * 40503u ^
-			     (unsigned)time(NULL) ^ (unsigned)attempt * 97u;
-		snprintf(tmp, plen + 32, "%s.tmp.%06x", path, v & 0xffffffu);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		ct_error_errno("cannot create a temporary file for '%s'", path);
-		free(tmp);
-		return -1;
-	}
-	const unsigned char *p = buf;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, p + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	/* close can report a deferred write error (NFS, quota) */
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	free(tmp);
-	return 0;
-fail:
-	ct_error_errno("cannot write '%s'", path);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	return -1;
-}
 
 static int write_encoded(const char *path, int rc, void *buf, size_t len)
 {
 	if (rc < 0)
 		return ct_error_prefix("cannot write '%s'", path);
-	rc = write_file_atomic(path, buf, len);
+	rc = ct_write_file_atomic(path, buf, len);
 	free(buf);
 	return rc;
 }

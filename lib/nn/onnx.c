@@ -14,6 +14,7 @@
  * Wire types: 0 varint, 2 length-delimited, 5 fixed32. */
 #include "nn/onnx.h"
 #include "core/error.h"
+#include "io/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -737,62 +738,6 @@ int ct_onnx_encode(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t k = write(fd, p + done, len - done);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		done += (size_t)k;
-	}
-	return 0;
-}
-
-/* Temporary file beside path (mode 0666 under the umask) and rename(2), as lib/image/codec.c. */
-static int write_atomic(const char *path, const uint8_t *buf, size_t len)
-{
-	static atomic_uint counter;
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 32);
-	if (!tmp)
-		return ct_error("cannot write '%s': out of memory", path);
-	int fd = -1;
-	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-		unsigned v = (unsigned)getpid() * 2654435761u ^ atomic_fetch_add(&counter, 1) * 40503u ^
-			     (unsigned)time(NULL) ^ (unsigned)attempt * 97u;
-		snprintf(tmp, plen + 32, "%s.tmp.%06x", path, v & 0xffffffu);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		ct_error_errno("cannot create '%s'", path);
-		free(tmp);
-		return -1;
-	}
-	if (write_all(fd, buf, len) < 0)
-		goto fail;
-	if (close(fd) < 0) { /* a deferred write error (NFS, quota) */
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	free(tmp);
-	return 0;
-fail:
-	ct_error_errno("cannot write '%s'", path);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	return -1;
-}
 
 int ct_onnx_save(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o, const char *path)
 {
@@ -802,11 +747,11 @@ int ct_onnx_save(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o, 
 		return -1;
 	int rc;
 	if (!strcmp(path, "-")) {
-		rc = write_all(STDOUT_FILENO, buf, len);
+		rc = fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -1;
 		if (rc)
 			ct_error_errno("cannot write to standard output");
 	} else {
-		rc = write_atomic(path, buf, len);
+		rc = ct_write_file_atomic(path, buf, len);
 	}
 	free(buf);
 	return rc;

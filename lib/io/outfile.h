@@ -1,11 +1,17 @@
-/* outfile.h - text outputs (TSV, HTML) that are never left half-written: written to a
- * temporary file beside the target and renamed into place on commit, like ct_h5_create /
- * ct_h5_commit for HDF5 files. "-" writes to standard output instead. */
+/* outfile.h - non-HDF5 outputs (TSV, HTML, images, ONNX) that are never left half-written:
+ * written to a temporary file beside the target and renamed into place when complete, like
+ * ct_h5_create / ct_h5_commit for HDF5 files. */
 #ifndef CT_OUTFILE_H
 #define CT_OUTFILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
+/* Write a whole buffer to path atomically (temporary file in the same directory, mode 0666
+ * under the umask, rename). Errors name the file; a failure leaves any old file intact. */
+int ct_write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* Streaming text output; "-" writes to standard output instead. */
 typedef struct ct_outfile {
 	FILE *f;      /* write here */
 	char *path;   /* target ("-" for stdout) */

@@ -1,11 +1,15 @@
-/* outfile.c - text outputs written under a temporary name and renamed when complete. */
-#include "metrics/outfile.h"
+/* outfile.c - outputs written under a temporary name and renamed when complete. */
+#include "io/outfile.h"
 #include "core/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int ct_outfile_create(ct_outfile *o, const char *path, int force)
@@ -83,4 +87,60 @@ void ct_outfile_abort(ct_outfile *o)
 	free(o->tmp);
 	free(o->path);
 	memset(o, 0, sizeof *o);
+}
+
+/* Write `buf` to `path` via a temporary file in the same directory and rename(2), so a
+ * reader never sees a half-written file and a failure leaves any old file intact. The
+ * temporary is opened with mode 0666 (not mkstemp's 0600) so the result honours the
+ * umask like any other new file. No fsync: these are reproducible outputs, and a crash
+ * at worst loses the file, never leaves a torn one under the final name. */
+int ct_write_file_atomic(const char *path, const void *buf, size_t len)
+{
+	static atomic_uint counter;
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 32);
+	if (!tmp)
+		return ct_error("cannot write '%s': out of memory", path);
+	int fd = -1;
+	for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+		unsigned v = (unsigned)getpid() * 2654435761u ^ atomic_fetch_add(&counter, 1) * 40503u ^
+			     (unsigned)time(NULL) ^ (unsigned)attempt * 97u;
+		snprintf(tmp, plen + 32, "%s.tmp.%06x", path, v & 0xffffffu);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		ct_error_errno("cannot create a temporary file for '%s'", path);
+		free(tmp);
+		return -1;
+	}
+	const unsigned char *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		done += (size_t)w;
+	}
+	/* close can report a deferred write error (NFS, quota) */
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	free(tmp);
+	return 0;
+fail:
+	ct_error_errno("cannot write '%s'", path);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return -1;
 }
