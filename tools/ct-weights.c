@@ -141,6 +141,7 @@ static void top_help(FILE *out)
 static int fail(void)
 {
 	fprintf(stderr, "ct-weights: %s\n", ct_last_error());
+	ct_tool_end_if_unsafe();
 	return CT_EXIT_FAILURE;
 }
 

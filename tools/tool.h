@@ -6,9 +6,11 @@
 
 #include "cli/opts.h"
 #include "core/error.h"
+#include "io/h5.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 enum { CT_EXIT_OK = 0, CT_EXIT_FAILURE = 1, CT_EXIT_USAGE = 2 };
 
@@ -53,9 +55,20 @@ static inline int ct_tool_output(const ct_cmd *cmd, int nargs, char **args, cons
 }
 
 /* Print the library's last error and return the runtime-failure exit code. */
+/* After a file could not be closed (full disk), HDF5's shutdown would crash on it: its
+ * temporary file is already removed, so end at once, without the exit handlers. */
+static inline void ct_tool_end_if_unsafe(void)
+{
+	if (ct_h5_exit_unsafe()) {
+		fflush(NULL);
+		_exit(CT_EXIT_FAILURE);
+	}
+}
+
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {
 	fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
+	ct_tool_end_if_unsafe();
 	return CT_EXIT_FAILURE;
 }
 

@@ -214,6 +214,25 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 	return 0;
 }
 
+/* HDF5 1.10 keeps a file whose close failed (a full disk) in a state where any later
+ * close of it, including the library's own shutdown at exit, crashes. Remember it, so
+ * that the tool can end without running that shutdown (ct_h5_exit_unsafe). */
+static int close_failed;
+
+static int close_file(hid_t file)
+{
+	if (H5Fclose(file) < 0) {
+		close_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int ct_h5_exit_unsafe(void)
+{
+	return close_failed;
+}
+
 int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed)
 {
 	ct_h5_init();
@@ -277,7 +296,7 @@ int ct_h5_commit(ct_h5 *h)
 		}
 		H5Fclose(h->file);
 	} else {
-		if (H5Fclose(h->file) < 0) {
+		if (close_file(h->file) < 0) {
 			rc = ct_error("cannot write '%s' (disk full?)", h->path);
 			unlink(h->tmp);
 		} else {
@@ -304,7 +323,7 @@ int ct_h5_commit(ct_h5 *h)
 void ct_h5_abort(ct_h5 *h)
 {
 	if (h->file >= 0)
-		H5Fclose(h->file);
+		close_file(h->file);
 	if (h->tmp)
 		unlink(h->tmp);
 	free(h->tmp);

@@ -43,6 +43,10 @@ int ct_h5_commit(ct_h5 *h);
 void ct_h5_abort(ct_h5 *h);
 void ct_h5_close(ct_h5 *h);
 
+/* Whether a file failed to close (a full disk): HDF5's shutdown at exit would then crash,
+ * so the process must end with _exit() (tools/tool.h does). */
+int ct_h5_exit_unsafe(void);
+
 /* Install the process-wide settings (silence HDF5's error stack printing). Called
  * by the functions above; call it before using the HDF5 API directly. */
 void ct_h5_init(void);

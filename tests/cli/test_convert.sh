@@ -64,12 +64,21 @@ ct-info --json "$D/bad.h5" >"$D/bad.json"
 ok "the two bad files are recorded as skipped" sh -c "h5dump -a skipped_count '$D/bad.h5' 2>/dev/null | grep -q '(0): 2' || ct-info '$D/bad.h5' | grep -q 'skipped *string *2'"
 status 1 "images over --max-pixels are refused" ct-convert "$D/ph" --size 16 --max-pixels 0.001 -o "$D/mp.h5"
 err_has "limit" "the message gives the limit"
-mkdir -p "$D/ro" && chmod 555 "$D/ro"
+mkdir -p "$D/full" "$D/ro" && chmod 555 "$D/ro"
 if [ "$(id -u)" != 0 ]; then
 	status 1 "an unwritable output folder fails before converting" ct-convert "$D/ph" -o "$D/ro/x.h5"
 else
 	status 1 "an output in a missing folder fails before converting" ct-convert "$D/ph" -o "$D/missing/x.h5"
 fi
+# A full disk: standard output on /dev/full, and a file size limit for files.
+status 1 "a full standard output fails" sh -c "ct-convert '$D/ph' --size 16 - -q > /dev/full"
+err_has "No space left" "the message gives the cause"
+status 1 "a full disk while writing the output fails" sh -c "trap '' XFSZ; ulimit -f 40; ct-convert '$D/ph' --size 128 --compress 0 -o '$D/full/x.h5' -q"
+err_has "disk full" "the message says so"
+err_one_line "in one line"
+ok "and leaves no output and no temporary file" sh -c "[ -z \"\$(ls '$D/full')\" ]"
+status 1 "ct-augment on a full disk fails too" sh -c "trap '' XFSZ; ulimit -f 40; ct-augment '$D/c.h5' --copies 3 --compress 0 -o '$D/full/a.h5' -q"
+ok "with no output left" sh -c "[ -z \"\$(ls '$D/full')\" ]"
 status 2 "an unknown option is a usage error" ct-convert "$D/ph" -o "$D/y.h5" --bogus
 status 2 "a bad size is a usage error" ct-convert "$D/ph" -o "$D/y.h5" --size 0x5
 status 2 "a bad window is a usage error" ct-convert "$D/ph" -o "$D/y.h5" --window 5
