@@ -8,4 +8,4 @@ SIZE_vgg16          ?= 224
 SIZE_densenet121    ?= 224
 SIZE_xception       ?= 299
 LAYER_inception_v3  ?= mixed6
-LAYER_mobilenet_v2  ?= block_13_project_BN
+LAYER_mobilenet_v2  ?= block_10_project_BN

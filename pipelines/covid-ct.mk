@@ -4,7 +4,7 @@
 #   make -f pipelines/covid-ct.mk DATA=../shared/data/covid-ct OUT=out \
 #        BACKBONES="inception_v3 mobilenet_v2"
 #
-# Shared stages live in OUT (images-SIZE.h5, aug-SIZE.h5, feat-BACKBONE[-noaug].h5); each
+# Shared stages live in OUT (images-SIZE.h5, aug-SIZE.h5, feat-BACKBONE.LAYER[-noaug].h5); each
 # experiment (a set of backbones, with or without augmentation) gets its own folder
 # OUT/EXP (fused.h5, model.h5, scores.h5, scores.tsv, metrics.json, report.html), so runs
 # with other backbone sets reuse the features already computed. EXP defaults to the
@@ -75,11 +75,14 @@ $(OUT)/aug-$(1).h5: $(OUT)/images-$(1).h5 $(P)/augment-$(1)
 endef
 $(foreach s,$(SIZES),$(eval $(call size_rules,$(s))))
 
-# Features, per backbone, from the augmented images (or the plain ones with AUGMENT=0).
+# Features, per backbone and cut, from the augmented images (or the plain ones with
+# AUGMENT=0); the file name carries the cut, so experiments with other cuts keep theirs.
+comma := ,
+FEAT = $(OUT)/feat-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX).h5
 define backbone_rules
-$(eval $(call stamp,features-$(1)$(SUFFIX),$(LAYER_$(1)) $(FEATURE_ARGS)))
-$(OUT)/feat-$(1)$(SUFFIX).h5: $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/features-$(1)$(SUFFIX) \
-		$(CT_WEIGHTS_DIR)/$(1).h5
+$(eval $(call stamp,features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX),$(FEATURE_ARGS)))
+$(call FEAT,$(1)): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 \
+		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(CT_WEIGHTS_DIR)/$(1).h5
 	ct-features --backbone $(1) $(if $(LAYER_$(1)),--layer $(LAYER_$(1))) $(FEATURE_ARGS) $$< -o $$@ --force -q
 endef
 $(foreach b,$(BACKBONES),$(eval $(call backbone_rules,$(b))))
@@ -92,8 +95,9 @@ $(NSFWJS) &:
 $(CT_WEIGHTS_DIR)/%.h5:
 	$(MAKE) -C $(TOP) weights-keras
 
-FEATS := $(foreach b,$(BACKBONES),$(OUT)/feat-$(b)$(SUFFIX).h5)
-$(eval $(call stamp,fuse-$(EXP),$(FUSE_ARGS)))
+FEATS := $(foreach b,$(BACKBONES),$(call FEAT,$(b)))
+# The experiment's fuse stamp names its feature files, so other cuts refuse the fused file.
+$(eval $(call stamp,fuse-$(EXP),$(FEATS) $(FUSE_ARGS)))
 $(E)/fused.h5: $(FEATS) $(P)/fuse-$(EXP)
 	@mkdir -p $(E)
 	ct-fuse $(FEATS) $(FUSE_ARGS) -o $@ --force -q
