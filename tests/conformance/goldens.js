@@ -12,6 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const nsfwjs = require('./nsfwjs');
 
 // ---- lib/nn/testweights.h, in JavaScript ----------------------------------------------
 
@@ -180,8 +181,7 @@ function runGolden(arch, model, size, images, wanted, outdir, mode = 'tf') {
 
 // The Keras topology from the nsfwjs package (a browserify bundle exporting model.json's object).
 function nsfwjsTopology(dir) {
-	const file = path.join(__dirname, 'node_modules', 'nsfwjs', 'dist', 'models', dir, 'model.min.js');
-	return require(file).modelTopology;
+	return nsfwjs.modelJSON(dir).modelTopology;
 }
 
 async function kerasModel(dir) {
@@ -253,7 +253,7 @@ async function main() {
 	inc.dispose();
 }
 
-module.exports = { testweight, testinput, setTestWeights, inputBatch, runGolden };
+module.exports = { testweight, testinput, setTestWeights, inputBatch, runGolden, fmt, block };
 
 if (require.main === module) {
 	main().catch((e) => {
