@@ -106,7 +106,6 @@ int main(int argc, char **argv)
 			(long long)in.n, (long long)nout, copies, all ? "" : "train", out_path);
 	free(cmdline);
 	free(params);
-	free(args);
 	ct_images_close(&in);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
 }

@@ -82,6 +82,13 @@ static int make_sources(const char *input, ct_sources *src)
 	return ct_sources_from_tsv(src, input);
 }
 
+/* A runtime failure after the sources were listed. */
+static int fail_freeing(ct_sources *src)
+{
+	ct_sources_free(src);
+	return ct_tool_fail(&cmd);
+}
+
 int main(int argc, char **argv)
 {
 	int nargs;
@@ -136,21 +143,20 @@ int main(int argc, char **argv)
 	ct_converted conv;
 	ct_h5 h;
 	int64_t matched;
-	if (make_sources(args[0], &src) < 0 || ct_sources_sort(&src) < 0)
+	if (make_sources(args[0], &src) < 0)
 		return ct_tool_fail(&cmd);
-	if (groups_s && ct_sources_set_groups(&src, groups_s, &matched) < 0)
-		return ct_tool_fail(&cmd);
-	if (split_s && ct_sources_set_splits(&src, split_s, &matched) < 0)
-		return ct_tool_fail(&cmd);
+	if (ct_sources_sort(&src) < 0 || (groups_s && ct_sources_set_groups(&src, groups_s, &matched) < 0) ||
+	    (split_s && ct_sources_set_splits(&src, split_s, &matched) < 0))
+		return fail_freeing(&src);
 	for (int i = 0; i < src.nignored && !quiet; i++)
 		fprintf(stderr, "ct-convert: note: '%s' holds no images; not a class folder\n", src.ignored[i]);
 	/* Create the output before the long work, so an unwritable or existing output
 	 * fails at once. */
 	if (ct_h5_create(&h, out_path, force) < 0)
-		return ct_tool_fail(&cmd);
+		return fail_freeing(&src);
 	if (ct_convert(&src, &o, &conv) < 0) {
 		ct_h5_abort(&h);
-		return ct_tool_fail(&cmd);
+		return fail_freeing(&src);
 	}
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 	ct_run run = { "ct-convert", cmdline, params };
@@ -186,7 +192,6 @@ int main(int argc, char **argv)
 	}
 	free(cmdline);
 	free(params);
-	free(args);
 	ct_converted_free(&conv);
 	ct_sources_free(&src);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);

@@ -255,6 +255,5 @@ out:
 	ct_images_close(&in);
 	free(cmdline);
 	free(params);
-	free(args);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
 }

@@ -131,7 +131,6 @@ int main(int argc, char **argv)
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 	const char *in = args[0];
-	free(args);
 	if (!out_path)
 		return ct_tool_usage(&cmd, "missing output (-o FILE)");
 	ct_train_opts o;

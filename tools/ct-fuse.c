@@ -55,7 +55,6 @@ int main(int argc, char **argv)
 	}
 	if (usage) {
 		free(w);
-		free(args);
 		return ct_tool_usage(&cmd, usage);
 	}
 	/* Create the output first, so an existing or unwritable output fails at once. */
@@ -64,7 +63,6 @@ int main(int argc, char **argv)
 	if (!in || ct_h5_create(&h, out_path, force) < 0) {
 		free(in);
 		free(w);
-		free(args);
 		return ct_tool_fail(&cmd);
 	}
 	int rc = 0, nread = 0;
@@ -120,7 +118,6 @@ int main(int argc, char **argv)
 		ct_features_free(&in[k]);
 	free(in);
 	free(w);
-	free(args);
 	ct_features_free(&out);
 	ct_fuse_info_free(&info);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);

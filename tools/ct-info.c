@@ -281,7 +281,6 @@ int main(int argc, char **argv)
 		print_text(args[0], o);
 	}
 	cJSON_Delete(o);
-	free(args);
 	if (fflush(stdout) != 0)
 		return ct_tool_fail(&cmd);
 	return CT_EXIT_OK;

@@ -49,7 +49,6 @@ int main(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
-	free(args);
 
 	if (!out)
 		return ct_tool_usage(&cmd, "missing output directory (-o DIR)");

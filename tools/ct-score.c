@@ -58,7 +58,6 @@ static char **args;
 
 static int usage(const char *msg)
 {
-	free(args);
 	return ct_tool_usage(&cmd, msg);
 }
 
@@ -153,6 +152,5 @@ done:
 	free(json);
 	free(cmdline);
 	free(params);
-	free(args);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
 }

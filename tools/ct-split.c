@@ -109,7 +109,6 @@ int main(int argc, char **argv)
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 	const char *in = args[0];
-	free(args);
 	if (check) {
 		if (out_path || folds || keep_splits || ct_opts_seen(&cmd, "fractions") || ct_opts_seen(&cmd, "seed"))
 			return ct_tool_usage(&cmd, "--check takes only FILE and --hash-threshold");

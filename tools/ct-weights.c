@@ -166,7 +166,6 @@ static int cmd_import(int argc, char **argv)
 	char **args;
 	ct_tool_parse(&import_cmd, argc, argv, &nargs, &args);
 	const char *in = args[0];
-	free(args);
 	if (!out_path)
 		return ct_tool_usage(&import_cmd, "no output file (use -o FILE)");
 	struct stat st;
@@ -204,7 +203,6 @@ static int cmd_info(int argc, char **argv)
 	char **args;
 	ct_tool_parse(&info_cmd, argc, argv, &nargs, &args);
 	const char *in = args[0];
-	free(args);
 	ct_weights w;
 	if (ct_weights_load(&w, in) < 0)
 		return fail();
@@ -281,7 +279,6 @@ static int cmd_sha256(int argc, char **argv)
 		}
 		printf("%s  %s\n", hex, args[i]);
 	}
-	free(args);
 	if (fflush(stdout) != 0) {
 		ct_error_errno("cannot write to standard output");
 		return fail();
@@ -302,7 +299,6 @@ static int cmd_export(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&export_cmd, argc, argv, &nargs, &args);
-	free(args);
 	if (!backbone)
 		return ct_tool_usage(&export_cmd, "no backbone (use --backbone NAME)");
 	if (!out_path)
@@ -345,7 +341,6 @@ static int cmd_synth(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&synth_cmd, argc, argv, &nargs, &args);
-	free(args);
 	if (!backbone)
 		return ct_tool_usage(&synth_cmd, "no backbone (use --backbone NAME)");
 	if (!out_path)

@@ -92,6 +92,16 @@ static int set_value(ct_opt *o, const char *v)
 	return 0;
 }
 
+/* The positional arguments of the last parse: owned here and freed at exit, so that no
+ * early return of a tool (a usage error) has to remember them. */
+static char **last_pos;
+
+static void free_last_pos(void)
+{
+	free(last_pos);
+	last_pos = NULL;
+}
+
 int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 {
 	char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -175,6 +185,10 @@ int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 		free(pos);
 		return CT_PARSE_ERROR;
 	}
+	if (!last_pos)
+		atexit(free_last_pos);
+	free(last_pos);
+	last_pos = pos;
 	*args = pos;
 	*nargs = np;
 	return CT_PARSE_OK;

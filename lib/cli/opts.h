@@ -49,8 +49,8 @@ typedef struct ct_cmd {
 
 enum { CT_PARSE_OK = 0, CT_PARSE_HELP = 1, CT_PARSE_VERSION = 2, CT_PARSE_ERROR = -1 };
 
-/* Parse argv[1..]. Positionals are returned in *args (pointers into argv;
- * free the array with free()). `--help`/`-h` and `--version` are built in.
+/* Parse argv[1..]. Positionals are returned in *args (pointers into argv; the
+ * array belongs to the parser, valid until the next parse, freed at exit). `--help`/`-h` and `--version` are built in.
  * On a usage error returns CT_PARSE_ERROR with the message in ct_last_error(). */
 int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args);
 

@@ -11,7 +11,7 @@
 /* conv_block(): BN-relu-1x1 (4 x 32) - BN-relu-3x3 (32), concatenated to the input. */
 static int conv_block(ct_graph *g, int x, const char *name)
 {
-	char nm[64];
+	char nm[96]; /* name (< 64, a node name) + suffix */
 	snprintf(nm, sizeof nm, "%s_0_bn", name);
 	int y = ct_graph_batchnorm(g, nm, x, BN_EPS, 1, 1);
 	snprintf(nm, sizeof nm, "%s_0_relu", name);

@@ -102,6 +102,7 @@ int main(void)
 	ct_tensor batch;
 	ct_weights_load(&w, wpath);
 	ct_net *net = ct_net_new(g, &w, NULL, CT_POOL_AVG);
+	ct_weights_free(&w);
 	ct_images_open(&im, ipath);
 	ct_tensor_alloc4(&batch, CT_U8, im.n, 224, 224, 3);
 	ct_images_read(&im, 0, &batch);
