@@ -10,18 +10,19 @@ PATH="$BIN:$PATH"
 export PATH
 mkdir -p "$OUT"
 if [ ! -f "$OUT/phantom/patients.tsv" ]; then
-	echo "demo: synthetic chest CT: 40 patients x 4 slices (classes normal / lesion)"
-	ct-phantom -o "$OUT/phantom" --patients 40 --slices-per-patient 4 --size 256 --seed 1 \
+	echo "demo: synthetic chest CT: ${PATIENTS:-80} patients x ${SLICES:-2} slices (classes normal / lesion)"
+	ct-phantom -o "$OUT/phantom" --patients ${PATIENTS:-80} --slices-per-patient ${SLICES:-2} --size 256 --seed 1 \
 		--split-dir "$OUT/split" --force
 fi
 make --no-print-directory -C "$top" weights
 echo "demo: running pipelines/covid-ct.mk on the phantom data"
+BACKBONES=${BACKBONES:-inception_v3 mobilenet_v2}
 make --no-print-directory -f "$top/pipelines/covid-ct.mk" CTBIN="$BIN" DATA="$OUT/phantom" \
-	SPLIT="$OUT/split" GROUPS="$OUT/phantom/patients.tsv" OUT="$OUT/run" \
-	BACKBONES="${BACKBONES:-mobilenet_v2 inception_v3}" \
+	SPLIT="$OUT/split" GROUPS="$OUT/phantom/patients.tsv" OUT="$OUT/run" BACKBONES="$BACKBONES" \
 	AUGMENT_ARGS="--copies 2 --shear 10 --rotate 10 --shift 0.05 --seed 1" -j2
+E="$OUT/run/$(echo $BACKBONES | tr ' ' '+')"
 echo
-ct-info "$OUT/run/fused.h5" | sed -n '/^samples/,/^groups/p'
+ct-info "$E/fused.h5" | sed -n '/^samples/,/^groups/p'
 echo
-echo "demo: test-split metrics (report: $OUT/run/report.html)"
-ct-score "$OUT/run/model.h5" "$OUT/run/fused.h5" --threshold youden --bootstrap 200
+echo "demo: test-split metrics of $E (report: $E/report.html)"
+ct-score "$E/model.h5" "$E/fused.h5" --threshold youden --bootstrap 1000 --seed 1
