@@ -4,9 +4,6 @@
 #include "data/augment.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *out_path, *fill_s = "nearest", *zoom_s;
 static double shear, rotate, shift_w, shift_h, zoom = 0, cval;
@@ -29,9 +26,9 @@ static ct_opt options[] = {
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed"),
 	CT_OPT_FLAG_(0, "all", &all, "augment every split, not only train"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
-	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_THREADS_(threads),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 
@@ -81,10 +78,7 @@ int main(int argc, char **argv)
 	o.seed = seed;
 	o.all = all;
 	o.compress = compress;
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads(threads);
-#endif
+	ct_tool_threads(threads);
 	ct_images in;
 	ct_h5 h;
 	if (ct_images_open(&in, args[0]) < 0)

@@ -7,9 +7,6 @@
 
 #include <string.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
 		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s;
@@ -40,9 +37,9 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "max-pixels", &max_mpix, "MPIX", "refuse images over this many megapixels", 0.000001, 1e5),
 	CT_OPT_FLAG_(0, "skip-bad", &skip_bad, "skip unreadable images (counted in the output) instead of failing"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
-	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_THREADS_(threads),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 
@@ -134,10 +131,7 @@ int main(int argc, char **argv)
 	o.as_float = as_float;
 	o.max_pixels = (int64_t)(max_mpix * 1e6);
 	o.skip_bad = skip_bad;
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads(threads);
-#endif
+	ct_tool_threads(threads);
 
 	ct_sources src;
 	ct_converted conv;

@@ -12,9 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg";
 static int batch = 16, threads, resume, force, resize, quiet;
@@ -30,8 +27,8 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
 	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
-	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_THREADS_(threads),
+	CT_OPT_FORCE_(force),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no progress bar or summary line"),
 	CT_OPT_END_,
 };
@@ -119,10 +116,7 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "missing --backbone (one of the names in --help)");
 	if (!strcmp(out_path, "-"))
 		return ct_tool_usage(&cmd, "ct-features writes a file (resumable), not standard output");
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads(threads);
-#endif
+	ct_tool_threads(threads);
 	ct_graph *g = ct_model_build(backbone);
 	if (!g) {
 		char known[256] = "";

@@ -7,9 +7,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
 static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose;
@@ -34,9 +31,9 @@ static ct_opt options[] = {
 		       "without a val split: hold out this share of the train groups (0 = fixed epochs)", 0, 0.9),
 	CT_OPT_INT_(0, "cv", &cv, "K", "also run K-fold cross-validation on train+val and report it", 2, 100),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed (initialisation, shuffling, dropout, hold-out, folds)"),
-	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
+	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('v', "verbose", &verbose, "print the loss and accuracy of every epoch"),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
+	CT_OPT_FORCE_(force),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary on stderr"),
 	CT_OPT_END_,
 };
@@ -152,10 +149,7 @@ int main(int argc, char **argv)
 	o.epochs = epochs;
 	o.patience = patience;
 	o.seed = seed;
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads(threads);
-#endif
+	ct_tool_threads(threads);
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)

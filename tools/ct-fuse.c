@@ -17,8 +17,8 @@ static ct_opt options[] = {
 	CT_OPT_STRING_('w', "weights", &weights_s, "W1,W2,...", "multiply the blocks of input i by Wi (one per input)"),
 	CT_OPT_STRING_('s', "select", &select_s, "NAME,...",
 		       "keep only these blocks (block or layer names, e.g. mixed6,block_13_project_BN)"),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 

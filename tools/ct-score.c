@@ -9,9 +9,6 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *out_path, *tsv_path, *report_path, *split_s = "auto", *positive, *threshold_s = "0.5",
 			     *resample_s = "stratified";
@@ -36,7 +33,7 @@ static ct_opt options[] = {
 		       "bootstrap within each class (keeps class counts) or over all rows"),
 	CT_OPT_DOUBLE_(0, "level", &level, "L", "confidence level of the intervals", 0.5, 0.999),
 	CT_OPT_U64_(0, "seed", &seed, "S", "bootstrap seed"),
-	CT_OPT_INT_('j', "threads", &threads, "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024),
+	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
 	CT_OPT_END_,
 };
@@ -93,10 +90,7 @@ int main(int argc, char **argv)
 	o.eval.resample = !strcmp(resample_s, "plain") ? CT_RESAMPLE_PLAIN : CT_RESAMPLE_STRATIFIED;
 	o.eval.level = level;
 	o.eval.seed = seed;
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads(threads);
-#endif
+	ct_tool_threads(threads);
 	/* Create every output first (refusing existing ones), commit them only at the end. */
 	ct_h5 h;
 	ct_outfile tsv, rep;

@@ -20,8 +20,8 @@ static ct_opt options[] = {
 	CT_OPT_FLAG_(0, "check", &check, "report leakage in FILE (shared groups, near-duplicate images); no output"),
 	CT_OPT_INT_(0, "hash-threshold", &hash_threshold, "BITS",
 		    "--check: images whose dHashes differ in at most BITS bits are near-duplicates", 0, 64),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 

@@ -21,8 +21,8 @@ static int synthetic;
 
 static ct_opt import_opts[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file ('-' for stdout)"),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 static ct_opt info_opts[] = {
@@ -42,16 +42,16 @@ static ct_opt export_opts[] = {
 	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each output (none: flattened NHWC)"),
 	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model"),
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output ONNX model ('-' for stdout)"),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 
 static ct_opt synth_opts[] = {
 	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file"),
-	CT_OPT_FLAG_('f', "force", &force, "overwrite an existing output"),
-	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary line on stderr"),
+	CT_OPT_FORCE_(force),
+	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
 };
 static ct_cmd synth_cmd = {

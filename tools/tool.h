@@ -12,7 +12,28 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 enum { CT_EXIT_OK = 0, CT_EXIT_FAILURE = 1, CT_EXIT_USAGE = 2 };
+
+/* Options every tool that writes a file or runs threads declares the same way. */
+#define CT_OPT_THREADS_(v) \
+	CT_OPT_INT_('j', "threads", &(v), "N", "threads (default: OMP_NUM_THREADS or all cores)", 0, 1024)
+#define CT_OPT_FORCE_(v) CT_OPT_FLAG_('f', "force", &(v), "overwrite an existing output")
+#define CT_OPT_QUIET_(v) CT_OPT_FLAG_('q', "quiet", &(v), "no summary line on stderr")
+
+/* Apply --threads (0: OpenMP's default). */
+static inline void ct_tool_threads(int n)
+{
+#ifdef _OPENMP
+	if (n > 0)
+		omp_set_num_threads(n);
+#else
+	(void)n;
+#endif
+}
 
 /* Parse; on --help/--version print and exit 0; on a usage error print and exit 2. */
 static inline void ct_tool_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
