@@ -97,14 +97,6 @@ static void fingerprint(const ct_images *in, const char *wsha, const char *setti
 	ct_sha256_hex(d, hex);
 }
 
-static char *default_weights(const char *bb)
-{
-	static char buf[4096];
-	const char *dir = getenv("CT_WEIGHTS_DIR");
-	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", bb);
-	return buf;
-}
-
 int main(int argc, char **argv)
 {
 	int nargs;
@@ -128,7 +120,7 @@ int main(int argc, char **argv)
 	ct_pool pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
 	if (!weights_path)
-		weights_path = default_weights(backbone);
+		weights_path = ct_tool_default_weights(backbone);
 
 	ct_images in;
 	ct_weights w;
@@ -144,7 +136,18 @@ int main(int argc, char **argv)
 		return ct_tool_fail(&cmd);
 	}
 	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL };
-	if (ct_extract_check(&x) < 0 || ct_weights_load(&w, weights_path) < 0) {
+	if (ct_extract_check(&x) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (ct_weights_load(&w, weights_path) < 0) {
+		/* The default path missing: say where the weights come from. */
+		if (!ct_opts_seen(&cmd, "weights") && access(weights_path, F_OK) != 0) {
+			char msg[512];
+			snprintf(msg, sizeof msg, "%s", ct_last_error());
+			ct_error("%s (get them with 'make weights' (inception_v3, mobilenet_v2) or 'make weights-keras', "
+				 "or pass --weights)", msg);
+		}
 		rc = -1;
 		goto out;
 	}
