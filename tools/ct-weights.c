@@ -160,6 +160,17 @@ static void shape_text(const ct_tensor *t, char *buf, size_t n)
 		snprintf(buf, n, "scalar");
 }
 
+/* An existing output is kept unless --force; "-" (standard output) is never refused where
+ * the command may write there. Prints why and returns 1 when refused. */
+static int output_refused(const char *path, int stdout_ok)
+{
+	struct stat st;
+	if (force || (stdout_ok && !strcmp(path, "-")) || stat(path, &st) != 0)
+		return 0;
+	fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", path);
+	return 1;
+}
+
 static int cmd_import(int argc, char **argv)
 {
 	int nargs;
@@ -168,11 +179,8 @@ static int cmd_import(int argc, char **argv)
 	const char *in = args[0];
 	if (!out_path)
 		return ct_tool_usage(&import_cmd, "no output file (use -o FILE)");
-	struct stat st;
-	if (!force && strcmp(out_path, "-") && stat(out_path, &st) == 0) {
-		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+	if (output_refused(out_path, 1))
 		return CT_EXIT_FAILURE;
-	}
 	ct_weights w;
 	if (ct_tfjs_import(in, &w) < 0)
 		return fail();
@@ -286,12 +294,15 @@ static int cmd_sha256(int argc, char **argv)
 	return rc;
 }
 
-static char *default_weights(const char *bb)
+/* The --backbone graph with synthetic weights or those of --weights (default
+ * $CT_WEIGHTS_DIR/NAME.h5); *rc is the weights' result. NULL when the name is unknown. */
+static ct_graph *build_backbone(int synth, ct_weights *w, int *rc)
 {
-	static char buf[4096];
-	const char *dir = getenv("CT_WEIGHTS_DIR");
-	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", bb);
-	return buf;
+	ct_graph *g = ct_model_build(backbone);
+	if (!g)
+		return NULL;
+	*rc = synth ? ct_graph_testweights(g, w) : ct_weights_load(w, weights_path ? weights_path : ct_tool_default_weights(backbone));
+	return g;
 }
 
 static int cmd_export(int argc, char **argv)
@@ -315,16 +326,13 @@ static int cmd_export(int argc, char **argv)
 			return ct_tool_usage(&export_cmd, "--batch: expected a number from 1 to 65536 or 'dynamic'");
 		o.batch = (int)b;
 	}
-	struct stat st;
-	if (!force && strcmp(out_path, "-") && stat(out_path, &st) == 0) {
-		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+	if (output_refused(out_path, 1))
 		return CT_EXIT_FAILURE;
-	}
-	ct_graph *g = ct_model_build(backbone);
+	ct_weights w = { 0 };
+	int rc;
+	ct_graph *g = build_backbone(synthetic, &w, &rc);
 	if (!g)
 		return fail();
-	ct_weights w = { 0 };
-	int rc = synthetic ? ct_graph_testweights(g, &w) : ct_weights_load(&w, weights_path ? weights_path : default_weights(backbone));
 	if (rc == 0)
 		rc = ct_onnx_save(g, &w, &o, out_path);
 	if (rc == 0 && !quiet)
@@ -345,16 +353,13 @@ static int cmd_synth(int argc, char **argv)
 		return ct_tool_usage(&synth_cmd, "no backbone (use --backbone NAME)");
 	if (!out_path)
 		return ct_tool_usage(&synth_cmd, "no output file (use -o FILE)");
-	struct stat st;
-	if (!force && stat(out_path, &st) == 0) {
-		fprintf(stderr, "ct-weights: '%s' exists (use --force to overwrite)\n", out_path);
+	if (output_refused(out_path, 0))
 		return CT_EXIT_FAILURE;
-	}
-	ct_graph *g = ct_model_build(backbone);
+	ct_weights w = { 0 };
+	int rc;
+	ct_graph *g = build_backbone(1, &w, &rc);
 	if (!g)
 		return fail();
-	ct_weights w = { 0 };
-	int rc = ct_graph_testweights(g, &w);
 	if (rc == 0)
 		rc = ct_weights_save(&w, out_path);
 	if (rc == 0 && !quiet)

@@ -86,6 +86,16 @@ static inline void ct_tool_end_if_unsafe(void)
 	}
 }
 
+/* The weight file of a backbone when --weights is not given: $CT_WEIGHTS_DIR/NAME.h5, else
+ * weights/NAME.h5 (the tools' --help and man pages say so). Valid until the next call. */
+static inline const char *ct_tool_default_weights(const char *backbone)
+{
+	static char buf[4096];
+	const char *dir = getenv("CT_WEIGHTS_DIR");
+	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", backbone);
+	return buf;
+}
+
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {
 	fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());

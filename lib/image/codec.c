@@ -61,6 +61,17 @@ int ct_image_check_size(int64_t width, int64_t height, int64_t max_pixels)
 	return 0;
 }
 
+int ct_image_take_page(ct_image *out, const ct_tensor *page, int bit_depth)
+{
+	out->pages = calloc(1, sizeof *out->pages);
+	if (!out->pages)
+		return ct_error("out of memory");
+	out->npages = 1;
+	out->pages[0] = *page;
+	out->bit_depth = bit_depth;
+	return 0;
+}
+
 int ct_image_decode(const void *buf, size_t len, int64_t max_pixels, ct_image *out)
 {
 	memset(out, 0, sizeof *out);

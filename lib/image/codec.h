@@ -66,5 +66,8 @@ int ct_image_decode_jpeg(const void *buf, size_t len, int64_t max_pixels, ct_ima
 int ct_image_decode_tiff(const void *buf, size_t len, int64_t max_pixels, ct_image *out);
 /* The limit check shared by the decoders: 0, or -1 with "image is WxH, over the limit of N pixels". */
 int ct_image_check_size(int64_t width, int64_t height, int64_t max_pixels);
+/* The end shared by the one-page decoders: `out` takes `page` (its data too) as its only
+ * page. 0, or -1 with "out of memory" and `page` still the caller's. */
+int ct_image_take_page(ct_image *out, const ct_tensor *page, int bit_depth);
 
 #endif

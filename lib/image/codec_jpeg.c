@@ -156,14 +156,8 @@ int ct_image_decode_jpeg(const void *buf, size_t len, int64_t max_pixels, ct_ima
 	/* Reading to EOI catches a file cut inside trailing progressive scans / markers. */
 	jpeg_finish_decompress(&cinfo);
 
-	out->pages = calloc(1, sizeof *out->pages);
-	if (!out->pages) {
-		ct_error("out of memory");
+	if (ct_image_take_page(out, &c->t, 8) < 0)
 		goto fail;
-	}
-	out->npages = 1;
-	out->pages[0] = c->t;
-	out->bit_depth = 8;
 	jpeg_destroy_decompress(&cinfo);
 	free(c);
 	return 0;

@@ -128,14 +128,8 @@ int ct_image_decode_png(const void *buf, size_t len, int64_t max_pixels, ct_imag
 	/* Read to IEND so a file cut after the pixels is still reported as truncated. */
 	png_read_end(png, NULL);
 
-	out->pages = calloc(1, sizeof *out->pages);
-	if (!out->pages) {
-		ct_error("out of memory");
+	if (ct_image_take_page(out, &c->t, depth) < 0)
 		goto fail;
-	}
-	out->npages = 1;
-	out->pages[0] = c->t;
-	out->bit_depth = depth;
 	png_destroy_read_struct(&png, &info, NULL);
 	free(c->rows);
 	free(c);

@@ -66,6 +66,36 @@ static int order_by_score(const double *s, int64_t n, int64_t *idx)
 	return 0;
 }
 
+/* order_by_score into a new array (n + 1 entries so that n == 0 allocates); NULL on error. */
+static int64_t *sorted_rows(const double *s, int64_t n)
+{
+	int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+	if (!idx) {
+		ct_error("out of memory");
+		return NULL;
+	}
+	if (order_by_score(s, n, idx) < 0) {
+		free(idx);
+		return NULL;
+	}
+	return idx;
+}
+
+/* Walking rows sorted by ascending score from the top: add the group of rows tied with row
+ * b to the positive (tp) and negative (fp) counts; returns the row below the group. */
+static int64_t count_ties(const double *s, const int *pos, const int64_t *idx, int64_t b, int64_t *tp, int64_t *fp)
+{
+	int64_t a = b;
+	while (a >= 0 && s[idx[a]] == s[idx[b]]) {
+		if (pos[idx[a]])
+			(*tp)++;
+		else
+			(*fp)++;
+		a--;
+	}
+	return a;
+}
+
 /* ---- weighted kernels over rows sorted by ascending score ---- */
 
 /* Mann-Whitney AUC: for each group of tied scores, its positives beat every negative below
@@ -175,14 +205,7 @@ static int roc_points(const double *s, const int *pos, const int64_t *idx, int64
 	t[k] = 0;
 	h[k++] = INFINITY;
 	for (int64_t b = n - 1; b >= 0;) {
-		int64_t a = b;
-		while (a >= 0 && s[idx[a]] == s[idx[b]]) {
-			if (pos[idx[a]])
-				tp++;
-			else
-				fp++;
-			a--;
-		}
+		int64_t a = count_ties(s, pos, idx, b, &tp, &fp);
 		f[k] = (double)fp / (double)nn;
 		t[k] = (double)tp / (double)np;
 		h[k++] = s[idx[b]];
@@ -197,13 +220,9 @@ static int roc_points(const double *s, const int *pos, const int64_t *idx, int64
 
 int ct_roc(const double *score, const int *pos, int64_t n, double **fpr, double **tpr, double **thr, int64_t *npts)
 {
-	int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+	int64_t *idx = sorted_rows(score, n);
 	if (!idx)
-		return ct_error("out of memory");
-	if (order_by_score(score, n, idx) < 0) {
-		free(idx);
 		return -1;
-	}
 	int rc = roc_points(score, pos, idx, n, fpr, tpr, thr, npts);
 	free(idx);
 	return rc;
@@ -211,13 +230,9 @@ int ct_roc(const double *score, const int *pos, int64_t n, double **fpr, double 
 
 int ct_youden(const double *score, const int *pos, int64_t n, double *threshold, double *j)
 {
-	int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+	int64_t *idx = sorted_rows(score, n);
 	if (!idx)
-		return ct_error("out of memory");
-	if (order_by_score(score, n, idx) < 0) {
-		free(idx);
 		return -1;
-	}
 	int64_t np = 0, nn = 0;
 	for (int64_t i = 0; i < n; i++)
 		np += pos[i] != 0, nn += pos[i] == 0;
@@ -231,14 +246,7 @@ int ct_youden(const double *score, const int *pos, int64_t n, double *threshold,
 	int64_t tp = 0, fp = 0, best = INT64_MIN, btp = 0, bfp = 0;
 	double bt = NAN;
 	for (int64_t b = n - 1; b >= 0;) {
-		int64_t a = b;
-		while (a >= 0 && score[idx[a]] == score[idx[b]]) {
-			if (pos[idx[a]])
-				tp++;
-			else
-				fp++;
-			a--;
-		}
+		int64_t a = count_ties(score, pos, idx, b, &tp, &fp);
 		int64_t v = tp * nn - fp * np;
 		if (v > best) {
 			best = v;

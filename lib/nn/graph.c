@@ -164,23 +164,40 @@ static int geometry(ct_graph *g, ct_node *n, int kh, int kw, int sh, int sw, int
 	return 0;
 }
 
-int ct_graph_conv2d_dilated(ct_graph *g, const char *name, int in, int filters, int kh, int kw,
-			    int sh, int sw, int dh, int dw, int same, int use_bias, ct_act act)
+/* What Conv2D and SeparableConv2D share: the node, the checks on filters and activation,
+ * the geometry and the output channels. *cin gets the input channels for the weight specs;
+ * NULL when refused (the graph records why). */
+static ct_node *conv_begin(ct_graph *g, const char *name, ct_op op, int in, int filters, int kh, int kw,
+			   int sh, int sw, int dh, int dw, int same, int use_bias, ct_act act, int *cin)
 {
-	ct_node *n = node_begin(g, name, CT_OP_CONV2D, 1, &in);
+	ct_node *n = node_begin(g, name, op, 1, &in);
 	if (!n)
-		return -1;
-	int cin = n->c;
-	if (filters < 1)
-		return node_fail(g, n, "filters must be positive");
-	if (act == CT_ACT_SOFTMAX)
-		return node_fail(g, n, "softmax activation on a convolution is not supported");
+		return NULL;
+	*cin = n->c;
+	if (filters < 1) {
+		node_fail(g, n, "filters must be positive");
+		return NULL;
+	}
+	if (act == CT_ACT_SOFTMAX) {
+		node_fail(g, n, "softmax activation on a convolution is not supported");
+		return NULL;
+	}
 	if (geometry(g, n, kh, kw, sh, sw, dh, dw, same))
-		return -1;
+		return NULL;
 	n->filters = filters;
 	n->c = filters;
 	n->use_bias = use_bias;
 	n->act = act;
+	return n;
+}
+
+int ct_graph_conv2d_dilated(ct_graph *g, const char *name, int in, int filters, int kh, int kw,
+			    int sh, int sw, int dh, int dw, int same, int use_bias, ct_act act)
+{
+	int cin;
+	ct_node *n = conv_begin(g, name, CT_OP_CONV2D, in, filters, kh, kw, sh, sw, dh, dw, same, use_bias, act, &cin);
+	if (!n)
+		return -1;
 	wspec(n, "kernel", 4, kh, kw, cin, filters);
 	if (use_bias)
 		wspec(n, "bias", 1, filters, 0, 0, 0);
@@ -214,20 +231,10 @@ int ct_graph_dwconv2d(ct_graph *g, const char *name, int in, int kh, int kw, int
 int ct_graph_sepconv2d(ct_graph *g, const char *name, int in, int filters, int kh, int kw, int sh,
 		       int sw, int same, int use_bias, ct_act act)
 {
-	ct_node *n = node_begin(g, name, CT_OP_SEPCONV2D, 1, &in);
+	int cin;
+	ct_node *n = conv_begin(g, name, CT_OP_SEPCONV2D, in, filters, kh, kw, sh, sw, 1, 1, same, use_bias, act, &cin);
 	if (!n)
 		return -1;
-	int cin = n->c;
-	if (filters < 1)
-		return node_fail(g, n, "filters must be positive");
-	if (act == CT_ACT_SOFTMAX)
-		return node_fail(g, n, "softmax activation on a convolution is not supported");
-	if (geometry(g, n, kh, kw, sh, sw, 1, 1, same))
-		return -1;
-	n->filters = filters;
-	n->c = filters;
-	n->use_bias = use_bias;
-	n->act = act;
 	wspec(n, "depthwise_kernel", 4, kh, kw, cin, 1);
 	wspec(n, "pointwise_kernel", 4, 1, 1, cin, filters);
 	if (use_bias)

@@ -24,6 +24,13 @@
 	for (int64_t lo = 0, hi = (int64_t)(nitems) + 0 * (nthreads), once_ = 1; once_; once_ = 0)
 #endif
 
+/* The row kernels follow the GEMM kernel's ISA: 2 AVX-512, 1 AVX2, 0 portable C. */
+static int kernel_isa(void)
+{
+	const ct_gemm_kernel *k = ct_gemm_kernel_get();
+	return k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
+}
+
 /* Threads for an op of `work` multiply-adds or copies: small ops run on one thread, as
  * waking the team costs more than it saves (and much more on a busy machine). The split
  * never changes results. */
@@ -35,8 +42,7 @@ static int par_threads(int64_t work, int nthreads)
 void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
 		  const float *res, int act, float *out, int nthreads)
 {
-	const ct_gemm_kernel *k = ct_gemm_kernel_get();
-	int isa = k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
+	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
@@ -52,8 +58,7 @@ void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const 
 
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads)
 {
-	const ct_gemm_kernel *k = ct_gemm_kernel_get();
-	int isa = k && !strcmp(k->name, "avx512") ? 2 : k && !strcmp(k->name, "avx2") ? 1 : 0;
+	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)

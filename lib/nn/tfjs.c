@@ -321,17 +321,6 @@ static int parse_weight(const cJSON *w, entry *e)
 	return 0;
 }
 
-static void short_of(const char *full, char *out, size_t size)
-{
-	const char *s = strrchr(full, '/');
-	s = s ? s + 1 : full;
-	size_t l = strcspn(s, ":");
-	if (l >= size)
-		l = size - 1;
-	memcpy(out, s, l);
-	out[l] = 0;
-}
-
 int ct_tfjs_import_json(const char *json, size_t len, const char *dir, const char *what, ct_weights *out)
 {
 	memset(out, 0, sizeof *out);
@@ -409,7 +398,7 @@ int ct_tfjs_import_json(const char *json, size_t len, const char *dir, const cha
 			off += bytes;
 			e->seq = nents;
 			char sn[128];
-			short_of(e->name, sn, sizeof sn);
+			ct_weight_short_name(e->name, sn, sizeof sn);
 			e->rank = keras_rank(sn);
 			e->layer = owner_layer(&ll, e->name);
 			if (e->layer < 0) {

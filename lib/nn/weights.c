@@ -149,8 +149,7 @@ static int get_string_list(hid_t obj, const char *name, char ***list, int *n)
 	return k > 0;
 }
 
-/* The short name of a weight: "block_1/depthwise_kernel:0" -> "depthwise_kernel". */
-static void short_name(const char *full, char *out, size_t size)
+void ct_weight_short_name(const char *full, char *out, size_t size)
 {
 	const char *s = strrchr(full, '/');
 	s = s ? s + 1 : full;
@@ -440,7 +439,7 @@ const ct_wtensor *ct_wlayer_get(const ct_wlayer *l, const char *short_nm)
 {
 	char s[128];
 	for (int k = 0; k < l->n; k++) {
-		short_name(l->w[k].name, s, sizeof s);
+		ct_weight_short_name(l->w[k].name, s, sizeof s);
 		if (!strcmp(s, short_nm))
 			return &l->w[k];
 	}

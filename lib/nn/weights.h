@@ -41,6 +41,9 @@ const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer);
  * "moving_mean", "moving_variance", "depthwise_kernel"): the part of the weight
  * name after the last '/' and before ':'. NULL if absent. */
 const ct_wtensor *ct_wlayer_get(const ct_wlayer *l, const char *short_name);
+/* That short name of a full weight name: "block_1/depthwise_kernel:0" -> "depthwise_kernel",
+ * cut to fit size bytes with the terminating NUL. */
+void ct_weight_short_name(const char *full, char *out, size_t size);
 
 /* Building in memory (importers, tests). Returns the new layer / tensor, NULL on error.
  * The arrays grow by realloc: a returned pointer is valid until the next add to the

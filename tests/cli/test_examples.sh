@@ -3,8 +3,7 @@
 # HDF5 API only) writes a features file that ct-info, ct-fuse, ct-finetune and ct-score accept.
 . "$(dirname "$0")/lib.sh"
 D=$T_DIR
-ex=${BUILD:-build}/examples/histogram_features
-case "$ex" in /*) ;; *) ex=${CT_TOP:-.}/$ex ;; esac
+ex=$T_BUILD/examples/histogram_features
 ct-phantom -o "$D/ph" --patients 10 --slices-per-patient 2 --size 64 --seed 9 --split-dir "$D/split" >/dev/null 2>&1
 ct-convert "$D/ph" --size 32 --split "$D/split" -o "$D/img.h5" -q
 mkdir -p "$D/w" && ct-weights synth --backbone mobilenet_v2 -o "$D/w/m.h5" -q

@@ -5,11 +5,8 @@
 # images file, a missing input, existing output (1); bad options (2); a model applied to features
 # of another layout is refused (ct-score, when built).
 . "$(dirname "$0")/lib.sh"
-top=${CT_TOP:-.}
-b=${BUILD:-build}
-case "$b" in /*) ;; *) b=$top/$b ;; esac
 d=$T_DIR
-ok "the fixture generator writes synthetic features files" "$b/tests/test_train_fixtures" "$d"
+ok "the fixture generator writes synthetic features files" "$T_BUILD/tests/test_train_fixtures" "$d"
 ok "fuses a.h5 and b.h5" ct-fuse "$d/a.h5" "$d/b.h5" -o "$d/ab.h5" -q
 
 status 0 "trains an MLP head on the fused features" ct-finetune "$d/ab.h5" -o "$d/m.h5" --epochs 30

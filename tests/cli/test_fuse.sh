@@ -3,11 +3,8 @@
 # union, byte-identical reruns; mismatched samples/labels, block clashes, NaN, missing input,
 # existing output (exit 1) and bad options (exit 2), with no partial output.
 . "$(dirname "$0")/lib.sh"
-top=${CT_TOP:-.}
-b=${BUILD:-build}
-case "$b" in /*) ;; *) b=$top/$b ;; esac
 d=$T_DIR
-ok "the fixture generator writes synthetic features files" "$b/tests/test_train_fixtures" "$d"
+ok "the fixture generator writes synthetic features files" "$T_BUILD/tests/test_train_fixtures" "$d"
 
 status 0 "fuses a.h5 (8 columns) and b.h5 (5 columns, 2 blocks)" ct-fuse "$d/a.h5" "$d/b.h5" -o "$d/ab.h5"
 err_has "3 blocks, 13 columns" "the summary counts 3 blocks and 13 columns"

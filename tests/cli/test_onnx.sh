@@ -8,9 +8,8 @@
 # onnxruntime-node under scripts/ort/node_modules are there (cd scripts/ort && npm ci).
 # The engine side is `$BUILD/tests/test_onnx --engine ...` (tests/unit/test_onnx.c).
 . "$(dirname "$0")/lib.sh"
-top=${CT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${BUILD:-build}
-case "$build" in /*) ;; *) build=$top/$build ;; esac
+top=$T_TOP
+build=$T_BUILD
 d=$T_DIR
 tol=1e-4
 

@@ -3,7 +3,7 @@
 # outputs, no-op reruns, incremental reruns after a parameter change, and predict.mk.
 . "$(dirname "$0")/lib.sh"
 D=$T_DIR
-top=${CT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+top=$T_TOP
 bin=$(dirname "$(command -v ct-convert)")
 ct-phantom -o "$D/ph" --patients 12 --slices-per-patient 2 --size 96 --seed 4 --split-dir "$D/split" -q \
 	>/dev/null 2>&1 || ct-phantom -o "$D/ph" --patients 12 --slices-per-patient 2 --size 96 --seed 4 \

@@ -3,11 +3,8 @@
 # files, folds, byte-identical reruns; --check on clean files (0), shared patients and duplicated
 # images (1); a split with an empty class, missing input, existing output (1); bad options (2).
 . "$(dirname "$0")/lib.sh"
-top=${CT_TOP:-.}
-b=${BUILD:-build}
-case "$b" in /*) ;; *) b=$top/$b ;; esac
 d=$T_DIR
-ok "the fixture generator writes synthetic features files" "$b/tests/test_train_fixtures" "$d"
+ok "the fixture generator writes synthetic features files" "$T_BUILD/tests/test_train_fixtures" "$d"
 
 status 0 "splits a features file without splits (20 patients x 3 slices)" ct-split "$d/nosplit.h5" -o "$d/s.h5" --force
 err_has "60 samples -> train 36, val 12, test 12" "12/4/4 whole patients: 36/12/12 rows"

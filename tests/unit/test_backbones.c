@@ -5,6 +5,7 @@
  * loaded and run bit-identically to the same weights built in memory; wrong files refused
  * naming the first mismatching layer. */
 #include "test.h"
+#include "nn_testutil.h"
 #include "core/error.h"
 #include "models/models.h"
 #include "nn/net.h"
@@ -12,26 +13,6 @@
 #include "nn/weights.h"
 
 #include <hdf5.h>
-
-static const ct_node *node(const ct_graph *g, const char *name)
-{
-	int i = ct_graph_find(g, name);
-	return i >= 0 ? &g->nodes[i] : NULL;
-}
-
-static int shape_is(const ct_graph *g, const char *name, int h, int w, int c)
-{
-	const ct_node *n = node(g, name);
-	return n && n->h == h && n->w == w && n->c == c;
-}
-
-static int count_op(const ct_graph *g, ct_op op)
-{
-	int n = 0;
-	for (int i = 0; i < g->n; i++)
-		n += g->nodes[i].op == op;
-	return n;
-}
 
 /* ---- writing Keras weight files as h5py does (fixed-length null-padded string arrays) -- */
 

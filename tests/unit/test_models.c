@@ -1,30 +1,11 @@
 /* test_models.c - the architecture files: Keras layer names and numbering, output shapes,
  * parameter counts of the notop models, named/multiple outputs, batch invariance. */
 #include "test.h"
+#include "nn_testutil.h"
 #include "core/error.h"
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/testweights.h"
-
-static int count_op(const ct_graph *g, ct_op op)
-{
-	int n = 0;
-	for (int i = 0; i < g->n; i++)
-		n += g->nodes[i].op == op;
-	return n;
-}
-
-static const ct_node *node(const ct_graph *g, const char *name)
-{
-	int i = ct_graph_find(g, name);
-	return i >= 0 ? &g->nodes[i] : NULL;
-}
-
-static int shape_is(const ct_graph *g, const char *name, int h, int w, int c)
-{
-	const ct_node *n = node(g, name);
-	return n && n->h == h && n->w == w && n->c == c;
-}
 
 int main(void)
 {

@@ -3,56 +3,11 @@
  * interpreter alone and fused with BN, activation, Add; Keras' 'caffe' and 'torch'
  * preprocessing of uint8 input element by element; Keras 1 weight names bound by position. */
 #include "test.h"
-#include "test_nn_ref.h"
+#include "nn_check.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/net.h"
 #include "nn/testweights.h"
-
-static ct_rng rng;
-
-static int irand(int lo, int hi)
-{
-	return lo + (int)ct_rng_below(&rng, (uint64_t)(hi - lo + 1));
-}
-
-/* Run g (synthetic weights) on n random float images; largest relative error of the raw
- * outputs against the reference, INFINITY on an engine error. */
-static double check(const ct_graph *g, const char *outputs, int n)
-{
-	if (g->err)
-		return INFINITY;
-	ct_weights w = { 0 };
-	if (ct_graph_testweights(g, &w))
-		return INFINITY;
-	ct_net *net = ct_net_new(g, &w, outputs, CT_POOL_NONE);
-	if (!net) {
-		diag("net: %s", ct_last_error());
-		ct_weights_free(&w);
-		return INFINITY;
-	}
-	size_t nin = (size_t)n * g->in_h * g->in_w * g->in_c;
-	ct_tensor x;
-	ct_tensor_alloc4(&x, CT_F32, n, g->in_h, g->in_w, g->in_c);
-	double *xd = malloc(nin * sizeof *xd);
-	for (size_t i = 0; i < nin; i++)
-		xd[i] = ((float *)x.data)[i] = (float)ct_rng_range(&rng, -2, 2);
-	double err = ct_net_run(net, &x) ? INFINITY : 0;
-	double **ref = ref_run(g, &w, n, xd, g->n - 1);
-	for (int i = 0; err == 0 && i < ct_net_noutputs(net); i++) {
-		const ct_node *nd = &g->nodes[ct_graph_find(g, ct_net_output_name(net, i))];
-		ct_tensor o;
-		ct_net_output(net, i, &o);
-		double e = rel_err(o.data, ref[nd - g->nodes], (size_t)n * nd->h * nd->w * nd->c);
-		err = e > err ? e : err;
-	}
-	ref_free(g, ref);
-	free(xd);
-	ct_tensor_free(&x);
-	ct_net_free(net);
-	ct_weights_free(&w);
-	return err;
-}
 
 static void sepconv_tests(void)
 {
@@ -65,7 +20,7 @@ static void sepconv_tests(void)
 		int x = ct_graph_input(g, "in", h, w, c);
 		ct_graph_sepconv2d(g, "sep", x, irand(1, 40), k, k, s, s, same, t % 4 == 0,
 				   t % 5 == 1 ? CT_ACT_RELU : CT_ACT_NONE);
-		double e = check(g, "sep", irand(1, 3));
+		double e = check(g, "sep", irand(1, 3), CT_POOL_NONE);
 		if (!(e <= 1e-5)) {
 			okall = 0;
 			diag("sepconv %dx%dx%d k=%d s=%d same=%d: %.3g", h, w, c, k, s, same, e);
@@ -97,8 +52,8 @@ static void sepconv_tests(void)
 	z = ct_graph_batchnorm(g, "sep3_bn", z, 1e-3f, 1, 1);
 	int in3[2] = { z, y };
 	ct_graph_add(g, "add2", 2, in3);
-	double e1 = check(g, "add2", 3);
-	double e2 = check(g, "sep1,sep1_bn,sep2,pool,add,sep3,add2", 2);
+	double e1 = check(g, "add2", 3, CT_POOL_NONE);
+	double e2 = check(g, "sep1,sep1_bn,sep2,pool,add,sep3,add2", 2, CT_POOL_NONE);
 	diag("xception pattern errors: fused %.3g, every layer %.3g", e1, e2);
 	ok(e1 <= 1e-5 && e2 <= 1e-5,
 	   "sepconv -> BN -> relu / maxpool / Add chains (Xception blocks) match, fused or not");
