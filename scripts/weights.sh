@@ -63,38 +63,13 @@ got=$("$ctw" sha256 "$tgz" | cut -d' ' -f1)
 [ "$got" = "$PKG_SHA256" ] || die "$PKG tarball has sha256 $got, expected $PKG_SHA256"
 tar -xzf "$tgz" -C "$tmp" || die "cannot unpack '$tgz'"
 
-# nsfwjs ships each model as browserify bundles: model.min.js exports model.json's object,
-# each group1-shardKofN.min.js exports the shard's bytes as a base64 string. Evaluate each
-# bundle in an empty vm context (no require, no fs) and write model.json and the raw shards.
-cat >"$tmp/unwrap.js" <<'EOF'
-'use strict';
-const fs = require('fs'), path = require('path'), vm = require('vm');
-function load(file) {
-	const sandbox = { module: { exports: {} } };
-	sandbox.exports = sandbox.module.exports;
-	vm.runInNewContext(fs.readFileSync(file, 'utf8'), sandbox, { filename: file, timeout: 60000 });
-	return sandbox.module.exports;
-}
-const [src, out] = process.argv.slice(2);
-fs.mkdirSync(out, { recursive: true });
-const model = load(path.join(src, 'model.min.js'));
-if (!model || !model.modelTopology || !Array.isArray(model.weightsManifest))
-	throw new Error(`${src}/model.min.js: not a TF.js layers model`);
-fs.writeFileSync(path.join(out, 'model.json'), JSON.stringify(model));
-for (const group of model.weightsManifest) {
-	for (const p of group.paths) {
-		if (p.includes('/') || p.includes('..')) throw new Error(`bad shard path ${p}`);
-		const b64 = load(path.join(src, p + '.min.js'));
-		if (typeof b64 !== 'string') throw new Error(`${p}.min.js: not a base64 shard`);
-		fs.writeFileSync(path.join(out, p), Buffer.from(b64, 'base64'));
-	}
-}
-EOF
+# nsfwjs ships each model as browserify bundles; scripts/nsfwjs_unwrap.js evaluates them in an
+# empty vm context (no require, no fs) and writes model.json and the raw shards.
 
 for m in $todo; do
 	src="$tmp/package/dist/models/$m"
 	[ -f "$src/model.min.js" ] || die "$PKG has no dist/models/$m/model.min.js"
-	node "$tmp/unwrap.js" "$src" "$tmp/tfjs/$m" || die "cannot unwrap the $m model"
+	node "$top/scripts/nsfwjs_unwrap.js" "$src" "$tmp/tfjs/$m" || die "cannot unwrap the $m model"
 	"$ctw" import-tfjs -q --force "$tmp/tfjs/$m/model.json" -o "$dest/$m.h5" || die "import of $m failed"
 	have=$("$ctw" sha256 "$dest/$m.h5" | cut -d' ' -f1)
 	want=$(recorded "$m.h5")
