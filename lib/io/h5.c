@@ -14,6 +14,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Crash containment (h5.h): fixed buffers, so a signal handler can use them. */
+#define CT_MAX_TEMPS 8
+static char last_opened[1024];
+static char temps[CT_MAX_TEMPS][1024];
+
+static void note_opened(const char *path)
+{
+	snprintf(last_opened, sizeof last_opened, "%s", path);
+}
+
+static void temp_register(const char *path)
+{
+	for (int i = 0; i < CT_MAX_TEMPS; i++)
+		if (!temps[i][0]) {
+			snprintf(temps[i], sizeof temps[i], "%s", path);
+			return;
+		}
+}
+
+static void temp_unregister(const char *path)
+{
+	for (int i = 0; i < CT_MAX_TEMPS; i++)
+		if (temps[i][0] && !strcmp(temps[i], path))
+			temps[i][0] = '\0';
+}
+
+const char *ct_h5_last_opened(void)
+{
+	return last_opened;
+}
+
+void ct_h5_remove_temporaries(void)
+{
+	for (int i = 0; i < CT_MAX_TEMPS; i++)
+		if (temps[i][0])
+			unlink(temps[i]);
+}
+
 static const unsigned char hdf5_magic[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
 
 void ct_h5_init(void)
@@ -105,8 +143,10 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = xstrdup("-");
+		note_opened("-");
 		return h->path ? 0 : -1;
 	}
+	note_opened(path);
 	FILE *f = fopen(path, flags == H5F_ACC_RDONLY ? "rb" : "r+b");
 	if (!f)
 		return ct_error_errno("cannot open '%s'", path);
@@ -211,6 +251,7 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 		h->tmp = h->path = NULL;
 		return ct_error("cannot create HDF5 file '%s'", path);
 	}
+	temp_register(h->tmp);
 	return 0;
 }
 
@@ -279,6 +320,8 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 int ct_h5_commit(ct_h5 *h)
 {
 	int rc = 0;
+	if (h->tmp)
+		temp_unregister(h->tmp);
 	if (!h->writing || h->file < 0)
 		return ct_error("internal: commit of a file not open for writing");
 	if (!strcmp(h->path, "-")) {
@@ -322,6 +365,8 @@ int ct_h5_commit(ct_h5 *h)
 
 void ct_h5_abort(ct_h5 *h)
 {
+	if (h->tmp)
+		temp_unregister(h->tmp);
 	if (h->file >= 0)
 		close_file(h->file);
 	if (h->tmp)
@@ -551,46 +596,62 @@ static hid_t vlen_str_type(void)
 	return t;
 }
 
+/* A fixed-length UTF-8 string type of `size` bytes, NUL-padded. Strings are written fixed-
+ * length, not variable-length: variable-length data live in HDF5's global heap, whose reader
+ * (HDF5 1.10) crashes on a corrupted heap instead of reporting it. */
+static hid_t fixed_str_type(size_t size)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, size ? size : 1);
+	H5Tset_strpad(t, H5T_STR_NULLPAD);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	return t;
+}
+
 int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
 {
-	hid_t t = vlen_str_type();
+	size_t width = 1;
+	for (int64_t i = 0; i < n; i++)
+		if (s[i] && strlen(s[i]) > width)
+			width = strlen(s[i]);
+	size_t bytes;
+	if (ct_mul_size(width, (size_t)(n > 0 ? n : 1), &bytes) < 0)
+		return ct_error("dataset '%s': strings too large", name);
+	char *buf = calloc(bytes, 1);
+	if (!buf)
+		return ct_error("out of memory writing dataset '%s'", name);
+	for (int64_t i = 0; i < n; i++)
+		if (s[i])
+			memcpy(buf + (size_t)i * width, s[i], strlen(s[i]));
+	hid_t t = fixed_str_type(width);
 	hsize_t dims[1] = { (hsize_t)n };
 	hid_t sp = H5Screate_simple(1, dims, NULL);
 	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	H5Pset_obj_track_times(dcpl, 0);
 	hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	int rc = 0;
-	if (d < 0) {
+	if (d < 0)
 		rc = ct_error("cannot create dataset '%s'", name);
-	} else {
-		if (n > 0) {
-			/* Empty pointers are written as "" so readers never see NULL. */
-			const char **tmp = malloc((size_t)n * sizeof *tmp);
-			if (!tmp) {
-				rc = ct_error("out of memory");
-			} else {
-				for (int64_t i = 0; i < n; i++)
-					tmp[i] = s[i] ? s[i] : "";
-				if (H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-					rc = ct_error("cannot write dataset '%s' (disk full?)", name);
-				free(tmp);
-			}
-		}
+	else {
+		if (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+			rc = ct_error("cannot write dataset '%s' (disk full?)", name);
 		H5Dclose(d);
 	}
 	H5Pclose(dcpl);
 	H5Sclose(sp);
 	H5Tclose(t);
+	free(buf);
 	return rc;
 }
 
-/* Copy a fixed-length string field, trimming NUL and space padding. */
-static char *dup_fixed(const char *p, size_t size)
+/* Copy a fixed-length string field, trimming NUL padding (and space padding when the
+ * type says so, as Keras' files do). */
+static char *dup_fixed(const char *p, size_t size, int spacepad)
 {
 	size_t len = 0;
 	while (len < size && p[len])
 		len++;
-	while (len > 0 && p[len - 1] == ' ')
+	while (spacepad && len > 0 && p[len - 1] == ' ')
 		len--;
 	char *s = malloc(len + 1);
 	if (s) {
@@ -651,12 +712,13 @@ int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
 		hid_t mt = H5Tcopy(H5T_C_S1);
 		H5Tset_size(mt, size);
 		H5Tset_strpad(mt, H5T_STR_NULLTERM);
+		H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no character sets */
 		char *buf = malloc((size_t)n * size);
 		if (!buf || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
 			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
 		} else {
 			for (hssize_t i = 0; i < n && rc == 0; i++)
-				if (!(res[i] = dup_fixed(buf + (size_t)i * size, size)))
+				if (!(res[i] = dup_fixed(buf + (size_t)i * size, size, H5Tget_strpad(ft) == H5T_STR_SPACEPAD)))
 					rc = ct_error("out of memory");
 		}
 		free(buf);
@@ -697,10 +759,16 @@ static int attr_write(hid_t obj, const char *name, hid_t type, const void *v)
 
 int ct_h5_set_str(hid_t obj, const char *name, const char *v)
 {
-	hid_t t = vlen_str_type();
 	const char *p = v ? v : "";
-	int rc = attr_write(obj, name, t, &p);
+	size_t len = strlen(p);
+	char *buf = calloc(len + 1, 1);
+	if (!buf)
+		return ct_error("out of memory");
+	memcpy(buf, p, len);
+	hid_t t = fixed_str_type(len);
+	int rc = attr_write(obj, name, t, buf);
 	H5Tclose(t);
+	free(buf);
 	return rc;
 }
 
@@ -767,10 +835,11 @@ int ct_h5_get_str(hid_t obj, const char *name, char **v)
 		hid_t mt = H5Tcopy(H5T_C_S1);
 		H5Tset_size(mt, size);
 		H5Tset_strpad(mt, H5T_STR_NULLTERM);
+		H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 converts no character sets */
 		char *buf = malloc(size + 1);
 		if (!buf || H5Aread(a, mt, buf) < 0)
 			rc = ct_error("cannot read attribute '%s'", name);
-		else if (!(*v = dup_fixed(buf, size)))
+		else if (!(*v = dup_fixed(buf, size, H5Tget_strpad(ft) == H5T_STR_SPACEPAD)))
 			rc = ct_error("out of memory");
 		free(buf);
 		H5Tclose(mt);

@@ -47,6 +47,13 @@ void ct_h5_close(ct_h5 *h);
  * so the process must end with _exit() (tools/tool.h does). */
 int ct_h5_exit_unsafe(void);
 
+/* Crash containment. HDF5 1.10 does not validate everything it reads: some corrupt files
+ * make it crash inside H5Dread. The tools catch that signal (tools/tool.h) and need, from
+ * inside the handler (async-signal-safe): the last file opened for reading, and the removal
+ * of the temporary files being written. */
+const char *ct_h5_last_opened(void);
+void ct_h5_remove_temporaries(void);
+
 /* Install the process-wide settings (silence HDF5's error stack printing). Called
  * by the functions above; call it before using the HDF5 API directly. */
 void ct_h5_init(void);
