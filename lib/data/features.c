@@ -22,12 +22,9 @@ void ct_fblocks_free(ct_fblock *b, int n)
 
 int ct_fblocks_write(hid_t file, const ct_fblock *b, int n)
 {
-	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	H5Pset_obj_track_times(gcpl, 0);
-	hid_t g = H5Gcreate2(file, "blocks", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-	H5Pclose(gcpl);
+	hid_t g = ct_h5_create_group(file, "blocks");
 	if (g < 0)
-		return ct_error("cannot create group 'blocks'");
+		return -1;
 	char **cols[5];
 	int rc = 0;
 	int64_t shape[1] = { n };

@@ -214,12 +214,9 @@ fail:
 
 int ct_fuse_write_info(hid_t file, const ct_fuse_info *info)
 {
-	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	H5Pset_obj_track_times(gcpl, 0);
-	hid_t g = H5Gcreate2(file, "fuse", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-	H5Pclose(gcpl);
+	hid_t g = ct_h5_create_group(file, "fuse");
 	if (g < 0)
-		return ct_error("cannot create group 'fuse'");
+		return -1;
 	int64_t nb[1] = { info->nblocks }, nd[1] = { info->d };
 	ct_tensor w = ct_tensor_wrap(info->block_weight, CT_F64, 1, nb);
 	ct_tensor in = ct_tensor_wrap(NULL, CT_I32, 1, nb);

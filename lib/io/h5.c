@@ -382,6 +382,17 @@ void ct_h5_close(ct_h5 *h)
 	ct_h5_abort(h);
 }
 
+hid_t ct_h5_create_group(hid_t loc, const char *name)
+{
+	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+	H5Pset_obj_track_times(gcpl, 0);
+	hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+	H5Pclose(gcpl);
+	if (g < 0)
+		ct_error("cannot create group '%s'", name);
+	return g;
+}
+
 int ct_h5_exists(hid_t loc, const char *name)
 {
 	return H5LTpath_valid(loc, name, 1) > 0;

@@ -60,6 +60,10 @@ void ct_h5_init(void);
 
 hid_t ct_h5_native(ct_dtype t);
 
+/* Create a group without modification times (as every object we write). Close with
+ * H5Gclose; H5I_INVALID_HID with an error naming the group on failure. */
+hid_t ct_h5_create_group(hid_t loc, const char *name);
+
 int ct_h5_exists(hid_t loc, const char *name);
 /* Rank and dimensions of a dataset (up to CT_MAX_DIMS). */
 int ct_h5_shape(hid_t loc, const char *name, int *ndim, int64_t *shape);

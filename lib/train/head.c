@@ -73,12 +73,9 @@ int ct_head_write(hid_t file, const ct_head *m)
 {
 	if (ct_h5_write_strings(file, "class_names", m->class_names, m->nclasses) < 0)
 		return -1;
-	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	H5Pset_obj_track_times(gcpl, 0);
-	hid_t g = H5Gcreate2(file, "head", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-	H5Pclose(gcpl);
+	hid_t g = ct_h5_create_group(file, "head");
 	if (g < 0)
-		return ct_error("cannot create group 'head'");
+		return -1;
 	int out1 = m->kind == CT_HEAD_MLP ? m->hidden : m->nclasses;
 	int rc = 0;
 	if (ct_h5_set_str(g, "type", ct_head_kind_name(m->kind)) < 0 || ct_h5_set_int(g, "d_in", m->d_in) < 0 ||

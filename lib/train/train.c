@@ -571,17 +571,6 @@ int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const
 	return rc;
 }
 
-static hid_t new_group(hid_t file, const char *name)
-{
-	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	H5Pset_obj_track_times(gcpl, 0);
-	hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-	H5Pclose(gcpl);
-	if (g < 0)
-		ct_error("cannot create group '%s'", name);
-	return g;
-}
-
 static int write_f64(hid_t g, const char *name, const double *v, int64_t n)
 {
 	int64_t shape[1] = { n };
@@ -591,7 +580,7 @@ static int write_f64(hid_t g, const char *name, const double *v, int64_t n)
 
 int ct_train_log_write(hid_t file, const ct_train_log *log, const char *validation)
 {
-	hid_t g = new_group(file, "training");
+	hid_t g = ct_h5_create_group(file, "training");
 	if (g < 0)
 		return -1;
 	int rc = 0;
@@ -610,7 +599,7 @@ int ct_train_log_write(hid_t file, const ct_train_log *log, const char *validati
 
 int ct_cv_write(hid_t file, const ct_cv_result *r)
 {
-	hid_t g = new_group(file, "cv");
+	hid_t g = ct_h5_create_group(file, "cv");
 	if (g < 0)
 		return -1;
 	int64_t shape[1] = { r->k };
