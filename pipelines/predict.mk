@@ -1,67 +1,32 @@
-# predict.mk - classify a folder of new images with a trained experiment of covid-ct.mk.
+# predict.mk - classify new images with a trained experiment of covid-ct.mk.
 #
 #   make -f pipelines/predict.mk MODEL_DIR=out/inception_v3+mobilenet_v2 IMAGES=new-scans/
 #
-# Everything is taken from the experiment: the backbones, layers and pooling from the
-# model's feature blocks, the class names from the model, the decision threshold from its
-# metrics.json (chosen on the validation split). The images are converted, their features
-# extracted and fused in the model's block order, and PRED/predictions.tsv gets one line per
-# image: file, probability of the positive class, predicted label.
-# The experiment must have been fused without --standardize (the model standardises itself).
+# IMAGES is a folder (its files and those of its sub-folders, hidden entries skipped; names
+# with spaces are fine) or a file listing image paths, one per line. PRED/predictions.tsv
+# gets one line per image: file (path below IMAGES), probability of the positive class,
+# predicted label (threshold from the model's metrics.json). Backbones, layers, pooling and
+# class names come from the model (pipelines/model.mk). The experiment must have been fused
+# without --standardize (the model standardises itself).
 
-TOP   := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
-CTBIN ?= $(TOP)/bin
-export PATH := $(CTBIN):$(PATH)
-export CT_WEIGHTS_DIR ?= $(TOP)/weights
-# Stages run side by side under -j: OpenMP threads that spin while waiting would steal the
-# cores the other stage needs (measured: 2x slower), so idle threads sleep.
-export OMP_WAIT_POLICY ?= passive
-include $(TOP)/pipelines/backbones.mk
-
-MODEL_DIR ?= out/inception_v3+mobilenet_v2
 IMAGES    ?= $(error set IMAGES to a folder of images to classify)
 PRED      ?= $(MODEL_DIR)/predict
 CONVERT_ARGS ?=
-FEATURE_ARGS ?= --batch 16
-
-MODEL  := $(MODEL_DIR)/model.h5
-# $(shell) does not see the exported PATH in make 4.3: name the tool's path.
-CTINFO := $(if $(wildcard $(CTBIN)/ct-info),$(CTBIN)/ct-info,ct-info)
-INFO   := $(shell $(CTINFO) $(MODEL) 2>/dev/null)
-$(if $(INFO),,$(error cannot read the model '$(MODEL)' (run covid-ct.mk first, or set MODEL_DIR)))
-BLOCKS := $(shell $(CTINFO) $(MODEL) | sed -n '/^blocks:/,/^provenance:/p' | awk 'NF > 1 && $$1 != "blocks:" { print $$1 }')
-CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
-THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
-$(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
-# Backbones in block order; each backbone's layers (comma-joined) and pooling.
-BACKBONES := $(shell printf '%s\n' $(BLOCKS) | awk -F/ '!seen[$$1]++ { print $$1 }')
-comma := ,
-empty :=
-space := $(empty) $(empty)
-layers_of = $(subst $(space),$(comma),$(strip $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(word 2,$(subst /, ,$(b)))))))
-pool_of = $(word 3,$(subst /, ,$(firstword $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(b))))))
-SIZES := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
+W := $(PRED)
+include $(dir $(lastword $(MAKEFILE_LIST)))model.mk
 
 .PHONY: all
 .DELETE_ON_ERROR:
 all: $(PRED)/predictions.tsv
 
+$(eval $(call inputs_rule,$(IMAGES)))
+CONVERT_OPTS = --unlabelled --class-names $(subst $(space),$(comma),$(CLASSES)) $(CONVERT_ARGS) --force -q
 define size_rule
-$(PRED)/images-$(1).h5: $(wildcard $(IMAGES)/*)
-	@mkdir -p $(PRED)
-	ct-convert $(IMAGES) --unlabelled --class-names $(CLASSES) --size $(1) $(CONVERT_ARGS) -o $$@ --force -q
+$(PRED)/images-$(1).h5: $(PRED)/.inputs
+	if [ -d "$(IMAGES)" ]; then ct-convert "$(IMAGES)" $$(CONVERT_OPTS) --size $(1) -o $$@; \
+	else ct-convert - $$(CONVERT_OPTS) --size $(1) -o $$@ < "$(IMAGES)"; fi
 endef
 $(foreach s,$(SIZES),$(eval $(call size_rule,$(s))))
-
-define backbone_rule
-$(PRED)/feat-$(1).h5: $(PRED)/images-$(SIZE_$(1)).h5 $(MODEL)
-	ct-features --backbone $(1) --layer $(call layers_of,$(1)) --pool $(call pool_of,$(1)) $(FEATURE_ARGS) $$< -o $$@ --force -q
-endef
-$(foreach b,$(BACKBONES),$(eval $(call backbone_rule,$(b))))
-
-FEATS := $(foreach b,$(BACKBONES),$(PRED)/feat-$(b).h5)
-$(PRED)/fused.h5: $(FEATS)
-	ct-fuse $(FEATS) -o $@ --force -q
 
 # ct-score's TSV: name, split, label, probability, predicted; keep file, probability, label.
 $(PRED)/predictions.tsv: $(MODEL) $(PRED)/fused.h5

@@ -5,6 +5,8 @@
 #   --chromium  chromium for the HTML report test (optional: the test skips without it)
 set -e
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+# references for the tests (scikit-learn for the shortcut audit)
+PKGS="$PKGS python3-numpy python3-sklearn"
 OPTIONAL=""
 for a in "$@"; do
 	case "$a" in

@@ -3,13 +3,14 @@
 
 #include "data/convert.h"
 #include "data/dataset.h"
+#include "image/nuisance.h"
 #include "io/h5.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
-		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s;
+		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s, *class_map_s;
 static int unlabelled, channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 
@@ -33,7 +34,9 @@ static ct_opt options[] = {
 	CT_OPT_FLAG_('u', "unlabelled", &unlabelled,
 		     "new images to classify: INPUT is a folder of images (or '-' for paths), labels -1"),
 	CT_OPT_STRING_(0, "class-names", &class_names_s, "A,B,...",
-		       "with --unlabelled: the class list of the model the images are for"),
+		       "the class list (in order) of the model the images are for; every class of the data must be in it"),
+	CT_OPT_STRING_(0, "class-map", &class_map_s, "FROM=TO,...",
+		       "rename classes of the data before --class-names, e.g. COVID=CT_COVID,normal=CT_NonCOVID"),
 	CT_OPT_DOUBLE_(0, "max-pixels", &max_mpix, "MPIX", "refuse images over this many megapixels", 0.000001, 1e5),
 	CT_OPT_FLAG_(0, "skip-bad", &skip_bad, "skip unreadable images (counted in the output) instead of failing"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
@@ -64,19 +67,18 @@ static int make_sources(const char *input, ct_sources *src)
 		rc = ct_sources_from_folder(src, input);
 	else
 		rc = -2;
-	if (rc != -2) {
-		if (rc == 0 && class_names_s && ct_sources_set_class_names(src, class_names_s) < 0) {
-			ct_sources_free(src);
-			return -1;
-		}
-		return rc;
+	if (rc == -2) {
+		struct stat st;
+		if (stat(input, &st) < 0)
+			return ct_error_errno("cannot open '%s'", input);
+		rc = S_ISDIR(st.st_mode) ? ct_sources_from_tree(src, input, classes_s) : ct_sources_from_tsv(src, input);
 	}
-	struct stat st;
-	if (stat(input, &st) < 0)
-		return ct_error_errno("cannot open '%s'", input);
-	if (S_ISDIR(st.st_mode))
-		return ct_sources_from_tree(src, input, classes_s);
-	return ct_sources_from_tsv(src, input);
+	if (rc == 0 && ((class_map_s && ct_sources_map_classes(src, class_map_s) < 0) ||
+			(class_names_s && ct_sources_set_class_names(src, class_names_s) < 0))) {
+		ct_sources_free(src);
+		return -1;
+	}
+	return rc;
 }
 
 /* A runtime failure after the sources were listed. */
@@ -97,8 +99,8 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "paths on stdin (INPUT '-') need --label CLASS or --unlabelled");
 	if (unlabelled && label_s)
 		return ct_tool_usage(&cmd, "--unlabelled and --label exclude each other");
-	if (class_names_s && !unlabelled)
-		return ct_tool_usage(&cmd, "--class-names goes with --unlabelled (labelled data name their classes)");
+	if (class_map_s && unlabelled)
+		return ct_tool_usage(&cmd, "--class-map renames the classes of labelled data; unlabelled data have none");
 	ct_convert_opts o;
 	memset(&o, 0, sizeof o);
 	ct_intensity_defaults(&o.intensity);
@@ -166,6 +168,10 @@ int main(int argc, char **argv)
 		rc = ct_samples_write(f, &conv.s);
 	if (rc == 0)
 		rc = ct_h5_write(f, "orig_size", &conv.orig_size, 0, 0);
+	if (rc == 0)
+		rc = ct_h5_write(f, "nuisance", &conv.nuisance, 0, 0);
+	if (rc == 0)
+		rc = ct_h5_write_strings(f, "nuisance_names", (char *const *)ct_nuisance_names, CT_NUISANCE_COUNT);
 	if (rc == 0)
 		rc = ct_h5_set_int(f, "skipped_count", conv.nskipped);
 	if (rc == 0)

@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *out_path, *tsv_path, *report_path, *split_s = "auto", *positive, *threshold_s = "0.5",
-			     *resample_s = "stratified";
-static int as_json, bootstrap = 1000, threads, force;
+			     *resample_s = "stratified", *sources_s, *audit_s;
+static int as_json, bootstrap = 1000, threads, force, source_column;
 static double level = 0.95;
 static uint64_t seed = 42;
 
@@ -33,6 +33,12 @@ static ct_opt options[] = {
 		       "bootstrap within each class (keeps class counts) or over all rows"),
 	CT_OPT_DOUBLE_(0, "level", &level, "L", "confidence level of the intervals", 0.5, 0.999),
 	CT_OPT_U64_(0, "seed", &seed, "S", "bootstrap seed"),
+	CT_OPT_STRING_(0, "audit", &audit_s, "IMAGES",
+		       "shortcut audit: AUC of simple classifiers on the nuisance attributes of this images file (ct-convert), same split"),
+	CT_OPT_STRING_(0, "sources", &sources_s, "TSV",
+		       "metrics per source: file<TAB>...<TAB>source lines (e.g. hospital or web site of each image)"),
+	CT_OPT_INT_(0, "source-column", &source_column, "N", "column of --sources holding the source (1-based; 0: the last)", 0,
+		    1000),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
 	CT_OPT_END_,
@@ -90,6 +96,11 @@ int main(int argc, char **argv)
 	o.eval.resample = !strcmp(resample_s, "plain") ? CT_RESAMPLE_PLAIN : CT_RESAMPLE_STRATIFIED;
 	o.eval.level = level;
 	o.eval.seed = seed;
+	o.sources = sources_s;
+	o.audit = audit_s;
+	o.source_column = source_column;
+	if (source_column == 1)
+		return usage("--source-column 1 is the file name column");
 	ct_tool_threads(threads);
 	/* Create every output first (refusing existing ones), commit them only at the end. */
 	ct_h5 h;

@@ -2,6 +2,7 @@
 #include "data/convert.h"
 #include "core/error.h"
 #include "image/codec.h"
+#include "image/nuisance.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -397,6 +398,32 @@ int ct_sources_from_lines(ct_sources *s, FILE *f, const char *what, const char *
 	return rc;
 }
 
+/* Add the regular files under dir (recursively, hidden entries skipped), named by their
+ * path below the folder given by the user (prefix "" at the top). */
+static int add_folder(ct_sources *s, int64_t *cap, const char *dir, const char *prefix, int depth)
+{
+	if (depth > 32)
+		return ct_error("'%s': folders nested too deeply", dir);
+	char **files = NULL, **dirs = NULL;
+	int nf = 0, nd = 0, rc = 0;
+	if (list_dir(dir, 0, &files, &nf) < 0 || list_dir(dir, 1, &dirs, &nd) < 0) {
+		ct_strings_free(files, nf);
+		return -1;
+	}
+	for (int i = 0; i < nf && rc == 0; i++)
+		rc = add_source(s, cap, join_path(dir, files[i]), *prefix ? join_path(prefix, files[i]) : dupstr(files[i]),
+				-1);
+	for (int i = 0; i < nd && rc == 0; i++) {
+		char *sub = join_path(dir, dirs[i]), *name = *prefix ? join_path(prefix, dirs[i]) : dupstr(dirs[i]);
+		rc = sub && name ? add_folder(s, cap, sub, name, depth + 1) : -1;
+		free(sub);
+		free(name);
+	}
+	ct_strings_free(files, nf);
+	ct_strings_free(dirs, nd);
+	return rc;
+}
+
 int ct_sources_from_folder(ct_sources *s, const char *dir)
 {
 	memset(s, 0, sizeof *s);
@@ -405,36 +432,93 @@ int ct_sources_from_folder(ct_sources *s, const char *dir)
 		return ct_error_errno("cannot open '%s'", dir);
 	if (!S_ISDIR(st.st_mode))
 		return ct_error("'%s' is not a folder", dir);
-	char **files;
-	int nf;
-	if (list_dir(dir, 0, &files, &nf) < 0)
-		return -1;
 	int64_t cap = 0;
-	int rc = nf ? 0 : ct_error("'%s' holds no files", dir);
-	for (int i = 0; i < nf && rc == 0; i++)
-		rc = add_source(s, &cap, join_path(dir, files[i]), dupstr(files[i]), -1);
-	ct_strings_free(files, nf);
+	int rc = add_folder(s, &cap, dir, "", 0);
+	if (rc == 0 && s->n == 0)
+		rc = ct_error("'%s' holds no files (nor do its sub-folders)", dir);
 	if (rc < 0)
 		ct_sources_free(s);
 	return rc;
 }
 
+/* The item of a comma-separated list starting at p: its length, and the next item (NULL at the end). */
+static size_t csv_item(const char *p, const char **next)
+{
+	const char *c = strchr(p, ',');
+	*next = c ? c + 1 : NULL;
+	return c ? (size_t)(c - p) : strlen(p);
+}
+
 int ct_sources_set_class_names(ct_sources *s, const char *csv)
 {
-	for (int64_t i = 0; i < s->n; i++)
-		if (s->v[i].label >= 0)
-			return ct_error("class names can only be set for unlabelled images");
-	for (const char *p = csv; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
+	int nold = s->nclasses;
+	char **old = s->classes;
+	s->classes = NULL;
+	s->nclasses = 0;
+	int rc = 0;
+	for (const char *p = csv, *next; p && *p && rc == 0; p = next) {
+		size_t len = csv_item(p, &next);
 		char *name = strndup(p, len);
-		if (!name)
-			return ct_error("out of memory");
-		int k = len ? class_index(s, name) : ct_error("empty class name in '%s'", csv);
+		if (!name) {
+			rc = ct_error("out of memory");
+			break;
+		}
+		for (int c = 0; c < s->nclasses && len; c++)
+			if (!strcmp(s->classes[c], name))
+				len = 0, rc = ct_error("class '%s' named twice in '%s'", name, csv);
+		if (rc == 0)
+			rc = len ? (class_index(s, name) < 0 ? -1 : 0) : ct_error("empty class name in '%s'", csv);
 		free(name);
-		if (k < 0)
-			return -1;
-		p = c ? c + 1 : NULL;
+	}
+	/* Labelled sources: their classes must be among the names; labels follow the new order. */
+	int *map = calloc((size_t)nold + 1, sizeof *map);
+	if (rc == 0 && !map)
+		rc = ct_error("out of memory");
+	for (int c = 0; c < nold && rc == 0; c++) {
+		map[c] = -1;
+		for (int k = 0; k < s->nclasses; k++)
+			if (!strcmp(old[c], s->classes[k]))
+				map[c] = k;
+		if (map[c] < 0)
+			rc = ct_error("class '%s' of the data is not among the class names '%s' (map it with --class-map)",
+				      old[c], csv);
+	}
+	for (int64_t i = 0; i < s->n && rc == 0; i++)
+		if (s->v[i].label >= 0)
+			s->v[i].label = map[s->v[i].label];
+	free(map);
+	if (rc < 0) {
+		ct_strings_free(s->classes, s->nclasses);
+		s->classes = old;
+		s->nclasses = nold;
+		return -1;
+	}
+	ct_strings_free(old, nold);
+	return 0;
+}
+
+int ct_sources_map_classes(ct_sources *s, const char *map)
+{
+	for (const char *p = map, *next; p && *p; p = next) {
+		size_t len = csv_item(p, &next);
+		const char *eq = memchr(p, '=', len);
+		if (!eq || eq == p || eq == p + len - 1)
+			return ct_error("class map item '%.*s' is not FROM=TO", (int)len, p);
+		size_t nfrom = (size_t)(eq - p), nto = len - nfrom - 1;
+		int found = -1;
+		for (int c = 0; c < s->nclasses; c++)
+			if (strlen(s->classes[c]) == nfrom && !strncmp(s->classes[c], p, nfrom))
+				found = c;
+		if (found < 0)
+			return ct_error("class map: the data has no class '%.*s'", (int)nfrom, p);
+		for (int c = 0; c < s->nclasses; c++)
+			if (c != found && strlen(s->classes[c]) == nto && !strncmp(s->classes[c], eq + 1, nto))
+				return ct_error("class map: '%.*s' would merge two classes", (int)len, p);
+		char *to = strndup(eq + 1, nto);
+		if (!to)
+			return ct_error("out of memory");
+		free(s->classes[found]);
+		s->classes[found] = to;
 	}
 	return 0;
 }
@@ -660,6 +744,7 @@ typedef struct conv_item {
 	int npages;
 	ct_tensor *pages;  /* converted, H x W x C */
 	int orig_h, orig_w;
+	float *nuisance;   /* npages x CT_NUISANCE_COUNT */
 	char *err;         /* message when the file failed */
 } conv_item;
 
@@ -706,8 +791,11 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 	}
 	it->orig_h = (int)img.pages[0].shape[0];
 	it->orig_w = (int)img.pages[0].shape[1];
+	it->nuisance = malloc((size_t)img.npages * CT_NUISANCE_COUNT * sizeof *it->nuisance);
 	for (int p = 0; p < img.npages; p++) {
-		if (convert_page(&img.pages[p], o, &it->pages[p]) < 0) {
+		if (!it->nuisance || ct_nuisance(&img.pages[p], img.format, img.bit_depth,
+						 it->nuisance + (size_t)p * CT_NUISANCE_COUNT) < 0 ||
+		    convert_page(&img.pages[p], o, &it->pages[p]) < 0) {
 			char msg[1200];
 			snprintf(msg, sizeof msg, "'%s': %s", src->path, ct_last_error());
 			it->err = strdup(msg);
@@ -715,6 +803,8 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 				ct_tensor_free(&it->pages[q]);
 			free(it->pages);
 			it->pages = NULL;
+			free(it->nuisance);
+			it->nuisance = NULL;
 			ct_image_free(&img);
 			return;
 		}
@@ -727,6 +817,7 @@ void ct_converted_free(ct_converted *c)
 {
 	ct_tensor_free(&c->images);
 	ct_tensor_free(&c->orig_size);
+	ct_tensor_free(&c->nuisance);
 	ct_samples_free(&c->s);
 	ct_strings_free(c->skipped, c->nskipped);
 	memset(c, 0, sizeof *c);
@@ -761,10 +852,12 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	int C = o->intensity.channels;
 	if (rc == 0 && (ct_tensor_alloc4(&out->images, o->as_float ? CT_F32 : CT_U8, total, o->height, o->width, C) < 0 ||
 			ct_tensor_alloc3(&out->orig_size, CT_I32, total, 2, 1) < 0 ||
+			ct_tensor_alloc3(&out->nuisance, CT_F32, total, CT_NUISANCE_COUNT, 1) < 0 ||
 			ct_samples_alloc(&out->s, total, src->nclasses) < 0))
 		rc = -1;
 	if (rc == 0) {
 		out->orig_size.ndim = 2;
+		out->nuisance.ndim = 2;
 		out->skipped = calloc((size_t)nbad + 1, sizeof *out->skipped);
 		if (!out->skipped)
 			rc = ct_error("out of memory");
@@ -786,6 +879,8 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			int32_t *os = (int32_t *)out->orig_size.data + row * 2;
 			os[0] = it->orig_h;
 			os[1] = it->orig_w;
+			memcpy((float *)out->nuisance.data + row * CT_NUISANCE_COUNT,
+			       it->nuisance + (size_t)p * CT_NUISANCE_COUNT, CT_NUISANCE_COUNT * sizeof(float));
 			char name[4096];
 			if (p == 0)
 				snprintf(name, sizeof name, "%s", src->v[i].name);
@@ -801,6 +896,7 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 		for (int p = 0; p < items[i].npages; p++)
 			ct_tensor_free(&items[i].pages[p]);
 		free(items[i].pages);
+		free(items[i].nuisance);
 		free(items[i].err);
 	}
 	free(items);

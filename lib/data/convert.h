@@ -42,12 +42,16 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes);
 int ct_sources_from_tsv(ct_sources *s, const char *tsv);
 /* One path per line from f, all with class `label`, or unlabelled (-1) when label is NULL. */
 int ct_sources_from_lines(ct_sources *s, FILE *f, const char *what, const char *label);
-/* The image files directly in a folder (hidden entries skipped), unlabelled (-1): new
- * images to classify. */
+/* The files in a folder and its sub-folders (hidden entries skipped), unlabelled (-1):
+ * new images to classify; names are paths below the folder ("sub/x.png"). */
 int ct_sources_from_folder(ct_sources *s, const char *dir);
-/* Set the class list (comma-separated) of unlabelled sources, so that their files line
- * up with a model trained on those classes. */
+/* Set the class list (comma-separated), so that the labels line up with a model trained
+ * on those classes: labelled sources are renumbered to the new order, and a class of the
+ * data that is not in the list is an error. */
 int ct_sources_set_class_names(ct_sources *s, const char *csv);
+/* Rename classes: "FROM=TO,..." (e.g. a folder 'COVID' to a model's 'CT_COVID'). A FROM
+ * that is not a class of the data, or a TO that is another class, is an error. */
+int ct_sources_map_classes(ct_sources *s, const char *map);
 /* Sort by name (the output order); duplicate names are an error. */
 int ct_sources_sort(ct_sources *s);
 /* Groups from a TSV whose first column is a file name (matched to the base name of
@@ -73,6 +77,7 @@ typedef struct ct_convert_opts {
 typedef struct ct_converted {
 	ct_tensor images;    /* N x H x W x C, U8 or F32 */
 	ct_tensor orig_size; /* N x 2 I32 (height, width) */
+	ct_tensor nuisance;  /* N x CT_NUISANCE_COUNT F32: source attributes (image/nuisance.h) */
 	ct_samples s;
 	int64_t nskipped;
 	char **skipped;      /* "name: reason" */

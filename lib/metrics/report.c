@@ -643,6 +643,69 @@ int ct_report_write(FILE *f, const ct_scored *r, const ct_report_info *info)
 		fputs("</tbody></table></div>\n</section>\n", f);
 	}
 
+	if (r->has_audit) {
+		const ct_audit *a = &r->audit;
+		const ct_audit_entry *best = &a->v[a->best];
+		char m1[32];
+		fputs("<section><h2>Shortcut audit</h2>\n<p class=\"muted\">AUC that simple classifiers reach on the same "
+		      "split from nuisance attributes alone (stored size, file format and channels, intensity "
+		      "histogram, borders and text-like content), trained on the train rows of <code>", f);
+		ct_html_escape(f, a->images_path);
+		fprintf(f, "</code>. The model is worth its margin over the best of them: <b>%s AUC</b>.</p>\n",
+			fmt(m1, sizeof m1, r->ev.m[CT_M_AUC].value - best->ev.m[CT_M_AUC].value, 3));
+		fputs("<table><thead><tr><th>Attributes</th><th>Classifier</th><th colspan=\"2\">AUC</th></tr></thead><tbody>\n", f);
+		fputs("<tr class=\"hl\"><td>the model</td><td></td>", f);
+		stat_cells(f, &r->ev.m[CT_M_AUC]);
+		fputs("</tr>\n", f);
+		for (int k = 0; k < a->n; k++) {
+			fprintf(f, "<tr><td>%s</td><td>%s</td>", a->v[k].attributes, a->v[k].method);
+			stat_cells(f, &a->v[k].ev.m[CT_M_AUC]);
+			fputs("</tr>\n", f);
+		}
+		fputs("</tbody></table>\n</section>\n", f);
+	}
+	if (r->has_by_source) {
+		const ct_by_source *b = &r->by_source;
+		fputs("<section><h2>Metrics per source</h2>\n<p class=\"muted\">Sources from <code>", f);
+		ct_html_escape(f, b->column);
+		fputs("</code>. A model that learned where the images come from, not the disease, rejects one "
+		      "source's negatives far more easily than another's; the pair with matched style is the "
+		      "honest figure.</p>\n<table><thead><tr><th>Source</th><th>Positives</th><th>Negatives</th>"
+		      "<th colspan=\"2\">AUC: its negatives vs all positives</th><th colspan=\"2\">AUC: its positives "
+		      "vs all negatives</th><th colspan=\"2\">Accuracy within the source</th></tr></thead><tbody>\n", f);
+		for (int k = 0; k < b->n; k++) {
+			const ct_source_eval *e = &b->v[k];
+			fputs("<tr><td>", f);
+			ct_html_escape(f, e->name);
+			fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>", (long long)e->npos,
+				(long long)e->nneg);
+			const ct_eval *evs[2] = { e->has_neg ? &e->neg_vs_allpos : NULL, e->has_pos ? &e->pos_vs_allneg : NULL };
+			for (int q = 0; q < 2; q++)
+				if (evs[q])
+					stat_cells(f, &evs[q]->m[CT_M_AUC]);
+				else
+					fputs("<td class=\"n muted\">-</td><td></td>", f);
+			/* accuracy within the source: of its own rows, from the counts */
+			int64_t total = e->npos + e->nneg;
+			double acc = NAN;
+			if (total > 0) {
+				int64_t right = 0;
+				if (e->has_neg)
+					right += (int64_t)(e->neg_vs_allpos.m[CT_M_SPECIFICITY].value * (double)e->nneg + 0.5);
+				if (e->has_pos)
+					right += (int64_t)(e->pos_vs_allneg.m[CT_M_RECALL].value * (double)e->npos + 0.5);
+				acc = (double)right / (double)total;
+			}
+			char a[32];
+			fprintf(f, "<td class=\"n\">%s</td><td></td></tr>\n", fmt(a, sizeof a, acc, 4));
+		}
+		fputs("</tbody></table>\n", f);
+		if (b->unmatched)
+			fprintf(f, "<p class=\"note\">%lld labelled samples had no source in the list.</p>\n",
+				(long long)b->unmatched);
+		fputs("</section>\n", f);
+	}
+
 	/* training curves */
 	fputs("<section><h2>Training curves</h2>\n", f);
 	if (!r->has_curves) {

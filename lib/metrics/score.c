@@ -99,6 +99,10 @@ void ct_scored_free(ct_scored *r)
 	ct_strings_free(r->model_prov, r->nmodel_prov);
 	ct_strings_free(r->features_prov, r->nfeatures_prov);
 	ct_curves_free(&r->curves);
+	if (r->has_by_source)
+		ct_by_source_free(&r->by_source);
+	if (r->has_audit)
+		ct_audit_free(&r->audit);
 	memset(r, 0, sizeof *r);
 }
 
@@ -113,6 +117,27 @@ static int hash_file(const char *path, char hex[65])
 	if (!strcmp(path, "-"))
 		return 0;
 	return ct_sha256_file(path, hex);
+}
+
+/* Metrics per source of the evaluated split (bysource.h). */
+static int score_by_source(ct_scored *r, const ct_samples *s, const ct_score_opts *o)
+{
+	char **src = NULL, *column = NULL;
+	int *in = malloc(((size_t)s->n + 1) * sizeof *in);
+	if (!in)
+		return ct_error("out of memory");
+	for (int64_t i = 0; i < s->n; i++)
+		in[i] = in_split(s->splits[i], r->split);
+	int rc = ct_sources_tsv_read(o->sources, o->source_column, s, &src, &column);
+	if (rc == 0) {
+		ct_eval_opts eo = r->ev.opts;
+		rc = ct_by_source_eval(s, r->probs, in, src, column, &eo, &r->by_source);
+		r->has_by_source = rc == 0;
+	}
+	ct_strings_free(src, src ? s->n : 0);
+	free(column);
+	free(in);
+	return rc;
 }
 
 int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r)
@@ -258,6 +283,17 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 		if (er < 0)
 			goto fail;
 		r->evaluated = 1;
+	}
+	if (o->sources && r->evaluated && K == 2 && score_by_source(r, &f.s, o) < 0)
+		goto fail;
+	if (o->audit) {
+		if (!r->evaluated || K != 2) {
+			ct_error("--audit needs two classes and labelled rows in split '%s'", r->split);
+			goto fail;
+		}
+		if (ct_audit_run(o->audit, r->split, f.s.class_names[r->positive], &r->ev.opts, &r->audit) < 0)
+			goto fail;
+		r->has_audit = 1;
 	}
 	/* keep the metadata, blocks and provenance; drop the matrix */
 	r->s = f.s;
@@ -431,6 +467,58 @@ char *ct_score_json(const ct_scored *r, int pretty)
 				cJSON_AddItemToObject(b, "tpr_hi", darray(c->tpr_hi, c->ngrid));
 			}
 			cJSON_AddItemToArray(roc, e);
+		}
+	}
+	if (r->has_audit) {
+		const ct_audit *a = &r->audit;
+		int ci = r->ev.nresamples > 0;
+		cJSON *au = cJSON_AddObjectToObject(o, "shortcut_audit");
+		cJSON_AddStringToObject(au, "images", a->images_path);
+		cJSON_AddStringToObject(au, "split", a->split);
+		cJSON_AddNumberToObject(au, "train_rows", (double)a->ntrain);
+		cJSON_AddNumberToObject(au, "rows", (double)a->neval);
+		cJSON *bases = cJSON_AddArrayToObject(au, "baselines");
+		for (int k = 0; k < a->n; k++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "attributes", a->v[k].attributes);
+			cJSON_AddStringToObject(e, "method", a->v[k].method);
+			cJSON_AddItemToObject(e, "auc", stat_json(&a->v[k].ev.m[CT_M_AUC], ci));
+			cJSON_AddItemToArray(bases, e);
+		}
+		const ct_audit_entry *b = &a->v[a->best];
+		cJSON *be = cJSON_AddObjectToObject(au, "best");
+		cJSON_AddStringToObject(be, "attributes", b->attributes);
+		cJSON_AddStringToObject(be, "method", b->method);
+		cJSON_AddItemToObject(be, "auc", num(b->ev.m[CT_M_AUC].value));
+		cJSON_AddItemToObject(au, "model_auc", num(r->ev.m[CT_M_AUC].value));
+		cJSON_AddItemToObject(au, "margin", num(r->ev.m[CT_M_AUC].value - b->ev.m[CT_M_AUC].value));
+	}
+	if (r->has_by_source) {
+		const ct_by_source *b = &r->by_source;
+		int ci = r->ev.nresamples > 0;
+		cJSON *bs = cJSON_AddObjectToObject(o, "by_source");
+		cJSON_AddStringToObject(bs, "column", b->column);
+		cJSON_AddNumberToObject(bs, "unmatched", (double)b->unmatched);
+		cJSON *arr = cJSON_AddArrayToObject(bs, "sources");
+		for (int k = 0; k < b->n; k++) {
+			const ct_source_eval *e = &b->v[k];
+			cJSON *x = cJSON_CreateObject();
+			cJSON_AddStringToObject(x, "source", e->name);
+			cJSON_AddNumberToObject(x, "positives", (double)e->npos);
+			cJSON_AddNumberToObject(x, "negatives", (double)e->nneg);
+			const ct_eval *evs[2] = { e->has_neg ? &e->neg_vs_allpos : NULL, e->has_pos ? &e->pos_vs_allneg : NULL };
+			const char *keys[2] = { "negatives_vs_all_positives", "positives_vs_all_negatives" };
+			for (int q = 0; q < 2; q++) {
+				if (!evs[q]) {
+					cJSON_AddNullToObject(x, keys[q]);
+					continue;
+				}
+				cJSON *m = cJSON_AddObjectToObject(x, keys[q]);
+				cJSON_AddNumberToObject(m, "samples", (double)evs[q]->n);
+				for (int t = 0; t < CT_M_COUNT; t++)
+					cJSON_AddItemToObject(m, ct_metric_names[t], stat_json(&evs[q]->m[t], ci));
+			}
+			cJSON_AddItemToArray(arr, x);
 		}
 	}
 	char *out = pretty ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
@@ -622,5 +710,40 @@ void ct_score_print(FILE *f, const ct_scored *r)
 		for (int j = 0; j < K; j++)
 			fprintf(f, " %*lld", w, (long long)ev->confusion[k * K + j]);
 		fprintf(f, "\n");
+	}
+	if (r->has_audit) {
+		const ct_audit *a = &r->audit;
+		fprintf(f, "shortcuts:  AUC from nuisance attributes alone (trained on %lld train rows of '%s')\n",
+			(long long)a->ntrain, a->images_path);
+		for (int k = 0; k < a->n; k++) {
+			char name[48];
+			snprintf(name, sizeof name, "%s/%s", a->v[k].attributes, a->v[k].method);
+			print_stat(f, name, &a->v[k].ev.m[CT_M_AUC], ev->nresamples > 0);
+		}
+		const ct_audit_entry *b = &a->v[a->best];
+		fprintf(f, "  margin of the model over the best (%s/%s): %+.4f AUC\n", b->attributes, b->method,
+			ev->m[CT_M_AUC].value - b->ev.m[CT_M_AUC].value);
+	}
+	if (!r->has_by_source)
+		return;
+	const ct_by_source *b = &r->by_source;
+	fprintf(f, "by source:  (%s; AUC with its interval)\n", b->column);
+	fprintf(f, "            %-28s %5s %5s  %-28s %-28s\n", "source", "pos", "neg", "its negatives vs all pos",
+		"its positives vs all neg");
+	for (int k = 0; k < b->n; k++) {
+		const ct_source_eval *e = &b->v[k];
+		char a[2][64];
+		const ct_eval *evs[2] = { e->has_neg ? &e->neg_vs_allpos : NULL, e->has_pos ? &e->pos_vs_allneg : NULL };
+		for (int q = 0; q < 2; q++) {
+			const ct_stat *st = evs[q] ? &evs[q]->m[CT_M_AUC] : NULL;
+			if (!st || isnan(st->value))
+				snprintf(a[q], sizeof a[q], "-");
+			else if (!isnan(st->lo))
+				snprintf(a[q], sizeof a[q], "%.4f [%.4f, %.4f]", st->value, st->lo, st->hi);
+			else
+				snprintf(a[q], sizeof a[q], "%.4f", st->value);
+		}
+		fprintf(f, "            %-28.28s %5lld %5lld  %-28s %-28s\n", e->name, (long long)e->npos, (long long)e->nneg,
+			a[0], a[1]);
 	}
 }

@@ -7,6 +7,8 @@
 #define CT_SCORE_H
 
 #include "data/dataset.h"
+#include "metrics/audit.h"
+#include "metrics/bysource.h"
 #include "metrics/metrics.h"
 #include "train/head.h"
 
@@ -24,6 +26,9 @@ typedef struct ct_score_opts {
 	ct_thresh_mode mode;
 	double threshold;      /* CT_THRESH_FIXED */
 	ct_eval_opts eval;     /* bootstrap, resample, level, seed, grid (positive/threshold are set here) */
+	const char *sources;   /* TSV of sample sources (bysource.h), or NULL */
+	int source_column;     /* its column, 1-based; 0 = the last */
+	const char *audit;     /* images file (ct-convert) for the shortcut audit (audit.h), or NULL */
 } ct_score_opts;
 
 /* Training curves of a model file (NULL series when absent). */
@@ -62,6 +67,10 @@ typedef struct ct_scored {
 	int64_t nmodel_prov, nfeatures_prov;
 	int has_curves;
 	ct_curves curves;
+	int has_by_source;     /* metrics per source (opts.sources, binary, labelled split) */
+	ct_by_source by_source;
+	int has_audit;         /* shortcut baselines on the same split (opts.audit) */
+	ct_audit audit;
 } ct_scored;
 
 /* Load both files, check the layout (ct_head_check), predict every row, choose the

@@ -1,0 +1,70 @@
+# model.mk - shared by predict.mk and evaluate.mk: read a trained experiment of covid-ct.mk
+# (MODEL_DIR/model.h5 and MODEL_DIR/metrics.json) and extract and fuse the features of an
+# images file W/images-SIZE.h5 the way the model expects them.
+#
+# Everything is taken from the experiment: the backbones, layers and pooling from the
+# model's feature blocks, the class names from the model, the decision threshold from its
+# metrics.json (chosen on the validation split when the experiment used --threshold youden).
+# The including file sets W (its work folder) and the rule for $(W)/images-SIZE.h5 for each
+# SIZE in $(SIZES) (the call `images_rule`), then depends on $(W)/fused.h5.
+#
+# make cannot name files whose paths contain spaces as targets: MODEL_DIR and the work folder
+# must not contain spaces (refused with a message); the input images may (they are only
+# passed to ct-convert, quoted, and tracked through a listing under W).
+
+TOP   := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+CTBIN ?= $(TOP)/bin
+export PATH := $(CTBIN):$(PATH)
+export CT_WEIGHTS_DIR ?= $(TOP)/weights
+# Stages run side by side under -j: OpenMP threads that spin while waiting would steal the
+# cores the other stage needs (measured: 2x slower), so idle threads sleep.
+export OMP_WAIT_POLICY ?= passive
+.DEFAULT_GOAL := all
+include $(TOP)/pipelines/backbones.mk
+
+MODEL_DIR ?= out/inception_v3+mobilenet_v2
+FEATURE_ARGS ?= --batch 16
+$(if $(word 2,$(MODEL_DIR)),$(error MODEL_DIR '$(MODEL_DIR)' contains a space; make cannot track such paths: use a symlink without spaces))
+$(if $(word 2,$(W)),$(error the output folder '$(W)' contains a space; make cannot track such paths: choose another))
+
+MODEL  := $(MODEL_DIR)/model.h5
+# $(shell) does not see the exported PATH in make 4.3: name the tool's path.
+CTINFO := $(if $(wildcard $(CTBIN)/ct-info),$(CTBIN)/ct-info,ct-info)
+INFO   := $(shell $(CTINFO) $(MODEL) 2>/dev/null)
+$(if $(INFO),,$(error cannot read the model '$(MODEL)' (run covid-ct.mk first, or set MODEL_DIR)))
+BLOCKS := $(shell $(CTINFO) $(MODEL) | sed -n '/^blocks:/,/^provenance:/p' | awk 'NF > 1 && $$1 != "blocks:" { print $$1 }')
+CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
+THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json 2>/dev/null | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
+$(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
+# Backbones in block order; each backbone's layers (comma-joined) and pooling.
+BACKBONES := $(shell printf '%s\n' $(BLOCKS) | awk -F/ '!seen[$$1]++ { print $$1 }')
+comma := ,
+empty :=
+space := $(empty) $(empty)
+layers_of = $(subst $(space),$(comma),$(strip $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(word 2,$(subst /, ,$(b)))))))
+pool_of = $(word 3,$(subst /, ,$(firstword $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(b))))))
+SIZES := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
+
+# $(W)/.inputs lists the input files (path, size, time) and is rewritten only when that
+# list changes, so the images are converted again exactly when the input changed; it works
+# for names with spaces, which make's own prerequisites cannot hold.
+# $(call inputs_rule,PATH) where PATH is a folder or a list file.
+define inputs_rule
+$(W)/.inputs: FORCE
+	@mkdir -p $(W)
+	@{ if [ -d "$(1)" ]; then find -L "$(1)" -type f -printf '%P\t%s\t%T@\n'; else \
+	   ls -lL --time-style=+%s "$(1)"; fi; } | LC_ALL=C sort > $$@.new; \
+	 if cmp -s $$@.new $$@; then rm -f $$@.new; else mv -f $$@.new $$@; fi
+endef
+.PHONY: FORCE
+FORCE:
+
+define backbone_rule
+$(W)/feat-$(1).h5: $(W)/images-$(SIZE_$(1)).h5 $(MODEL)
+	ct-features --backbone $(1) --layer $(call layers_of,$(1)) --pool $(call pool_of,$(1)) $(FEATURE_ARGS) $$< -o $$@ --force -q
+endef
+$(foreach b,$(BACKBONES),$(eval $(call backbone_rule,$(b))))
+
+FEATS := $(foreach b,$(BACKBONES),$(W)/feat-$(b).h5)
+$(W)/fused.h5: $(FEATS)
+	ct-fuse $(FEATS) -o $@ --force -q
