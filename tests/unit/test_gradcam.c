@@ -3,6 +3,7 @@
  * the activation map taken by finite differences, the bilinear upsampling, the heat share, and
  * the L2-fusion backward step. (The whole chain against numpy: tests/cli/test_explain.sh.) */
 #include "explain/gradcam.h"
+#include "image/phantom.h"
 #include "nn/ops.h"
 #include "test.h"
 #include "train/head.h"
@@ -209,8 +210,35 @@ static void test_l2(void)
 	ok(worst < 1e-6, "L2 fusion backward matches central differences (error %.1e)", worst);
 }
 
-int main(void)
+/* Helper mode for tests/cli/test_explain.sh (not a test): the true lung masks of phantom
+ * slices, so the CLI test can write /lung_mask without a segmentation of its own.
+ *   test_gradcam phantom-masks W H SLICES SEED < "patient slice" lines (0-based) > masks.raw
+ * writes H*W bytes (1 on lung) per line, in order. */
+static int phantom_masks(char **argv)
 {
+	ct_phantom_opts o;
+	ct_phantom_defaults(&o);
+	o.width = atoi(argv[2]);
+	o.height = atoi(argv[3]);
+	o.slices_per_patient = atoi(argv[4]);
+	o.seed = strtoull(argv[5], NULL, 10);
+	size_t n = (size_t)o.width * o.height;
+	float *hu = malloc(n * sizeof *hu);
+	uint8_t *mask = malloc(n);
+	int p, sl;
+	while (hu && mask && scanf("%d %d", &p, &sl) == 2) {
+		if (ct_phantom_render_into(&o, p, sl, 0, hu, mask) < 0 || fwrite(mask, 1, n, stdout) != n)
+			return 1;
+	}
+	free(hu);
+	free(mask);
+	return fflush(stdout) != 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "phantom-masks"))
+		return phantom_masks(argv);
 	test_head_grad(CT_HEAD_LOGREG);
 	test_head_grad(CT_HEAD_MLP);
 	for (int p = 0; p < 3; p++)
