@@ -15,7 +15,7 @@ static ct_opt options[] = {
 	CT_OPT_CHOICE_(0, "split", &split_s, "auto|train|val|test|all",
 		       "images to explain (auto: test if present, else all)"),
 	CT_OPT_DOUBLE_(0, "threshold", &threshold, "T",
-		       "p(positive) >= T is positive (default: the metrics file's, else 0.5)", 0, 1),
+		       "p(positive) >= T is positive (without it: the metrics file's threshold, else 0.5)", 0, 1),
 	CT_OPT_STRING_(0, "metrics", &metrics_path, "FILE",
 		       "ct-score --json output giving threshold and positive class (default: metrics.json beside MODEL)"),
 	CT_OPT_STRING_(0, "positive", &positive, "NAME",
@@ -30,7 +30,7 @@ static ct_opt options[] = {
 		       "also write every intermediate (activations, gradients, maps) to an HDF5 file, for checking"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "replace an existing output folder (a previous ct-explain output) and dump"),
-	CT_OPT_QUIET_(quiet),
+	CT_OPT_FLAG_('q', "quiet", &quiet, "no summary table on stdout"),
 	CT_OPT_END_,
 };
 
