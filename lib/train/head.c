@@ -262,3 +262,56 @@ int ct_head_predict(const ct_head *m, const float *x, int64_t n, float *probs)
 	}
 	return bad ? ct_error("out of memory") : 0;
 }
+
+int ct_head_logit_grad(const ct_head *m, const float *x, int cls, double *z, double *grad)
+{
+	int d = m->d_in, k = m->nclasses, hid = m->kind == CT_HEAD_MLP ? m->hidden : 0;
+	if (cls < 0 || cls >= k)
+		return ct_error("no class %d in a %d-class head", cls, k);
+	/* Logreg: z_c = sum_t x'_t W1[t,c] + b1[c], so dz_c/dx_t = W1[t,c] / std_t.
+	 * MLP: z_c = sum_j relu(a_j) W2[j,c] + b2[c], a_j = sum_t x'_t W1[t,j] + b1[j], so
+	 * dz_c/dx_t = sum_j W1[t,j] [a_j > 0] W2[j,c] / std_t. */
+	double *a = NULL, *back = NULL;
+	if (hid) {
+		a = malloc(((size_t)hid * 2 + 1) * sizeof *a);
+		if (!a)
+			return ct_error("out of memory");
+		back = a + hid;
+		for (int j = 0; j < hid; j++)
+			a[j] = m->b1[j];
+		for (int t = 0; t < d; t++) {
+			double v = ((double)x[t] - m->mean[t]) / m->std[t];
+			const float *w = m->w1 + (size_t)t * hid;
+			for (int j = 0; j < hid; j++)
+				a[j] += v * w[j];
+		}
+		double zc = m->b2[cls];
+		for (int j = 0; j < hid; j++) {
+			int on = a[j] > 0;
+			zc += on ? a[j] * m->w2[(size_t)j * k + cls] : 0.0;
+			back[j] = on ? m->w2[(size_t)j * k + cls] : 0.0;
+		}
+		if (z)
+			*z = zc;
+		if (grad)
+			for (int t = 0; t < d; t++) {
+				const float *w = m->w1 + (size_t)t * hid;
+				double s = 0;
+				for (int j = 0; j < hid; j++)
+					s += w[j] * back[j];
+				grad[t] = s / m->std[t];
+			}
+		free(a);
+		return 0;
+	}
+	double zc = m->b1[cls];
+	for (int t = 0; t < d; t++) {
+		double wt = m->w1[(size_t)t * k + cls];
+		zc += ((double)x[t] - m->mean[t]) / m->std[t] * wt;
+		if (grad)
+			grad[t] = wt / m->std[t];
+	}
+	if (z)
+		*z = zc;
+	return 0;
+}

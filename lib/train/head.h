@@ -45,4 +45,13 @@ int ct_head_write(hid_t file, const ct_head *m);
 /* Read the head's part of an open model file (ct_head_load = open + check + this). */
 int ct_head_read(hid_t file, ct_head *m);
 
+/* ---- addition for ct-explain (Grad-CAM) ---- */
+
+/* The logit z[cls] (pre-softmax score of class cls) of one raw input row x (d_in values, as
+ * in a features file: before the head's standardisation) and its gradient d z[cls] / d x
+ * (d_in values) through the standardisation, the first layer and, for an MLP, the ReLU and
+ * the output layer (inference: no dropout; at a hidden pre-activation of exactly 0 the ReLU
+ * counts as inactive). z and grad may be NULL. */
+int ct_head_logit_grad(const ct_head *m, const float *x, int cls, double *z, double *grad);
+
 #endif
