@@ -647,7 +647,7 @@ static int inpaint(float *g, int h, int w, uint8_t *mark)
 }
 
 /* Whether line `len` values at p (step `step`) are blank: 98% within 0.06 of their median. */
-static int blank_line(const float *p, int64_t step, int len, float *tmp)
+static int blank_line(const float *p, int64_t step, int len)
 {
 	int hist[64] = { 0 };
 	for (int i = 0; i < len; i++)
@@ -660,7 +660,6 @@ static int blank_line(const float *p, int64_t step, int len, float *tmp)
 	int near = 0;
 	for (int i = 0; i < len; i++)
 		near += fabs(p[i * step] - med) <= 0.06 + 0.5 / 64.0;
-	(void)tmp;
 	return near >= 0.98 * len;
 }
 
@@ -714,14 +713,18 @@ int ct_lung_preprocess(const ct_tensor *in, const ct_lung_opts *o, ct_tensor *ou
 			}
 			li.marked = nm;
 		}
-		while (y0 < H / 3 && blank_line(g + (int64_t)y0 * W + x0, 1, W, NULL))
-			y0++;
-		while (H - y1 < H / 3 && blank_line(g + (int64_t)(y1 - 1) * W, 1, W, NULL))
-			y1--;
-		while (x0 < W / 3 && blank_line(g + (int64_t)y0 * W + x0, W, y1 - y0, NULL))
-			x0++;
-		while (W - x1 < W / 3 && blank_line(g + (int64_t)y0 * W + x1 - 1, W, y1 - y0, NULL))
-			x1--;
+		/* side by side until none changes, so a frame and the blank air inside it both go */
+		for (int changed = 1; changed;) {
+			changed = 0;
+			if (y0 < H / 3 && blank_line(g + (int64_t)y0 * W + x0, 1, x1 - x0))
+				y0++, changed = 1;
+			if (H - y1 < H / 3 && blank_line(g + (int64_t)(y1 - 1) * W + x0, 1, x1 - x0))
+				y1--, changed = 1;
+			if (x0 < W / 3 && blank_line(g + (int64_t)y0 * W + x0, W, y1 - y0))
+				x0++, changed = 1;
+			if (W - x1 < W / 3 && blank_line(g + (int64_t)y0 * W + x1 - 1, W, y1 - y0))
+				x1--, changed = 1;
+		}
 		li.trim[0] = y0, li.trim[1] = H - y1, li.trim[2] = x0, li.trim[3] = W - x1;
 		if (y0 || x0 || y1 < H || x1 < W) {
 			int h = y1 - y0, w = x1 - x0;

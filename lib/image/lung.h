@@ -93,7 +93,8 @@ typedef struct ct_lung_info {
  * Steps, in order, those enabled:
  *   clean:  coloured pixels (max - min over R, G, B > 0.15, dilated by 1) painted over from
  *           their neighbours; blank margin lines (98% of the line within 0.06 of its median; at
- *           most a third of the size per side) trimmed; masks computed; everything outside the
+ *           most a third of the size per side; side by side until none is blank, so a frame and
+ *           the blank air inside it both go) trimmed; masks computed; everything outside the
  *           body set to the outside air's median (when a body was found);
  *   crop:   to the lung field's bounding box, or the body's when no lung field was found,
  *           widened by margin x its size on each side, within the image;
