@@ -1,4 +1,5 @@
-/* ct-augment - random shear/rotation/shift/zoom/flip copies of the training images. */
+/* ct-augment - random shear/rotation/shift/zoom/flip copies of the training images, with
+ * optional contrast/gamma/noise/blur/resolution perturbations. */
 #include "tool.h"
 
 #include "data/augment.h"
@@ -9,6 +10,8 @@ static const char *out_path, *fill_s = "nearest", *zoom_s;
 static double shear, rotate, shift_w, shift_h, zoom = 0, cval;
 static int copies = 10, hflip, vflip, all, force, threads, quiet, compress = 1;
 static uint64_t seed = 42;
+/* photometric perturbations (image/photometric.h) */
+static double contrast, gamma_r, noise, blur, resolution = 1.0;
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output images file ('-' for stdout)"),
@@ -23,6 +26,12 @@ static ct_opt options[] = {
 	CT_OPT_FLAG_(0, "vflip", &vflip, "random vertical flips"),
 	CT_OPT_CHOICE_(0, "fill", &fill_s, "nearest|constant|reflect|wrap", "how points outside the image are filled"),
 	CT_OPT_DOUBLE_(0, "cval", &cval, "V", "fill value for --fill constant (image units)", 0, 0),
+	CT_OPT_DOUBLE_(0, "contrast", &contrast, "C", "contrast factor uniform in [1-C, 1+C] about the image mean", 0, 0.9),
+	CT_OPT_DOUBLE_(0, "gamma", &gamma_r, "G", "gamma exp(u), u uniform in [-G, G]", 0, 1),
+	CT_OPT_DOUBLE_(0, "noise", &noise, "S", "Gaussian noise, sd uniform in [0, S] (grey levels 0..1)", 0, 0.5),
+	CT_OPT_DOUBLE_(0, "blur", &blur, "B", "Gaussian blur, sigma uniform in [0, B] pixels", 0, 10),
+	CT_OPT_DOUBLE_(0, "resolution", &resolution, "R",
+		       "resolution loss: shrink to a scale uniform in [R, 1] and enlarge back (1: off)", 0.1, 1),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed"),
 	CT_OPT_FLAG_(0, "all", &all, "augment every split, not only train"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
@@ -37,7 +46,8 @@ static ct_cmd cmd = {
 	"[OPTIONS] INPUT [OUTPUT | -o OUTPUT]",
 	"Expand the training images of an images file with random affine copies (Keras\n"
 	"ImageDataGenerator semantics, bilinear resampling); val/test rows pass through unchanged.",
-	"Each output row records its source row (source_index) and 2x3 matrix (affine).\n"
+	"Each output row records its source row (source_index) and 2x3 matrix (affine), and with\n"
+	"photometric options its draws (photometric); a lung_mask is warped along (nearest).\n"
 	"The same seed gives byte-identical output for any number of threads.\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	options,
@@ -74,6 +84,14 @@ int main(int argc, char **argv)
 		   : !strcmp(fill_s, "wrap")    ? CT_FILL_WRAP
 						: CT_FILL_NEAREST;
 	o.p.cval = cval;
+	ct_photo_defaults(&o.ph);
+	o.ph.contrast = contrast;
+	o.ph.gamma = gamma_r;
+	o.ph.noise = noise;
+	o.ph.blur = blur;
+	o.ph.resolution = resolution;
+	if (ct_photo_check(&o.ph) < 0)
+		return ct_tool_usage(&cmd, ct_last_error());
 	o.copies = copies;
 	o.seed = seed;
 	o.all = all;

@@ -13,6 +13,10 @@ static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", 
 		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s, *class_map_s;
 static int unlabelled, channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
+/* lung-field preprocessing (image/lung.h, docs/preprocessing.md) */
+static const char *standardise_s = "none";
+static int lung_mask, lung_crop, clean_annotations;
+static double lung_margin = 0.1;
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output images file ('-' for stdout)"),
@@ -40,6 +44,13 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "max-pixels", &max_mpix, "MPIX", "refuse images over this many megapixels", 0.000001, 1e5),
 	CT_OPT_FLAG_(0, "skip-bad", &skip_bad, "skip unreadable images (counted in the output) instead of failing"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
+	CT_OPT_FLAG_(0, "clean-annotations", &clean_annotations,
+		     "remove blank figure margins, coloured marks and everything outside the body (text, arrows, letters)"),
+	CT_OPT_FLAG_(0, "lung-crop", &lung_crop, "crop to the lung field's bounding box (plus --lung-margin)"),
+	CT_OPT_DOUBLE_(0, "lung-margin", &lung_margin, "F", "margin of --lung-crop, a fraction of the box's size per side", 0, 1),
+	CT_OPT_CHOICE_(0, "standardise", &standardise_s, "none|lung",
+		       "lung: map lung parenchyma and soft tissue to the grey levels of the lung window"),
+	CT_OPT_FLAG_(0, "lung-mask", &lung_mask, "write the lung field as /lung_mask (implied by the three options above)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_QUIET_(quiet),
@@ -133,6 +144,14 @@ int main(int argc, char **argv)
 	o.as_float = as_float;
 	o.max_pixels = (int64_t)(max_mpix * 1e6);
 	o.skip_bad = skip_bad;
+	ct_lung_defaults(&o.lung);
+	o.lung.clean = clean_annotations;
+	o.lung.crop = lung_crop;
+	o.lung.margin = lung_margin;
+	o.lung.standardise = !strcmp(standardise_s, "lung");
+	o.lung_mask = lung_mask;
+	if (ct_opts_seen(&cmd, "lung-margin") && !lung_crop)
+		return ct_tool_usage(&cmd, "--lung-margin goes with --lung-crop");
 	ct_tool_threads(threads);
 
 	ct_sources src;
@@ -176,6 +195,14 @@ int main(int argc, char **argv)
 		rc = ct_h5_set_int(f, "skipped_count", conv.nskipped);
 	if (rc == 0)
 		rc = ct_h5_write_strings(f, "skipped", conv.skipped, conv.nskipped);
+	if (rc == 0 && conv.lung_mask.data) {
+		hid_t d = ct_h5_create_dataset(f, "lung_mask", CT_U8, 3, conv.lung_mask.shape, 1, compress ? compress : 1);
+		rc = d < 0 ? -1 : ct_h5_write_rows_z(d, 0, &conv.lung_mask, compress ? compress : 1);
+		if (d >= 0)
+			H5Dclose(d);
+		if (rc == 0)
+			rc = ct_h5_set_int(f, "lung_not_found", conv.lung_not_found);
+	}
 	if (rc == 0)
 		rc = ct_h5_commit(&h);
 	else
@@ -188,6 +215,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, " (%lld bad files skipped)", (long long)conv.nskipped);
 		if (nosplit)
 			fprintf(stderr, " (%lld in no split list)", (long long)nosplit);
+		if (conv.lung_mask.data && conv.lung_not_found)
+			fprintf(stderr, " (no lung field found in %lld)", (long long)conv.lung_not_found);
 		fprintf(stderr, "\n");
 	}
 	free(cmdline);

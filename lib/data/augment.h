@@ -6,10 +6,12 @@
 #define CT_AUGMENT_H
 
 #include "data/dataset.h"
+#include "image/photometric.h"
 #include "image/warp.h"
 
 typedef struct ct_augment_opts {
 	ct_augment_params p;
+	ct_photo_params ph;  /* photometric perturbations of the copies, after the warp */
 	int copies;       /* random copies per augmented image; originals are always kept */
 	uint64_t seed;
 	int all;          /* augment every split, not only "train" */
@@ -19,7 +21,9 @@ typedef struct ct_augment_opts {
 /* Read `in`, write the augmented file into the created (not committed) `out`.
  * Output order: each input row, followed by its copies. Copy k of input row i
  * draws its transform from rng stream (seed, i << 20 | k), so the result is
- * byte-identical for any thread count. */
+ * byte-identical for any thread count: the eight uniforms of the affine transform,
+ * then (with photometric options) the five of ct_photo_random and the noise.
+ * A /lung_mask in the input is warped along (nearest neighbour). */
 int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct_run *run, int64_t *nout);
 
 #endif

@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "image/codec.h"
 #include "image/nuisance.h"
+#include "image/lung.h"
+#include "image/resize.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -743,36 +745,107 @@ out:
 typedef struct conv_item {
 	int npages;
 	ct_tensor *pages;  /* converted, H x W x C */
+	ct_tensor *masks;  /* lung fields, H x W x 1 U8, when requested */
+	int nlost;         /* pages without a lung field */
 	int orig_h, orig_w;
 	float *nuisance;   /* npages x CT_NUISANCE_COUNT */
 	char *err;         /* message when the file failed */
 } conv_item;
 
-static int convert_page(const ct_tensor *page, const ct_convert_opts *o, ct_tensor *out)
+static int to_u8(ct_tensor *r, ct_tensor *out)
 {
-	ct_tensor f = { 0 }, r = { 0 };
-	if (ct_intensity_apply(page, &o->intensity, &f) < 0)
-		return -1;
-	int rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
-	ct_tensor_free(&f);
-	if (rc < 0)
-		return -1;
-	if (o->as_float) {
-		*out = r;
-		return 0;
-	}
-	if (ct_tensor_alloc(out, CT_U8, 3, r.shape) < 0) {
-		ct_tensor_free(&r);
+	if (ct_tensor_alloc(out, CT_U8, 3, r->shape) < 0) {
+		ct_tensor_free(r);
 		return -1;
 	}
-	const float *src = r.data;
+	const float *src = r->data;
 	uint8_t *dst = out->data;
-	int64_t n = ct_tensor_numel(&r);
+	int64_t n = ct_tensor_numel(r);
 	for (int64_t i = 0; i < n; i++) {
 		float v = src[i] * 255.0f + 0.5f;
 		dst[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
 	}
-	ct_tensor_free(&r);
+	ct_tensor_free(r);
+	return 0;
+}
+
+static int lung_wanted(const ct_convert_opts *o)
+{
+	return o->lung_mask || o->lung.clean || o->lung.crop || o->lung.standardise;
+}
+
+/* The lung path: preprocess at the decoded resolution (colour kept for finding coloured
+ * marks), then resize the image and the mask (as coverage, kept where >= 1/2) alike, so the
+ * mask stays aligned with the image whatever the fit. */
+static int convert_page_lung(const ct_tensor *page, const ct_convert_opts *o, ct_tensor *f, ct_tensor *mask,
+			     int *lost)
+{
+	ct_intensity p3 = o->intensity;
+	p3.channels = 3;
+	ct_tensor rgb = { 0 }, g = { 0 }, m = { 0 }, mf = { 0 }, mr = { 0 };
+	ct_lung_info info;
+	int C = o->intensity.channels, reshape = o->lung.clean || o->lung.crop || o->lung.standardise;
+	int rc = ct_intensity_apply(page, &p3, &rgb);
+	if (rc == 0)
+		rc = ct_lung_preprocess(&rgb, &o->lung, &g, &m, &info);
+	if (rc == 0 && !reshape) /* the mask alone: the image as without the lung options */
+		rc = ct_intensity_apply(page, &o->intensity, f);
+	if (rc == 0 && reshape) {
+		int64_t sh[3] = { g.shape[0], g.shape[1], C };
+		rc = ct_tensor_alloc(f, CT_F32, 3, sh);
+		const float *gp = g.data;
+		float *fp = rc == 0 ? f->data : NULL;
+		for (int64_t i = 0; rc == 0 && i < sh[0] * sh[1]; i++)
+			for (int c = 0; c < C; c++)
+				fp[i * C + c] = gp[i];
+	}
+	if (rc == 0)
+		rc = ct_tensor_alloc(&mf, CT_F32, 3, m.shape);
+	if (rc == 0) {
+		const uint8_t *mp = m.data;
+		float *q = mf.data;
+		for (int64_t i = 0; i < ct_tensor_numel(&m); i++)
+			q[i] = mp[i];
+		rc = ct_resize(&mf, o->height, o->width, o->fit, o->filter, 0.0f, &mr);
+	}
+	if (rc == 0)
+		rc = ct_tensor_alloc3(mask, CT_U8, o->height, o->width, 1);
+	if (rc == 0) {
+		const float *q = mr.data;
+		uint8_t *mp = mask->data;
+		for (int64_t i = 0; i < ct_tensor_numel(mask); i++)
+			mp[i] = q[i] >= 0.5f;
+		*lost = !info.lung_found;
+	}
+	ct_tensor_free(&rgb);
+	ct_tensor_free(&g);
+	ct_tensor_free(&m);
+	ct_tensor_free(&mf);
+	ct_tensor_free(&mr);
+	return rc;
+}
+
+static int convert_page(const ct_tensor *page, const ct_convert_opts *o, ct_tensor *out, ct_tensor *mask, int *lost)
+{
+	ct_tensor f = { 0 }, r = { 0 };
+	if (lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost) < 0 : ct_intensity_apply(page, &o->intensity, &f) < 0) {
+		ct_tensor_free(&f);
+		return -1;
+	}
+	int rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
+	ct_tensor_free(&f);
+	if (rc < 0) {
+		ct_tensor_free(mask);
+		return -1;
+	}
+	if (o->as_float) {
+		*out = r;
+		return 0;
+	}
+	if (to_u8(&r, out) < 0) {
+		ct_tensor_free(mask);
+		return -1;
+	}
 	return 0;
 }
 
@@ -784,7 +857,8 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 		return;
 	}
 	it->pages = calloc((size_t)img.npages, sizeof *it->pages);
-	if (!it->pages) {
+	it->masks = calloc((size_t)img.npages, sizeof *it->masks);
+	if (!it->pages || !it->masks) {
 		it->err = strdup("out of memory");
 		ct_image_free(&img);
 		return;
@@ -793,22 +867,28 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 	it->orig_w = (int)img.pages[0].shape[1];
 	it->nuisance = malloc((size_t)img.npages * CT_NUISANCE_COUNT * sizeof *it->nuisance);
 	for (int p = 0; p < img.npages; p++) {
+		int lost = 0;
 		if (!it->nuisance || ct_nuisance(&img.pages[p], img.format, img.bit_depth,
 						 it->nuisance + (size_t)p * CT_NUISANCE_COUNT) < 0 ||
-		    convert_page(&img.pages[p], o, &it->pages[p]) < 0) {
+		    convert_page(&img.pages[p], o, &it->pages[p], &it->masks[p], &lost) < 0) {
 			char msg[1200];
 			snprintf(msg, sizeof msg, "'%s': %s", src->path, ct_last_error());
 			it->err = strdup(msg);
-			for (int q = 0; q < p; q++)
+			for (int q = 0; q < p; q++) {
 				ct_tensor_free(&it->pages[q]);
+				ct_tensor_free(&it->masks[q]);
+			}
 			free(it->pages);
+			free(it->masks);
 			it->pages = NULL;
 			free(it->nuisance);
 			it->nuisance = NULL;
+			it->masks = NULL;
 			ct_image_free(&img);
 			return;
 		}
 		it->npages = p + 1;
+		it->nlost += lost;
 	}
 	ct_image_free(&img);
 }
@@ -818,6 +898,7 @@ void ct_converted_free(ct_converted *c)
 	ct_tensor_free(&c->images);
 	ct_tensor_free(&c->orig_size);
 	ct_tensor_free(&c->nuisance);
+	ct_tensor_free(&c->lung_mask);
 	ct_samples_free(&c->s);
 	ct_strings_free(c->skipped, c->nskipped);
 	memset(c, 0, sizeof *c);
@@ -853,7 +934,8 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	if (rc == 0 && (ct_tensor_alloc4(&out->images, o->as_float ? CT_F32 : CT_U8, total, o->height, o->width, C) < 0 ||
 			ct_tensor_alloc3(&out->orig_size, CT_I32, total, 2, 1) < 0 ||
 			ct_tensor_alloc3(&out->nuisance, CT_F32, total, CT_NUISANCE_COUNT, 1) < 0 ||
-			ct_samples_alloc(&out->s, total, src->nclasses) < 0))
+			ct_samples_alloc(&out->s, total, src->nclasses) < 0 ||
+			(lung_wanted(o) && ct_tensor_alloc3(&out->lung_mask, CT_U8, total, o->height, o->width) < 0)))
 		rc = -1;
 	if (rc == 0) {
 		out->orig_size.ndim = 2;
@@ -876,6 +958,9 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 		}
 		for (int p = 0; p < it->npages && rc == 0; p++, row++) {
 			memcpy((char *)out->images.data + (size_t)row * img_bytes, it->pages[p].data, img_bytes);
+			if (out->lung_mask.data)
+				memcpy((uint8_t *)out->lung_mask.data + (size_t)row * o->height * o->width,
+				       it->masks[p].data, (size_t)o->height * o->width);
 			int32_t *os = (int32_t *)out->orig_size.data + row * 2;
 			os[0] = it->orig_h;
 			os[1] = it->orig_w;
@@ -887,16 +972,21 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			else
 				snprintf(name, sizeof name, "%s#p%d", src->v[i].name, p + 1);
 			out->s.labels[row] = src->v[i].label;
+			if (p == 0)
+				out->lung_not_found += it->nlost;
 			if (!(out->s.names[row] = dupstr(name)) || !(out->s.groups[row] = dupstr(src->v[i].group)) ||
 			    !(out->s.splits[row] = dupstr(src->v[i].split)))
 				rc = -1;
 		}
 	}
 	for (int64_t i = 0; i < n; i++) {
-		for (int p = 0; p < items[i].npages; p++)
+		for (int p = 0; p < items[i].npages; p++) {
 			ct_tensor_free(&items[i].pages[p]);
+			ct_tensor_free(&items[i].masks[p]);
+		}
 		free(items[i].pages);
 		free(items[i].nuisance);
+		free(items[i].masks);
 		free(items[i].err);
 	}
 	free(items);

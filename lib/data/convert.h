@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "data/dataset.h"
 #include "image/intensity.h"
+#include "image/lung.h"
 #include "image/resize.h"
 
 #include <stdio.h>
@@ -72,6 +73,11 @@ typedef struct ct_convert_opts {
 	int as_float;        /* store float32 in [0,1] instead of uint8 */
 	int64_t max_pixels;
 	int skip_bad;
+	/* Lung-field preprocessing (image/lung.h) after the intensity mapping, before resizing.
+	 * With clean, crop or standardise the image becomes grey (luma, replicated to the output
+	 * channels); with any of them or lung_mask, the lung field is returned as lung_mask. */
+	ct_lung_opts lung;
+	int lung_mask;
 } ct_convert_opts;
 
 typedef struct ct_converted {
@@ -81,6 +87,8 @@ typedef struct ct_converted {
 	ct_samples s;
 	int64_t nskipped;
 	char **skipped;      /* "name: reason" */
+	ct_tensor lung_mask; /* N x H x W U8 (1 on the lung field) when requested, else empty */
+	int64_t lung_not_found; /* images in which no lung field was found (all-zero mask rows) */
 } ct_converted;
 
 /* Decode and convert every source (OpenMP over files). Multi-page files give one
