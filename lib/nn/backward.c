@@ -570,6 +570,11 @@ int64_t ct_subnet_out_size(const ct_subnet *s)
 	return s->pool != CT_POOL_NONE ? nd->c : (int64_t)nd->h * nd->w * nd->c;
 }
 
+void ct_subnet_graph(const ct_subnet *s, const ct_graph **g, int *cut, int *output)
+{
+	*g = s->g, *cut = s->cut, *output = s->output;
+}
+
 int ct_subnet_nlayers(const ct_subnet *s)
 {
 	int n = 0;

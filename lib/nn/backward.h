@@ -80,6 +80,8 @@ void ct_subnet_free(ct_subnet *s);
 /* Shapes: input per image (the cut's h*w*c) and output per image. */
 void ct_subnet_in_shape(const ct_subnet *s, int *h, int *w, int *c);
 int64_t ct_subnet_out_size(const ct_subnet *s);
+/* The graph and the node indices of the cut and the output. */
+void ct_subnet_graph(const ct_subnet *s, const ct_graph **g, int *cut, int *output);
 int ct_subnet_nlayers(const ct_subnet *s); /* layers with weights */
 int ct_subnet_nparams(const ct_subnet *s);
 ct_sparam *ct_subnet_param(ct_subnet *s, int i);

@@ -1,7 +1,11 @@
 /* test_grad_cut.c - cut activations and fine-tuning as a user runs them: float16 rounding
  * (every half value round-trips, random floats go to the nearest half, ties to even);
  * ct-features --cut stores exactly the layer's raw map (against --layer L --pool none) and
- * leaves the features unchanged; float16 storage within 2^-11; bad cuts refused. */
+ * leaves the features unchanged; float16 storage within 2^-11; bad cuts refused.
+ * ct-finetune --finetune: bit-identical models on 1 and 2 threads; the stored layers, merged
+ * into the backbone's weights and run by the inference engine (BN folded, fused kernels), give
+ * the features ct-score computes from the cut; refusals (weights of another hash, a file
+ * without activations, options without --finetune). */
 #include "test.h"
 
 #include "core/error.h"
@@ -12,6 +16,7 @@
 #include "nn/graph.h"
 #include "nn/net.h"
 #include "nn/weights.h"
+#include "train/finetune.h"
 
 #include <math.h>
 
@@ -98,6 +103,18 @@ static double maxrel(const float *a, const float *b, int64_t n, double floor_)
 	return e;
 }
 
+/* max|a - b| / max|b| */
+static double maxnorm(const float *a, const float *b, int64_t n)
+{
+	double e = 0, m = 1e-30;
+	for (int64_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - b[i]);
+		e = d > e ? d : e;
+		m = fabs(b[i]) > m ? fabs(b[i]) : m;
+	}
+	return e / m;
+}
+
 static void cut_cases(void)
 {
 	ok(run("ct-features --backbone mobilenet_v2 --weights mnv2.h5 img.h5 -o plain.h5 -q && "
@@ -150,6 +167,85 @@ static void cut_cases(void)
 	ok(run("test ! -e bad.h5") == 0, "no output is left by the failures");
 }
 
+static void ft_cases(void)
+{
+	ok(run("ct-phantom -o ph6 --patients 8 --slices-per-patient 2 --size 96 --seed 5 && "
+	       "ct-convert ph6 --size 224 -o i6.h5 -q && ct-split i6.h5 -o s6.h5 --fractions 0.5,0.25,0.25 -q && "
+	       "ct-split i6.h5 -o n6.h5 --fractions 0.75,0,0.25 -q && "
+	       "ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_15_add s6.h5 -o c6.h5 -q && "
+	       "ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_15_add n6.h5 -o cn6.h5 -q") == 0,
+	   "16 phantom slices of 8 patients cut at block_15_add, with and without a val split");
+	ok(run("OMP_NUM_THREADS=1 ct-finetune --finetune c6.h5 --weights mnv2.h5 -o t.h5 --epochs 3 --hidden 16 "
+	       "--backbone-lr 1e-4 --batch 4 --patience 0 -q && mv t.h5 t1.h5 && OMP_NUM_THREADS=2 ct-finetune --finetune c6.h5 "
+	       "--weights mnv2.h5 -o t.h5 --epochs 3 --hidden 16 --backbone-lr 1e-4 --batch 4 --patience 0 -q && cmp t.h5 t1.h5") == 0,
+	   "ct-finetune --finetune: 1 and 2 threads give byte-identical models");
+	ok(run("ct-finetune --finetune cn6.h5 --weights mnv2.h5 -o ft.h5 --epochs 2 --hidden 16 --backbone-lr 1e-4 "
+	       "--batch 4 --val-fraction 0") == 0 && log_has("joint epoch 2 of 2 kept"),
+	   "without validation every joint epoch runs and the last is kept");
+	char p[700], mp[700];
+	snprintf(mp, sizeof mp, "%s/ft.h5", dir);
+	/* merge the stored layers into the base weights */
+	ct_weights base = { 0 }, ftw = { 0 };
+	ct_h5 h;
+	snprintf(p, sizeof p, "%s/mnv2.h5", dir);
+	int okm = ct_weights_load(&base, p) == 0 && ct_h5_open(&h, mp) == 0;
+	hid_t g = okm ? H5Gopen2(h.file, "finetune/0", H5P_DEFAULT) : -1;
+	okm = okm && g >= 0 && ct_weights_read(g, &ftw) == 0;
+	if (g >= 0)
+		H5Gclose(g);
+	if (okm)
+		ct_h5_close(&h);
+	int changed = 0, layers = okm ? ftw.nlayers : 0;
+	for (int i = 0; okm && i < ftw.nlayers; i++) {
+		const ct_wlayer *fl = &ftw.layers[i], *bl = ct_weights_find(&base, fl->name);
+		okm = bl && bl->n == fl->n;
+		for (int j = 0; okm && j < fl->n; j++) {
+			char sn[64];
+			ct_weight_short_name(fl->w[j].name, sn, sizeof sn);
+			const ct_wtensor *bt = ct_wlayer_get(bl, sn);
+			okm = bt && ct_tensor_numel(&bt->t) == ct_tensor_numel(&fl->w[j].t);
+			if (okm) {
+				changed |= memcmp(bt->t.data, fl->w[j].t.data, ct_tensor_nbytes(&bt->t)) != 0;
+				memcpy(bt->t.data, fl->w[j].t.data, ct_tensor_nbytes(&bt->t));
+			}
+		}
+	}
+	ok(okm && layers == 8 && ct_weights_find(&ftw, "block_16_expand") && ct_weights_find(&ftw, "Conv_1_bn") &&
+		   !ct_weights_find(&ftw, "block_15_expand"),
+	   "the model stores the 8 layers above block_15_add by their Keras names (%d)", layers);
+	ok(changed, "... and fine-tuning changed them");
+	snprintf(p, sizeof p, "%s/merged.h5", dir);
+	ok(okm && ct_weights_save(&base, p) == 0 &&
+		   run("ct-features -b mobilenet_v2 -w merged.h5 n6.h5 -o merged-f.h5 -q") == 0,
+	   "features of the merged weights through the inference engine");
+	ct_features fe = { 0 }, fa = { 0 };
+	snprintf(p, sizeof p, "%s/merged-f.h5", dir);
+	char cp[700];
+	snprintf(cp, sizeof cp, "%s/cn6.h5", dir);
+	double e = 1;
+	if (ct_features_read(p, &fe) == 0 && ct_features_read(cp, &fa) == 0 && ct_ft_apply(mp, cp, &fa) == 0 &&
+	    fa.x.shape[1] == fe.x.shape[1] && fa.x.shape[0] == fe.x.shape[0])
+		e = maxnorm(fa.x.data, fe.x.data, fe.x.shape[0] * fe.x.shape[1]);
+	else
+		diag("%s", ct_last_error());
+	/* the engine folds BN into the conv weights: float rounding of another order */
+	ok(e <= 1e-4, "ct-score's features from the cut = the engine's with the merged weights (max|d|/max %.2g)", e);
+	ok(fa.nblocks == 1 && !strcmp(fa.blocks[0].name, "mobilenet_v2/out_relu/avg"), "... in one block named like ct-features'");
+	ct_features_free(&fe), ct_features_free(&fa);
+	ct_weights_free(&base), ct_weights_free(&ftw);
+	ok(run("ct-score ft.h5 cn6.h5 -o sc.h5") == 0, "ct-score scores the cut file with the fine-tuned layers");
+	ok(run("ct-score ft.h5 merged-f.h5") == 1 && log_has("has no cut activations"),
+	   "... and refuses a features file without them (1)");
+	ok(run("ct-finetune --finetune c6.h5 --weights merged.h5 -o bad.h5 --epochs 1") == 1 && log_has("sha256"),
+	   "weights other than those the cut was made with are refused (1)");
+	ok(run("ct-finetune c6.h5 -o bad.h5 --backbone-lr 1e-4") == 2, "--backbone-lr without --finetune is a usage error (2)");
+	ok(run("ct-finetune c6.h5 cn6.h5 -o bad.h5") == 2, "two inputs without --finetune are a usage error (2)");
+	ok(run("ct-finetune --finetune --cv 3 c6.h5 -o bad.h5") == 2, "--cv with --finetune is a usage error (2)");
+	ok(run("ct-finetune --finetune s6.h5 --weights mnv2.h5 -o bad.h5") == 1 && log_has("expected 'features'"),
+	   "an images file is refused (1)");
+	ok(run("test ! -e bad.h5") == 0, "no output is left by the failures");
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", t_tmpdir());
@@ -165,5 +261,6 @@ int main(void)
 	       "ct-convert ph --size 224 -o img0.h5 -q && ct-split img0.h5 -o img.h5 --fractions 0.34,0.33,0.33 -q") == 0,
 	   "phantom images converted at 224 and split");
 	cut_cases();
+	ft_cases();
 	TEST_DONE();
 }
