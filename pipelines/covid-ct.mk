@@ -111,5 +111,34 @@ $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.
 	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
 		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
+# FINETUNE=1 adds the fine-tuned experiment OUT/ft-BACKBONE[-noaug] (docs/finetune.md): the
+# activations at the backbone's cut (CUT_BACKBONE), then ct-finetune --finetune trains the
+# layers above the cut with the head, and ct-score scores the test split from the cut file.
+# One backbone (FT_BACKBONE, default the first of BACKBONES): ct-score takes one cut file.
+FINETUNE    ?= 0
+FT_BACKBONE ?= $(firstword $(BACKBONES))
+CUT_mobilenet_v2 ?= block_10_project_BN
+CUT_inception_v3 ?= mixed7
+FT_ARGS     ?= --head mlp --seed $(SEED) --epochs 30 --patience 5 --backbone-lr 1e-5
+ifeq ($(FINETUNE),1)
+FE   := $(OUT)/ft-$(FT_BACKBONE)$(SUFFIX)
+CUTF := $(OUT)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX).h5
+$(eval $(call stamp,cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX),$(FEATURE_ARGS)))
+$(CUTF): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(FT_BACKBONE)).h5 \
+		$(P)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX) $(CT_WEIGHTS_DIR)/$(FT_BACKBONE).h5
+	ct-features --backbone $(FT_BACKBONE) --layer $(CUT_$(FT_BACKBONE)) --cut $(CUT_$(FT_BACKBONE)) \
+		$(FEATURE_ARGS) $< -o $@ --force -q
+$(eval $(call stamp,ft-$(FT_BACKBONE)$(SUFFIX),$(FT_ARGS)))
+$(FE)/model.h5: $(CUTF) $(P)/ft-$(FT_BACKBONE)$(SUFFIX)
+	@mkdir -p $(FE)
+	ct-finetune --finetune $(CUTF) $(FT_ARGS) -o $@ --force
+$(eval $(call stamp,score-ft-$(FT_BACKBONE)$(SUFFIX),$(SCORE_ARGS)))
+$(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(CUTF) \
+		$(P)/score-ft-$(FT_BACKBONE)$(SUFFIX)
+	ct-score $(FE)/model.h5 $(CUTF) $(SCORE_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
+		--report $(FE)/report.html --force --json > $(FE)/metrics.json.new && mv $(FE)/metrics.json.new $(FE)/metrics.json
+all: $(FE)/report.html
+endif
+
 clean:
 	rm -rf $(OUT)

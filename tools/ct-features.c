@@ -2,6 +2,7 @@
 #include "tool.h"
 
 #include "core/sha256.h"
+#include "data/activations.h"
 #include "data/extract.h"
 #include "data/features.h"
 #include "models/models.h"
@@ -13,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg";
+static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg", *cut_s,
+	*cut_dtype_s = "float32";
 static int batch = 16, threads, resume, force, resize, quiet;
 
 static ct_opt options[] = {
@@ -24,6 +26,10 @@ static ct_opt options[] = {
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to take features from, pooled and concatenated (default: the last block)"),
 	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each layer (none: flattened)"),
+	CT_OPT_STRING_(0, "cut", &cut_s, "LAYER",
+		       "also store every image's raw activation map at LAYER (for ct-finetune --finetune)"),
+	CT_OPT_CHOICE_(0, "cut-dtype", &cut_dtype_s, "float32|float16",
+		       "storage of the --cut maps (float16: half the size, relative error <= 2^-11)"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
 	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
@@ -135,7 +141,22 @@ int main(int argc, char **argv)
 		ct_graph_free(g);
 		return ct_tool_fail(&cmd);
 	}
-	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL };
+	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL,
+			 cut_s != NULL, pool, H5I_INVALID_HID, !strcmp(cut_dtype_s, "float16") };
+	char netouts[1024];
+	snprintf(netouts, sizeof netouts, "%s%s%s", layers, cut_s ? "," : "", cut_s ? cut_s : "");
+	if (cut_s && (ct_graph_find(g, cut_s) < 0 || strchr(cut_s, ','))) {
+		ct_error("backbone '%s' has no layer '%s' to cut at", backbone, cut_s);
+		rc = -1;
+		goto out;
+	}
+	if (!cut_s && ct_opts_seen(&cmd, "cut-dtype")) {
+		ct_images_close(&in);
+		ct_graph_free(g);
+		free(cmdline);
+		free(params);
+		return ct_tool_usage(&cmd, "--cut-dtype applies to --cut");
+	}
 	if (ct_extract_check(&x) < 0) {
 		rc = -1;
 		goto out;
@@ -151,7 +172,7 @@ int main(int argc, char **argv)
 		rc = -1;
 		goto out;
 	}
-	if (!(net = ct_net_new(g, &w, layers, pool))) {
+	if (!(net = ct_net_new(g, &w, netouts, cut_s ? CT_POOL_NONE : pool))) {
 		ct_error_prefix("'%s'", weights_path);
 		rc = -1;
 		goto out;
@@ -160,7 +181,7 @@ int main(int argc, char **argv)
 	snprintf(wsha, sizeof wsha, "%s", w.sha256);
 	ct_weights_free(&w);
 	/* Feature width from the planned outputs. */
-	int no = ct_net_noutputs(net);
+	int no = ct_net_noutputs(net) - (cut_s ? 1 : 0);
 	int64_t D = 0;
 	ct_fblock *blocks = calloc((size_t)no, sizeof *blocks);
 	for (int k = 0; k < no; k++) {
@@ -180,7 +201,8 @@ int main(int argc, char **argv)
 		D += width;
 	}
 	char settings[1024], fp[65];
-	snprintf(settings, sizeof settings, "%s|%s|%s|%d", backbone, layers, pool_s, resize);
+	snprintf(settings, sizeof settings, "%s|%s|%s|%d|%s|%s", backbone, layers, pool_s, resize,
+		 cut_s ? cut_s : "", cut_s ? cut_dtype_s : "");
 	fingerprint(&in, wsha, settings, fp);
 	if (ct_h5_create_partial(&h, out_path, force, resume, &resumed) < 0) {
 		ct_fblocks_free(blocks, no);
@@ -206,6 +228,8 @@ int main(int argc, char **argv)
 		free(old);
 		start = done;
 		dset = H5Dopen2(h.file, "features", H5P_DEFAULT);
+		if (cut_s)
+			x.act_dset = H5Dopen2(h.file, "activations", H5P_DEFAULT);
 		if (!quiet)
 			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start, (long long)in.n);
 	} else {
@@ -220,6 +244,13 @@ int main(int argc, char **argv)
 		    ct_h5_set_int(h.file, "rows_done", 0) < 0 ||
 		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)
 			rc = -1;
+		if (rc == 0 && cut_s) {
+			const ct_node *cn = &g->nodes[ct_graph_find(g, cut_s)];
+			if (ct_h5_set_str(h.file, "cut_layer", cut_s) < 0 ||
+			    ct_h5_set_str(h.file, "cut_dtype", cut_dtype_s) < 0 ||
+			    (x.act_dset = ct_act_create(h.file, in.n, cn->h, cn->w, cn->c, x.f16)) < 0)
+				rc = -1;
+		}
 	}
 	ct_fblocks_free(blocks, no);
 	if (rc < 0)
@@ -234,6 +265,9 @@ int main(int argc, char **argv)
 	double dt = now() - t0;
 	H5Dclose(dset);
 	dset = H5I_INVALID_HID;
+	if (x.act_dset > 0)
+		H5Dclose(x.act_dset);
+	x.act_dset = H5I_INVALID_HID;
 	if (rc == 0)
 		rc = ct_h5_commit(&h);
 	else

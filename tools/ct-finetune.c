@@ -1,7 +1,10 @@
 /* ct-finetune - train a classifier head (logistic regression or MLP) on (fused) features. */
 #include "tool.h"
 
+#include "data/activations.h"
 #include "data/split.h"
+#include "models/models.h"
+#include "train/finetune.h"
 #include "io/h5.h"
 #include "train/train.h"
 
@@ -9,9 +12,11 @@
 #include <string.h>
 
 static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
-static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose;
+static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose, finetune;
 static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2;
 static uint64_t seed = 42;
+static double backbone_lr = 1e-5, backbone_wd = 1e-4;
+static const char *weights_s;
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output model file ('-' for stdout)"),
@@ -30,6 +35,14 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "val-fraction", &val_fraction, "F",
 		       "without a val split: hold out this share of the train groups (0 = fixed epochs)", 0, 0.9),
 	CT_OPT_INT_(0, "cv", &cv, "K", "also run K-fold cross-validation on train+val and report it", 2, 100),
+	CT_OPT_FLAG_(0, "finetune", &finetune,
+		     "also train the backbone layers above the cut of each input (files from ct-features --cut)"),
+	CT_OPT_DOUBLE_(0, "backbone-lr", &backbone_lr, "RATE", "--finetune: Adam learning rate of the backbone layers",
+		       1e-12, 1),
+	CT_OPT_DOUBLE_(0, "backbone-weight-decay", &backbone_wd, "L",
+		       "--finetune: L2 penalty (L/2)||K||^2 on the backbone kernels", 0, 10),
+	CT_OPT_STRING_(0, "weights", &weights_s, "FILE[,FILE...]",
+		       "--finetune: the backbones' weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed (initialisation, shuffling, dropout, hold-out, folds)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('v', "verbose", &verbose, "print the loss and accuracy of every epoch"),
@@ -40,16 +53,20 @@ static ct_opt options[] = {
 
 static ct_cmd cmd = {
 	"ct-finetune",
-	"[OPTIONS] FEATURES.h5 -o MODEL.h5",
+	"[OPTIONS] FEATURES.h5 -o MODEL.h5 | --finetune [OPTIONS] CUT.h5 [CUT.h5...] -o MODEL.h5",
 	"Train a classifier head on a features file (from ct-features or ct-fuse): the train split\n"
 	"is trained on, the val split drives early stopping (the best epoch is kept).",
 	"Features are standardised with the train split's mean and sd (stored in the model).\n"
 	"The same seed gives a bit-identical model for any number of threads.\n"
+	"--finetune: each input holds the activations at a cut layer (ct-features --cut); the head is\n"
+	"trained on the pretrained features first, then jointly with the layers above each cut (Adam,\n"
+	"--backbone-lr, BN statistics frozen); the val loss picks the epoch (0 = head only). The model\n"
+	"stores the fine-tuned layers; ct-score applies them to a --cut file of the same layer.\n"
 	"Exit status: 0 success, 1 failure (bad input, training diverged, unwritable output),\n"
 	"2 usage error.",
 	options,
 	1,
-	1,
+	8,
 };
 
 /* The input's /folds when present (NULL otherwise); "-" cannot be reopened. */
@@ -122,6 +139,113 @@ static int prepare_cv(const char *path, const ct_features *f, const uint8_t *rol
 	return 0;
 }
 
+/* --finetune: the sources (one per input file), their activations for the used rows. */
+typedef struct ft_run {
+	int nsrc;
+	ct_ft_source src[8];
+	ct_graph *g[8];
+	char *backbone[8], *sha[8];
+	float *x[8];
+	ct_fblock *blocks;
+	int64_t nuse, *idx; /* rows used (train or val), their indices in the files */
+} ft_run;
+
+static void ft_free(ft_run *r)
+{
+	for (int s = 0; s < r->nsrc; s++) {
+		ct_subnet_free(r->src[s].net);
+		ct_graph_free(r->g[s]);
+		free(r->backbone[s]), free(r->sha[s]), free(r->x[s]);
+	}
+	if (r->blocks)
+		ct_fblocks_free(r->blocks, r->nsrc);
+	free(r->idx);
+}
+
+/* Open every cut file, check it matches the first input's samples, load the weights above the
+ * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
+static int ft_prepare(ft_run *r, char **paths, int npaths, const ct_features *f, const uint8_t *role)
+{
+	memset(r, 0, sizeof *r);
+	r->idx = malloc(((size_t)f->s.n + 1) * sizeof *r->idx);
+	if (!r->idx)
+		return ct_error("out of memory");
+	for (int64_t i = 0; i < f->s.n; i++)
+		if (role[i] != CT_ROLE_NONE)
+			r->idx[r->nuse++] = i;
+	char *wl = weights_s ? strdup(weights_s) : NULL, *save = NULL;
+	char *wp = wl ? strtok_r(wl, ",", &save) : NULL;
+	int rc = 0;
+	for (int s = 0; s < npaths && rc == 0; s++, wp = wp ? strtok_r(NULL, ",", &save) : NULL) {
+		ct_actfile a;
+		if (ct_actfile_open(&a, paths[s]) < 0)
+			return free(wl), -1;
+		r->nsrc = s + 1;
+		r->backbone[s] = strdup(a.backbone);
+		r->sha[s] = strdup(a.weights_sha256);
+		if (a.n != f->s.n) {
+			rc = ct_error("'%s' has %lld samples, '%s' %lld", paths[s], (long long)a.n, paths[0], (long long)f->s.n);
+		} else if (s > 0) {
+			ct_features o;
+			memset(&o, 0, sizeof o);
+			if (ct_features_read(paths[s], &o) < 0)
+				rc = -1;
+			for (int64_t i = 0; rc == 0 && i < f->s.n; i++)
+				if (strcmp(o.s.names[i], f->s.names[i]) || o.s.labels[i] != f->s.labels[i])
+					rc = ct_error("'%s' and '%s' differ at sample %lld ('%s'); extract both from one images file",
+						      paths[s], paths[0], (long long)i, o.s.names[i]);
+			ct_features_free(&o);
+		}
+		const char *wpath = wp ? wp : ct_tool_default_weights(a.backbone);
+		ct_weights w = { 0 };
+		if (rc == 0 && !(r->g[s] = ct_model_build(a.backbone)))
+			rc = ct_error("'%s': unknown backbone '%s'", paths[s], a.backbone);
+		if (rc == 0 && ct_weights_load(&w, wpath) < 0)
+			rc = -1;
+		else if (rc == 0 && strcmp(w.sha256, a.weights_sha256))
+			rc = ct_error("'%s' has sha256 %.12s..., but '%s' was cut with weights %.12s...", wpath, w.sha256,
+				      paths[s], a.weights_sha256);
+		if (rc == 0 && !(r->src[s].net = ct_subnet_new(r->g[s], &w, a.cut, NULL, CT_POOL_AVG)))
+			rc = ct_error_prefix("'%s'", paths[s]);
+		ct_weights_free(&w);
+		int64_t per = (int64_t)a.height * a.width * a.channels;
+		if (rc == 0 && !(r->x[s] = malloc((size_t)(r->nuse * per + 1) * sizeof(float))))
+			rc = ct_error("out of memory for %lld activation maps of '%s'", (long long)r->nuse, paths[s]);
+		for (int64_t i = 0; rc == 0 && i < r->nuse; i++)
+			if (ct_actfile_read(&a, r->idx[i], 1, r->x[s] + i * per) < 0)
+				rc = ct_error_prefix("'%s'", paths[s]);
+		if (rc == 0) {
+			r->src[s].x = r->x[s];
+			r->src[s].per = per;
+			r->src[s].d = (int)ct_subnet_out_size(r->src[s].net);
+		}
+		ct_actfile_close(&a);
+	}
+	free(wl);
+	if (rc < 0)
+		return -1;
+	if (!(r->blocks = calloc((size_t)r->nsrc, sizeof *r->blocks)))
+		return ct_error("out of memory");
+	int64_t start = 0;
+	for (int s = 0; s < r->nsrc; s++) {
+		const ct_graph *gr;
+		int cut, outn;
+		ct_subnet_graph(r->src[s].net, &gr, &cut, &outn);
+		char name[256];
+		snprintf(name, sizeof name, "%s/%s/avg", r->backbone[s], gr->nodes[outn].name);
+		ct_fblock *b = &r->blocks[s];
+		b->name = strdup(name);
+		b->backbone = strdup(r->backbone[s]);
+		b->layer = strdup(gr->nodes[outn].name);
+		b->pool = strdup("avg");
+		b->weights_sha256 = strdup(r->sha[s]);
+		b->start = start;
+		b->width = r->src[s].d;
+		start += b->width;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int nargs;
@@ -150,6 +274,13 @@ int main(int argc, char **argv)
 	o.patience = patience;
 	o.seed = seed;
 	ct_tool_threads(threads);
+	if (nargs > 1 && !finetune)
+		return ct_tool_usage(&cmd, "several inputs need --finetune (fuse features with ct-fuse)");
+	if (!finetune && (ct_opts_seen(&cmd, "backbone-lr") || ct_opts_seen(&cmd, "backbone-weight-decay") ||
+			  ct_opts_seen(&cmd, "weights")))
+		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay and --weights apply to --finetune");
+	if (finetune && cv)
+		return ct_tool_usage(&cmd, "--cv with --finetune is not supported");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
@@ -227,13 +358,30 @@ int main(int argc, char **argv)
 
 	ct_head hd = { 0 };
 	ct_train_log lg = { 0 };
-	if (rc == 0)
+	ft_run fr = { 0 };
+	ct_ft_log fl = { 0 };
+	if (rc == 0 && !finetune)
 		rc = ct_train_head(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, role, &o, &hd, &lg);
+	if (rc == 0 && finetune) {
+		rc = ft_prepare(&fr, args, nargs, &f, role);
+		int32_t *yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
+		uint8_t *ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
+		if (rc == 0 && (!yu || !ru))
+			rc = ct_error("out of memory");
+		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
+			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
+		ct_ft_opts fo = { o, backbone_lr, backbone_wd, verbose };
+		fo.head.sd_floor = 0.1;
+		if (rc == 0)
+			rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
+		free(yu), free(ru);
+		lg = fl.joint;
+	}
 	/* The head takes over the input's class names and block layout. */
 	if (rc == 0) {
 		hd.class_names = f.s.class_names;
-		hd.blocks = f.blocks;
-		hd.nblocks = f.nblocks;
+		hd.blocks = finetune ? fr.blocks : f.blocks;
+		hd.nblocks = finetune ? fr.nsrc : f.nblocks;
 		char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 		ct_run run = { "ct-finetune", cmdline, params };
 		rc = ct_file_stamp(h.file, "model", &run, f.prov, f.nprov);
@@ -243,6 +391,8 @@ int main(int argc, char **argv)
 			rc = ct_train_log_write(h.file, &lg, validation);
 		if (rc == 0 && cv)
 			rc = ct_cv_write(h.file, &cvr);
+		if (rc == 0 && finetune)
+			rc = ct_ft_write(h.file, fr.src, fr.nsrc, fr.backbone, fr.sha);
 		free(cmdline);
 		free(params);
 		hd.class_names = NULL;
@@ -255,12 +405,28 @@ int main(int argc, char **argv)
 		else
 			ct_h5_abort(&h);
 	}
-	if (rc == 0 && verbose)
+	if (rc == 0 && finetune && !quiet) {
+		const ct_train_log *hl = &fl.head;
+		int64_t tv = 0;
+		for (int s = 0; s < fr.nsrc; s++)
+			tv += ct_subnet_trainable_count(fr.src[s].net);
+		fprintf(stderr, "ct-finetune: head only: epoch %d of %d, val loss %.4f acc %.4f\n", hl->best_epoch, hl->epochs,
+			hl->nval ? hl->val_loss[hl->best_epoch - 1] : NAN, hl->nval ? hl->val_acc[hl->best_epoch - 1] : NAN);
+		fprintf(stderr, "ct-finetune: fine-tuned %lld backbone values + %s head, %lld train / %lld val samples; "
+				"joint epoch %d of %d kept%s", (long long)tv, ct_head_kind_name(o.kind), (long long)lg.ntrain,
+			(long long)lg.nval, lg.best_epoch, lg.epochs, lg.stopped_early ? " (stopped early)" : "");
+		if (lg.nval && lg.best_epoch > 0)
+			fprintf(stderr, ": val loss %.4f acc %.4f", lg.val_loss[lg.best_epoch - 1], lg.val_acc[lg.best_epoch - 1]);
+		else if (lg.best_epoch == 0)
+			fprintf(stderr, " (0: the head-only model)");
+		fprintf(stderr, "; %.1f s per epoch -> %s\n", fl.seconds_per_epoch, out_path);
+	}
+	if (rc == 0 && verbose && !finetune)
 		for (int e = 0; e < lg.epochs; e++)
 			fprintf(stderr, "ct-finetune: epoch %3d: train loss %.4f acc %.4f  val loss %.4f acc %.4f%s\n", e + 1,
 				lg.train_loss[e], lg.train_acc[e], lg.val_loss[e], lg.val_acc[e],
 				e + 1 == lg.best_epoch ? "  (best)" : "");
-	if (rc == 0 && !quiet) {
+	if (rc == 0 && !quiet && !finetune) {
 		int b = lg.best_epoch - 1;
 		fprintf(stderr, "ct-finetune: %s %lld->", ct_head_kind_name(o.kind), (long long)f.x.shape[1]);
 		if (o.kind == CT_HEAD_MLP)
@@ -273,7 +439,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, " -> %s\n", out_path);
 	}
 	ct_head_free(&hd);
-	ct_train_log_free(&lg);
+	if (finetune) {
+		ct_ft_log_free(&fl);
+		ft_free(&fr);
+	} else {
+		ct_train_log_free(&lg);
+	}
 	ct_cv_result_free(&cvr);
 	ct_features_free(&f);
 	free(role);

@@ -1,5 +1,7 @@
 /* extract.c - batched feature extraction from an images file into a features dataset. */
 #include "data/extract.h"
+#include "data/activations.h"
+#include "nn/ops.h"
 #include "core/error.h"
 #include "image/resize.h"
 
@@ -69,7 +71,8 @@ int ct_extract_run(ct_extract *x, int64_t start)
 	int no = ct_net_noutputs(x->net);
 	int64_t D = 0;
 	ct_tensor rows = { 0 }, batch = { 0 }, feats = { 0 };
-	float *scratch = NULL;
+	float *scratch = NULL, *pooled = NULL;
+	int64_t pooled_n = 0;
 	int rc = 0;
 	/* The feature dimension: sum of the outputs' flattened sizes (known after a run,
 	 * so take it from the dataset). */
@@ -124,6 +127,28 @@ int ct_extract_run(ct_extract *x, int64_t start)
 		for (int k = 0; k < no; k++) {
 			ct_tensor v;
 			ct_net_output(x->net, k, &v);
+			if (x->cut && k == no - 1) { /* the cut's maps, unpooled */
+				if (ct_act_write(x->act_dset, b, cnt, ct_tensor_numel(&v) / cnt, v.data, x->f16) < 0) {
+					rc = ct_error_prefix("'%s': rows %lld..%lld", in->h.path, (long long)b,
+							     (long long)(b + cnt));
+					break;
+				}
+				continue;
+			}
+			if (x->cut && x->pool != CT_POOL_NONE) { /* pool here what the net left raw */
+				int64_t hw = v.shape[1] * v.shape[2], c = v.shape[3];
+				if (!pooled || pooled_n < cnt * c) {
+					free(pooled);
+					pooled_n = cnt * c;
+					if (!(pooled = malloc((size_t)pooled_n * sizeof *pooled))) {
+						rc = ct_error("out of memory");
+						break;
+					}
+				}
+				ct_op_gpool(x->pool == CT_POOL_MAX, (int)cnt, hw, (int)c, v.data, pooled);
+				int64_t shp[2] = { cnt, c };
+				v = ct_tensor_wrap(pooled, CT_F32, 2, shp);
+			}
 			int64_t w = ct_tensor_numel(&v) / cnt;
 			for (int64_t r = 0; r < cnt; r++) {
 				const float *src = (const float *)((const char *)v.data + r * v.stride[0]);
@@ -153,6 +178,7 @@ int ct_extract_run(ct_extract *x, int64_t start)
 			x->progress(x->ctx, b + cnt, n);
 	}
 	free(scratch);
+	free(pooled);
 	ct_tensor_free(&rows);
 	ct_tensor_free(&batch);
 	ct_tensor_free(&feats);

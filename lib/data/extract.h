@@ -18,6 +18,13 @@ typedef struct ct_extract {
 	hid_t file, dset;        /* output file and its N x D features dataset */
 	ct_progress_fn progress;
 	void *ctx;
+	/* ct-features --cut: the net's last output is the cut layer, raw (the net runs with
+	 * CT_POOL_NONE); its maps go to act_dset (data/activations.h, f16: half precision) and
+	 * the other outputs are pooled here with `pool`. */
+	int cut;
+	ct_pool pool;
+	hid_t act_dset;
+	int f16;
 } ct_extract;
 
 /* Check the images fit the backbone (3 or 1 channels; size equal, or resize set). */

@@ -3,6 +3,7 @@
 #include "metrics/score.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "train/finetune.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -179,6 +180,9 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	}
 	if (hash_file(model_path, r->model_sha256) < 0 || ct_features_read(features_path, &f) < 0 ||
 	    hash_file(features_path, r->features_sha256) < 0)
+		goto fail;
+	/* a fine-tuned model: its own layers above the cut give the features */
+	if (ct_ft_apply(model_path, features_path, &f) < 0)
 		goto fail;
 	if (ct_head_check(&m, &f) < 0) {
 		ct_error_prefix("features '%s' do not fit model '%s'", features_path, model_path);

@@ -427,6 +427,49 @@ out:
 	return ct_h5_commit(&h);
 }
 
+int ct_weights_write(hid_t loc, const ct_weights *w)
+{
+	int rc = 0;
+	char **names = malloc(sizeof *names * (size_t)(w->nlayers ? w->nlayers : 1));
+	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), gcpl = H5Pcreate(H5P_GROUP_CREATE),
+	      dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	if (!names || lcpl < 0 || gcpl < 0 || dcpl < 0) {
+		rc = ct_error("out of memory");
+		goto out;
+	}
+	H5Pset_create_intermediate_group(lcpl, 1);
+	H5Pset_obj_track_times(gcpl, 0);
+	H5Pset_obj_track_times(dcpl, 0);
+	for (int i = 0; i < w->nlayers && rc == 0; i++) {
+		names[i] = w->layers[i].name;
+		if (!names[i][0] || strchr(names[i], '/') || !strcmp(names[i], "."))
+			rc = ct_error("bad layer name '%s'", names[i]);
+	}
+	if (rc == 0)
+		rc = write_attr_strings(loc, "layer_names", names, w->nlayers);
+	for (int i = 0; i < w->nlayers && rc == 0; i++)
+		rc = save_layer(loc, &w->layers[i], lcpl, gcpl, dcpl);
+out:
+	free(names);
+	if (lcpl >= 0)
+		H5Pclose(lcpl);
+	if (gcpl >= 0)
+		H5Pclose(gcpl);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	return rc;
+}
+
+int ct_weights_read(hid_t loc, ct_weights *w)
+{
+	memset(w, 0, sizeof *w);
+	if (load_layers(w, loc) < 0) {
+		ct_weights_free(w);
+		return -1;
+	}
+	return 0;
+}
+
 const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer)
 {
 	for (int i = 0; i < w->nlayers; i++)

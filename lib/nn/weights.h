@@ -13,6 +13,8 @@
 
 #include "core/tensor.h"
 
+#include <hdf5.h>
+
 typedef struct ct_wtensor {
 	char *name;    /* full weight name as stored, e.g. "conv2d_1/kernel:0" */
 	ct_tensor t;   /* CT_F32, Keras shape */
@@ -34,6 +36,11 @@ typedef struct ct_weights {
 int ct_weights_load(ct_weights *w, const char *path);
 /* Write one in the same layout (layer_names on the root, fixed-length strings). */
 int ct_weights_save(const ct_weights *w, const char *path);
+
+/* The same layout inside an open file or group loc (attribute layer_names, one group per
+ * layer): a model file keeps fine-tuned layers this way. Read with ct_weights_read. */
+int ct_weights_write(hid_t loc, const ct_weights *w);
+int ct_weights_read(hid_t loc, ct_weights *w);
 
 /* Find a layer by name; NULL if absent. */
 const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer);

@@ -202,6 +202,31 @@ double ct_head_loss(const ct_params *p, const float *x, const int32_t *y, int64_
 	return loss;
 }
 
+/* Declared in train/finetune.h: the logits (rows x k) in ct_head_loss's scratch. */
+const double *ct_head_loss_z(const ct_params *p, int64_t rows, const double *scratch);
+const double *ct_head_loss_z(const ct_params *p, int64_t rows, const double *scratch)
+{
+	return scratch + rows * out1_of(p) + rows * p->h;
+}
+
+/* Declared in train/finetune.h: it reads ct_head_loss's scratch layout, kept here. */
+void ct_head_loss_dx(const ct_params *p, int64_t rows, const double *scratch, float *dx);
+void ct_head_loss_dx(const ct_params *p, int64_t rows, const double *scratch, float *dx)
+{
+	int d = p->d, h = p->h, k = p->k, o1 = out1_of(p);
+	const double *dz = scratch + rows * o1 + rows * h + rows * k, *da = dz + rows * k;
+	const double *d1 = p->kind == CT_HEAD_MLP ? da : dz;
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < rows; i++)
+		for (int t = 0; t < d; t++) {
+			const double *w = p->w1 + (size_t)t * o1, *di = d1 + i * o1;
+			double s = 0;
+			for (int j = 0; j < o1; j++)
+				s += di[j] * w[j];
+			dx[i * d + t] = (float)s;
+		}
+}
+
 void ct_train_log_free(ct_train_log *log)
 {
 	free(log->train_loss);
@@ -318,11 +343,17 @@ int ct_train_head(const float *x, const int32_t *y, int64_t n, int d, int k, con
 			double e = x[tr[r] * d + t] - mean[t];
 			sd[t] += e * e;
 		}
+	double sdsum = 0;
 	for (int t = 0; t < d; t++) {
 		sd[t] = sqrt(sd[t] / (double)ntr);
+		sdsum += sd[t];
 		if (!(sd[t] > 1e-12)) /* a constant column: centre it, do not blow it up */
 			sd[t] = 1.0;
 	}
+	if (o->sd_floor > 0)
+		for (int t = 0; t < d; t++)
+			if (sd[t] < o->sd_floor * sdsum / d)
+				sd[t] = o->sd_floor * sdsum / d;
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++)
 		for (int t = 0; t < d; t++)

@@ -31,6 +31,9 @@ typedef struct ct_train_opts {
 	int epochs;           /* maximum */
 	int patience;         /* stop after this many epochs without a lower val loss; 0 = never */
 	uint64_t seed;
+	double sd_floor;      /* > 0: standardisation sd of a column at least sd_floor x the mean
+			       * column sd (fine-tuning: a near-constant feature must not amplify
+			       * the backbone's changes); 0: only constant columns get sd 1 */
 } ct_train_opts;
 
 void ct_train_defaults(ct_train_opts *o); /* mlp 256, dropout 0.5, adam 1e-3, wd 1e-4, batch 32, 100 epochs, patience 10, seed 42 */
