@@ -1,9 +1,11 @@
 /* ct-features - features of a pretrained backbone for every image of an images file. */
 #include "tool.h"
 
+#include "cli/progress.h"
 #include "core/sha256.h"
 #include "data/extract.h"
 #include "data/features.h"
+#include "data/shard.h"
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/weights.h"
@@ -13,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg";
+static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg", *shard_s;
 static int batch = 16, threads, resume, force, resize, quiet;
 
 static ct_opt options[] = {
@@ -27,6 +29,7 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
 	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
+	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only input rows of shard K of N (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no progress bar or summary line"),
@@ -46,39 +49,20 @@ static ct_cmd cmd = {
 	2,
 };
 
-typedef struct progress {
-	double t0;
-	int64_t first;
-	int tty;
-} progress;
+static void show_progress(void *ctx, int64_t done, int64_t total)
+{
+	/* Tests simulate a killed run (the partial file stays) to exercise --resume. */
+	const char *stop = getenv("CT_TEST_INTERRUPT_AFTER");
+	if (stop && done >= atoll(stop) && done < total)
+		_exit(137);
+	ct_progress_update(ctx, done);
+}
 
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void show_progress(void *ctx, int64_t done, int64_t total)
-{
-	progress *p = ctx;
-	/* Tests simulate a killed run (the partial file stays) to exercise --resume. */
-	const char *stop = getenv("CT_TEST_INTERRUPT_AFTER");
-	if (stop && done >= atoll(stop) && done < total)
-		_exit(137);
-	if (!p->tty)
-		return;
-	double dt = now() - p->t0, rate = dt > 0 ? (double)(done - p->first) / dt : 0;
-	double eta = rate > 0 ? (double)(total - done) / rate : 0;
-	int w = 30, fill = total ? (int)(w * done / total) : w;
-	char bar[64];
-	for (int i = 0; i < w; i++)
-		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-	bar[w] = '\0';
-	fprintf(stderr, "\r[%s] %lld/%lld  %.1f img/s  ETA %d:%02d ", bar, (long long)done, (long long)total, rate,
-		(int)eta / 60, (int)eta % 60);
-	if (done == total)
-		fprintf(stderr, "\n");
 }
 
 /* A fingerprint of the input, to refuse resuming from another input or setting. */
@@ -121,6 +105,11 @@ int main(int argc, char **argv)
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
 	if (!weights_path)
 		weights_path = ct_tool_default_weights(backbone);
+	ct_shard shard = { 0, 0 };
+	if (shard_s && ct_shard_parse(shard_s, &shard) < 0) {
+		ct_graph_free(g);
+		return ct_tool_usage(&cmd, ct_last_error());
+	}
 
 	ct_images in;
 	ct_weights w;
@@ -135,8 +124,19 @@ int main(int argc, char **argv)
 		ct_graph_free(g);
 		return ct_tool_fail(&cmd);
 	}
-	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL };
-	if (ct_extract_check(&x) < 0) {
+	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL, 0, 0 };
+	int64_t first, end;
+	ct_shard_range(&shard, in.n, &first, &end);
+	x.row0 = first;
+	x.row1 = end;
+	/* This shard's rows of the sample metadata (a view). */
+	ct_samples rows_s = in.s;
+	rows_s.n = end - first;
+	rows_s.labels += first;
+	rows_s.names += first;
+	rows_s.groups += first;
+	rows_s.splits += first;
+	if (ct_shard_check(&shard, in.n, "input rows") < 0 || ct_extract_check(&x) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -192,8 +192,13 @@ int main(int argc, char **argv)
 	if (resumed) {
 		char *old = NULL;
 		int64_t done = 0;
-		if (ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
-		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > in.n) {
+		char *old_shard = NULL;
+		int same_shard = ct_h5_attr_exists(h.file, "shard")
+					 ? shard_s && ct_h5_get_str(h.file, "shard", &old_shard) == 0 && !strcmp(old_shard, shard_s)
+					 : !shard_s;
+		free(old_shard);
+		if (!same_shard || ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
+		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > end - first) {
 			ct_error("'%s.partial' is from another input or other settings; remove it or run without --resume",
 				 out_path);
 			free(old);
@@ -207,24 +212,26 @@ int main(int argc, char **argv)
 		start = done;
 		dset = H5Dopen2(h.file, "features", H5P_DEFAULT);
 		if (!quiet)
-			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start, (long long)in.n);
+			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start,
+				(long long)(end - first));
 	} else {
 		ct_run run = { "ct-features", cmdline, params };
-		int64_t shape[2] = { in.n, D };
-		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &in.s) < 0 ||
+		int64_t shape[2] = { end - first, D };
+		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &rows_s) < 0 ||
 		    ct_fblocks_write(h.file, blocks, no) < 0 || ct_h5_set_str(h.file, "backbone", backbone) < 0 ||
 		    ct_h5_set_str(h.file, "weights_sha256", wsha) < 0 || ct_h5_set_str(h.file, "layers", layers) < 0 ||
 		    ct_h5_set_str(h.file, "pooling", pool_s) < 0 ||
 		    ct_h5_set_str(h.file, "preprocessing", ct_prep_name(g->prep)) < 0 ||
 		    ct_h5_set_int(h.file, "input_size", g->in_w) < 0 || ct_h5_set_str(h.file, "input_fingerprint", fp) < 0 ||
-		    ct_h5_set_int(h.file, "rows_done", 0) < 0 ||
+		    ct_h5_set_int(h.file, "rows_done", 0) < 0 || ct_shard_stamp(h.file, &shard, in.n) < 0 ||
 		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)
 			rc = -1;
 	}
 	ct_fblocks_free(blocks, no);
 	if (rc < 0)
 		goto out;
-	progress pr = { now(), start, !quiet && isatty(STDERR_FILENO) };
+	ct_progress pr;
+	ct_progress_init(&pr, stderr, "ct-features", "images", start, end - first, quiet);
 	x.net = net;
 	x.file = h.file;
 	x.dset = dset;
@@ -241,8 +248,8 @@ int main(int argc, char **argv)
 	have_h = 0;
 	if (rc == 0 && !quiet)
 		fprintf(stderr, "ct-features: %lld images, %lld features (%s %s, %s pooling) in %.1f s (%.1f img/s, %s) -> %s\n",
-			(long long)in.n, (long long)D, backbone, layers, pool_s, dt,
-			dt > 0 ? (double)(in.n - start) / dt : 0.0, ct_net_kernel(net), out_path);
+			(long long)(end - first), (long long)D, backbone, layers, pool_s, dt,
+			dt > 0 ? (double)(end - first - start) / dt : 0.0, ct_net_kernel(net), out_path);
 out:
 	if (have_h)
 		ct_h5_abort(&h);
