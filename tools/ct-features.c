@@ -22,7 +22,7 @@ static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output features file"),
 	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
 	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
-		       "Keras-layout weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to take features from, pooled and concatenated (default: the last block)"),
 	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each layer (none: flattened)"),
@@ -73,8 +73,10 @@ static void fingerprint(const ct_images *in, const char *wsha, const char *setti
 	ct_sha256_init(&s);
 	for (int64_t i = 0; i < in->n; i++)
 		ct_sha256_update(&s, in->s.names[i], strlen(in->s.names[i]) + 1);
-	if (in->nprov)
-		ct_sha256_update(&s, in->prov[in->nprov - 1], strlen(in->prov[in->nprov - 1]));
+	char *id = ct_shard_run_identity(in->prov, in->nprov); /* the same for merged shards */
+	if (id)
+		ct_sha256_update(&s, id, strlen(id));
+	free(id);
 	ct_sha256_update(&s, wsha, strlen(wsha));
 	ct_sha256_update(&s, settings, strlen(settings));
 	ct_sha256_final(&s, d);
@@ -103,8 +105,10 @@ int main(int argc, char **argv)
 	}
 	ct_pool pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
-	if (!weights_path)
-		weights_path = ct_tool_default_weights(backbone);
+	if (!weights_path && !(weights_path = ct_tool_default_weights(backbone))) {
+		ct_graph_free(g);
+		return ct_tool_fail(&cmd);
+	}
 	ct_shard shard = { 0, 0 };
 	if (shard_s && ct_shard_parse(shard_s, &shard) < 0) {
 		ct_graph_free(g);
@@ -141,13 +145,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (ct_weights_load(&w, weights_path) < 0) {
-		/* The default path missing: say where the weights come from. */
-		if (!ct_opts_seen(&cmd, "weights") && access(weights_path, F_OK) != 0) {
-			char msg[512];
-			snprintf(msg, sizeof msg, "%s", ct_last_error());
-			ct_error("%s (get them with 'make weights' (inception_v3, mobilenet_v2) or 'make weights-keras', "
-				 "or pass --weights)", msg);
-		}
 		rc = -1;
 		goto out;
 	}

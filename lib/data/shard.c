@@ -65,6 +65,35 @@ int ct_shard_stamp(hid_t file, const ct_shard *sh, int64_t total)
 	return 0;
 }
 
+static int neutral_param(const char *name);
+
+char *ct_shard_run_identity(char *const *prov, int64_t nprov)
+{
+	cJSON *e = NULL;
+	for (int64_t i = nprov - 1; i >= 0 && !e; i--) {
+		e = cJSON_Parse(prov[i]);
+		const cJSON *tool = e ? cJSON_GetObjectItemCaseSensitive(e, "tool") : NULL;
+		if (cJSON_IsString(tool) && !strcmp(tool->valuestring, "ct-merge")) {
+			cJSON_Delete(e);
+			e = NULL;
+		} else if (!e) {
+			return strdup(prov[i]); /* not JSON: as it is */
+		}
+	}
+	if (!e)
+		return strdup("");
+	cJSON_DeleteItemFromObjectCaseSensitive(e, "command");
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
+	for (cJSON *it = params ? params->child : NULL, *next; it; it = next) {
+		next = it->next;
+		if (it->string && neutral_param(it->string))
+			cJSON_Delete(cJSON_DetachItemViaPointer(params, it));
+	}
+	char *s = cJSON_PrintUnformatted(e);
+	cJSON_Delete(e);
+	return s;
+}
+
 void ct_shard_fingerprint_images(const ct_images *in, char hex[65])
 {
 	ct_sha256 h;
@@ -72,8 +101,10 @@ void ct_shard_fingerprint_images(const ct_images *in, char hex[65])
 	ct_sha256_init(&h);
 	for (int64_t i = 0; i < in->n; i++)
 		ct_sha256_update(&h, in->s.names[i], strlen(in->s.names[i]) + 1);
-	if (in->nprov)
-		ct_sha256_update(&h, in->prov[in->nprov - 1], strlen(in->prov[in->nprov - 1]));
+	char *id = ct_shard_run_identity(in->prov, in->nprov);
+	if (id)
+		ct_sha256_update(&h, id, strlen(id));
+	free(id);
 	ct_sha256_final(&h, d);
 	ct_sha256_hex(d, hex);
 }

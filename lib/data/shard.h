@@ -28,8 +28,12 @@ int ct_shard_check(const ct_shard *sh, int64_t total, const char *units);
 /* Record the shard attributes on a file being written (nothing when not sharded). */
 int ct_shard_stamp(hid_t file, const ct_shard *sh, int64_t total);
 
-/* sha256 (hex) identifying an input: its sample names and its last provenance entry
- * (images), or the sorted source list with labels, groups and splits (ct-convert). */
+/* The identity of the run that produced a file, from its provenance: the last entry without
+ * its command line and the parameters that do not change the content (output, shard, threads,
+ * force, quiet, resume, weights path); for a merged file, that of its shards. So an unsharded
+ * file and the merge of its shards have the same identity (malloc'd; NULL when out of memory). */
+char *ct_shard_run_identity(char *const *prov, int64_t nprov);
+/* sha256 (hex) identifying an input: its sample names and its run identity (images), or the sorted source list with labels, groups and splits (ct-convert). */
 struct ct_images;
 struct ct_sources;
 void ct_shard_fingerprint_images(const struct ct_images *in, char hex[65]);
