@@ -176,6 +176,24 @@ $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.
 	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
 		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
+# The job graph that pipelines/slurm/submit.sh submits: "STAGE TARGET..." lines in order, the
+# shards of a stage as one job array, each merge and the last three stages as single jobs.
+IMAGES := $(foreach s,$(SIZES),$(OUT)/images-$(s).h5)
+AUGS   := $(if $(SUFFIX),,$(foreach s,$(SIZES),$(OUT)/aug-$(s).h5))
+sharded = $(if $(filter 1,$(SHARDS)),$(1),$(foreach f,$(1),$(call shards,$(f))))
+.PHONY: plan
+plan:
+	@echo 'out $(OUT)'
+	@echo 'convert $(call sharded,$(IMAGES))'
+	@echo 'convert-merge $(if $(filter 1,$(SHARDS)),,$(IMAGES))'
+	@echo 'augment $(if $(AUGS),$(call sharded,$(AUGS)))'
+	@echo 'augment-merge $(if $(filter 1,$(SHARDS)),,$(AUGS))'
+	@echo 'features $(call sharded,$(FEATS))'
+	@echo 'features-merge $(if $(filter 1,$(SHARDS)),,$(FEATS))'
+	@echo 'fuse $(E)/fused.h5'
+	@echo 'train $(E)/model.h5'
+	@echo 'score $(E)/report.html'
+
 # Bring every parameter stamp up to date (the Slurm submit script does before submitting, so
 # that concurrent array tasks find them current).
 stamps: $(STAMPS)
