@@ -1,6 +1,7 @@
 # ctfuse - build, test, install, demo.
 #   make            build the library, the tools (bin/) and the tests
 #   make check      install missing Debian packages, build, run every test
+#   make check-slurm  the Slurm job graph on a local one-node Slurm cluster (root)
 #   make demo       install missing Debian packages, build, run the pipeline on phantom data
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make bench      throughput benchmarks (docs/benchmarks.md)
@@ -38,6 +39,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     := $(BUILD)/libctfuse.a
 
+.PHONY: check-slurm
 .PHONY: all lib tools tests examples check demo asan bench install uninstall clean deps weights weights-keras goldens
 # Keep object files of tools and tests (make would delete them as intermediates).
 .SECONDARY:
@@ -79,6 +81,11 @@ examples: $(EXAMPLES)
 
 deps:
 	@sh scripts/deps.sh
+
+# The Slurm job graph on a one-node Slurm cluster started here (root; installs slurm-wlm and
+# munge when missing), against the make pipeline: scripts/check_slurm.sh, docs/hpc.md.
+check-slurm: all
+	@BIN=$(BIN) sh scripts/check_slurm.sh
 
 check:
 	@sh scripts/deps.sh --chromium

@@ -16,6 +16,7 @@
 # sbatch. Only what is missing or out of date is submitted: run it again after a failure, a
 # scancel or a parameter change. Logs: OUT/logs/STAGE-JOB_TASK.out. Prints one line per job
 # submitted, then "submitted N jobs, last JOB" (or "nothing to submit: up to date").
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@" # also when started with sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mkfile=$(cd "$here/.." && pwd)/covid-ct.mk
@@ -61,7 +62,11 @@ submit() { # NAME ARRAY(0|1) TARGET...
 	local id
 	id=$(sbatch "${args[@]}" ${extra[@]+"${extra[@]}"} "$here/stage.sbatch" "$mkfile" "${vars[@]}" -- "$@")
 	id=${id%%;*}
-	echo "submit.sh: $name: job $id, $# task$([ $# = 1 ] || echo s)${dep:+, after $dep}"
+	if [ "$array" = 1 ]; then
+		echo "submit.sh: $name: job $id, array of $# tasks${dep:+, after $dep}"
+	else
+		echo "submit.sh: $name: job $id, $# file$([ $# = 1 ] || echo s)${dep:+, after $dep}"
+	fi
 	dep=$id last=$id njobs=$((njobs + 1))
 }
 for stage in convert augment features; do
