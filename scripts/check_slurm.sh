@@ -195,5 +195,12 @@ sbatch --wait -o "$D/noop.out" "$top/pipelines/slurm/stage.sbatch" "$top/pipelin
 	OUT="$D/slurm" SHARDS=4 -- "$D/slurm/$first" >/dev/null 2>&1
 rc=$?
 ok "rerunning a finished task is a no-op that exits 0" sh -c "[ $rc -eq 0 ] && ! grep -q '^ct-' '$D/noop.out'"
+# examples/slurm/features.sbatch, unmodified, from the top of the tree: 2 shards and a merge job
+jid=$(cd "$top" && sbatch --parsable --array=1-2 -o "$D/example-%A_%a.out" examples/slurm/features.sbatch "$D/slurm" mobilenet_v2)
+f=feat-mobilenet_v2.block_10_project_BN
+sbatch --wait --dependency="afterok:${jid%%;*}" -o "$D/example-merge.out" \
+	--wrap "ct-merge $D/slurm/shards/$f.1-of-2.h5 $D/slurm/shards/$f.2-of-2.h5 -o $D/example.h5" >/dev/null 2>&1
+ok "examples/slurm/features.sbatch runs unmodified and gives the make run's features" \
+	/usr/bin/python3 "$top/scripts/h5_same.py" --values "$D/make/$f.h5" "$D/example.h5"
 ok "job logs show progress with rate and ETA" sh -c "grep -h '^ct-features: .*images/s, ETA' '$D'/slurm/logs/features-*.out | grep -q ."
 finish
