@@ -63,5 +63,16 @@ ok "an interrupted shard leaves its .partial file" [ -f "$D/r.1.h5.partial" ]
 status 1 "resuming it as another shard is refused" feat --shard 2/4 --resume "$D/a224.h5" -o "$D/r.1.h5"
 ok "resuming the same shard completes it" feat --shard 1/4 --resume "$D/a224.h5" -o "$D/r.1.h5"
 ok "the resumed shard equals the uninterrupted one" same "$D/f.1.h5" "$D/r.1.h5"
+# progress in logs (stderr not a terminal): a line per 5 % of the rows, with rate and ETA
+n=$(/usr/bin/python3 -c "import h5py; print(len(h5py.File('$D/a224.h5','r')['names']))")
+ct-features --backbone mobilenet_v2 -w "$D/w/mobilenet_v2.h5" --layer block_3_project_BN --batch 1 "$D/a224.h5" \
+	-o "$D/p.h5" 2>"$D/progress.log"
+lines=$(grep -cE "^ct-features: [0-9]+/$n images \([0-9]+%\), [0-9.]+ images/s, ETA [0-9]+:[0-9][0-9]\$" "$D/progress.log")
+ok "without a terminal, progress lines with rate and ETA at every 5 % ($lines lines for $n rows)" \
+	[ "$lines" -ge $((n < 20 ? n : 20)) ] && [ "$lines" -le $((n + 1)) ]
+ok "the last progress line says 100 %" grep -q "^ct-features: $n/$n images (100%)" "$D/progress.log"
+ct-features --backbone mobilenet_v2 -w "$D/w/mobilenet_v2.h5" --layer block_3_project_BN --batch 1 "$D/a224.h5" \
+	-o "$D/p.h5" --force -q 2>"$D/quiet.log"
+ok "-q: no progress lines" [ ! -s "$D/quiet.log" ]
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
