@@ -1,10 +1,11 @@
 # ctfuse - build, test, install, demo.
 #   make            build the library, the tools (bin/) and the tests
 #   make check      install missing Debian packages, build, run every test
+#   make check-slurm  the Slurm job graph on a local one-node Slurm cluster (root)
 #   make demo       install missing Debian packages, build, run the pipeline on phantom data
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make bench      throughput benchmarks (docs/benchmarks.md)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 # Variables: BUILD (object dir), BIN (tool dir), OPENMP=0 (build without OpenMP), CFLAGS.
 
 VERSION := 0.1.0
@@ -38,7 +39,8 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     := $(BUILD)/libctfuse.a
 
-.PHONY: all lib tools tests examples check demo asan bench install clean deps weights weights-keras goldens
+.PHONY: check-slurm
+.PHONY: all lib tools tests examples check demo asan bench install uninstall clean deps weights weights-keras goldens
 # Keep object files of tools and tests (make would delete them as intermediates).
 .SECONDARY:
 all: tools tests examples
@@ -80,6 +82,11 @@ examples: $(EXAMPLES)
 deps:
 	@sh scripts/deps.sh
 
+# The Slurm job graph on a one-node Slurm cluster started here (root; installs slurm-wlm and
+# munge when missing), against the make pipeline: scripts/check_slurm.sh, docs/hpc.md.
+check-slurm: all
+	@BIN=$(BIN) sh scripts/check_slurm.sh
+
 check:
 	@sh scripts/deps.sh --chromium
 	@$(MAKE) --no-print-directory all
@@ -117,10 +124,39 @@ goldens:
 weights-keras:
 	@sh scripts/weights_keras.sh
 
-install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+# Installed layout (ctfuse(7)): tools in bin/, manual pages, and PREFIX/share/ctfuse with the
+# pipelines and the weights found in weights/ (the tools' weights search path looks there).
+DATADIR := $(PREFIX)/share/ctfuse
+MANDIR  := $(PREFIX)/share/man
+PIPES   := $(wildcard pipelines/*.mk pipelines/*.sh)
+SLURM   := $(wildcard pipelines/slurm/*)
+WFILES  := $(wildcard weights/*.h5 weights/SHA256SUMS)
+install: tools man/ctfuse-formats.5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(DATADIR)/pipelines/slurm $(DESTDIR)$(DATADIR)/weights
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(PIPES) $(DESTDIR)$(DATADIR)/pipelines/
+	$(if $(SLURM),install -m 755 $(SLURM) $(DESTDIR)$(DATADIR)/pipelines/slurm/)
+	$(if $(WFILES),install -m 644 $(WFILES) $(DESTDIR)$(DATADIR)/weights/)
+
+# Removes what install put there; other files (weights placed by hand) and their folders stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(TOOLS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7))) \
+		$(addprefix $(DESTDIR)$(DATADIR)/pipelines/,$(notdir $(PIPES))) \
+		$(addprefix $(DESTDIR)$(DATADIR)/pipelines/slurm/,$(notdir $(SLURM))) \
+		$(addprefix $(DESTDIR)$(DATADIR)/weights/,$(notdir $(WFILES)))
+	-rmdir $(DESTDIR)$(DATADIR)/pipelines/slurm $(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DATADIR)/weights \
+		$(DESTDIR)$(DATADIR) 2>/dev/null
+
+# ctfuse-formats(5) is docs/formats.md as a manual page.
+man/ctfuse-formats.5: docs/formats.md scripts/md2man.sh
+	sh scripts/md2man.sh ctfuse-formats 5 "file formats of ctfuse (HDF5 layouts)" < $< > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN)

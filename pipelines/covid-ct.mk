@@ -12,12 +12,20 @@
 #
 # Runs in parallel with -j. Every stage's parameters are prerequisites (stamp files under
 # OUT/.params that change only when the parameters do), so changing one parameter reruns
-# that stage and those downstream of it, and rerunning with nothing changed does nothing.
+# that stage and those downstream of it, and rerunning with nothing changed does nothing;
+# `make -n` lists exactly the stages a run would run.
+#
+# SHARDS=N splits convert, augment and features into N shard files each (OUT/shards/, made
+# with --shard K/N, joined by ct-merge into the same file names): the Slurm job graph
+# (pipelines/slurm/submit.sh) builds one shard per array task with this makefile. The merged
+# files equal the unsharded ones, so a run with any SHARDS picks up another's outputs.
+# QUIET= (empty) lets the tools print progress and summaries (job logs).
 
 TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
-CTBIN   ?= $(TOP)/bin
+# The tools: bin/ of a source tree, or PREFIX/bin when installed (PREFIX/share/ctfuse/pipelines).
+CTBIN   ?= $(if $(wildcard $(TOP)/tools/ct-features.c),$(TOP)/bin,$(abspath $(TOP)/../../bin))
 export PATH := $(CTBIN):$(PATH)
-export CT_WEIGHTS_DIR ?= $(TOP)/weights
+export CT_WEIGHTS_DIR
 # Stages run side by side under -j: OpenMP threads that spin while waiting would steal the
 # cores the other stage needs (measured: 2x slower), so idle threads sleep.
 export OMP_WAIT_POLICY ?= passive
@@ -29,6 +37,8 @@ SPLIT     ?= $(DATA)/Data-split
 GROUPS    ?= $(DATA)/patients.tsv
 AUGMENT   ?= 1
 SEED      ?= 1
+SHARDS    ?= 1
+QUIET     ?= -q
 
 # Stage parameters (override on the command line; each is a prerequisite of its stage).
 # Defaults: cuts and head chosen on the validation split (docs/results.md).
@@ -53,25 +63,52 @@ P      := $(OUT)/.params
 .DELETE_ON_ERROR:
 all: $(E)/report.html
 
-# $(call stamp,NAME,TEXT): $(P)/NAME holds TEXT and is rewritten only when TEXT changes.
+# $(call stamp,NAME,TEXT): $(P)/NAME holds TEXT and is rewritten only when TEXT changes. The
+# comparison happens while make reads this file, so a stamp is out of date (and `make -n`
+# shows it and the stages after it) only when its parameters changed.
+same = $(and $(findstring x$(1)x,x$(2)x),$(findstring x$(2)x,x$(1)x))
+STAMPS :=
 define stamp
-$(P)/$(1): FORCE
+$(if $(call same,$(file <$(P)/$(1)),$(2)),,$(eval $(P)/$(1): FORCE))
+STAMPS += $(P)/$(1)
+$(P)/$(1):
 	@mkdir -p $(P)
-	@printf '%s\n' '$(subst ','\'',$(2))' > $$@.new; \
-	 if cmp -s $$@.new $$@; then rm -f $$@.new; else mv -f $$@.new $$@; fi
+	@printf '%s\n' '$(subst ','\'',$(2))' > $$@.$$$$$$$$ && mv -f $$@.$$$$$$$$ $$@
 endef
-.PHONY: FORCE
+.PHONY: FORCE stamps
 FORCE:
+
+# $(call shards,FILE): FILE's shard files OUT/shards/NAME.K-of-N.h5, K = 1..SHARDS.
+SH := $(OUT)/shards
+shards = $(foreach k,$(shell seq 1 $(SHARDS)),$(SH)/$(basename $(notdir $(1))).$(k)-of-$(SHARDS).h5)
+# The shard number K of a shard file.
+shard_k = $(subst .,,$(suffix $(firstword $(subst -of-, ,$(notdir $(1))))))
 
 # Images, per input size; augmented copies of the training images.
 define size_rules
 $(eval $(call stamp,convert-$(1),$(DATA) --size $(1) $(CONVERT_ARGS)))
+ifeq ($(SHARDS),1)
 $(OUT)/images-$(1).h5: $(P)/convert-$(1)
 	@mkdir -p $(OUT)
-	ct-convert $(DATA) --size $(1) $(CONVERT_ARGS) -o $$@ --force -q
+	ct-convert $(DATA) --size $(1) $(CONVERT_ARGS) -o $$@ --force $(QUIET)
+else
+$(call shards,images-$(1).h5): $(P)/convert-$(1)
+	@mkdir -p $(SH)
+	ct-convert $(DATA) --size $(1) $(CONVERT_ARGS) --shard $$(call shard_k,$$@)/$(SHARDS) -o $$@ --force $(QUIET)
+$(OUT)/images-$(1).h5: $(call shards,images-$(1).h5)
+	ct-merge $$^ -o $$@ --force $(QUIET)
+endif
 $(eval $(call stamp,augment-$(1),$(AUGMENT_ARGS)))
+ifeq ($(SHARDS),1)
 $(OUT)/aug-$(1).h5: $(OUT)/images-$(1).h5 $(P)/augment-$(1)
-	ct-augment $$< $(AUGMENT_ARGS) -o $$@ --force -q
+	ct-augment $$< $(AUGMENT_ARGS) -o $$@ --force $(QUIET)
+else
+$(call shards,aug-$(1).h5): $(OUT)/images-$(1).h5 $(P)/augment-$(1)
+	@mkdir -p $(SH)
+	ct-augment $$< $(AUGMENT_ARGS) --shard $$(call shard_k,$$@)/$(SHARDS) -o $$@ --force $(QUIET)
+$(OUT)/aug-$(1).h5: $(call shards,aug-$(1).h5)
+	ct-merge $$^ -o $$@ --force $(QUIET)
+endif
 endef
 $(foreach s,$(SIZES),$(eval $(call size_rules,$(s))))
 
@@ -79,32 +116,60 @@ $(foreach s,$(SIZES),$(eval $(call size_rules,$(s))))
 # AUGMENT=0); the file name carries the cut, so experiments with other cuts keep theirs.
 comma := ,
 FEAT = $(OUT)/feat-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX).h5
+# The weight file of each backbone: the first on the tools' weights search path (ctfuse(7)),
+# passed with --weights so that it is also the stage's prerequisite. In a source tree a
+# missing file is fetched (below); installed, ct-features says where it looked.
+XDG_WEIGHTS  := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/ctfuse/weights
+WEIGHTS_PATH := $(subst :, ,$(CT_WEIGHTS_DIR)) $(XDG_WEIGHTS) $(abspath $(CTBIN)/../share/ctfuse/weights) \
+		$(if $(wildcard $(TOP)/tools/ct-features.c),$(TOP)/weights)
+weights_of = $(or $(firstword $(wildcard $(addsuffix /$(1).h5,$(WEIGHTS_PATH)))),$(if $(wildcard \
+	$(TOP)/tools/ct-features.c),$(or $(firstword $(subst :, ,$(CT_WEIGHTS_DIR))),$(TOP)/weights)/$(1).h5))
+FEATURES_CMD = ct-features --backbone $(1) $(if $(LAYER_$(1)),--layer $(LAYER_$(1))) \
+	$(if $(call weights_of,$(1)),--weights $(call weights_of,$(1))) $(FEATURE_ARGS)
 define backbone_rules
 $(eval $(call stamp,features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX),$(FEATURE_ARGS)))
+ifeq ($(SHARDS),1)
 $(call FEAT,$(1)): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 \
-		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(CT_WEIGHTS_DIR)/$(1).h5
-	ct-features --backbone $(1) $(if $(LAYER_$(1)),--layer $(LAYER_$(1))) $(FEATURE_ARGS) $$< -o $$@ --force -q
+		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(call weights_of,$(1))
+	$(call FEATURES_CMD,$(1)) $$< -o $$@ --resume --force $(QUIET)
+else
+$(call shards,$(call FEAT,$(1))): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 \
+		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(call weights_of,$(1))
+	@mkdir -p $(SH)
+	$(call FEATURES_CMD,$(1)) --shard $$(call shard_k,$$@)/$(SHARDS) $$< -o $$@ --resume --force $(QUIET)
+$(call FEAT,$(1)): $(call shards,$(call FEAT,$(1)))
+	ct-merge $$^ -o $$@ --force $(QUIET)
+endif
 endef
 $(foreach b,$(BACKBONES),$(eval $(call backbone_rules,$(b))))
 
-# The nsfwjs weights are fetched once for the backbones that need them; the official Keras
-# files of the others cannot be fetched from here (make weights-keras says what to place).
-NSFWJS := $(CT_WEIGHTS_DIR)/inception_v3.h5 $(CT_WEIGHTS_DIR)/mobilenet_v2.h5
-$(NSFWJS) &:
+# Shard files are intermediate: once merged they may be deleted without making anything stale.
+ifneq ($(SHARDS),1)
+.SECONDARY: $(foreach s,$(SIZES),$(call shards,images-$(s).h5) $(call shards,aug-$(s).h5)) \
+	$(foreach b,$(BACKBONES),$(call shards,$(call FEAT,$(b))))
+endif
+
+# In a source tree, the nsfwjs weights are fetched once for the backbones that need them; the
+# official Keras files of the others cannot be fetched from here (make weights-keras says what
+# to place).
+ifneq ($(wildcard $(TOP)/tools/ct-features.c),)
+WDIR := $(or $(firstword $(subst :, ,$(CT_WEIGHTS_DIR))),$(TOP)/weights)
+$(WDIR)/inception_v3.h5 $(WDIR)/mobilenet_v2.h5 &:
 	$(MAKE) -C $(TOP) weights
-$(CT_WEIGHTS_DIR)/%.h5:
+$(WDIR)/%.h5:
 	$(MAKE) -C $(TOP) weights-keras
+endif
 
 FEATS := $(foreach b,$(BACKBONES),$(call FEAT,$(b)))
 # The experiment's fuse stamp names its feature files, so other cuts refuse the fused file.
 $(eval $(call stamp,fuse-$(EXP),$(FEATS) $(FUSE_ARGS)))
 $(E)/fused.h5: $(FEATS) $(P)/fuse-$(EXP)
 	@mkdir -p $(E)
-	ct-fuse $(FEATS) $(FUSE_ARGS) -o $@ --force -q
+	ct-fuse $(FEATS) $(FUSE_ARGS) -o $@ --force $(QUIET)
 
 $(eval $(call stamp,finetune-$(EXP),$(FINETUNE_ARGS)))
 $(E)/model.h5: $(E)/fused.h5 $(P)/finetune-$(EXP)
-	ct-finetune $< $(FINETUNE_ARGS) -o $@ --force -q
+	ct-finetune $< $(FINETUNE_ARGS) -o $@ --force $(QUIET)
 
 $(eval $(call stamp,score-$(EXP),$(SCORE_ARGS)))
 $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.h5 $(E)/fused.h5 $(P)/score-$(EXP)
@@ -139,6 +204,28 @@ $(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/m
 		--report $(FE)/report.html --force --json > $(FE)/metrics.json.new && mv $(FE)/metrics.json.new $(FE)/metrics.json
 all: $(FE)/report.html
 endif
+
+# The job graph that pipelines/slurm/submit.sh submits: "STAGE TARGET..." lines in order, the
+# shards of a stage as one job array, each merge and the last three stages as single jobs.
+IMAGES := $(foreach s,$(SIZES),$(OUT)/images-$(s).h5)
+AUGS   := $(if $(SUFFIX),,$(foreach s,$(SIZES),$(OUT)/aug-$(s).h5))
+sharded = $(if $(filter 1,$(SHARDS)),$(1),$(foreach f,$(1),$(call shards,$(f))))
+.PHONY: plan
+plan:
+	@echo 'out $(OUT)'
+	@echo 'convert $(call sharded,$(IMAGES))'
+	@echo 'convert-merge $(if $(filter 1,$(SHARDS)),,$(IMAGES))'
+	@echo 'augment $(if $(AUGS),$(call sharded,$(AUGS)))'
+	@echo 'augment-merge $(if $(filter 1,$(SHARDS)),,$(AUGS))'
+	@echo 'features $(call sharded,$(FEATS))'
+	@echo 'features-merge $(if $(filter 1,$(SHARDS)),,$(FEATS))'
+	@echo 'fuse $(E)/fused.h5'
+	@echo 'train $(E)/model.h5'
+	@echo 'score $(E)/report.html'
+
+# Bring every parameter stamp up to date (the Slurm submit script does before submitting, so
+# that concurrent array tasks find them current).
+stamps: $(STAMPS)
 
 clean:
 	rm -rf $(OUT)

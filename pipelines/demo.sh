@@ -3,9 +3,12 @@
 # phantom slices -> convert -> augment -> features (two backbones) -> fuse -> train -> score.
 # It runs the same Makefile pipeline as the COVID-CT experiment (pipelines/covid-ct.mk).
 set -e
+# Runs from a source tree (tools in bin/) or installed (PREFIX/share/ctfuse/pipelines, tools
+# in PREFIX/bin, weights on the search path of ctfuse(7)).
 top=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${OUT:-$top/demo-out}
-BIN=${BIN:-$top/bin}
+if [ -f "$top/tools/ct-features.c" ]; then src=1; else src=; fi
+if [ -n "$src" ]; then OUT=${OUT:-$top/demo-out}; else OUT=${OUT:-$PWD/demo-out}; fi
+if [ -n "$src" ]; then BIN=${BIN:-$top/bin}; else BIN=${BIN:-$(cd "$top/../.." && pwd)/bin}; fi
 PATH="$BIN:$PATH"
 export PATH
 mkdir -p "$OUT"
@@ -14,7 +17,7 @@ if [ ! -f "$OUT/phantom/patients.tsv" ]; then
 	ct-phantom -o "$OUT/phantom" --patients ${PATIENTS:-80} --slices-per-patient ${SLICES:-2} --size 256 --seed 1 \
 		--split-dir "$OUT/split" --force
 fi
-make --no-print-directory -C "$top" weights
+[ -z "$src" ] || make --no-print-directory -C "$top" weights
 echo "demo: running pipelines/covid-ct.mk on the phantom data"
 BACKBONES=${BACKBONES:-inception_v3 mobilenet_v2}
 make --no-print-directory -f "$top/pipelines/covid-ct.mk" CTBIN="$BIN" DATA="$OUT/phantom" \

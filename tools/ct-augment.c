@@ -3,10 +3,11 @@
 #include "tool.h"
 
 #include "data/augment.h"
+#include "data/shard.h"
 
 #include <string.h>
 
-static const char *out_path, *fill_s = "nearest", *zoom_s;
+static const char *out_path, *fill_s = "nearest", *zoom_s, *shard_s;
 static double shear, rotate, shift_w, shift_h, zoom = 0, cval;
 static int copies = 10, hflip, vflip, all, force, threads, quiet, compress = 1;
 static uint64_t seed = 42;
@@ -35,6 +36,7 @@ static ct_opt options[] = {
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed"),
 	CT_OPT_FLAG_(0, "all", &all, "augment every split, not only train"),
 	CT_OPT_INT_(0, "compress", &compress, "0-9", "deflate level of the images dataset", 0, 9),
+	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only input rows of shard K of N (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_QUIET_(quiet),
@@ -96,26 +98,37 @@ int main(int argc, char **argv)
 	o.seed = seed;
 	o.all = all;
 	o.compress = compress;
+	ct_shard shard = { 0, 0 };
+	if (shard_s && ct_shard_parse(shard_s, &shard) < 0)
+		return ct_tool_usage(&cmd, ct_last_error());
 	ct_tool_threads(threads);
 	ct_images in;
 	ct_h5 h;
 	if (ct_images_open(&in, args[0]) < 0)
 		return ct_tool_fail(&cmd);
-	if (ct_h5_create(&h, out_path, force) < 0) {
+	if (ct_shard_check(&shard, in.n, "input rows") < 0 || ct_h5_create(&h, out_path, force) < 0) {
 		ct_images_close(&in);
 		return ct_tool_fail(&cmd);
 	}
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 	ct_run run = { "ct-augment", cmdline, params };
 	int64_t nout = 0;
+	ct_shard_range(&shard, in.n, &o.row0, &o.row1);
 	int rc = ct_augment_run(&in, &h, &o, &run, &nout);
+	char fp[65];
+	ct_shard_fingerprint_images(&in, fp);
+	if (rc == 0)
+		rc = ct_h5_set_str(h.file, "input_fingerprint", fp);
+	if (rc == 0)
+		rc = ct_shard_stamp(h.file, &shard, in.n);
 	if (rc == 0)
 		rc = ct_h5_commit(&h);
 	else
 		ct_h5_abort(&h);
 	if (rc == 0 && !quiet)
-		fprintf(stderr, "ct-augment: %lld images in, %lld out (%d copies of each %s image) -> %s\n",
-			(long long)in.n, (long long)nout, copies, all ? "" : "train", out_path);
+		fprintf(stderr, "ct-augment: %lld images in, %lld out (%d copies of each %s image)%s%s -> %s\n",
+			(long long)(o.row1 - o.row0), (long long)nout, copies, all ? "" : "train", shard_s ? ", shard " : "",
+			shard_s ? shard_s : "", out_path);
 	free(cmdline);
 	free(params);
 	ct_images_close(&in);

@@ -4,13 +4,14 @@
 #include "data/convert.h"
 #include "data/dataset.h"
 #include "image/nuisance.h"
+#include "data/shard.h"
 #include "io/h5.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
-		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s, *class_map_s;
+		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s, *class_map_s, *shard_s;
 static int unlabelled, channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 /* lung-field preprocessing (image/lung.h, docs/preprocessing.md) */
@@ -51,6 +52,7 @@ static ct_opt options[] = {
 	CT_OPT_CHOICE_(0, "standardise", &standardise_s, "none|lung",
 		       "lung: map lung parenchyma and soft tissue to the grey levels of the lung window"),
 	CT_OPT_FLAG_(0, "lung-mask", &lung_mask, "write the lung field as /lung_mask (implied by the three options above)"),
+	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only image files of shard K of N, in sorted order (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_QUIET_(quiet),
@@ -92,9 +94,17 @@ static int make_sources(const char *input, ct_sources *src)
 	return rc;
 }
 
+/* The full source list while a shard's range is being converted (freed from its start). */
+static ct_source *src_all;
+static int64_t src_all_n;
+
 /* A runtime failure after the sources were listed. */
 static int fail_freeing(ct_sources *src)
 {
+	if (src_all) {
+		src->v = src_all;
+		src->n = src_all_n;
+	}
 	ct_sources_free(src);
 	return ct_tool_fail(&cmd);
 }
@@ -152,6 +162,9 @@ int main(int argc, char **argv)
 	o.lung_mask = lung_mask;
 	if (ct_opts_seen(&cmd, "lung-margin") && !lung_crop)
 		return ct_tool_usage(&cmd, "--lung-margin goes with --lung-crop");
+	ct_shard shard = { 0, 0 };
+	if (shard_s && ct_shard_parse(shard_s, &shard) < 0)
+		return ct_tool_usage(&cmd, ct_last_error());
 	ct_tool_threads(threads);
 
 	ct_sources src;
@@ -165,6 +178,18 @@ int main(int argc, char **argv)
 		return fail_freeing(&src);
 	for (int i = 0; i < src.nignored && !quiet; i++)
 		fprintf(stderr, "ct-convert: note: '%s' holds no images; not a class folder\n", src.ignored[i]);
+	/* The input's identity is the whole sorted list; a shard then keeps its range of it. */
+	char fp[65];
+	ct_shard_fingerprint_sources(&src, fp);
+	int64_t nsrc = src.n, sh_first, sh_end;
+	ct_source *all_src = src.v;
+	ct_shard_range(&shard, nsrc, &sh_first, &sh_end);
+	if (ct_shard_check(&shard, nsrc, "image files") < 0)
+		return fail_freeing(&src);
+	src_all = all_src;
+	src_all_n = nsrc;
+	src.v += sh_first;
+	src.n = sh_end - sh_first;
 	/* Create the output before the long work, so an unwritable or existing output
 	 * fails at once. */
 	if (ct_h5_create(&h, out_path, force) < 0)
@@ -204,6 +229,10 @@ int main(int argc, char **argv)
 			rc = ct_h5_set_int(f, "lung_not_found", conv.lung_not_found);
 	}
 	if (rc == 0)
+		rc = ct_h5_set_str(f, "input_fingerprint", fp);
+	if (rc == 0)
+		rc = ct_shard_stamp(f, &shard, nsrc);
+	if (rc == 0)
 		rc = ct_h5_commit(&h);
 	else
 		ct_h5_abort(&h);
@@ -222,6 +251,8 @@ int main(int argc, char **argv)
 	free(cmdline);
 	free(params);
 	ct_converted_free(&conv);
+	src.v = all_src;
+	src.n = nsrc;
 	ct_sources_free(&src);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
 }

@@ -1,10 +1,12 @@
 /* ct-features - features of a pretrained backbone for every image of an images file. */
 #include "tool.h"
 
+#include "cli/progress.h"
 #include "core/sha256.h"
 #include "data/activations.h"
 #include "data/extract.h"
 #include "data/features.h"
+#include "data/shard.h"
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/weights.h"
@@ -15,14 +17,14 @@
 #include <unistd.h>
 
 static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg", *cut_s,
-	*cut_dtype_s = "float32";
+	*cut_dtype_s = "float32", *shard_s;
 static int batch = 16, threads, resume, force, resize, quiet;
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output features file"),
 	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
 	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
-		       "Keras-layout weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to take features from, pooled and concatenated (default: the last block)"),
 	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each layer (none: flattened)"),
@@ -33,6 +35,7 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
 	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
+	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only input rows of shard K of N (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no progress bar or summary line"),
@@ -52,39 +55,20 @@ static ct_cmd cmd = {
 	2,
 };
 
-typedef struct progress {
-	double t0;
-	int64_t first;
-	int tty;
-} progress;
+static void show_progress(void *ctx, int64_t done, int64_t total)
+{
+	/* Tests simulate a killed run (the partial file stays) to exercise --resume. */
+	const char *stop = getenv("CT_TEST_INTERRUPT_AFTER");
+	if (stop && done >= atoll(stop) && done < total)
+		_exit(137);
+	ct_progress_update(ctx, done);
+}
 
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void show_progress(void *ctx, int64_t done, int64_t total)
-{
-	progress *p = ctx;
-	/* Tests simulate a killed run (the partial file stays) to exercise --resume. */
-	const char *stop = getenv("CT_TEST_INTERRUPT_AFTER");
-	if (stop && done >= atoll(stop) && done < total)
-		_exit(137);
-	if (!p->tty)
-		return;
-	double dt = now() - p->t0, rate = dt > 0 ? (double)(done - p->first) / dt : 0;
-	double eta = rate > 0 ? (double)(total - done) / rate : 0;
-	int w = 30, fill = total ? (int)(w * done / total) : w;
-	char bar[64];
-	for (int i = 0; i < w; i++)
-		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-	bar[w] = '\0';
-	fprintf(stderr, "\r[%s] %lld/%lld  %.1f img/s  ETA %d:%02d ", bar, (long long)done, (long long)total, rate,
-		(int)eta / 60, (int)eta % 60);
-	if (done == total)
-		fprintf(stderr, "\n");
 }
 
 /* A fingerprint of the input, to refuse resuming from another input or setting. */
@@ -95,8 +79,10 @@ static void fingerprint(const ct_images *in, const char *wsha, const char *setti
 	ct_sha256_init(&s);
 	for (int64_t i = 0; i < in->n; i++)
 		ct_sha256_update(&s, in->s.names[i], strlen(in->s.names[i]) + 1);
-	if (in->nprov)
-		ct_sha256_update(&s, in->prov[in->nprov - 1], strlen(in->prov[in->nprov - 1]));
+	char *id = ct_shard_run_identity(in->prov, in->nprov); /* the same for merged shards */
+	if (id)
+		ct_sha256_update(&s, id, strlen(id));
+	free(id);
 	ct_sha256_update(&s, wsha, strlen(wsha));
 	ct_sha256_update(&s, settings, strlen(settings));
 	ct_sha256_final(&s, d);
@@ -125,8 +111,15 @@ int main(int argc, char **argv)
 	}
 	ct_pool pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
-	if (!weights_path)
-		weights_path = ct_tool_default_weights(backbone);
+	if (!weights_path && !(weights_path = ct_tool_default_weights(backbone))) {
+		ct_graph_free(g);
+		return ct_tool_fail(&cmd);
+	}
+	ct_shard shard = { 0, 0 };
+	if (shard_s && ct_shard_parse(shard_s, &shard) < 0) {
+		ct_graph_free(g);
+		return ct_tool_usage(&cmd, ct_last_error());
+	}
 
 	ct_images in;
 	ct_weights w;
@@ -142,7 +135,7 @@ int main(int argc, char **argv)
 		return ct_tool_fail(&cmd);
 	}
 	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL,
-			 cut_s != NULL, pool, H5I_INVALID_HID, !strcmp(cut_dtype_s, "float16") };
+			 cut_s != NULL, pool, H5I_INVALID_HID, !strcmp(cut_dtype_s, "float16"), 0, 0 };
 	char netouts[1024];
 	snprintf(netouts, sizeof netouts, "%s%s%s", layers, cut_s ? "," : "", cut_s ? cut_s : "");
 	if (cut_s && (ct_graph_find(g, cut_s) < 0 || strchr(cut_s, ','))) {
@@ -157,18 +150,22 @@ int main(int argc, char **argv)
 		free(params);
 		return ct_tool_usage(&cmd, "--cut-dtype applies to --cut");
 	}
-	if (ct_extract_check(&x) < 0) {
+	int64_t first, end;
+	ct_shard_range(&shard, in.n, &first, &end);
+	x.row0 = first;
+	x.row1 = end;
+	/* This shard's rows of the sample metadata (a view). */
+	ct_samples rows_s = in.s;
+	rows_s.n = end - first;
+	rows_s.labels += first;
+	rows_s.names += first;
+	rows_s.groups += first;
+	rows_s.splits += first;
+	if (ct_shard_check(&shard, in.n, "input rows") < 0 || ct_extract_check(&x) < 0) {
 		rc = -1;
 		goto out;
 	}
 	if (ct_weights_load(&w, weights_path) < 0) {
-		/* The default path missing: say where the weights come from. */
-		if (!ct_opts_seen(&cmd, "weights") && access(weights_path, F_OK) != 0) {
-			char msg[512];
-			snprintf(msg, sizeof msg, "%s", ct_last_error());
-			ct_error("%s (get them with 'make weights' (inception_v3, mobilenet_v2) or 'make weights-keras', "
-				 "or pass --weights)", msg);
-		}
 		rc = -1;
 		goto out;
 	}
@@ -214,8 +211,13 @@ int main(int argc, char **argv)
 	if (resumed) {
 		char *old = NULL;
 		int64_t done = 0;
-		if (ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
-		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > in.n) {
+		char *old_shard = NULL;
+		int same_shard = ct_h5_attr_exists(h.file, "shard")
+					 ? shard_s && ct_h5_get_str(h.file, "shard", &old_shard) == 0 && !strcmp(old_shard, shard_s)
+					 : !shard_s;
+		free(old_shard);
+		if (!same_shard || ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
+		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > end - first) {
 			ct_error("'%s.partial' is from another input or other settings; remove it or run without --resume",
 				 out_path);
 			free(old);
@@ -231,31 +233,33 @@ int main(int argc, char **argv)
 		if (cut_s)
 			x.act_dset = H5Dopen2(h.file, "activations", H5P_DEFAULT);
 		if (!quiet)
-			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start, (long long)in.n);
+			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start,
+				(long long)(end - first));
 	} else {
 		ct_run run = { "ct-features", cmdline, params };
-		int64_t shape[2] = { in.n, D };
-		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &in.s) < 0 ||
+		int64_t shape[2] = { end - first, D };
+		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &rows_s) < 0 ||
 		    ct_fblocks_write(h.file, blocks, no) < 0 || ct_h5_set_str(h.file, "backbone", backbone) < 0 ||
 		    ct_h5_set_str(h.file, "weights_sha256", wsha) < 0 || ct_h5_set_str(h.file, "layers", layers) < 0 ||
 		    ct_h5_set_str(h.file, "pooling", pool_s) < 0 ||
 		    ct_h5_set_str(h.file, "preprocessing", ct_prep_name(g->prep)) < 0 ||
 		    ct_h5_set_int(h.file, "input_size", g->in_w) < 0 || ct_h5_set_str(h.file, "input_fingerprint", fp) < 0 ||
-		    ct_h5_set_int(h.file, "rows_done", 0) < 0 ||
+		    ct_h5_set_int(h.file, "rows_done", 0) < 0 || ct_shard_stamp(h.file, &shard, in.n) < 0 ||
 		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)
 			rc = -1;
 		if (rc == 0 && cut_s) {
 			const ct_node *cn = &g->nodes[ct_graph_find(g, cut_s)];
 			if (ct_h5_set_str(h.file, "cut_layer", cut_s) < 0 ||
 			    ct_h5_set_str(h.file, "cut_dtype", cut_dtype_s) < 0 ||
-			    (x.act_dset = ct_act_create(h.file, in.n, cn->h, cn->w, cn->c, x.f16)) < 0)
+			    (x.act_dset = ct_act_create(h.file, rows_s.n, cn->h, cn->w, cn->c, x.f16)) < 0)
 				rc = -1;
 		}
 	}
 	ct_fblocks_free(blocks, no);
 	if (rc < 0)
 		goto out;
-	progress pr = { now(), start, !quiet && isatty(STDERR_FILENO) };
+	ct_progress pr;
+	ct_progress_init(&pr, stderr, "ct-features", "images", start, end - first, quiet);
 	x.net = net;
 	x.file = h.file;
 	x.dset = dset;
@@ -275,8 +279,8 @@ int main(int argc, char **argv)
 	have_h = 0;
 	if (rc == 0 && !quiet)
 		fprintf(stderr, "ct-features: %lld images, %lld features (%s %s, %s pooling) in %.1f s (%.1f img/s, %s) -> %s\n",
-			(long long)in.n, (long long)D, backbone, layers, pool_s, dt,
-			dt > 0 ? (double)(in.n - start) / dt : 0.0, ct_net_kernel(net), out_path);
+			(long long)(end - first), (long long)D, backbone, layers, pool_s, dt,
+			dt > 0 ? (double)(end - first - start) / dt : 0.0, ct_net_kernel(net), out_path);
 out:
 	if (have_h)
 		ct_h5_abort(&h);

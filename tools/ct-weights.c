@@ -35,7 +35,7 @@ static ct_opt sha_opts[] = {
 static ct_opt export_opts[] = {
 	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
 	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
-		       "Keras-layout weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_FLAG_(0, "synthetic", &synthetic, "deterministic synthetic weights instead of a file (tests, benchmarks)"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to output, one ONNX output each (default: the last block)"),
@@ -295,13 +295,14 @@ static int cmd_sha256(int argc, char **argv)
 }
 
 /* The --backbone graph with synthetic weights or those of --weights (default
- * $CT_WEIGHTS_DIR/NAME.h5); *rc is the weights' result. NULL when the name is unknown. */
+ * NAME.h5 on the weights search path); *rc is the weights' result. NULL when the name is unknown. */
 static ct_graph *build_backbone(int synth, ct_weights *w, int *rc)
 {
 	ct_graph *g = ct_model_build(backbone);
 	if (!g)
 		return NULL;
-	*rc = synth ? ct_graph_testweights(g, w) : ct_weights_load(w, weights_path ? weights_path : ct_tool_default_weights(backbone));
+	const char *path = synth || weights_path ? weights_path : ct_tool_default_weights(backbone);
+	*rc = synth ? ct_graph_testweights(g, w) : path ? ct_weights_load(w, path) : -1;
 	return g;
 }
 

@@ -7,6 +7,7 @@
 #include "cli/opts.h"
 #include "core/error.h"
 #include "io/h5.h"
+#include "nn/weights_path.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -128,14 +129,13 @@ static inline void ct_tool_end_if_unsafe(void)
 	}
 }
 
-/* The weight file of a backbone when --weights is not given: $CT_WEIGHTS_DIR/NAME.h5, else
- * weights/NAME.h5 (the tools' --help and man pages say so). Valid until the next call. */
+/* The weight file of a backbone when --weights is not given: the first NAME.h5 on the weights
+ * search path (lib/nn/weights_path.h, ctfuse(7)); NULL with an error naming the folders
+ * searched. Valid until the next call. */
 static inline const char *ct_tool_default_weights(const char *backbone)
 {
 	static char buf[4096];
-	const char *dir = getenv("CT_WEIGHTS_DIR");
-	snprintf(buf, sizeof buf, "%s/%s.h5", dir && *dir ? dir : "weights", backbone);
-	return buf;
+	return ct_weights_locate(backbone, buf, sizeof buf) == 0 ? buf : NULL;
 }
 
 static inline int ct_tool_fail(const ct_cmd *cmd)

@@ -15,13 +15,17 @@ static int augmented(const ct_augment_opts *o, const ct_images *in, int64_t i)
 
 int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct_run *run, int64_t *nout)
 {
-	int64_t n = in->n, H = in->height, W = in->width, C = in->channels;
+	int64_t H = in->height, W = in->width, C = in->channels;
+	/* Input rows [i0, i0 + n); first[] is indexed from i0, row numbers stay global. */
+	int64_t i0 = o->row1 > 0 || o->row0 > 0 ? o->row0 : 0, n = o->row1 > 0 || o->row0 > 0 ? o->row1 - o->row0 : in->n;
+	if (i0 < 0 || n < 0 || i0 + n > in->n)
+		return ct_error("internal: row range outside the input");
 	int64_t *first = malloc(((size_t)n + 1) * sizeof *first);
 	if (!first)
 		return ct_error("out of memory");
 	first[0] = 0;
 	for (int64_t i = 0; i < n; i++)
-		first[i + 1] = first[i] + 1 + (augmented(o, in, i) ? o->copies : 0);
+		first[i + 1] = first[i] + 1 + (augmented(o, in, i0 + i) ? o->copies : 0);
 	int64_t total = first[n];
 	*nout = total;
 
@@ -43,23 +47,23 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 			rc = ct_error("out of memory");
 	for (int64_t i = 0; rc == 0 && i < n; i++)
 		for (int64_t r = first[i]; rc == 0 && r < first[i + 1]; r++) {
-			((int64_t *)src_ix.data)[r] = i;
-			rc = ct_samples_copy_row(&s, r, &in->s, i);
+			((int64_t *)src_ix.data)[r] = i0 + i;
+			rc = ct_samples_copy_row(&s, r, &in->s, i0 + i);
 			if (rc == 0 && r > first[i]) {
-				size_t len = strlen(in->s.names[i]) + 24;
+				size_t len = strlen(in->s.names[i0 + i]) + 24;
 				char *nm = malloc(len);
 				if (!nm) {
 					rc = ct_error("out of memory");
 					break;
 				}
-				snprintf(nm, len, "%s#aug%lld", in->s.names[i], (long long)(r - first[i]));
+				snprintf(nm, len, "%s#aug%lld", in->s.names[i0 + i], (long long)(r - first[i]));
 				free(s.names[r]);
 				s.names[r] = nm;
 			}
 		}
 	if (rc == 0 && ct_h5_exists(in->h.file, "orig_size")) {
 		rc = ct_h5_read(in->h.file, "orig_size", CT_I32, &orig);
-		if (rc == 0 && (orig.ndim != 2 || orig.shape[0] != n || orig.shape[1] != 2))
+		if (rc == 0 && (orig.ndim != 2 || orig.shape[0] != in->n || orig.shape[1] != 2))
 			rc = ct_error("'%s': dataset 'orig_size' does not match the images", in->h.path);
 		if (rc == 0 && ct_tensor_alloc3(&orig_out, CT_I32, total, 2, 1) == 0) {
 			orig_out.ndim = 2;
@@ -105,12 +109,12 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 	for (int64_t b = 0; rc == 0 && b < n; b += BLOCK) {
 		int64_t e = b + BLOCK < n ? b + BLOCK : n;
 		ct_tensor iv = ct_tensor_slice0(&inb, 0, e - b);
-		if (ct_images_read(in, b, &iv) < 0) {
+		if (ct_images_read(in, i0 + b, &iv) < 0) {
 			rc = -1;
 			break;
 		}
 		ct_tensor mv = ct_tensor_slice0(&inm, 0, e - b);
-		if (mset >= 0 && ct_h5_read_rows(mset_in, b, &mv) < 0) {
+		if (mset >= 0 && ct_h5_read_rows(mset_in, i0 + b, &mv) < 0) {
 			rc = ct_error_prefix("'%s': lung_mask", in->h.path);
 			break;
 		}
@@ -118,7 +122,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 		int failed = 0;
 #pragma omp parallel for schedule(dynamic, 4) reduction(| : failed)
 		for (int64_t r = r0; r < r1; r++) {
-			int64_t i = ((int64_t *)src_ix.data)[r], k = r - first[i];
+			int64_t i = ((int64_t *)src_ix.data)[r] - i0, k = r - first[i];
 			ct_tensor src = ct_tensor_slice0(&inb, i - b, 1), dst = ct_tensor_slice0(&outb, r - r0, 1);
 			src.ndim = dst.ndim = 3;
 			for (int d = 0; d < 3; d++) {
@@ -140,7 +144,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 					memcpy(mdst, msrc, plane);
 			} else {
 				ct_rng rng;
-				ct_rng_init(&rng, o->seed, ((uint64_t)i << 20) | (uint64_t)k);
+				ct_rng_init(&rng, o->seed, ((uint64_t)(i0 + i) << 20) | (uint64_t)k);
 				ct_augment_sample(&o->p, &rng, (int)H, (int)W, m);
 				if (ct_warp_affine(&src, m, o->p.fill, o->p.cval, &dst) < 0)
 					failed = 1;

@@ -16,6 +16,7 @@ typedef struct ct_augment_opts {
 	uint64_t seed;
 	int all;          /* augment every split, not only "train" */
 	int compress;     /* deflate level of the images dataset */
+	int64_t row0, row1; /* only input rows [row0, row1) (--shard); row1 = 0: every row */
 } ct_augment_opts;
 
 /* Read `in`, write the augmented file into the created (not committed) `out`.
@@ -23,7 +24,10 @@ typedef struct ct_augment_opts {
  * draws its transform from rng stream (seed, i << 20 | k), so the result is
  * byte-identical for any thread count: the eight uniforms of the affine transform,
  * then (with photometric options) the five of ct_photo_random and the noise.
- * A /lung_mask in the input is warped along (nearest neighbour). */
+ * A /lung_mask in the input is warped along (nearest neighbour).
+ * With a row range, output rows are those rows and their copies, source_index and the
+ * random streams keep the input's row numbers: the shards of a run, in order, are the
+ * rows of the unsharded output. */
 int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct_run *run, int64_t *nout);
 
 #endif

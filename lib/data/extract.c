@@ -67,7 +67,7 @@ static int prepare(const ct_extract *x, const ct_tensor *rows, int64_t r, uint8_
 int ct_extract_run(ct_extract *x, int64_t start)
 {
 	ct_images *in = x->in;
-	int64_t n = in->n, B = x->batch;
+	int64_t r0 = x->row1 > 0 ? x->row0 : 0, n = x->row1 > 0 ? x->row1 - x->row0 : in->n, B = x->batch;
 	int no = ct_net_noutputs(x->net);
 	int64_t D = 0;
 	ct_tensor rows = { 0 }, batch = { 0 }, feats = { 0 };
@@ -92,7 +92,7 @@ int ct_extract_run(ct_extract *x, int64_t start)
 	for (int64_t b = start; rc == 0 && b < n; b += B) {
 		int64_t cnt = b + B <= n ? B : n - b;
 		ct_tensor rv = ct_tensor_slice0(&rows, 0, cnt);
-		if (ct_images_read(in, b, &rv) < 0) {
+		if (ct_images_read(in, r0 + b, &rv) < 0) {
 			rc = -1;
 			break;
 		}
@@ -112,14 +112,14 @@ int ct_extract_run(ct_extract *x, int64_t start)
 		if (bad >= 0) {
 			if (strstr(msg, "NaN"))
 				rc = ct_error("'%s': sample '%s' has NaN or Inf pixel values", in->h.path,
-					      in->s.names[b + bad]);
+					      in->s.names[r0 + b + bad]);
 			else
-				rc = ct_error("'%s': sample '%s': %s", in->h.path, in->s.names[b + bad], msg);
+				rc = ct_error("'%s': sample '%s': %s", in->h.path, in->s.names[r0 + b + bad], msg);
 			break;
 		}
 		ct_tensor bv = ct_tensor_slice0(&batch, 0, cnt);
 		if (ct_net_run(x->net, &bv) < 0) {
-			rc = ct_error_prefix("'%s': rows %lld..%lld", in->h.path, (long long)b, (long long)(b + cnt));
+			rc = ct_error_prefix("'%s': rows %lld..%lld", in->h.path, (long long)(r0 + b), (long long)(r0 + b + cnt));
 			break;
 		}
 		int64_t col = 0;
@@ -156,7 +156,7 @@ int ct_extract_run(ct_extract *x, int64_t start)
 					float f = src[j];
 					if (!isfinite(f)) {
 						rc = ct_error("'%s': sample '%s' gives a non-finite feature (bad weights?)",
-							      in->h.path, in->s.names[b + r]);
+							      in->h.path, in->s.names[r0 + b + r]);
 						break;
 					}
 					fo[r * D + col + j] = f;

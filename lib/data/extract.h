@@ -25,11 +25,13 @@ typedef struct ct_extract {
 	ct_pool pool;
 	hid_t act_dset;
 	int f16;
+	int64_t row0, row1;      /* only input rows [row0, row1) (--shard), written from dataset
+				    row 0; row1 = 0: every row */
 } ct_extract;
 
 /* Check the images fit the backbone (3 or 1 channels; size equal, or resize set). */
 int ct_extract_check(const ct_extract *x);
-/* Process rows [start, n). After each batch the rows are written, the root
+/* Process rows [start, n) (of the row range, when set). After each batch the rows are written, the root
  * attribute rows_done is updated and the file flushed, so an interrupted run can
  * continue from there. NaN or Inf pixels are an error naming the sample. */
 int ct_extract_run(ct_extract *x, int64_t start);

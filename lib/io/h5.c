@@ -274,6 +274,18 @@ int ct_h5_exit_unsafe(void)
 	return close_failed;
 }
 
+/* A partial file is flushed after every batch and meant to be inspected while written
+ * (ct-info OUTPUT.partial shows rows_done): without HDF5's file lock, which would refuse
+ * every reader while the writer has the file open. */
+static hid_t partial_fapl(void)
+{
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+	H5Pset_file_locking(fapl, 0, 1);
+#endif
+	return fapl;
+}
+
 int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed)
 {
 	ct_h5_init();
@@ -295,16 +307,19 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 	}
 	snprintf(h->tmp, n, "%s.partial", path);
 	if (resume && stat(h->tmp, &st) == 0) {
-		h->file = H5Fopen(h->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+		hid_t fapl = partial_fapl();
+		h->file = H5Fopen(h->tmp, H5F_ACC_RDWR, fapl);
+		H5Pclose(fapl);
 		if (h->file >= 0) {
 			*resumed = 1;
 			return 0;
 		}
 		/* An unreadable partial file (killed mid-write): start again. */
 	}
-	hid_t fcpl = untimed_fcpl();
-	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+	hid_t fcpl = untimed_fcpl(), fapl = partial_fapl();
+	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, fapl);
 	H5Pclose(fcpl);
+	H5Pclose(fapl);
 	if (h->file < 0) {
 		ct_error_errno("cannot create '%s'", h->tmp);
 		char msg[1024];
