@@ -5,6 +5,8 @@
 #   --chromium  chromium for the HTML report test (optional: the test skips without it)
 set -e
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+# DICOM (GDCM, with a C++ shim: g++) and NIfTI (nifti_clib); the references of their tests.
+PKGS="$PKGS g++ libgdcm-dev libnifti2-dev python3-pydicom python3-nibabel python3-numpy python3-pil"
 OPTIONAL=""
 for a in "$@"; do
 	case "$a" in
