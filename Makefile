@@ -35,6 +35,7 @@ CXX        ?= g++
 GDCM_CFLAGS := -I/usr/include/gdcm-3.0
 MED_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lnifti2 -lznz -lstdc++
 LDLIBS     += $(MED_LIBS)
+ALL_CFLAGS += -I/usr/include/nifti
 ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Ilib $(GDCM_CFLAGS) \
 	       $(OMPFLAGS) $(CFLAGS) $(EXTRA) -MMD -MP
 
