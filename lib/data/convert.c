@@ -141,6 +141,9 @@ static int sniff_kind(const char *path)
 	unsigned char buf[352];
 	size_t n = fread(buf, 1, sizeof buf, f);
 	fclose(f);
+	/* "DICM" at 128 first: a DICOM preamble may hold a TIFF header (dual-personality files). */
+	if (n >= 132 && !memcmp(buf + 128, "DICM", 4))
+		return KIND_DICOM;
 	if (ct_image_sniff(buf, n))
 		return KIND_IMAGE;
 	if (ct_dicom_sniff(buf, n))
@@ -833,12 +836,10 @@ static int decode_source(const ct_source *src, const ct_convert_opts *o, conv_it
 		const ct_slice_select *sel = o->slices.every > 0 ? &o->slices : NULL;
 		if (ct_nifti_read(src->path, o->max_pixels, sel, &d->nii) < 0)
 			return -1;
-		if (d->nii.nslices == 0)
-			return ct_error("'%s': no slice of the volume is selected", src->path);
 		d->npages = (int)d->nii.nslices;
 		d->pages = d->nii.slices;
 		it->tag = 'z';
-		it->page_id = malloc((size_t)d->nii.nslices * sizeof *it->page_id);
+		it->page_id = malloc(((size_t)d->nii.nslices + 1) * sizeof *it->page_id);
 		if (!it->page_id)
 			return ct_error("out of memory");
 		memcpy(it->page_id, d->nii.index, (size_t)d->nii.nslices * sizeof *it->page_id);
@@ -863,9 +864,13 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 		decoded_free(&d);
 		return;
 	}
-	it->pages = calloc((size_t)d.npages, sizeof *it->pages);
+	it->pages = calloc((size_t)d.npages + 1, sizeof *it->pages);
 	if (!it->pages) {
 		it->err = strdup("out of memory");
+		decoded_free(&d);
+		return;
+	}
+	if (d.npages == 0) { /* a volume none of whose slices is selected */
 		decoded_free(&d);
 		return;
 	}

@@ -28,7 +28,11 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include <csignal>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -354,9 +358,7 @@ int read_file(const char *path, int64_t max_pixels, ct_dicom *out)
 	return 0;
 }
 
-} // namespace
-
-extern "C" int ct_dicom_read(const char *path, int64_t max_pixels, ct_dicom *out)
+int decode(const char *path, int64_t max_pixels, ct_dicom *out)
 {
 	memset(out, 0, sizeof *out);
 	quiet_gdcm();
@@ -371,6 +373,138 @@ extern "C" int ct_dicom_read(const char *path, int64_t max_pixels, ct_dicom *out
 	if (rc < 0)
 		ct_dicom_free(out);
 	return rc;
+}
+
+bool put(int fd, const void *p, size_t n)
+{
+	const char *c = (const char *)p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		c += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+// The child's side: decode, then send rc, message, info, frames, frame positions.
+void child(int fd, const char *path, int64_t max_pixels)
+{
+	ct_dicom d;
+	int rc = decode(path, max_pixels, &d);
+	std::string msg = rc < 0 ? ct_last_error() : "";
+	uint32_t ml = (uint32_t)msg.size();
+	bool okw = put(fd, &rc, sizeof rc) && put(fd, &ml, sizeof ml) && put(fd, msg.data(), ml);
+	if (rc == 0 && okw) {
+		okw = put(fd, &d.info, sizeof d.info);
+		for (int f = 0; okw && f < d.info.nframes; f++)
+			okw = put(fd, d.frames[f].data, ct_tensor_nbytes(&d.frames[f]));
+		int hp = d.frame_pos != nullptr;
+		okw = okw && put(fd, &hp, sizeof hp) && (!hp || put(fd, d.frame_pos, sizeof(double) * d.info.nframes));
+	}
+	_exit(okw ? 0 : 3);
+}
+
+bool get(std::vector<char> &buf, size_t &at, void *p, size_t n)
+{
+	if (buf.size() - at < n)
+		return false;
+	memcpy(p, buf.data() + at, n);
+	at += n;
+	return true;
+}
+
+} // namespace
+
+// GDCM aborts (assert) or crashes on some damaged files, so it runs in a child process: a
+// decoder that dies is a damaged file, reported as such, and never takes the tool down.
+extern "C" int ct_dicom_read(const char *path, int64_t max_pixels, ct_dicom *out)
+{
+	memset(out, 0, sizeof *out);
+	int fds[2];
+	if (pipe(fds) < 0)
+		return ct_error_errno("cannot decode '%s': pipe", path);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return ct_error_errno("cannot decode '%s': fork", path);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		// No crash handler of the tool here (it would remove the parent's outputs), and no
+		// library chatter on the tool's stderr (assert messages).
+		int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+		for (int sg : sigs)
+			signal(sg, SIG_DFL);
+		int nul = open("/dev/null", O_WRONLY);
+		if (nul >= 0)
+			dup2(nul, 2);
+		child(fds[1], path, max_pixels);
+	}
+	close(fds[1]);
+	std::vector<char> buf;
+	char chunk[1 << 16];
+	bool read_err = false;
+	for (;;) {
+		ssize_t r = read(fds[0], chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			read_err = true;
+		if (r <= 0)
+			break;
+		try {
+			buf.insert(buf.end(), chunk, chunk + r);
+		} catch (...) {
+			read_err = true;
+			break;
+		}
+	}
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (read_err)
+		return ct_error("cannot decode '%s': out of memory or read error", path);
+	size_t at = 0;
+	int rc;
+	uint32_t ml;
+	if (!WIFEXITED(status) || !get(buf, at, &rc, sizeof rc) || !get(buf, at, &ml, sizeof ml) || buf.size() - at < ml)
+		return ct_error("'%s': truncated or damaged DICOM file (the decoder failed on it)", path);
+	std::string msg(buf.data() + at, ml);
+	at += ml;
+	if (rc < 0) {
+		ct_error("%s", msg.c_str());
+		return rc;
+	}
+	ct_dicom_info info;
+	if (!get(buf, at, &info, sizeof info) || WEXITSTATUS(status) != 0)
+		return ct_error("'%s': truncated or damaged DICOM file (the decoder failed on it)", path);
+	out->info = info;
+	out->frames = (ct_tensor *)calloc((size_t)info.nframes, sizeof *out->frames);
+	if (!out->frames)
+		return ct_error("out of memory");
+	for (int f = 0; f < info.nframes; f++) {
+		if (ct_tensor_alloc3(&out->frames[f], CT_F32, info.rows, info.cols, info.samples) < 0 ||
+		    !get(buf, at, out->frames[f].data, ct_tensor_nbytes(&out->frames[f]))) {
+			ct_dicom_free(out);
+			return ct_error("'%s': cannot decode (out of memory or short result)", path);
+		}
+	}
+	int hp = 0;
+	if (get(buf, at, &hp, sizeof hp) && hp) {
+		out->frame_pos = (double *)malloc(sizeof(double) * info.nframes);
+		if (!out->frame_pos || !get(buf, at, out->frame_pos, sizeof(double) * info.nframes)) {
+			ct_dicom_free(out);
+			return ct_error("out of memory");
+		}
+	}
+	return 0;
 }
 
 extern "C" void ct_dicom_free(ct_dicom *d)

@@ -50,7 +50,14 @@ if sys.argv[1] == "--make":
     nib.save(img3, os.path.join(out, "noform.nii"))
     sys.exit(0)
 
-img = nib.load(sys.argv[1])
+path = sys.argv[1]
+if not path.endswith((".nii", ".nii.gz")):  # nibabel goes by the name; ct-convert by content
+    import tempfile
+    gz = open(path, "rb").read(2) == b"\x1f\x8b"
+    link = os.path.join(tempfile.mkdtemp(), "v.nii.gz" if gz else "v.nii")
+    os.symlink(os.path.abspath(path), link)
+    path = link
+img = nib.load(path)
 if len(img.shape) > 3:
     img = img.slicer[..., 0]
 c = nib.as_closest_canonical(img).get_fdata()
