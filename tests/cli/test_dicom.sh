@@ -95,6 +95,32 @@ status 0 "--anonymise --skip-bad: the skipped list does not name the path" \
 ok "(no identifying value in it)" $PY "$REF/find_leaks.py" "$ids" "$D/anon2.h5"
 rm -f "$D/tree/root/covid/PAT-A-4711/series1/zz.dcm"
 
+# The same phantom slices as 16-bit PNG (HU + 1024) and as DICOM series give the same images;
+# the example pipeline runs from the DICOM folder to a report, patients kept apart.
+if $PY -c "import PIL" 2>/dev/null; then
+	ct-phantom -o "$D/ph" --patients 12 --slices-per-patient 2 --size 64 --format png16 --seed 3 >/dev/null 2>&1
+	$PY "$REF/phantom_to_dicom.py" "$D/ph" "$D/phd"
+	ct-convert "$D/ph" --hu-offset -1024 --window lung --size 32 -o "$D/p16.h5" -q
+	status 0 "ct-convert reads the DICOM series of the phantom" ct-convert "$D/phd" --window lung --size 32 -o "$D/pd.h5" -q
+	ok "DICOM (rescale intercept -1024) and PNG (--hu-offset -1024) give identical images" $PY -c "
+import h5py, numpy as np
+a = h5py.File('$D/p16.h5')['images'][:]; b = h5py.File('$D/pd.h5')['images'][:]
+assert a.shape == b.shape and (a == b).all()"
+	mkdir -p "$D/w" && ct-weights synth --backbone mobilenet_v2 -o "$D/w/m.h5" -q
+	status 0 "examples/dicom_report.sh runs from the DICOM folder to a report" env BIN="$(dirname "$(command -v ct-convert)")" \
+		WEIGHTS="$D/w/m.h5" GROUP_KEY="$D/key" FRACTIONS=0.5,0.25,0.25 sh "$T_TOP/examples/dicom_report.sh" "$D/phd" "$D/ex"
+	ok "it writes the report" [ -s "$D/ex/report.html" ]
+	ct-info --json "$D/ex/split.h5" >"$D/ex.json"
+	ok "12 patients as groups, none in two splits" sh -c "grep -q '\"distinct\":[[:space:]]*12' '$D/ex.json' && grep -q '\"groups_in_several_splits\":[[:space:]]*0' '$D/ex.json'"
+	ok "no patient id or name in its files" $PY "$REF/find_leaks.py" /dev/stdin "$D/ex/images.h5" "$D/ex/features.h5" "$D/ex/report.html" <<IDS
+$(sed 's/\t.*\t/ /' "$D/ph/patients.tsv" | awk 'NR > 1 {print $2}' | sort -u)
+Phantom
+IDS
+else
+	echo "ok $((T_N + 1)) # skip python3-pil missing (phantom to DICOM)"
+	T_N=$((T_N + 1))
+fi
+
 # NIfTI volumes: a file is one group; slice selection.
 if $PY -c "import nibabel" 2>/dev/null; then
 	mkdir -p "$D/nii/vol"
