@@ -1041,7 +1041,10 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			out->nnifti += items[i].kind == KIND_NIFTI;
 		}
 	}
-	if (rc == 0 && total == 0)
+	if (rc == 0 && total == 0 && out->nnot_image)
+		rc = ct_error("no image could be converted (%lld bad, %lld DICOM files without pixel data)", (long long)nbad,
+			      (long long)out->nnot_image);
+	else if (rc == 0 && total == 0)
 		rc = ct_error("no image could be converted (%lld bad)", (long long)nbad);
 	int C = o->intensity.channels;
 	if (rc == 0 && (ct_tensor_alloc4(&out->images, o->as_float ? CT_F32 : CT_U8, total, o->height, o->width, C) < 0 ||

@@ -163,6 +163,22 @@ bool plane_orientation(const gdcm::DataSet *group, double o[6])
 	return po && numbers(str_value(*po, 0x0020, 0x0037), o, 6) == 6;
 }
 
+// Whether a SOP Class UID is an image storage class (CT, MR, CR/DX, US, SC, XA, NM, PET,
+// VL, RT Image/Dose): a file of such a class without pixel data is a damaged image.
+bool image_class(const std::string &uid)
+{
+	const std::string root = "1.2.840.10008.5.1.4.1.1.";
+	if (uid.compare(0, root.size(), root) != 0)
+		return false;
+	std::string rest = uid.substr(root.size());
+	std::string first = rest.substr(0, rest.find('.'));
+	static const char *images[] = { "1", "2", "4", "6", "7", "12", "20", "77", "128", "130" };
+	for (const char *c : images)
+		if (first == c)
+			return true;
+	return rest.compare(0, 6, "481.1") == 0 || rest.compare(0, 6, "481.2") == 0;
+}
+
 double fetch(const char *buf, gdcm::PixelFormat::ScalarType st, size_t i)
 {
 	switch (st) {
@@ -197,6 +213,11 @@ int read_file(const char *path, int64_t max_pixels, ct_dicom *out)
 		const gdcm::DataSet &ds = plain.GetFile().GetDataSet();
 		if (!ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0010)) && !ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0008)) &&
 		    !ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0009))) {
+			// An image description (Rows, Columns, Bits Allocated) without its pixels is a
+			// truncated image; without one, an object that is no image.
+			if (ds.FindDataElement(gdcm::Tag(0x0028, 0x0010)) || ds.FindDataElement(gdcm::Tag(0x0028, 0x0011)) ||
+			    ds.FindDataElement(gdcm::Tag(0x0028, 0x0100)) || image_class(str_value(ds, 0x0008, 0x0016)))
+				return ct_error("'%s': truncated or damaged DICOM file (image without pixel data)", path);
 			ct_error("'%s': no pixel data (not an image)", path);
 			return -2;
 		}
@@ -424,6 +445,7 @@ bool get(std::vector<char> &buf, size_t &at, void *p, size_t n)
 extern "C" int ct_dicom_read(const char *path, int64_t max_pixels, ct_dicom *out)
 {
 	memset(out, 0, sizeof *out);
+	quiet_gdcm(); /* its one-time set-up done before any fork (a child must not inherit it half-done) */
 	int fds[2];
 	if (pipe(fds) < 0)
 		return ct_error_errno("cannot decode '%s': pipe", path);
@@ -441,6 +463,7 @@ extern "C" int ct_dicom_read(const char *path, int64_t max_pixels, ct_dicom *out
 		int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 		for (int sg : sigs)
 			signal(sg, SIG_DFL);
+		alarm(300); /* a decoder caught in a loop on a damaged file ends as a failure */
 		int nul = open("/dev/null", O_WRONLY);
 		if (nul >= 0)
 			dup2(nul, 2);
