@@ -30,9 +30,20 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Ilib $(PKG_CFLAGS) -DCT_VERSION='"$(VERSION)"' \
 	     $(OMPFLAGS) $(CFLAGS) $(EXTRA) -MMD -MP
 LDLIBS := $(PKG_LIBS) -lhdf5_hl -lz -lm
+# DICOM (GDCM, through the C++ shim lib/image/dicom_gdcm.cc) and NIfTI (nifti_clib); neither
+# ships a pkg-config file in Debian. The C++ runtime comes last, for the shim.
+CXX        ?= g++
+GDCM_CFLAGS := -I/usr/include/gdcm-3.0
+MED_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lnifti2 -lznz -lstdc++
+LDLIBS     += $(MED_LIBS)
+ALL_CFLAGS += -I/usr/include/nifti
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Ilib $(GDCM_CFLAGS) \
+	       $(OMPFLAGS) $(CFLAGS) $(EXTRA) -MMD -MP
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_CXX  := $(sort $(wildcard lib/*/*.cc))
+LIB_OBJ  += $(LIB_CXX:%.cc=$(BUILD)/%.o)
 TOOL_SRC := $(sort $(wildcard tools/ct-*.c))
 TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -53,6 +64,10 @@ $(BUILD)/lib/%_avx512.o: EXTRA = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfm
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@

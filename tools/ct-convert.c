@@ -7,12 +7,15 @@
 #include "data/shard.h"
 #include "io/h5.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *out_path, *size_s = "224", *window_s, *intensity_s = "auto", *fit_s = "stretch",
 		  *filter_s = "area", *groups_s, *split_s, *label_s, *classes_s, *class_names_s, *class_map_s, *shard_s;
 static int unlabelled, channels = 3, as_float, skip_bad, force, threads, quiet, compress = 1;
+static const char *slices_s = "all", *group_key_s;
+static int anonymise;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 /* lung-field preprocessing (image/lung.h, docs/preprocessing.md) */
 static const char *standardise_s = "none";
@@ -25,14 +28,23 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "channels", &channels, "1|3", "output channels (grey is replicated to 3)", 1, 3),
 	CT_OPT_CHOICE_(0, "intensity", &intensity_s, "auto|window|minmax|none",
 		       "intensity mapping to [0,1] (auto: none for 8-bit data, minmax for 16-bit and float)"),
-	CT_OPT_STRING_('w', "window", &window_s, "LEVEL,WIDTH",
-		       "intensity window after the HU mapping, e.g. -600,1500 (lung); implies --intensity window"),
+	CT_OPT_STRING_('w', "window", &window_s, "W[:W:W]",
+		       "intensity window W = LEVEL,WIDTH or lung, mediastinum, bone, brain, abdomen; three "
+		       "windows give R, G, B (e.g. lung:mediastinum:bone); implies --intensity window"),
 	CT_OPT_DOUBLE_(0, "hu-slope", &hu_slope, "A", "Hounsfield mapping: hu = value * A + B", 0, 0),
 	CT_OPT_DOUBLE_(0, "hu-offset", &hu_offset, "B", "Hounsfield mapping offset (e.g. -1024)", 0, 0),
 	CT_OPT_CHOICE_(0, "fit", &fit_s, "stretch|pad", "stretch to the target, or keep the aspect ratio and pad"),
 	CT_OPT_CHOICE_(0, "filter", &filter_s, "area|bilinear", "antialiased resampling filter"),
 	CT_OPT_FLAG_(0, "float", &as_float, "store float32 in [0,1] instead of uint8"),
-	CT_OPT_STRING_('g', "groups", &groups_s, "TSV", "group (patient) ids: file<TAB>...<TAB>group, e.g. patients.tsv"),
+	CT_OPT_STRING_('g', "groups", &groups_s, "TSV|dicom|dicom-study",
+		       "group (patient) ids: file<TAB>...<TAB>group (e.g. patients.tsv), or from the DICOM PatientID "
+		       "(dicom) or StudyInstanceUID (dicom-study) as keyed hashes; a NIfTI file is one group"),
+	CT_OPT_STRING_(0, "group-key", &group_key_s, "FILE",
+		       "secret key of the hashed groups and names (default: ~/.config/ctfuse/group.key, made if missing)"),
+	CT_OPT_FLAG_(0, "anonymise", &anonymise,
+		     "replace sample names (file paths) by keyed hashes, and paths in the recorded command by <path>"),
+	CT_OPT_STRING_(0, "slices", &slices_s, "SPEC",
+		       "NIfTI slices to keep: all, or range:A-B, every:K, lung[:F] (comma-separated, all must hold)"),
 	CT_OPT_STRING_(0, "split", &split_s, "DIR", "COVID-CT-style split lists (TrainingTXT/, ValidationTXT/, TestingTXT/)"),
 	CT_OPT_STRING_(0, "classes", &classes_s, "A,B,...", "class folders to use (default: every sub-folder holding images)"),
 	CT_OPT_STRING_('l', "label", &label_s, "CLASS", "class of the paths read from stdin (INPUT '-')"),
@@ -64,7 +76,10 @@ static ct_cmd cmd = {
 	"[OPTIONS] INPUT [OUTPUT | -o OUTPUT]",
 	"Convert CT images to an HDF5 images file (N x H x W x C) with labels, names, groups and splits.",
 	"INPUT is a folder ROOT/<class>/<image>, a TSV list path<TAB>label[<TAB>group], or '-' for\n"
-	"paths on stdin (with --label). Images are opened by content (PNG, JPEG, TIFF), never by name.\n"
+	"paths on stdin (with --label). Class folders are searched at any depth (DICOM series in\n"
+	"sub-folders). Images are opened by content (PNG, JPEG, TIFF, DICOM, NIfTI), never by name;\n"
+	"DICOM and NIfTI values are Hounsfield units (rescale applied), so --hu-slope/--hu-offset\n"
+	"apply to the other formats only.\n"
 	"Exit status: 0 success, 1 failure (bad input, unwritable output), 2 usage error.",
 	options,
 	1,
@@ -97,6 +112,84 @@ static int make_sources(const char *input, ct_sources *src)
 /* The full source list while a shard's range is being converted (freed from its start). */
 static ct_source *src_all;
 static int64_t src_all_n;
+/* An argument with the value `v` (a pointer into it) shown as "<path>". */
+static char *redact_arg(const char *arg, const char *v)
+{
+	size_t pre = v > arg && v < arg + strlen(arg) ? (size_t)(v - arg) : 0;
+	char *r = malloc(pre + 7);
+	if (r) {
+		memcpy(r, arg, pre);
+		memcpy(r + pre, "<path>", 7);
+	}
+	return r;
+}
+
+/* The command and parameters recorded in the output: the windows in numbers and the key's
+ * fingerprint added; with --anonymise, paths (INPUT, OUTPUT, lists, key) shown as <path>. */
+static void record_run(int argc, char **argv, int nargs, char **args, const ct_convert_opts *o, char **cmdline,
+		       char **params)
+{
+	const char **hide[] = { &out_path, &groups_s, &split_s, &group_key_s };
+	const char *saved[4];
+	char **av = argv;
+	if (anonymise) {
+		av = calloc((size_t)argc + 1, sizeof *av);
+		for (int k = 0; av && k < argc; k++) {
+			av[k] = argv[k];
+			for (int a = 0; a < nargs; a++)
+				if (argv[k] == args[a])
+					av[k] = redact_arg(argv[k], argv[k]);
+			for (int h = 0; h < 4; h++) {
+				const char *v = *hide[h];
+				if (v && h == 1 && o->groups_from)
+					continue; /* --groups dicom is no path */
+				if (v && v >= argv[k] && v <= argv[k] + strlen(argv[k]) && av[k] == argv[k])
+					av[k] = redact_arg(argv[k], v);
+			}
+		}
+		for (int h = 0; h < 4; h++) {
+			saved[h] = *hide[h];
+			if (*hide[h] && !(h == 1 && o->groups_from))
+				*hide[h] = "<path>";
+		}
+	}
+	*cmdline = ct_cmdline(argc, av ? av : argv);
+	char *p = ct_opts_json(&cmd);
+	if (anonymise) {
+		for (int h = 0; h < 4; h++)
+			*hide[h] = saved[h];
+		for (int k = 0; av && k < argc; k++)
+			if (av[k] != argv[k])
+				free(av[k]);
+		free(av);
+	}
+	/* extra fields: "windows":[[level,width],...], "group_key_id":"..." */
+	char extra[512] = "";
+	size_t n = 0;
+	if (p && o->intensity.mode == CT_INTENSITY_WINDOW) {
+		int nw = o->intensity.nwin > 1 ? o->intensity.nwin : 1;
+		n += (size_t)snprintf(extra + n, sizeof extra - n, ",\"windows\":[");
+		for (int k = 0; k < nw; k++)
+			n += (size_t)snprintf(extra + n, sizeof extra - n, "%s[%.17g,%.17g]", k ? "," : "",
+					      nw > 1 ? o->intensity.wlevel[k] : o->intensity.level,
+					      nw > 1 ? o->intensity.wwidth[k] : o->intensity.width);
+		n += (size_t)snprintf(extra + n, sizeof extra - n, "]");
+	}
+	if (p && o->key)
+		snprintf(extra + n, sizeof extra - n, ",\"group_key_id\":\"%s\"", o->key->id);
+	if (p && extra[0]) {
+		size_t lp = strlen(p);
+		char *q = malloc(lp + strlen(extra) + 1);
+		if (q) {
+			memcpy(q, p, lp - 1); /* without the closing brace */
+			strcpy(q + lp - 1, extra);
+			strcat(q, "}");
+			free(p);
+			p = q;
+		}
+	}
+	*params = p;
+}
 
 /* A runtime failure after the sources were listed. */
 static int fail_freeing(ct_sources *src)
@@ -139,10 +232,10 @@ int main(int argc, char **argv)
 	else if (!strcmp(intensity_s, "none"))
 		o.intensity.mode = CT_INTENSITY_NONE;
 	if (window_s) {
-		if (ct_parse_pair(window_s, &o.intensity.level, &o.intensity.width) < 0)
+		if (ct_window_parse(window_s, &o.intensity) < 0)
 			return ct_tool_usage(&cmd, ct_last_error());
-		if (o.intensity.width <= 0)
-			return ct_tool_usage(&cmd, "--window width must be positive");
+		if (o.intensity.nwin == 3 && channels != 3)
+			return ct_tool_usage(&cmd, "three windows give three channels (--channels 3)");
 		if (o.intensity.mode != CT_INTENSITY_AUTO && o.intensity.mode != CT_INTENSITY_WINDOW)
 			return ct_tool_usage(&cmd, "--window conflicts with --intensity");
 		o.intensity.mode = CT_INTENSITY_WINDOW;
@@ -165,6 +258,26 @@ int main(int argc, char **argv)
 	ct_shard shard = { 0, 0 };
 	if (shard_s && ct_shard_parse(shard_s, &shard) < 0)
 		return ct_tool_usage(&cmd, ct_last_error());
+	if (ct_slice_select_parse(slices_s, &o.slices) < 0)
+		return ct_tool_usage(&cmd, ct_last_error());
+	o.anonymise = anonymise;
+	if (groups_s && !strcmp(groups_s, "dicom"))
+		o.groups_from = CT_GROUPS_PATIENT;
+	else if (groups_s && !strcmp(groups_s, "dicom-study"))
+		o.groups_from = CT_GROUPS_STUDY;
+	if (group_key_s && !o.groups_from && !anonymise)
+		return ct_tool_usage(&cmd, "--group-key goes with --groups dicom, --groups dicom-study or --anonymise");
+	ct_group_key key;
+	if (o.groups_from || anonymise) {
+		char kpath[4096];
+		if (group_key_s)
+			snprintf(kpath, sizeof kpath, "%s", group_key_s);
+		else if (ct_group_key_default_path(kpath, sizeof kpath) < 0)
+			return ct_tool_fail(&cmd);
+		if (ct_group_key_load(kpath, !group_key_s, &key) < 0)
+			return ct_tool_fail(&cmd);
+		o.key = &key;
+	}
 	ct_tool_threads(threads);
 
 	ct_sources src;
@@ -173,7 +286,7 @@ int main(int argc, char **argv)
 	int64_t matched;
 	if (make_sources(args[0], &src) < 0)
 		return ct_tool_fail(&cmd);
-	if (ct_sources_sort(&src) < 0 || (groups_s && ct_sources_set_groups(&src, groups_s, &matched) < 0) ||
+	if (ct_sources_sort(&src) < 0 || (groups_s && !o.groups_from && ct_sources_set_groups(&src, groups_s, &matched) < 0) ||
 	    (split_s && ct_sources_set_splits(&src, split_s, &matched) < 0))
 		return fail_freeing(&src);
 	for (int i = 0; i < src.nignored && !quiet; i++)
@@ -198,7 +311,8 @@ int main(int argc, char **argv)
 		ct_h5_abort(&h);
 		return fail_freeing(&src);
 	}
-	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
+	char *cmdline, *params;
+	record_run(argc, argv, nargs, args, &o, &cmdline, &params);
 	ct_run run = { "ct-convert", cmdline, params };
 	hid_t f = h.file;
 	int rc = ct_file_stamp(f, "images", &run, NULL, 0);
@@ -242,6 +356,10 @@ int main(int argc, char **argv)
 			conv.s.nclasses, o.width, o.height, channels, as_float ? "float32" : "uint8", out_path);
 		if (conv.nskipped)
 			fprintf(stderr, " (%lld bad files skipped)", (long long)conv.nskipped);
+		if (conv.ndicom || conv.nnifti)
+			fprintf(stderr, " (%lld DICOM, %lld NIfTI files)", (long long)conv.ndicom, (long long)conv.nnifti);
+		if (conv.nnot_image)
+			fprintf(stderr, " (%lld DICOM files without pixel data left out)", (long long)conv.nnot_image);
 		if (nosplit)
 			fprintf(stderr, " (%lld in no split list)", (long long)nosplit);
 		if (conv.lung_mask.data && conv.lung_not_found)

@@ -1,14 +1,18 @@
 /* convert.c - listing image inputs and converting them to fixed-size tensors. */
 #include "data/convert.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "image/codec.h"
 #include "image/nuisance.h"
 #include "image/lung.h"
 #include "image/resize.h"
+#include "image/dicom.h"
+#include "image/nifti.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,22 +133,77 @@ static int list_dir(const char *dir, int want_dirs, char ***out, int *nout)
 	return 0;
 }
 
-/* Whether any file in dir looks like an image by its first bytes. */
+/* What a file holds, by its first bytes (gzip data is looked into for a NIfTI header). */
+enum { KIND_OTHER = 0, KIND_IMAGE, KIND_DICOM, KIND_NIFTI };
+
+static int sniff_kind(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return KIND_OTHER;
+	unsigned char buf[352];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	/* "DICM" at 128 first: a DICOM preamble may hold a TIFF header (dual-personality files). */
+	if (n >= 132 && !memcmp(buf + 128, "DICM", 4))
+		return KIND_DICOM;
+	if (ct_image_sniff(buf, n))
+		return KIND_IMAGE;
+	if (ct_dicom_sniff(buf, n))
+		return KIND_DICOM;
+	if (ct_nifti_sniff(buf, n) || (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b && ct_nifti_sniff_file(path) == 1))
+		return KIND_NIFTI;
+	return KIND_OTHER;
+}
+
+/* Whether any file in dir (names relative to it) is an image, a DICOM or a NIfTI file by content. */
 static int holds_image(const char *dir, char **files, int nf)
 {
 	for (int i = 0; i < nf; i++) {
 		char *p = join_path(dir, files[i]);
-		FILE *f = p ? fopen(p, "rb") : NULL;
+		int k = p ? sniff_kind(p) : KIND_OTHER;
 		free(p);
-		if (!f)
-			continue;
-		unsigned char buf[16];
-		size_t n = fread(buf, 1, sizeof buf, f);
-		fclose(f);
-		if (ct_image_sniff(buf, n))
+		if (k != KIND_OTHER)
 			return 1;
 	}
 	return 0;
+}
+
+/* The regular files under dir at any depth (hidden entries skipped), as paths relative to
+ * dir, sorted: folders of DICOM series hold their slices in sub-folders. */
+static int list_files_deep(const char *dir, const char *rel, int depth, char ***v, int *n)
+{
+	if (depth > 32)
+		return ct_error("'%s': folders nested too deep (a symbolic link loop?)", dir);
+	char **files = NULL, **dirs = NULL;
+	int nf = 0, nd = 0, rc = 0;
+	if (list_dir(dir, 0, &files, &nf) < 0 || list_dir(dir, 1, &dirs, &nd) < 0) {
+		ct_strings_free(files, nf);
+		return -1;
+	}
+	char **nv = realloc(*v, ((size_t)*n + (size_t)nf + 1) * sizeof *nv);
+	if (!nv)
+		rc = ct_error("out of memory");
+	else
+		*v = nv;
+	for (int i = 0; i < nf && rc == 0; i++) {
+		char *r = rel ? join_path(rel, files[i]) : dupstr(files[i]);
+		if (!r)
+			rc = -1;
+		else
+			(*v)[(*n)++] = r;
+	}
+	for (int i = 0; i < nd && rc == 0; i++) {
+		char *sub = join_path(dir, dirs[i]), *r = rel ? join_path(rel, dirs[i]) : dupstr(dirs[i]);
+		rc = sub && r ? list_files_deep(sub, r, depth + 1, v, n) : -1;
+		free(sub);
+		free(r);
+	}
+	ct_strings_free(files, nf);
+	ct_strings_free(dirs, nd);
+	if (rc == 0 && depth == 0 && *n > 1)
+		qsort(*v, (size_t)*n, sizeof **v, cmp_str);
+	return rc;
 }
 
 static int in_csv(const char *csv, const char *name)
@@ -204,7 +263,7 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes)
 		char *cdir = join_path(root, subs[c]);
 		char **files = NULL, **dirs = NULL;
 		int nf = 0, nd = 0;
-		if (!cdir || list_dir(cdir, 0, &files, &nf) < 0 || list_dir(cdir, 1, &dirs, &nd) < 0) {
+		if (!cdir || list_files_deep(cdir, NULL, 0, &files, &nf) < 0 || list_dir(cdir, 1, &dirs, &nd) < 0) {
 			free(cdir);
 			ct_strings_free(files, nf);
 			rc = -1;
@@ -750,6 +809,15 @@ typedef struct conv_item {
 	int orig_h, orig_w;
 	float *nuisance;   /* npages x CT_NUISANCE_COUNT */
 	char *err;         /* message when the file failed */
+	int kind;          /* KIND_IMAGE, KIND_DICOM, KIND_NIFTI */
+	int not_image;     /* a DICOM file without pixel data: left out */
+	char tag;          /* page names: 'p' (#pK, K from 1, none for the first) or 'z' (#zK) */
+	int64_t *page_id;  /* NIfTI: the slice number of each page */
+	double *page_key;  /* order of the pages within the file (frame positions), or NULL */
+	char group[40];    /* keyed hash of the patient/study id, or of the file for NIfTI */
+	char series[65];   /* sha256 of folder + SeriesInstanceUID ("" when none): never written */
+	int has_pos, instance;
+	double pos[3], normal[3];
 } conv_item;
 
 static int to_u8(ct_tensor *r, ct_tensor *out)
@@ -825,9 +893,18 @@ static int convert_page_lung(const ct_tensor *page, const ct_convert_opts *o, ct
 	return rc;
 }
 
-static int convert_page(const ct_tensor *page, const ct_convert_opts *o, ct_tensor *out, ct_tensor *mask, int *lost)
+static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int hu, ct_tensor *out, ct_tensor *mask,
+			int *lost)
 {
 	ct_tensor f = { 0 }, r = { 0 };
+	ct_convert_opts hu_opts;
+	const ct_convert_opts *o = opts;
+	if (hu) { /* DICOM and NIfTI values are modality values (HU) already */
+		hu_opts = *opts;
+		hu_opts.intensity.slope = 1.0;
+		hu_opts.intensity.offset = 0.0;
+		o = &hu_opts;
+	}
 	if (lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost) < 0 : ct_intensity_apply(page, &o->intensity, &f) < 0) {
 		ct_tensor_free(&f);
 		return -1;
@@ -849,28 +926,125 @@ static int convert_page(const ct_tensor *page, const ct_convert_opts *o, ct_tens
 	return 0;
 }
 
+/* Decoded pages of one file, whatever its kind; the DICOM tags needed go into the item. */
+typedef struct decoded {
+	int npages;
+	ct_tensor *pages;
+	ct_image img;
+	ct_dicom dcm;
+	ct_nifti nii;
+} decoded;
+
+static void decoded_free(decoded *d)
+{
+	ct_image_free(&d->img);
+	ct_dicom_free(&d->dcm);
+	ct_nifti_free(&d->nii);
+}
+
+static void hash_group(const ct_convert_opts *o, const char *domain, const char *prefix, const char *value,
+		       char *out)
+{
+	char h[33];
+	ct_keyed_hash(o->key, domain, value, 8, h);
+	snprintf(out, 40, "%s%s", prefix, h);
+}
+
+static int decode_source(const ct_source *src, const ct_convert_opts *o, conv_item *it, decoded *d)
+{
+	it->kind = sniff_kind(src->path);
+	it->tag = 'p';
+	if (it->kind == KIND_DICOM) {
+		int rc = ct_dicom_read(src->path, o->max_pixels, &d->dcm);
+		if (rc == -2)
+			it->not_image = 1;
+		if (rc < 0)
+			return rc;
+		const ct_dicom_info *in = &d->dcm.info;
+		d->npages = in->nframes;
+		d->pages = d->dcm.frames;
+		it->has_pos = in->has_position;
+		it->instance = in->instance;
+		memcpy(it->pos, in->position, sizeof it->pos);
+		memcpy(it->normal, in->normal, sizeof it->normal);
+		if (*in->series_uid) {
+			const char *slash = strrchr(src->path, '/');
+			ct_sha256 s;
+			uint8_t dg[32];
+			ct_sha256_init(&s);
+			ct_sha256_update(&s, src->path, slash ? (size_t)(slash - src->path) : 0);
+			ct_sha256_update(&s, "", 1);
+			ct_sha256_update(&s, in->series_uid, strlen(in->series_uid));
+			ct_sha256_final(&s, dg);
+			ct_sha256_hex(dg, it->series);
+		}
+		if (d->dcm.frame_pos) {
+			it->page_key = malloc((size_t)in->nframes * sizeof *it->page_key);
+			if (!it->page_key)
+				return ct_error("out of memory");
+			memcpy(it->page_key, d->dcm.frame_pos, (size_t)in->nframes * sizeof *it->page_key);
+		}
+		if (o->groups_from != CT_GROUPS_NONE) {
+			if (o->groups_from == CT_GROUPS_PATIENT && *in->patient_id)
+				hash_group(o, "patient", "pt-", in->patient_id, it->group);
+			else if (*in->study_uid)
+				hash_group(o, "study", "st-", in->study_uid, it->group);
+		}
+		return 0;
+	}
+	if (it->kind == KIND_NIFTI) {
+		const ct_slice_select *sel = o->slices.every > 0 ? &o->slices : NULL;
+		if (ct_nifti_read(src->path, o->max_pixels, sel, &d->nii) < 0)
+			return -1;
+		d->npages = (int)d->nii.nslices;
+		d->pages = d->nii.slices;
+		it->tag = 'z';
+		it->page_id = malloc(((size_t)d->nii.nslices + 1) * sizeof *it->page_id);
+		if (!it->page_id)
+			return ct_error("out of memory");
+		memcpy(it->page_id, d->nii.index, (size_t)d->nii.nslices * sizeof *it->page_id);
+		if (o->groups_from != CT_GROUPS_NONE)
+			hash_group(o, "file", "file-", src->name, it->group);
+		return 0;
+	}
+	if (ct_image_read(src->path, o->max_pixels, &d->img) < 0)
+		return -1;
+	it->kind = KIND_IMAGE;
+	d->npages = d->img.npages;
+	d->pages = d->img.pages;
+	return 0;
+}
+
 static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_item *it)
 {
-	ct_image img = { 0 };
-	if (ct_image_read(src->path, o->max_pixels, &img) < 0) {
+	decoded d;
+	memset(&d, 0, sizeof d);
+	if (decode_source(src, o, it, &d) < 0) {
 		it->err = strdup(ct_last_error());
+		decoded_free(&d);
 		return;
 	}
-	it->pages = calloc((size_t)img.npages, sizeof *it->pages);
-	it->masks = calloc((size_t)img.npages, sizeof *it->masks);
+	it->pages = calloc((size_t)d.npages + 1, sizeof *it->pages);
+	it->masks = calloc((size_t)d.npages + 1, sizeof *it->masks);
 	if (!it->pages || !it->masks) {
 		it->err = strdup("out of memory");
-		ct_image_free(&img);
+		decoded_free(&d);
 		return;
 	}
-	it->orig_h = (int)img.pages[0].shape[0];
-	it->orig_w = (int)img.pages[0].shape[1];
-	it->nuisance = malloc((size_t)img.npages * CT_NUISANCE_COUNT * sizeof *it->nuisance);
-	for (int p = 0; p < img.npages; p++) {
+	if (d.npages == 0) { /* a volume none of whose slices is selected */
+		decoded_free(&d);
+		return;
+	}
+	it->orig_h = (int)d.pages[0].shape[0];
+	it->orig_w = (int)d.pages[0].shape[1];
+	const char *format = it->kind == KIND_DICOM ? "dicom" : it->kind == KIND_NIFTI ? "nifti" : d.img.format;
+	int bit_depth = it->kind == KIND_IMAGE ? d.img.bit_depth : 16;
+	it->nuisance = malloc((size_t)d.npages * CT_NUISANCE_COUNT * sizeof *it->nuisance);
+	for (int p = 0; p < d.npages; p++) {
 		int lost = 0;
-		if (!it->nuisance || ct_nuisance(&img.pages[p], img.format, img.bit_depth,
-						 it->nuisance + (size_t)p * CT_NUISANCE_COUNT) < 0 ||
-		    convert_page(&img.pages[p], o, &it->pages[p], &it->masks[p], &lost) < 0) {
+		if (!it->nuisance ||
+		    ct_nuisance(&d.pages[p], format, bit_depth, it->nuisance + (size_t)p * CT_NUISANCE_COUNT) < 0 ||
+		    convert_page(&d.pages[p], o, it->kind != KIND_IMAGE, &it->pages[p], &it->masks[p], &lost) < 0) {
 			char msg[1200];
 			snprintf(msg, sizeof msg, "'%s': %s", src->path, ct_last_error());
 			it->err = strdup(msg);
@@ -884,13 +1058,14 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 			free(it->nuisance);
 			it->nuisance = NULL;
 			it->masks = NULL;
-			ct_image_free(&img);
+			it->npages = 0;
+			decoded_free(&d);
 			return;
 		}
 		it->npages = p + 1;
 		it->nlost += lost;
 	}
-	ct_image_free(&img);
+	decoded_free(&d);
 }
 
 void ct_converted_free(ct_converted *c)
@@ -904,9 +1079,115 @@ void ct_converted_free(ct_converted *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* One output row: page p of source i, and its sort keys. */
+typedef struct out_row {
+	int64_t i;
+	int p;
+	const char *block;  /* name of the first file of its DICOM series, or its own name */
+	double key;         /* position along the series' slice normal (or InstanceNumber) */
+	double page_key;    /* position of the frame in a multi-frame file (or the frame index) */
+} out_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+	const out_row *x = a, *y = b;
+	int c = strcmp(x->block, y->block);
+	if (c)
+		return c;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	if (x->page_key != y->page_key)
+		return x->page_key < y->page_key ? -1 : 1;
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+static const conv_item *g_items; /* for cmp_series (qsort has no context argument) */
+
+static int cmp_series(const void *a, const void *b)
+{
+	int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+	int c = strcmp(g_items[i].series, g_items[j].series);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* Per-source block name and key: files of one series are ordered by position. */
+static int series_order(const ct_sources *src, const conv_item *items, const char **block, double *key)
+{
+	int64_t n = src->n, m = 0;
+	int64_t *ix = malloc(((size_t)n + 1) * sizeof *ix);
+	if (!ix)
+		return ct_error("out of memory");
+	for (int64_t i = 0; i < n; i++) {
+		block[i] = src->v[i].name;
+		key[i] = 0.0;
+		if (!items[i].err && !items[i].not_image && items[i].kind == KIND_DICOM && items[i].series[0])
+			ix[m++] = i;
+	}
+	g_items = items;
+	if (m > 1)
+		qsort(ix, (size_t)m, sizeof *ix, cmp_series);
+	for (int64_t a = 0; a < m;) {
+		int64_t b = a;
+		int all_pos = 1;
+		while (b < m && !strcmp(items[ix[b]].series, items[ix[a]].series)) {
+			all_pos &= items[ix[b]].has_pos;
+			b++;
+		}
+		const conv_item *first = &items[ix[a]];
+		for (int64_t k = a; k < b; k++) {
+			const conv_item *it = &items[ix[k]];
+			block[ix[k]] = src->v[ix[a]].name;
+			key[ix[k]] = all_pos ? it->pos[0] * first->normal[0] + it->pos[1] * first->normal[1] +
+						       it->pos[2] * first->normal[2]
+					     : (double)it->instance;
+		}
+		a = b;
+	}
+	free(ix);
+	return 0;
+}
+
+/* s with every occurrence of `what` replaced by `by` (malloc'd). */
+static char *replace_all(const char *s, const char *what, const char *by)
+{
+	size_t lw = strlen(what), lb = strlen(by), n = 0;
+	for (const char *p = s; lw && (p = strstr(p, what)); p += lw)
+		n++;
+	char *out = malloc(strlen(s) + n * (lb > lw ? lb - lw : 0) + 1), *d = out;
+	if (!out)
+		return NULL;
+	for (const char *p = s; *p;) {
+		if (lw && !strncmp(p, what, lw)) {
+			memcpy(d, by, lb);
+			d += lb;
+			p += lw;
+		} else {
+			*d++ = *p++;
+		}
+	}
+	*d = '\0';
+	return out;
+}
+
+/* The recorded name of source i (keyed hash with --anonymise) into buf. */
+static void source_name(const ct_source *s, const ct_convert_opts *o, char *buf, size_t cap)
+{
+	if (o->anonymise) {
+		char h[33];
+		ct_keyed_hash(o->key, "name", s->name, 10, h);
+		snprintf(buf, cap, "anon-%s", h);
+	} else {
+		snprintf(buf, cap, "%s", s->name);
+	}
+}
+
 int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *out)
 {
 	memset(out, 0, sizeof *out);
+	if ((o->anonymise || o->groups_from != CT_GROUPS_NONE) && !o->key)
+		return ct_error("groups from DICOM tags and anonymised names need a key");
 	conv_item *items = calloc((size_t)src->n + 1, sizeof *items);
 	if (!items)
 		return ct_error("out of memory");
@@ -918,6 +1199,12 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	int rc = 0;
 	int64_t total = 0, nbad = 0;
 	for (int64_t i = 0; i < n; i++) {
+		if (items[i].not_image) {
+			out->nnot_image++;
+			free(items[i].err);
+			items[i].err = NULL;
+			continue;
+		}
 		if (items[i].err) {
 			if (!o->skip_bad) {
 				rc = ct_error("%s", items[i].err);
@@ -926,9 +1213,14 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			nbad++;
 		} else {
 			total += items[i].npages;
+			out->ndicom += items[i].kind == KIND_DICOM;
+			out->nnifti += items[i].kind == KIND_NIFTI;
 		}
 	}
-	if (rc == 0 && total == 0)
+	if (rc == 0 && total == 0 && out->nnot_image)
+		rc = ct_error("no image could be converted (%lld bad, %lld DICOM files without pixel data)", (long long)nbad,
+			      (long long)out->nnot_image);
+	else if (rc == 0 && total == 0)
 		rc = ct_error("no image could be converted (%lld bad)", (long long)nbad);
 	int C = o->intensity.channels;
 	if (rc == 0 && (ct_tensor_alloc4(&out->images, o->as_float ? CT_F32 : CT_U8, total, o->height, o->width, C) < 0 ||
@@ -947,38 +1239,77 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	for (int c = 0; rc == 0 && c < src->nclasses; c++)
 		if (!(out->s.class_names[c] = dupstr(src->classes[c])))
 			rc = -1;
-	size_t img_bytes = (size_t)o->height * (size_t)o->width * (size_t)C * ct_dtype_size(out->images.dtype);
-	int64_t row = 0;
+	/* The output order: sources in order, DICOM series by position, frames by position. */
+	const char **block = rc == 0 ? malloc(((size_t)n + 1) * sizeof *block) : NULL;
+	double *key = rc == 0 ? malloc(((size_t)n + 1) * sizeof *key) : NULL;
+	out_row *rows = rc == 0 ? malloc(((size_t)total + 1) * sizeof *rows) : NULL;
+	if (rc == 0 && (!block || !key || !rows))
+		rc = ct_error("out of memory");
+	if (rc == 0)
+		rc = series_order(src, items, block, key);
+	int64_t nrows = 0;
 	for (int64_t i = 0; rc == 0 && i < n; i++) {
 		conv_item *it = &items[i];
+		char name[4096];
+		if (it->not_image)
+			continue;
 		if (it->err) {
-			out->skipped[out->nskipped++] = it->err;
+			char *msg = it->err;
+			if (o->anonymise) { /* the path would name what --anonymise hides */
+				source_name(&src->v[i], o, name, sizeof name);
+				msg = replace_all(it->err, src->v[i].path, name);
+				free(it->err);
+				if (!msg)
+					rc = ct_error("out of memory");
+			}
+			out->skipped[out->nskipped++] = msg;
 			it->err = NULL;
 			continue;
 		}
-		for (int p = 0; p < it->npages && rc == 0; p++, row++) {
-			memcpy((char *)out->images.data + (size_t)row * img_bytes, it->pages[p].data, img_bytes);
-			if (out->lung_mask.data)
-				memcpy((uint8_t *)out->lung_mask.data + (size_t)row * o->height * o->width,
-				       it->masks[p].data, (size_t)o->height * o->width);
-			int32_t *os = (int32_t *)out->orig_size.data + row * 2;
-			os[0] = it->orig_h;
-			os[1] = it->orig_w;
-			memcpy((float *)out->nuisance.data + row * CT_NUISANCE_COUNT,
-			       it->nuisance + (size_t)p * CT_NUISANCE_COUNT, CT_NUISANCE_COUNT * sizeof(float));
-			char name[4096];
-			if (p == 0)
-				snprintf(name, sizeof name, "%s", src->v[i].name);
-			else
-				snprintf(name, sizeof name, "%s#p%d", src->v[i].name, p + 1);
-			out->s.labels[row] = src->v[i].label;
-			if (p == 0)
-				out->lung_not_found += it->nlost;
-			if (!(out->s.names[row] = dupstr(name)) || !(out->s.groups[row] = dupstr(src->v[i].group)) ||
-			    !(out->s.splits[row] = dupstr(src->v[i].split)))
-				rc = -1;
+		for (int p = 0; p < it->npages; p++, nrows++) {
+			out_row *r = &rows[nrows];
+			r->i = i;
+			r->p = p;
+			r->block = block[i];
+			r->key = key[i];
+			r->page_key = it->page_key ? it->page_key[p] : (double)p;
 		}
 	}
+	if (rc == 0 && nrows > 1)
+		qsort(rows, (size_t)nrows, sizeof *rows, cmp_row);
+	size_t img_bytes = (size_t)o->height * (size_t)o->width * (size_t)C * ct_dtype_size(out->images.dtype);
+	for (int64_t row = 0; rc == 0 && row < nrows; row++) {
+		int64_t i = rows[row].i;
+		int p = rows[row].p;
+		conv_item *it = &items[i];
+		memcpy((char *)out->images.data + (size_t)row * img_bytes, it->pages[p].data, img_bytes);
+		if (out->lung_mask.data)
+			memcpy((uint8_t *)out->lung_mask.data + (size_t)row * o->height * o->width, it->masks[p].data,
+			       (size_t)o->height * o->width);
+		if (p == 0)
+			out->lung_not_found += it->nlost;
+		int32_t *os = (int32_t *)out->orig_size.data + row * 2;
+		os[0] = it->orig_h;
+		os[1] = it->orig_w;
+		memcpy((float *)out->nuisance.data + row * CT_NUISANCE_COUNT, it->nuisance + (size_t)p * CT_NUISANCE_COUNT,
+		       CT_NUISANCE_COUNT * sizeof(float));
+		char base[4096], name[4200];
+		source_name(&src->v[i], o, base, sizeof base);
+		if (it->tag == 'z')
+			snprintf(name, sizeof name, "%s#z%lld", base, (long long)it->page_id[p]);
+		else if (p == 0)
+			snprintf(name, sizeof name, "%s", base);
+		else
+			snprintf(name, sizeof name, "%s#p%d", base, p + 1);
+		const char *group = it->group[0] ? it->group : src->v[i].group;
+		out->s.labels[row] = src->v[i].label;
+		if (!(out->s.names[row] = dupstr(name)) || !(out->s.groups[row] = dupstr(group)) ||
+		    !(out->s.splits[row] = dupstr(src->v[i].split)))
+			rc = -1;
+	}
+	free(block);
+	free(key);
+	free(rows);
 	for (int64_t i = 0; i < n; i++) {
 		for (int p = 0; p < items[i].npages; p++) {
 			ct_tensor_free(&items[i].pages[p]);
@@ -988,6 +1319,8 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 		free(items[i].nuisance);
 		free(items[i].masks);
 		free(items[i].err);
+		free(items[i].page_id);
+		free(items[i].page_key);
 	}
 	free(items);
 	if (rc < 0)

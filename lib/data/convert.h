@@ -6,8 +6,10 @@
 
 #include "core/tensor.h"
 #include "data/dataset.h"
+#include "data/groupkey.h"
 #include "image/intensity.h"
 #include "image/lung.h"
+#include "image/nifti.h"
 #include "image/resize.h"
 
 #include <stdio.h>
@@ -78,7 +80,15 @@ typedef struct ct_convert_opts {
 	 * channels); with any of them or lung_mask, the lung field is returned as lung_mask. */
 	ct_lung_opts lung;
 	int lung_mask;
+	/* DICOM and NIfTI inputs (their values are Hounsfield units already: the intensity's
+	 * slope/offset apply to PNG/JPEG/TIFF inputs only). */
+	ct_slice_select slices;      /* NIfTI slices to keep (every == 0: all) */
+	int groups_from;             /* CT_GROUPS_*: groups from the DICOM tags, a NIfTI file one group */
+	int anonymise;               /* sample names replaced by keyed hashes */
+	const ct_group_key *key;     /* the key of those hashes (needed by both) */
 } ct_convert_opts;
+
+enum { CT_GROUPS_NONE = 0, CT_GROUPS_PATIENT, CT_GROUPS_STUDY };
 
 typedef struct ct_converted {
 	ct_tensor images;    /* N x H x W x C, U8 or F32 */
@@ -89,11 +99,19 @@ typedef struct ct_converted {
 	char **skipped;      /* "name: reason" */
 	ct_tensor lung_mask; /* N x H x W U8 (1 on the lung field) when requested, else empty */
 	int64_t lung_not_found; /* images in which no lung field was found (all-zero mask rows) */
+	int64_t nnot_image;  /* DICOM files without pixel data (DICOMDIR, reports), left out */
+	int64_t ndicom, nnifti; /* files of each kind converted */
 } ct_converted;
 
-/* Decode and convert every source (OpenMP over files). Multi-page files give one
- * sample per page, named "name#pK" (K from 1) after the first. With skip_bad, bad
- * files are skipped and listed; otherwise the first bad file (in sorted order) fails. */
+/* Decode and convert every source (OpenMP over files), recognised by content: PNG, JPEG,
+ * TIFF, DICOM, NIfTI. Multi-page files (TIFF pages, DICOM frames) give one sample per page,
+ * named "name#pK" (K from 1) after the first; a NIfTI volume one sample per kept slice,
+ * "name#zK" (K the slice number, from 0, inferior -> superior). Rows follow the sources'
+ * order, except that the files of one DICOM series (same folder and SeriesInstanceUID) are
+ * ordered by their position along the slice normal (else InstanceNumber), as one block
+ * where its first file by name would be; frames of an Enhanced multi-frame file likewise.
+ * With skip_bad, bad files are skipped and listed; otherwise the first bad file (in sorted
+ * order) fails. DICOM files without pixel data are left out (counted in nnot_image). */
 int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *out);
 void ct_converted_free(ct_converted *c);
 

@@ -4,7 +4,81 @@
 #include "core/error.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const struct {
+	const char *name;
+	double level, width;
+} presets[] = {
+	{ "lung", -600.0, 1500.0 },
+	{ "mediastinum", 40.0, 400.0 },
+	{ "bone", 400.0, 1800.0 },
+	{ "brain", 40.0, 80.0 },
+	{ "abdomen", 40.0, 350.0 },
+};
+
+int ct_window_preset(const char *name, double *level, double *width)
+{
+	for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+		if (!strcmp(presets[i].name, name)) {
+			*level = presets[i].level;
+			*width = presets[i].width;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_one(const char *s, size_t n, double *level, double *width)
+{
+	char buf[64];
+	if (n == 0 || n >= sizeof buf)
+		return ct_error("bad window '%.*s' (expected a name or LEVEL,WIDTH)", (int)n, s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (ct_window_preset(buf, level, width) == 0)
+		return 0;
+	char *e1, *e2;
+	*level = strtod(buf, &e1);
+	if (e1 == buf || *e1 != ',')
+		return ct_error("bad window '%s' (expected lung, mediastinum, bone, brain, abdomen or LEVEL,WIDTH)", buf);
+	*width = strtod(e1 + 1, &e2);
+	if (e2 == e1 + 1 || *e2 || !isfinite(*level) || !isfinite(*width))
+		return ct_error("bad window '%s' (expected LEVEL,WIDTH)", buf);
+	if (!(*width > 0))
+		return ct_error("bad window '%s': the width must be positive", buf);
+	return 0;
+}
+
+int ct_window_parse(const char *spec, ct_intensity *p)
+{
+	double lv[3], wd[3];
+	int n = 0;
+	const char *s = spec;
+	for (;;) {
+		const char *c = strchr(s, ':');
+		size_t len = c ? (size_t)(c - s) : strlen(s);
+		if (n == 3)
+			return ct_error("bad window '%s': one window or three (for R, G, B)", spec);
+		if (parse_one(s, len, &lv[n], &wd[n]) < 0)
+			return -1;
+		n++;
+		if (!c)
+			break;
+		s = c + 1;
+	}
+	if (n == 2)
+		return ct_error("bad window '%s': one window or three (for R, G, B)", spec);
+	p->level = lv[0];
+	p->width = wd[0];
+	p->nwin = n;
+	for (int k = 0; k < n; k++) {
+		p->wlevel[k] = lv[k];
+		p->wwidth[k] = wd[k];
+	}
+	return 0;
+}
 
 void ct_intensity_defaults(ct_intensity *p)
 {
@@ -77,6 +151,16 @@ int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *ou
 	/* grey (1), grey+alpha (2), RGB (3), RGBA (4) */
 	int ncol = (c == 2 || c == 4) ? (int)c - 1 : (int)c;
 	int alpha = ncol != (int)c;
+	int multi = mode == CT_INTENSITY_WINDOW && p->nwin == 3;
+	if (multi) {
+		if (ncol != 1)
+			return ct_error("intensity: three windows need a grey image (this one has %d colour channels)", ncol);
+		if (p->channels != 3)
+			return ct_error("intensity: three windows give three channels, not %d", p->channels);
+		for (int k = 0; k < 3; k++)
+			if (!isfinite(p->wlevel[k]) || !(p->wwidth[k] > 0) || !isfinite(p->wwidth[k]))
+				return ct_error("intensity: window %d needs a finite level and a width > 0", k + 1);
+	}
 
 	/* Refuse NaN/Inf before doing anything: they would poison min/max and the output. */
 	if (in->dtype == CT_F32) {
@@ -132,7 +216,12 @@ int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *ou
 					v[k] *= a;
 			}
 			float *dst = o + (y * w + x) * p->channels;
-			if (p->channels == ncol) {
+			if (multi) { /* one grey value through three windows */
+				double hu = load(in, y, x, 0) * p->slope + p->offset;
+				double a = alpha ? clamp01(load(in, y, x, 1) / amax) : 1.0;
+				for (int k = 0; k < 3; k++)
+					dst[k] = (float)(a * clamp01((hu - (p->wlevel[k] - p->wwidth[k] / 2.0)) / p->wwidth[k]));
+			} else if (p->channels == ncol) {
 				for (int k = 0; k < ncol; k++)
 					dst[k] = (float)v[k];
 			} else if (p->channels == 3) { /* grey -> 3: replicate */

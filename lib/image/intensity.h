@@ -26,7 +26,20 @@ typedef struct ct_intensity {
 	double level, width;       /* window, in the units after slope/offset */
 	double slope, offset;      /* Hounsfield mapping; defaults 1 and 0 */
 	int channels;              /* 1 or 3 */
+	/* Multi-window channels (window mode, grey input, 3 output channels): with nwin == 3,
+	 * channel k is the grey value through window (wlevel[k], wwidth[k]) - e.g. lung,
+	 * mediastinum and bone windows as R, G, B. nwin 0 or 1: the one window above. */
+	int nwin;
+	double wlevel[3], wwidth[3];
 } ct_intensity;
+
+/* Named windows (level, width in HU): lung -600/1500, mediastinum 40/400, bone 400/1800,
+ * brain 40/80, abdomen 40/350. Returns 0, or -1 for an unknown name. */
+int ct_window_preset(const char *name, double *level, double *width);
+/* A window specification: one window ("lung" or "LEVEL,WIDTH") or three separated by ':'
+ * ("lung:mediastinum:bone", "-600,1500:40,400:400,1800"), set into p (level/width, and
+ * nwin/wlevel/wwidth). Widths must be > 0. Returns 0, or -1 with a message. */
+int ct_window_parse(const char *spec, ct_intensity *p);
 
 void ct_intensity_defaults(ct_intensity *p); /* auto, slope 1, offset 0, 3 channels */
 

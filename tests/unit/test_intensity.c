@@ -195,5 +195,40 @@ int main(void)
 		   "byte strides of the input are honoured");
 		ct_tensor_free(&out);
 	}
+	/* named windows and three windows as R, G, B */
+	{
+		ct_intensity_defaults(&p);
+		ok(ct_window_parse("mediastinum", &p) == 0 && p.level == 40 && p.width == 400 && p.nwin == 1,
+		   "preset mediastinum is 40/400");
+		ok(ct_window_parse("lung", &p) == 0 && p.level == -600 && p.width == 1500, "preset lung is -600/1500");
+		ok(ct_window_parse("-500,1000", &p) == 0 && p.level == -500 && p.width == 1000, "LEVEL,WIDTH parses");
+		ok(ct_window_parse("lung:mediastinum", &p) < 0, "two windows are refused (one or three)");
+		ok(ct_window_parse("lungs", &p) < 0 && strstr(ct_last_error(), "lungs"), "an unknown name is named");
+		ok(ct_window_parse("40,0", &p) < 0, "a zero width is refused");
+		ok(ct_window_parse("lung:mediastinum:100,200", &p) == 0 && p.nwin == 3 && p.wlevel[2] == 100 &&
+			   p.wwidth[1] == 400,
+		   "three windows parse");
+		float v[3] = { -600, 40, 100 };
+		int64_t sh[3] = { 1, 3, 1 };
+		ct_tensor in = ct_tensor_wrap(v, CT_F32, 3, sh);
+		p.mode = CT_INTENSITY_WINDOW;
+		p.channels = 3;
+		ok(ct_intensity_apply(&in, &p, &out) == 0, "three windows apply to a grey HU image");
+		/* expected from the window formula, value by value */
+		int good = 1;
+		for (int x = 0; x < 3; x++)
+			for (int k = 0; k < 3; k++) {
+				double e = (v[x] - (p.wlevel[k] - p.wwidth[k] / 2)) / p.wwidth[k];
+				e = e < 0 ? 0 : e > 1 ? 1 : e;
+				good &= fabs(at(&out, 0, x, k) - e) < 1e-6;
+			}
+		ok(good, "channel k is the value through window k");
+		ok(fabsf(at(&out, 0, 0, 0) - 0.5f) < 1e-6f && fabsf(at(&out, 0, 1, 1) - 0.5f) < 1e-6f &&
+			   fabsf(at(&out, 0, 2, 2) - 0.5f) < 1e-6f,
+		   "each window's level maps to 0.5 in its channel");
+		ct_tensor_free(&out);
+		p.channels = 1;
+		ok(ct_intensity_apply(&in, &p, &out) < 0, "three windows into one channel are refused");
+	}
 	TEST_DONE();
 }
