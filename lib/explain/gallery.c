@@ -203,7 +203,9 @@ int ct_gallery_write(FILE *f, const cJSON *doc, const char *png_dir, int max_per
 		num(f, get(ls, "median"), "%.3f");
 		fputs(" over ", f);
 		num(f, get(ls, "images"), "%.0f");
-		fputs(" images with heat", f);
+		fputs(" images with heat; the lung field covers a median ", f);
+		num(f, get(ls, "median_lung_area"), "%.3f");
+		fputs(" of the image, the share evenly spread heat would have", f);
 		const cJSON *nh = get(ls, "no_heat");
 		if (cJSON_IsNumber(nh) && nh->valuedouble > 0)
 			fprintf(f, " (%.0f without any positive evidence, left out)", nh->valuedouble);
