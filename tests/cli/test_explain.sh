@@ -136,6 +136,29 @@ status 0 "without /lung_mask the share is reported unavailable" \
 	ct-explain "$D/l2model.h5" "$D/images.h5" "$D/o4" --threshold 0.5
 ok "... in the summary, the JSON and the gallery" sh -c "grep -q 'unavailable' '$T_DIR/out' && grep -q '\"available\":[[:space:]]*false' '$D/o4/explain.json' && grep -q 'Unavailable' '$D/o4/gallery.html'"
 
+# The images shown at another size than the backbone's: --also gives the backbone the pixels
+# its features came from (probabilities exactly ct-score's); without it they are resized.
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 160 -o "$D/small.h5" -q
+status 0 "images of 160x160 with --also the 224x224 ones" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/o5" --also "$D/images.h5" --split all
+ok "... overlays of the shown images' size, probabilities equal to ct-score's" $py -c "
+import json, struct, sys
+d = json.load(open(sys.argv[1] + '/explain.json'))
+sc = {l.split('\t')[0]: float(l.split('\t')[3]) for l in open(sys.argv[2]).read().splitlines()[1:]}
+assert max(abs(s['p'] - sc[s['name']]) for s in d['samples']) < 1e-5
+b = open(sys.argv[1] + '/' + d['samples'][0]['png'], 'rb').read(24)
+assert struct.unpack('>II', b[16:24]) == (160, 160)" "$D/o5" "$D/scores.tsv"
+status 0 "without --also the images are resized to the backbone's input" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/o6" --split all --json
+ok "... which changes the probabilities (why --also exists)" $py -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+sc = {l.split('\t')[0]: float(l.split('\t')[3]) for l in open(sys.argv[2]).read().splitlines()[1:]}
+e = max(abs(s['p'] - sc[s['name']]) for s in d['samples'])
+assert e > 1e-4, e" "$T_DIR/out" "$D/scores.tsv"
+status 1 "--also with other images fails" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/bad7" --also "$D/fused.h5"
+
 # Bad input: one-line errors, exit 1 (usage 2), nothing left behind.
 status 1 "a missing model fails" ct-explain "$D/nope.h5" "$D/masked.h5" "$D/bad1"
 err_has "cannot open '$D/nope.h5'" "... naming the file"
