@@ -258,8 +258,6 @@ static void png_name(char *buf, size_t n, int64_t row, int digits, const char *n
 			break; /* no room for a whole multi-byte character */
 		s[k++] = c == '/' || c == '\\' || c < 0x20 || c == 0x7f ? '_' : (char)c;
 	}
-	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && k < 120)
-		break;
 	s[k] = '\0';
 	char *dot = strrchr(s, '.');
 	if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
