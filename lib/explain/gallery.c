@@ -124,12 +124,15 @@ static void median_table(FILE *f, const char *title, const cJSON *med, const cJS
 		return;
 	fputs("<table><thead><tr><th>", f);
 	ct_html_escape(f, title);
-	fputs("</th><th class=\"n\">images</th><th class=\"n\">median heat in lung field</th></tr></thead><tbody>\n", f);
+	fputs(cnt ? "</th><th class=\"n\">images</th>" : "</th>", f);
+	fputs("<th class=\"n\">median heat in lung field</th></tr></thead><tbody>\n", f);
 	for (const cJSON *e = med->child; e; e = e->next) {
 		fputs("<tr><td>", f);
 		ct_html_escape(f, e->string);
-		fputs("</td><td class=\"n\">", f);
-		num(f, cnt ? get(cnt, e->string) : NULL, "%.0f");
+		if (cnt) {
+			fputs("</td><td class=\"n\">", f);
+			num(f, get(cnt, e->string), "%.0f");
+		}
 		fputs("</td><td class=\"n\">", f);
 		num(f, e, "%.3f");
 		fputs("</td></tr>\n", f);
