@@ -229,3 +229,15 @@ stamps: $(STAMPS)
 
 clean:
 	rm -rf $(OUT)
+
+# Grad-CAM heat maps of the experiment's model on the test split (ct-explain; not part of
+# 'all'): OUT/EXP/gradcam/{gallery.html,explain.json,*.png}. Shown on the largest input size;
+# backbones of the other size read their own images (--also). The share of heat inside the
+# lung field needs /lung_mask in the images files.
+EXPLAIN_ARGS ?=
+.PHONY: gradcam
+gradcam: $(E)/gradcam/explain.json
+$(E)/gradcam/explain.json: $(E)/model.h5 $(E)/metrics.json $(foreach s,$(SIZES),$(OUT)/images-$(s).h5)
+	ct-explain $(E)/model.h5 $(OUT)/images-$(lastword $(SIZES)).h5 \
+		$(if $(word 2,$(SIZES)),--also $(OUT)/images-$(firstword $(SIZES)).h5) \
+		-o $(E)/gradcam --force -q $(EXPLAIN_ARGS)

@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-static const char *out_path, *split_s = "auto", *positive, *metrics_path, *weights_dir, *dump_path;
+static const char *out_path, *also_path, *split_s = "auto", *positive, *metrics_path, *weights_dir, *dump_path;
 static int as_json, batch = 8, max_per_group, threads, force, quiet;
 static double threshold = 0.5;
 
@@ -20,6 +20,8 @@ static ct_opt options[] = {
 		       "ct-score --json output giving threshold and positive class (default: metrics.json beside MODEL)"),
 	CT_OPT_STRING_(0, "positive", &positive, "NAME",
 		       "positive class (default: the metrics file's, else the class named like covid/lesion, else class 1)"),
+	CT_OPT_STRING_(0, "also", &also_path, "FILE",
+		       "the same images at another size: backbones of that input size read them (as ct-features did)"),
 	CT_OPT_STRING_(0, "weights-dir", &weights_dir, "DIR",
 		       "backbone weights DIR/NAME.h5 (default $CT_WEIGHTS_DIR, else weights)"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 1024),
@@ -94,6 +96,9 @@ static void print_summary(const cJSON *doc, const char *dir)
 		if (cJSON_IsNumber(md))
 			printf("%-12s %7d  %.3f\n", "all", (int)cJSON_GetObjectItemCaseSensitive(l, "images")->valuedouble,
 			       md->valuedouble);
+		const cJSON *ar = cJSON_GetObjectItemCaseSensitive(l, "median_lung_area");
+		if (cJSON_IsNumber(ar))
+			printf("lung field: a median %.3f of the image (the share of evenly spread heat)\n", ar->valuedouble);
 		for (const cJSON *e = cJSON_GetObjectItemCaseSensitive(l, "median_by_block")->child; e; e = e->next)
 			if (cJSON_IsNumber(e))
 				printf("block %s: median %.3f\n", e->string, e->valuedouble);
@@ -122,6 +127,7 @@ int main(int argc, char **argv)
 	ct_explain_opts o = {
 		.model_path = args[0],
 		.images_path = args[1],
+		.also_path = also_path,
 		.split = strcmp(split_s, "auto") ? split_s : NULL,
 		.positive = positive,
 		.threshold = threshold,

@@ -395,12 +395,15 @@ static int explain_one(const ct_explainer *x, const float *const *maps, ct_cam *
 	return rc;
 }
 
-int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, ct_cam *cams)
+int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, ct_cam *cams)
 {
 	const ct_head *m = x->head;
 	if (rows->ndim != 4 || (rows->shape[3] != 1 && rows->shape[3] != 3) ||
 	    (rows->dtype != CT_U8 && rows->dtype != CT_F32))
 		return ct_error("images must be N x H x W x 1 or 3, uint8 or float32");
+	if (alt && (alt->ndim != 4 || alt->shape[0] != rows->shape[0] || (alt->shape[3] != 1 && alt->shape[3] != 3) ||
+		    (alt->dtype != CT_U8 && alt->dtype != CT_F32)))
+		return ct_error("the images at the other size must be as many, N x H x W x 1 or 3");
 	for (int i = 0; i < m->nblocks; i++)
 		if (x->blk[i].bb < 0)
 			return ct_error("no network bound for backbone '%s'", m->blocks[i].backbone);
@@ -421,10 +424,14 @@ int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, ct_cam *cams)
 		}
 		int bad = -1;
 		char msg[512] = "";
+		const ct_tensor *src = alt && alt->shape[1] == g->in_h && alt->shape[2] == g->in_w &&
+					       !(rows->shape[1] == g->in_h && rows->shape[2] == g->in_w)
+					       ? alt
+					       : rows;
 #pragma omp parallel for schedule(static)
 		for (int64_t r = 0; r < n; r++) {
 			uint8_t *dst = (uint8_t *)in.data + r * (int64_t)g->in_h * g->in_w * 3;
-			if (prepare(rows, r, g->in_h, g->in_w, x->resize, dst) < 0) {
+			if (prepare(src, r, g->in_h, g->in_w, x->resize, dst) < 0) {
 #pragma omp critical
 				if (bad < 0 || r < bad) {
 					bad = (int)r;

@@ -81,8 +81,10 @@ int64_t ct_explainer_act_size(const ct_explainer *x);
 int64_t ct_explainer_cut_size(const ct_explainer *x);
 
 /* Explain n images (rows: n x H x W x C, uint8 0..255 or float 0..1, C 1 or 3, as in an images
- * file) into cams[0..n), allocated by the caller with ct_cam_alloc for this H x W. Results do
- * not depend on the thread count. */
-int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, ct_cam *cams);
+ * file) into cams[0..n), allocated by the caller with ct_cam_alloc for this H x W. alt (may be
+ * NULL) holds the same n images at another size: a backbone whose input is alt's size takes
+ * its pixels from alt, as when its features were extracted from an images file of that size;
+ * the heat is always mapped onto rows' size. Results do not depend on the thread count. */
+int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, ct_cam *cams);
 
 #endif

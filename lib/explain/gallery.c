@@ -124,12 +124,15 @@ static void median_table(FILE *f, const char *title, const cJSON *med, const cJS
 		return;
 	fputs("<table><thead><tr><th>", f);
 	ct_html_escape(f, title);
-	fputs("</th><th class=\"n\">images</th><th class=\"n\">median heat in lung field</th></tr></thead><tbody>\n", f);
+	fputs(cnt ? "</th><th class=\"n\">images</th>" : "</th>", f);
+	fputs("<th class=\"n\">median heat in lung field</th></tr></thead><tbody>\n", f);
 	for (const cJSON *e = med->child; e; e = e->next) {
 		fputs("<tr><td>", f);
 		ct_html_escape(f, e->string);
-		fputs("</td><td class=\"n\">", f);
-		num(f, cnt ? get(cnt, e->string) : NULL, "%.0f");
+		if (cnt) {
+			fputs("</td><td class=\"n\">", f);
+			num(f, get(cnt, e->string), "%.0f");
+		}
 		fputs("</td><td class=\"n\">", f);
 		num(f, e, "%.3f");
 		fputs("</td></tr>\n", f);
@@ -203,7 +206,9 @@ int ct_gallery_write(FILE *f, const cJSON *doc, const char *png_dir, int max_per
 		num(f, get(ls, "median"), "%.3f");
 		fputs(" over ", f);
 		num(f, get(ls, "images"), "%.0f");
-		fputs(" images with heat", f);
+		fputs(" images with heat; the lung field covers a median ", f);
+		num(f, get(ls, "median_lung_area"), "%.3f");
+		fputs(" of the image, the share evenly spread heat would have", f);
 		const cJSON *nh = get(ls, "no_heat");
 		if (cJSON_IsNumber(nh) && nh->valuedouble > 0)
 			fprintf(f, " (%.0f without any positive evidence, left out)", nh->valuedouble);

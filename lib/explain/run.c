@@ -258,8 +258,6 @@ static void png_name(char *buf, size_t n, int64_t row, int digits, const char *n
 			break; /* no room for a whole multi-byte character */
 		s[k++] = c == '/' || c == '\\' || c < 0x20 || c == 0x7f ? '_' : (char)c;
 	}
-	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && k < 120)
-		break;
 	s[k] = '\0';
 	char *dot = strrchr(s, '.');
 	if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
@@ -372,7 +370,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 {
 	*doc_out = NULL;
 	ct_head m;
-	ct_images im;
+	ct_images im, im2;
 	ct_explainer ex;
 	memset(&ex, 0, sizeof ex);
 	memset(&im, 0, sizeof im);
@@ -381,7 +379,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	int64_t nprov = 0;
 	ct_graph **graphs = NULL;
 	const char **bbs = NULL;
-	int nbbs = 0, rc = 0, im_open = 0;
+	int nbbs = 0, rc = 0, im_open = 0, im2_open = 0;
 	hid_t mask_d = H5I_INVALID_HID;
 	int64_t *rows = NULL;
 	dump dp;
@@ -390,7 +388,8 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	int *group = NULL, *keep = NULL;
 	char **pngs = NULL;
 	cJSON *doc = NULL;
-	ct_tensor batch = { 0 }, masks = { 0 };
+	ct_tensor batch = { 0 }, masks = { 0 }, batch2 = { 0 };
+	double *area = NULL;
 	ct_cam *cams = NULL;
 	int64_t n = 0;
 	double thr = 0.5;
@@ -468,6 +467,22 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		rc = ct_error("'%s': images have %lld channels (1 or 3 expected)", o->images_path, (long long)im.channels);
 		goto out;
 	}
+	if (o->also_path) {
+		if ((rc = ct_images_open(&im2, o->also_path)) < 0)
+			goto out;
+		im2_open = 1;
+		if (im2.n != im.n || (im2.channels != 1 && im2.channels != 3)) {
+			rc = ct_error("'%s': %lld images, '%s' has %lld", o->also_path, (long long)im2.n, o->images_path,
+				      (long long)im.n);
+			goto out;
+		}
+		for (int64_t i = 0; i < im.n; i++)
+			if (strcmp(im.s.names[i], im2.s.names[i])) {
+				rc = ct_error("'%s': image %lld is '%s', expected '%s' (as in '%s')", o->also_path, (long long)i,
+					      im2.s.names[i], im.s.names[i], o->images_path);
+				goto out;
+			}
+	}
 	int64_t H = im.height, W = im.width, HW = H * W;
 	/* the lung field */
 	int have_mask = ct_h5_exists(im.h.file, "lung_mask");
@@ -544,7 +559,9 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	cams = calloc((size_t)B, sizeof *cams);
 	if (!share || !bshare || !bmass || !prob || !score || !group || !keep || !pngs || !cams ||
 	    ct_tensor_alloc4(&batch, im.dtype, B, H, W, im.channels) < 0 ||
-	    ct_tensor_alloc4(&masks, CT_U8, B, H, W, 1) < 0) {
+	    ct_tensor_alloc4(&masks, CT_U8, B, H, W, 1) < 0 ||
+	    (o->also_path && ct_tensor_alloc4(&batch2, im2.dtype, B, im2.height, im2.width, im2.channels) < 0) ||
+	    !(area = malloc(((size_t)n + 1) * sizeof *area))) {
 		rc = ct_error("out of memory");
 		goto out;
 	}
@@ -574,6 +591,10 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		for (int64_t r = 0; r < cnt && rc == 0; r++) {
 			ct_tensor one = ct_tensor_slice0(&batch, r, 1);
 			rc = ct_images_read(&im, rows[at + r], &one);
+			if (rc == 0 && o->also_path) {
+				ct_tensor two = ct_tensor_slice0(&batch2, r, 1);
+				rc = ct_images_read(&im2, rows[at + r], &two);
+			}
 			if (rc == 0 && mask_d >= 0) {
 				ct_tensor mk = ct_tensor_slice0(&masks, r, 1);
 				int nd;
@@ -588,7 +609,8 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		if (rc < 0)
 			break;
 		ct_tensor bv = ct_tensor_slice0(&batch, 0, cnt);
-		if ((rc = ct_explain_batch(&ex, &bv, cams)) < 0) {
+		ct_tensor bv2 = o->also_path ? ct_tensor_slice0(&batch2, 0, cnt) : bv;
+		if ((rc = ct_explain_batch(&ex, &bv, o->also_path ? &bv2 : NULL, cams)) < 0) {
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", ct_last_error());
 			ct_error("'%s': rows %lld..%lld: %s", o->images_path, (long long)rows[at], (long long)rows[at + cnt - 1],
@@ -604,6 +626,13 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			prob[i] = c->p;
 			score[i] = c->score;
 			share[i] = mk ? ct_heat_share(c->heat, mk, HW) : NAN;
+			area[i] = NAN;
+			if (mk) {
+				int64_t on = 0;
+				for (int64_t q = 0; q < HW; q++)
+					on += mk[q] != 0;
+				area[i] = (double)on / (double)HW;
+			}
 			for (int b = 0; b < nb; b++) {
 				bshare[i * nb + b] = mk ? ct_heat_share(c->block_heat + (size_t)b * HW, mk, HW) : NAN;
 				bmass[i * nb + b] = c->block_mass[b];
@@ -662,6 +691,8 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	cJSON_AddNumberToObject(jf, "weight", fu.scale);
 	cJSON *ji = cJSON_AddObjectToObject(doc, "images");
 	cJSON_AddStringToObject(ji, "path", o->images_path);
+	if (o->also_path)
+		cJSON_AddStringToObject(ji, "also", o->also_path);
 	cJSON_AddNumberToObject(ji, "height", (double)H);
 	cJSON_AddNumberToObject(ji, "width", (double)W);
 	cJSON_AddBoolToObject(ji, "lung_mask", mask_d >= 0);
@@ -688,6 +719,8 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		cJSON_AddItemToObject(jl, "median", num_or_null(med));
 		cJSON_AddNumberToObject(jl, "images", (double)k);
 		cJSON_AddNumberToObject(jl, "no_heat", (double)(n - k));
+		/* the share heat spread evenly over the image would have */
+		cJSON_AddItemToObject(jl, "median_lung_area", num_or_null(median_of(area, NULL, n, NULL)));
 		cJSON *bg = cJSON_AddObjectToObject(jl, "median_by_group");
 		for (int g = 0; g < 5; g++) {
 			int64_t c = 0;
@@ -735,6 +768,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		cJSON_AddStringToObject(e, "group", group_names[group[i]]);
 		cJSON_AddStringToObject(e, "png", pngs[i]);
 		cJSON_AddItemToObject(e, "lung_share", num_or_null(share[i]));
+		cJSON_AddItemToObject(e, "lung_area", num_or_null(area[i]));
 		cJSON *a = cJSON_AddArrayToObject(e, "block_lung_share"), *ms = cJSON_AddArrayToObject(e, "block_heat_mass");
 		for (int b = 0; b < nb; b++) {
 			cJSON_AddItemToArray(a, num_or_null(bshare[i * nb + b]));
@@ -784,6 +818,10 @@ out:
 	free(cams);
 	ct_tensor_free(&batch);
 	ct_tensor_free(&masks);
+	ct_tensor_free(&batch2);
+	free(area);
+	if (im2_open)
+		ct_images_close(&im2);
 	if (pngs)
 		for (int64_t i = 0; i < n; i++)
 			free(pngs[i]);

@@ -10,6 +10,8 @@
 
 typedef struct ct_explain_opts {
 	const char *model_path, *images_path;
+	const char *also_path;    /* the same images at another size (a backbone of that input size
+				   * reads them, as ct-features did), or NULL */
 	const char *split;        /* train, val, test, all; NULL: test if the file has test rows, else all */
 	const char *positive;     /* positive class name; NULL: the metrics file's, else ct_positive_class */
 	double threshold;         /* used when threshold_set */

@@ -13,6 +13,7 @@ skip() {
 	T_N=$((T_N + 1))
 	echo "ok $T_N # SKIP $1"
 }
+real_w=${CT_WEIGHTS_DIR:-$top/weights} # pretrained weights, for the localisation check
 export CT_WEIGHTS_DIR="$D/w"
 mkdir -p "$D/w"
 ct-phantom -o "$D/ph" --patients 10 --slices-per-patient 2 --size 224 --seed 3 --split-dir "$D/split" >/dev/null 2>&1
@@ -135,6 +136,63 @@ assert sorted(d['lung_share']['median_by_split']) == ['test', 'train', 'val'] an
 status 0 "without /lung_mask the share is reported unavailable" \
 	ct-explain "$D/l2model.h5" "$D/images.h5" "$D/o4" --threshold 0.5
 ok "... in the summary, the JSON and the gallery" sh -c "grep -q 'unavailable' '$T_DIR/out' && grep -q '\"available\":[[:space:]]*false' '$D/o4/explain.json' && grep -q 'Unavailable' '$D/o4/gallery.html'"
+
+# The images shown at another size than the backbone's: --also gives the backbone the pixels
+# its features came from (probabilities exactly ct-score's); without it they are resized.
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 160 -o "$D/small.h5" -q
+status 0 "images of 160x160 with --also the 224x224 ones" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/o5" --also "$D/images.h5" --split all
+ok "... overlays of the shown images' size, probabilities equal to ct-score's" $py -c "
+import json, struct, sys
+d = json.load(open(sys.argv[1] + '/explain.json'))
+sc = {l.split('\t')[0]: float(l.split('\t')[3]) for l in open(sys.argv[2]).read().splitlines()[1:]}
+assert max(abs(s['p'] - sc[s['name']]) for s in d['samples']) < 1e-5
+b = open(sys.argv[1] + '/' + d['samples'][0]['png'], 'rb').read(24)
+assert struct.unpack('>II', b[16:24]) == (160, 160)" "$D/o5" "$D/scores.tsv"
+status 0 "without --also the images are resized to the backbone's input" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/o6" --split all --json
+ok "... which changes the probabilities (why --also exists)" $py -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+sc = {l.split('\t')[0]: float(l.split('\t')[3]) for l in open(sys.argv[2]).read().splitlines()[1:]}
+e = max(abs(s['p'] - sc[s['name']]) for s in d['samples'])
+assert e > 1e-4, e" "$T_DIR/out" "$D/scores.tsv"
+status 1 "--also with other images fails" \
+	ct-explain "$D/exp/model.h5" "$D/small.h5" "$D/bad7" --also "$D/fused.h5"
+
+# Localisation with the pretrained MobileNetV2: a checkerboard marker planted on every positive
+# image (outside the body) is what the model learns; /lung_mask is set to the marker's box, so
+# the "share" is the heat on the marker. Grad-CAM must put there several times the box's area
+# on the positives, and nothing on the negatives (a flipped sign, transposed or shifted maps fail).
+if [ -f "$real_w/mobilenet_v2.h5" ]; then
+	$py - "$D/images.h5" "$D/marker.h5" <<'PY'
+import shutil, sys, h5py, numpy as np
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    im, lab = f["images"][()], f["labels"][()]
+    pos = [c.decode() if isinstance(c, bytes) else c for c in f["class_names"][()]].index("lesion")
+    yy, xx = np.mgrid[0:36, 0:36]
+    im[lab == pos, 160:196, 16:52, :] = (((yy // 6 + xx // 6) % 2) * 255).astype(np.uint8)[..., None]
+    f["images"][...] = im
+    m = np.zeros(im.shape[:3], np.uint8)
+    m[:, 160:196, 16:52] = 1
+    f.create_dataset("lung_mask", data=m)
+PY
+	ct-features --backbone mobilenet_v2 --layer block_10_project_BN -w "$real_w/mobilenet_v2.h5" "$D/marker.h5" -o "$D/mk.h5" -q
+	ct-finetune "$D/mk.h5" --head logreg --epochs 100 --seed 1 -o "$D/mk-model.h5" -q
+	status 0 "pretrained MobileNetV2: a model that learnt a planted marker is explained" \
+		ct-explain "$D/mk-model.h5" "$D/marker.h5" "$D/o7" --split all --threshold 0.5 --weights-dir "$real_w"
+	ok "the heat is on the marker in the positives (> 4x its area), off it in the negatives" $py -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['counts']['TP'] >= 8 and d['counts']['TN'] >= 8, d['counts']
+m = d['lung_share']['median_by_group']
+area = d['lung_share']['median_lung_area']
+assert m['TP'] > 4 * area and m['TN'] < area, (m, area)" "$D/o7/explain.json"
+else
+	skip "no pretrained $real_w/mobilenet_v2.h5 (make weights): localisation check"
+	skip "no pretrained weights"
+fi
 
 # Bad input: one-line errors, exit 1 (usage 2), nothing left behind.
 status 1 "a missing model fails" ct-explain "$D/nope.h5" "$D/masked.h5" "$D/bad1"

@@ -2,13 +2,19 @@
  * differences, the CAM of pooled activations against the gradient of the score with respect to
  * the activation map taken by finite differences, the bilinear upsampling, the heat share, and
  * the L2-fusion backward step. (The whole chain against numpy: tests/cli/test_explain.sh.) */
+#include "core/error.h"
+#include "explain/explain.h"
 #include "explain/gradcam.h"
+#include "nn/testweights.h"
 #include "image/phantom.h"
 #include "nn/ops.h"
 #include "test.h"
 #include "train/head.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdint.h>
 
 static uint64_t st = 12345;
@@ -235,6 +241,179 @@ static int phantom_masks(char **argv)
 	return fflush(stdout) != 0;
 }
 
+/* The driver on a hand-built network: blocks c1/avg, c2/max and c1/none (the same layer
+ * twice) of a two-conv graph. The features it builds are those ct-features' pooled nets give
+ * (bit for bit), its probability is ct_head_predict's, each block map sums to 1 (or is 0),
+ * the combined map is their mean, and results do not depend on the thread count. */
+static ct_graph *tiny_graph(void)
+{
+	ct_graph *g = ct_graph_new("tiny");
+	int x = ct_graph_input(g, "in", 12, 12, 3);
+	x = ct_graph_conv2d(g, "c1", x, 4, 3, 3, 2, 2, 1, 1, CT_ACT_RELU);
+	ct_graph_conv2d(g, "c2", x, 5, 3, 3, 1, 1, 1, 1, CT_ACT_RELU);
+	return g;
+}
+
+static void set_block(ct_fblock *b, const char *layer, const char *pool, int64_t start, int64_t width)
+{
+	char name[64];
+	snprintf(name, sizeof name, "tiny/%s/%s", layer, pool);
+	b->name = strdup(name);
+	b->backbone = strdup("tiny");
+	b->layer = strdup(layer);
+	b->pool = strdup(pool);
+	b->weights_sha256 = strdup("");
+	b->start = start;
+	b->width = width;
+}
+
+static void run_cams(ct_explainer *x, const ct_tensor *img, ct_cam *cams, int n, int H, int W)
+{
+	for (int i = 0; i < n; i++)
+		ct_cam_alloc(&cams[i], x, H, W, 1);
+	ct_explain_batch(x, img, NULL, cams);
+}
+
+static void test_driver(void)
+{
+	ct_graph *g = tiny_graph();
+	ct_weights w = { 0 };
+	ct_graph_testweights(g, &w);
+	int d = 4 + 5 + 6 * 6 * 4;
+	ct_head m;
+	random_head(&m, CT_HEAD_MLP, d, 6, 2);
+	m.class_names = calloc(2, sizeof *m.class_names);
+	m.class_names[0] = strdup("normal");
+	m.class_names[1] = strdup("lesion");
+	m.nblocks = 3;
+	m.blocks = calloc(3, sizeof *m.blocks);
+	set_block(&m.blocks[0], "c1", "avg", 0, 4);
+	set_block(&m.blocks[1], "c2", "max", 4, 5);
+	set_block(&m.blocks[2], "c1", "none", 9, 144);
+	ct_explain_fusion fu = { 0, 1.0 };
+	ct_explainer x;
+	int okk = ct_explainer_init(&x, &m, 1, &fu) == 0 && ct_explainer_add(&x, "tiny", g, &w) == 0;
+	ok(okk, "the explainer binds a hand-built network to the model's three blocks");
+	if (!okk) {
+		diag("%s", ct_last_error());
+		ct_head_free(&m);
+		ct_weights_free(&w);
+		ct_graph_free(g);
+		return;
+	}
+	enum { N = 3 };
+	ct_tensor img;
+	ct_tensor_alloc4(&img, CT_U8, N, 12, 12, 3);
+	for (int i = 0; i < N; i++)
+		ct_testinput_fill(i, 12, 12, (uint8_t *)img.data + i * 12 * 12 * 3);
+	ct_cam cams[N];
+	run_cams(&x, &img, cams, N, 12, 12);
+	/* ct-features' way: one pooled net per pooling */
+	float ref[N][153];
+	const char *layer[3] = { "c1", "c2", "c1" };
+	ct_pool pool[3] = { CT_POOL_AVG, CT_POOL_MAX, CT_POOL_NONE };
+	for (int b = 0; b < 3; b++) {
+		ct_net *net = ct_net_new(g, &w, layer[b], pool[b]);
+		ct_tensor v;
+		ct_net_run(net, &img);
+		ct_net_output(net, 0, &v);
+		int64_t wd = m.blocks[b].width;
+		for (int i = 0; i < N; i++)
+			memcpy(&ref[i][m.blocks[b].start], (float *)v.data + i * wd, (size_t)wd * sizeof(float));
+		ct_net_free(net);
+	}
+	int same = 1, psame = 1, sums = 1, mean = 1, anyheat = 0;
+	for (int i = 0; i < N; i++) {
+		same &= !memcmp(ref[i], cams[i].features, sizeof ref[i]);
+		float p[2];
+		ct_head_predict(&m, ref[i], 1, p);
+		psame &= fabs(p[1] - cams[i].p) < 1e-6;
+		double tot = 0;
+		int nh = 0;
+		for (int b = 0; b < 3; b++) {
+			double s = ct_heat_sum(cams[i].block_heat + b * 144, 144);
+			sums &= fabs(s - 1) < 1e-5 || s == 0;
+			nh += s > 0;
+		}
+		anyheat |= nh > 0;
+		for (int q = 0; q < 144; q++) {
+			double v = 0;
+			for (int b = 0; b < 3; b++)
+				v += cams[i].block_heat[b * 144 + q];
+			mean &= fabs(v / (nh ? nh : 1) - cams[i].heat[q]) < 1e-6;
+			tot += cams[i].heat[q];
+		}
+		sums &= fabs(tot - 1) < 1e-5 || (nh == 0 && tot == 0);
+	}
+	ok(same, "the pooled features are bit-identical to ct-features' pooled outputs (avg, max, none)");
+	ok(psame, "the probability is ct_head_predict's on those features");
+	ok(sums && anyheat, "each block's upsampled map sums to 1 (or is all 0), the combined one too");
+	ok(mean, "the combined map is the mean of the blocks with heat");
+#ifdef _OPENMP
+	ct_cam one[N];
+	int nt = omp_get_max_threads();
+	omp_set_num_threads(1);
+	run_cams(&x, &img, one, N, 12, 12);
+	omp_set_num_threads(nt > 1 ? nt : 2);
+	int eq = 1;
+	for (int i = 0; i < N; i++) {
+		eq &= !memcmp(one[i].heat, cams[i].heat, 144 * sizeof(float)) && one[i].p == cams[i].p;
+		ct_cam_free(&one[i]);
+	}
+	ok(eq, "one thread gives the same maps and probabilities");
+#endif
+	/* grey float images of another size: resized only when allowed */
+	ct_tensor grey;
+	ct_tensor_alloc4(&grey, CT_F32, 1, 10, 14, 1);
+	for (int q = 0; q < 140; q++)
+		((float *)grey.data)[q] = (float)(q % 17) / 16.0f;
+	ct_cam gc;
+	ct_cam_alloc(&gc, &x, 10, 14, 0);
+	x.resize = 0;
+	ok(ct_explain_batch(&x, &grey, NULL, &gc) < 0 && strstr(ct_last_error(), "expects 12x12"),
+	   "images of another size are refused unless resizing is allowed");
+	x.resize = 1;
+	ok(ct_explain_batch(&x, &grey, NULL, &gc) == 0 && gc.p > 0 && gc.p < 1,
+	   "a grey float image of another size is resized and explained at its own size");
+	ct_cam_free(&gc);
+	for (int i = 0; i < N; i++)
+		ct_cam_free(&cams[i]);
+	ct_tensor_free(&grey);
+	ct_tensor_free(&img);
+	ct_explainer_free(&x);
+	/* a block of a user's own extractor cannot be explained; weights of another sha256 are refused */
+	free(m.blocks[1].backbone);
+	m.blocks[1].backbone = strdup("user");
+	ok(ct_explainer_init(&x, &m, 1, &fu) < 0 && strstr(ct_last_error(), "user"),
+	   "a block of backbone 'user' cannot be explained");
+	free(m.blocks[1].backbone);
+	m.blocks[1].backbone = strdup("tiny");
+	free(m.blocks[0].weights_sha256);
+	m.blocks[0].weights_sha256 = strdup("abc");
+	snprintf(w.sha256, sizeof w.sha256, "def");
+	ok(ct_explainer_init(&x, &m, 1, &fu) == 0 && ct_explainer_add(&x, "tiny", g, &w) < 0 &&
+	       strstr(ct_last_error(), "sha256"),
+	   "weights of another sha256 than the blocks record are refused");
+	ct_explainer_free(&x);
+	ct_head_free(&m);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+}
+
+/* The fusion read from the provenance: ct-fuse's params. */
+static void test_fusion(void)
+{
+	char *p1[] = { "{\"tool\":\"ct-features\",\"params\":{}}",
+		       "{\"tool\":\"ct-fuse\",\"params\":{\"standardize\":false,\"l2\":true,\"weights\":\"2,2\"}}" };
+	ct_explain_fusion f;
+	ok(ct_explain_fusion_read(p1, 2, &f) == 0 && f.l2 && f.scale == 2, "--l2 with equal weights is reproduced");
+	char *p2[] = { "{\"tool\":\"ct-fuse\",\"params\":{\"standardize\":true,\"l2\":false,\"weights\":null}}" };
+	ok(ct_explain_fusion_read(p2, 1, &f) < 0, "--standardize is refused");
+	char *p3[] = { "{\"tool\":\"ct-fuse\",\"params\":{\"standardize\":false,\"l2\":false,\"weights\":\"1,0.5\"}}" };
+	ok(ct_explain_fusion_read(p3, 1, &f) < 0, "unequal weights are refused");
+	ok(ct_explain_fusion_read(p1, 1, &f) == 0 && !f.l2 && f.scale == 1, "no ct-fuse: the features as extracted");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "phantom-masks"))
@@ -247,6 +426,8 @@ int main(int argc, char **argv)
 	test_upsample();
 	test_share();
 	test_l2();
+	test_driver();
+	test_fusion();
 	printf("1..%d\n", t_count);
 	TEST_DONE();
 }
