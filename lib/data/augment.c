@@ -123,6 +123,8 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 		ct_tensor ov = ct_tensor_slice0(&outb, 0, r1 - r0);
 		if (ct_h5_write_rows_z(dset, r0, &ov, o->compress) < 0)
 			rc = ct_error_prefix("cannot write images");
+		else if (o->progress)
+			o->progress(o->progress_ctx, r1, total);
 	}
 	if (dset >= 0)
 		H5Dclose(dset);

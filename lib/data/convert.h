@@ -68,6 +68,9 @@ typedef struct ct_convert_opts {
 	int as_float;        /* store float32 in [0,1] instead of uint8 */
 	int64_t max_pixels;
 	int skip_bad;
+	/* called with (ctx, files done, files) as files finish, one call at a time; may be NULL */
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void *progress_ctx;
 } ct_convert_opts;
 
 typedef struct ct_converted {
