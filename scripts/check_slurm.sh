@@ -36,7 +36,7 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1; }
 fi
-ok "slurm-wlm and munge are installed" command -v slurmctld >/dev/null
+ok "slurm-wlm and munge are installed" sh -c '{ command -v slurmctld && command -v slurmd && command -v munged; } >/dev/null'
 [ "$(id -u)" -eq 0 ] || { say "the daemons run as root here: run as root"; fail=$((fail + 1)); finish; }
 command -v slurmctld >/dev/null || finish
 
@@ -196,9 +196,10 @@ sbatch --wait -o "$D/noop.out" "$top/pipelines/slurm/stage.sbatch" "$top/pipelin
 rc=$?
 ok "rerunning a finished task is a no-op that exits 0" sh -c "[ $rc -eq 0 ] && ! grep -q '^ct-' '$D/noop.out'"
 # examples/slurm/features.sbatch, unmodified, from the top of the tree: 2 shards and a merge job
-jid=$(cd "$top" && sbatch --parsable --array=1-2 -o "$D/example-%A_%a.out" examples/slurm/features.sbatch "$D/slurm" mobilenet_v2)
+jid=$(cd "$top" && CT_WEIGHTS_DIR="$D/w" sbatch --parsable --array=1-2 -o "$D/example-%A_%a.out" \
+	examples/slurm/features.sbatch "$D/slurm" mobilenet_v2)
 f=feat-mobilenet_v2.block_10_project_BN
-sbatch --wait --dependency="afterok:${jid%%;*}" -o "$D/example-merge.out" \
+timeout 600 sbatch --wait --dependency="afterok:${jid%%;*}" --kill-on-invalid-dep=yes -o "$D/example-merge.out" \
 	--wrap "ct-merge $D/slurm/shards/$f.1-of-2.h5 $D/slurm/shards/$f.2-of-2.h5 -o $D/example.h5" >/dev/null 2>&1
 ok "examples/slurm/features.sbatch runs unmodified and gives the make run's features" \
 	/usr/bin/python3 "$top/scripts/h5_same.py" --values "$D/make/$f.h5" "$D/example.h5"

@@ -2,6 +2,7 @@
  * optional contrast/gamma/noise/blur/resolution perturbations. */
 #include "tool.h"
 
+#include "cli/progress.h"
 #include "data/augment.h"
 #include "data/shard.h"
 
@@ -114,6 +115,10 @@ int main(int argc, char **argv)
 	ct_run run = { "ct-augment", cmdline, params };
 	int64_t nout = 0;
 	ct_shard_range(&shard, in.n, &o.row0, &o.row1);
+	ct_progress pr;
+	ct_progress_init(&pr, stderr, "ct-augment", "images", 0, 1, quiet);
+	o.progress = ct_progress_callback;
+	o.progress_ctx = &pr;
 	int rc = ct_augment_run(&in, &h, &o, &run, &nout);
 	char fp[65];
 	ct_shard_fingerprint_images(&in, fp);

@@ -1,6 +1,7 @@
 /* ct-convert - image files (class folders, a TSV list, or paths on stdin) to an images file. */
 #include "tool.h"
 
+#include "cli/progress.h"
 #include "data/convert.h"
 #include "data/dataset.h"
 #include "image/nuisance.h"
@@ -307,6 +308,10 @@ int main(int argc, char **argv)
 	 * fails at once. */
 	if (ct_h5_create(&h, out_path, force) < 0)
 		return fail_freeing(&src);
+	ct_progress pr;
+	ct_progress_init(&pr, stderr, "ct-convert", "files", 0, src.n, quiet);
+	o.progress = ct_progress_callback;
+	o.progress_ctx = &pr;
 	if (ct_convert(&src, &o, &conv) < 0) {
 		ct_h5_abort(&h);
 		return fail_freeing(&src);

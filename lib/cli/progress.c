@@ -52,6 +52,16 @@ static void clock_text(double s, char *buf, size_t n)
 		snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
+void ct_progress_callback(void *ctx, int64_t done, int64_t total)
+{
+	ct_progress *p = ctx;
+	if (p->total != total) {
+		p->total = total;
+		p->next = next_step(p, p->first);
+	}
+	ct_progress_update(p, done);
+}
+
 void ct_progress_update(ct_progress *p, int64_t done)
 {
 	if (!p->mode)

@@ -21,6 +21,9 @@ typedef struct ct_progress {
 void ct_progress_init(ct_progress *p, FILE *out, const char *tool, const char *unit, int64_t first, int64_t total,
 		      int quiet);
 void ct_progress_update(ct_progress *p, int64_t done);
+/* The same as a library progress callback (ctx = the ct_progress), taking the total from the
+ * caller (the library may know it only once the work starts). */
+void ct_progress_callback(void *ctx, int64_t done, int64_t total);
 /* Seconds between log lines when the percentage moves slowly (30; CT_PROGRESS_SECONDS). */
 double ct_progress_interval(void);
 

@@ -171,6 +171,8 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 		ct_tensor om = ct_tensor_slice0(&outm, 0, r1 - r0);
 		if (rc == 0 && mset >= 0 && ct_h5_write_rows_z(mset, r0, &om, o->compress ? o->compress : 1) < 0)
 			rc = ct_error_prefix("cannot write lung_mask");
+		if (rc == 0 && o->progress)
+			o->progress(o->progress_ctx, r1, total);
 	}
 	if (dset >= 0)
 		H5Dclose(dset);

@@ -17,6 +17,9 @@ typedef struct ct_augment_opts {
 	int all;          /* augment every split, not only "train" */
 	int compress;     /* deflate level of the images dataset */
 	int64_t row0, row1; /* only input rows [row0, row1) (--shard); row1 = 0: every row */
+	/* called with (ctx, output rows done, output rows) after each block; may be NULL */
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void *progress_ctx;
 } ct_augment_opts;
 
 /* Read `in`, write the augmented file into the created (not committed) `out`.

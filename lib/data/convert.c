@@ -1191,10 +1191,15 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	conv_item *items = calloc((size_t)src->n + 1, sizeof *items);
 	if (!items)
 		return ct_error("out of memory");
-	int64_t n = src->n;
+	int64_t n = src->n, done = 0;
 #pragma omp parallel for schedule(dynamic, 1)
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 0; i < n; i++) {
 		convert_one(&src->v[i], o, &items[i]);
+		if (o->progress) {
+#pragma omp critical(ct_convert_progress)
+			o->progress(o->progress_ctx, ++done, n);
+		}
+	}
 
 	int rc = 0;
 	int64_t total = 0, nbad = 0;

@@ -86,6 +86,9 @@ typedef struct ct_convert_opts {
 	int groups_from;             /* CT_GROUPS_*: groups from the DICOM tags, a NIfTI file one group */
 	int anonymise;               /* sample names replaced by keyed hashes */
 	const ct_group_key *key;     /* the key of those hashes (needed by both) */
+	/* called with (ctx, files done, files) as files finish, one call at a time; may be NULL */
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void *progress_ctx;
 } ct_convert_opts;
 
 enum { CT_GROUPS_NONE = 0, CT_GROUPS_PATIENT, CT_GROUPS_STUDY };
