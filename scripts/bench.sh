@@ -32,14 +32,12 @@ die() {
 
 [ -x "$bin/ct-weights" ] || die "'$bin/ct-weights' not built (run make first)"
 
-# bench_nn (the engine helper's program): compiled with the library's flags via make, linked here.
+# bench_nn (tests/bench/bench_nn.c): built by make with the library's flags. Make is asked for
+# the path exactly as its rules spell it ($BUILD/bench_nn, relative or absolute as given): an
+# absolute path for a relative BUILD matches no rule.
 bench_nn=$build/bench_nn
-make --no-print-directory -s BUILD="$BUILD" BIN="$BIN" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" ||
+make --no-print-directory -s BUILD="$BUILD" BIN="$BIN" "$BUILD/bench_nn" ||
 	die "cannot build tests/bench/bench_nn.c"
-libs="$(pkg-config --libs hdf5 libpng libtiff-4 libjpeg libcjson) -lhdf5_hl -lz -lm"
-# shellcheck disable=SC2086
-${CC:-cc} -fopenmp -O2 -o "$bench_nn" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" $libs ||
-	die "cannot link bench_nn"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctfuse-bench-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
