@@ -216,6 +216,7 @@ static void im2col_rows(const ct_conv_geom *g, const float *in, const ct_prologu
 			int64_t m0, int rows, int k0, int kc, float *dst)
 {
 	int64_t ohw = (int64_t)g->oh * g->ow;
+	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
 	for (int i = 0; i < rows; i++) {
 		int64_t row = m0 + i;
 		int64_t n = row / ohw, r = row % ohw;
@@ -230,6 +231,16 @@ static void im2col_rows(const ct_conv_geom *g, const float *in, const ct_prologu
 				len = kend - k;
 			int iy = oy * g->sh - g->pad_t + ky * g->dh;
 			int ix = ox * g->sw - g->pad_l + kx * g->dw;
+			/* dense input, no dilation: the next taps of this kernel row follow in
+			 * memory, one copy takes them all (a first layer has cin = 3) */
+			if (merge && iy >= 0 && iy < g->h && ix >= 0) {
+				int kx_end = g->kw;
+				if (ix + (kx_end - kx) > g->w)
+					kx_end = kx + (g->w - ix);
+				int run = (kx_end - kx) * g->cin - ci;
+				if (run > len)
+					len = run < kend - k ? run : kend - k;
+			}
 			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
 				memset(d + (k - k0), 0, (size_t)len * sizeof(float));
 			else if (!pro)
