@@ -351,7 +351,7 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 
 /* The depthwise half of a SeparableConv2D: its own step and an unnamed value (no bias, no
  * activation: Keras applies both after the pointwise product). */
-static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
+static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st, int in_act)
 {
 	const ct_node *nd = &net->g->nodes[node];
 	const ct_node *sn = &net->g->nodes[nd->in[0]];
@@ -362,6 +362,11 @@ static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
 	st->geom.out_pitch = cin;
 	st->nin = 1;
 	st->in[0] = net->node_value[nd->in[0]];
+	if (in_act != CT_ACT_NONE) { /* the ReLU in front, applied as the input is read */
+		st->head = nd->in[0];
+		st->in[0] = net->node_value[sn->in[0]];
+		st->pact = in_act;
+	}
 	st->res = -1;
 	st->act = CT_ACT_NONE;
 	const float *kern = wdata(w, nd, "depthwise_kernel");
@@ -457,6 +462,16 @@ static int plan(ct_net *net, const ct_weights *w)
 				continue;
 			}
 		}
+		/* a ReLU whose only consumer is a separable conv: applied by its depthwise half
+		 * as it reads the input (Xception) */
+		if ((nd->op == CT_OP_RELU || nd->op == CT_OP_RELU6) && use[i].count == 1 &&
+		    !is_output(net, i) && net->node_value[nd->in[0]] >= 0 &&
+		    g->nodes[use[i].first].op == CT_OP_SEPCONV2D &&
+		    g->nodes[use[i].first].in[0] == i) {
+			pro_act[use[i].first] = nd->op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+			fused[i] = 1;
+			continue;
+		}
 		/* a ZeroPadding2D whose only consumer is a conv is absorbed by it */
 		if (nd->op == CT_OP_ZEROPAD && use[i].count == 1 && !is_output(net, i)) {
 			const ct_node *c = &g->nodes[use[i].first];
@@ -473,7 +488,7 @@ static int plan(ct_net *net, const ct_weights *w)
 			st->kind = S_PREP;
 			break;
 		case CT_OP_SEPCONV2D: {
-			rc = plan_sepconv_dw(net, w, i, st);
+			rc = plan_sepconv_dw(net, w, i, st, pro_act[i]);
 			if (rc)
 				break;
 			int dwv = st->out;
@@ -924,7 +939,8 @@ static void run_step(const ct_net *net, int cx, float *work, const step *st, int
 	}
 	case S_DWCONV: {
 		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
-		ct_op_dwconv(&gm, vbuf(net, cx, st->in[0]), st->w, st->b, res, st->act, out, nt);
+		ct_op_dwconv_pro(&gm, vbuf(net, cx, st->in[0]), st->pact, st->w, st->b, res, st->act,
+				 out, nt);
 		break;
 	}
 	case S_POOL:

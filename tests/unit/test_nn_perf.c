@@ -247,6 +247,56 @@ static void densenet_paths(void)
 	ct_graph_free(g);
 }
 
+/* Xception's pattern: Add -> ReLU -> SeparableConv (the ReLU read by the depthwise half
+ * only), against the same graph with every layer an output (nothing fused). */
+static void relu_sepconv(void)
+{
+	ct_graph *g = ct_graph_new("tiny_xception");
+	int x = ct_graph_input(g, "in", 23, 21, 20);
+	int a = ct_graph_conv2d(g, "c0", x, 32, 3, 3, 2, 2, 1, 1, CT_ACT_NONE);
+	int r = ct_graph_relu(g, "r1", a);
+	int s1 = ct_graph_sepconv2d(g, "s1", r, 32, 3, 3, 1, 1, 1, 0, CT_ACT_NONE);
+	int b = ct_graph_batchnorm(g, "b1", s1, 1e-3f, 1, 1);
+	int sum = ct_graph_add(g, "add", 2, (int[]){ a, b });
+	int r2 = ct_graph_relu6(g, "r2", sum);
+	ct_graph_sepconv2d(g, "s2", r2, 24, 3, 3, 1, 1, 1, 1, CT_ACT_NONE);
+	ct_weights w = { 0 };
+	ct_graph_testweights(g, &w);
+	ct_net *fast = ct_net_new(g, &w, "s2", CT_POOL_NONE);
+	ct_net *plain = ct_net_new(g, &w, "c0,r1,s1,b1,add,r2,s2", CT_POOL_NONE);
+	ct_tensor in, o;
+	ct_tensor_alloc4(&in, CT_F32, 2, 23, 21, 20);
+	for (int64_t i = 0; i < ct_tensor_numel(&in); i++)
+		((float *)in.data)[i] = (float)ct_rng_range(&rng, -1, 1);
+	ct_net_run(plain, &in);
+	ct_net_output(plain, 6, &o);
+	size_t cnt = (size_t)ct_tensor_numel(&o);
+	float *ref = malloc(cnt * sizeof *ref);
+	memcpy(ref, o.data, cnt * sizeof *ref);
+	ct_net_run(fast, &in);
+	ct_net_output(fast, 0, &o);
+	double me = 0, mr = 1e-30;
+	for (size_t i = 0; i < cnt; i++) {
+		me = fmax(me, fabs((double)((float *)o.data)[i] - ref[i]));
+		mr = fmax(mr, fabs((double)ref[i]));
+	}
+	int acts = 0;
+	for (int i = 0; i < ct_net_nsteps(fast); i++) {
+		ct_net_step_info si;
+		ct_net_step_get(fast, i, &si);
+		acts += !strcmp(si.op, "act");
+	}
+	ok(acts == 0 && me / mr <= 1e-5,
+	   "ReLU and ReLU6 in front of separable convs run inside the depthwise step (%d act "
+	   "steps left) with the unfused result (%.2g)", acts, me / mr);
+	free(ref);
+	ct_tensor_free(&in);
+	ct_net_free(fast);
+	ct_net_free(plain);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+}
+
 int main(void)
 {
 	ct_rng_init(&rng, 7, 0);
@@ -260,6 +310,7 @@ int main(void)
 		prologue_cases(k);
 	}
 	densenet_paths();
+	relu_sepconv();
 	double peak = ct_fma_peak_gflops(1, 0.05);
 	ok(peak > 0.1, "the FMA peak probe measures something (%.1f GFLOP/s, 1 thread)", peak);
 	TEST_DONE();
