@@ -11,7 +11,9 @@
 #
 # Usage: scripts/bench.sh [backbone...]     (default: every backbone the library knows)
 # Env:   BUILD (object dir, default build), BIN (tool dir, default bin), THREADS (default 2),
-#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept).
+#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept),
+#        PROFILE=1 (after the table, each backbone's per-layer profile at batch 16:
+#        bench_nn --profile, docs/performance.md).
 # The host may be shared: absolute numbers vary between runs, the ratios of one run are what count.
 set -eu
 
@@ -118,6 +120,13 @@ echo "ct-weights export-onnx --synthetic, float32 input; best of 8 runs at batch
 echo "after one warm-up, best of $ROUNDS alternating rounds; peak RSS of the whole process (ours: after"
 echo "batch 16, including the GEMM benchmark bench_nn runs first), ORT's includes node itself, ~50 MB.)"
 echo
+
+if [ "${PROFILE:-0}" = 1 ]; then
+	for a in $archs; do
+		"$bench_nn" --profile --reps 3 "$a" || echo "(profile of $a failed)"
+		echo
+	done
+fi
 
 # ---- data tools: ct-phantom -> ct-convert -> ct-augment ----------------------------------
 # (images/s with $THREADS threads; the lead may extend this section)
