@@ -194,8 +194,8 @@ static int is_pointwise(const ct_conv_geom *g)
 }
 
 /* dst = act(src * scale + shift), elementwise over len channels (the prologue). */
-static void pro_run(float *restrict dst, const float *restrict src, const float *restrict scale,
-		    const float *restrict shift, int act, int len)
+static void pro_run(float *dst, const float *src, const float *scale, const float *shift,
+		    int act, int len)
 {
 	if (act == CT_ACT_NONE)
 		for (int i = 0; i < len; i++)
@@ -212,11 +212,16 @@ static void pro_run(float *restrict dst, const float *restrict src, const float 
  * leading dimension kc. Column k of a row is input channel k % cin of tap k / cin =
  * ky*kw + kx (HWIO order); taps in the padding are zeros. Contiguous channel runs are
  * copied with memcpy. */
-static void im2col_rows(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
-			int64_t m0, int rows, int k0, int kc, float *dst)
+static void im2col_rows(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, int64_t m0, int rows, int k0, int kc, float *dst)
 {
 	int64_t ohw = (int64_t)g->oh * g->ow;
 	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
+	/* the prologue's loop for the kernel's ISA (-O2 leaves the portable one scalar) */
+	void (*prun)(float *, const float *, const float *, const float *, int, int) =
+		!strcmp(kern->name, "avx512") ? ct_pro_run_avx512
+		: !strcmp(kern->name, "avx2") ? ct_pro_run_avx2
+					      : pro_run;
 	for (int i = 0; i < rows; i++) {
 		int64_t row = m0 + i;
 		int64_t n = row / ohw, r = row % ohw;
@@ -248,9 +253,9 @@ static void im2col_rows(const ct_conv_geom *g, const float *in, const ct_prologu
 				       in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
 				       (size_t)len * sizeof(float));
 			else
-				pro_run(d + (k - k0),
-					in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
-					pro->scale + ci, pro->shift + ci, pro->act, len);
+				prun(d + (k - k0),
+				     in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
+				     pro->scale + ci, pro->shift + ci, pro->act, len);
 			k += len;
 		}
 	}
@@ -277,7 +282,7 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 			a0 = in + m0 * g->in_pitch + k0;
 			lda = g->in_pitch;
 		} else {
-			im2col_rows(g, in, pro, m0, mc, (int)k0, kc, abuf);
+			im2col_rows(kern, g, in, pro, m0, mc, (int)k0, kc, abuf);
 			a0 = abuf;
 			lda = kc;
 		}

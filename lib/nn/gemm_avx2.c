@@ -100,3 +100,25 @@ float ct_fma_loop_avx2(int64_t iters)
 	memcpy(out, &s, sizeof out);
 	return out[0];
 }
+
+/* The prologue (gemm.h), as ct_pro_run_avx512; the tail goes through plain C. */
+void ct_pro_run_avx2(float *dst, const float *src, const float *scale, const float *shift,
+		     int act, int len)
+{
+	const __m256 zero = _mm256_setzero_ps();
+	const __m256 hi = _mm256_set1_ps(act == CT_ACT_RELU6 ? 6.f : __builtin_inff());
+	int i = 0;
+	for (; i + 8 <= len; i += 8) {
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(src + i), _mm256_loadu_ps(scale + i));
+		v = _mm256_add_ps(v, _mm256_loadu_ps(shift + i));
+		if (act != CT_ACT_NONE)
+			v = _mm256_min_ps(_mm256_max_ps(v, zero), hi);
+		_mm256_storeu_ps(dst + i, v);
+	}
+	for (; i < len; i++) {
+		float v = src[i] * scale[i] + shift[i];
+		if (act != CT_ACT_NONE)
+			v = v > 0.f ? (act == CT_ACT_RELU6 && v > 6.f ? 6.f : v) : 0.f;
+		dst[i] = v;
+	}
+}

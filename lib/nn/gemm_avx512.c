@@ -93,3 +93,21 @@ float ct_fma_loop_avx512(int64_t iters)
 	memcpy(out, &s, sizeof out);
 	return out[0];
 }
+
+/* The prologue (gemm.h): dst = act(src * scale + shift), multiply then add as the portable
+ * loop does, so every kernel transforms to the same floats. */
+void ct_pro_run_avx512(float *dst, const float *src, const float *scale, const float *shift,
+		       int act, int len)
+{
+	const __m512 zero = _mm512_setzero_ps();
+	const __m512 hi = _mm512_set1_ps(act == CT_ACT_RELU6 ? 6.f : __builtin_inff());
+	for (int i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + i),
+					 _mm512_maskz_loadu_ps(m, scale + i));
+		v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, shift + i));
+		if (act != CT_ACT_NONE)
+			v = _mm512_min_ps(_mm512_max_ps(v, zero), hi);
+		_mm512_mask_storeu_ps(dst + i, m, v);
+	}
+}

@@ -79,6 +79,7 @@ struct ct_net {
 	 * machine time (see run_images) */
 	int prof_on;
 	double *prof;
+	double *prof_best; /* the fastest call of each step: machine seconds per image */
 	int prof_ctx;
 	int64_t prof_images;
 };
@@ -897,6 +898,7 @@ void ct_net_free(ct_net *net)
 		return;
 	net_release_buffers(net);
 	free(net->prof);
+	free(net->prof_best);
 	if (net->steps)
 		for (int s = 0; s < net->nsteps; s++) {
 			ct_packed_release(&net->steps[s].packed);
@@ -1057,8 +1059,13 @@ static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *
 		for (int st = 1; st < net->nsteps; st++) {
 			double t0 = prof ? now_s() : 0;
 			run_step(net, cx, work, &net->steps[st], cn, nt);
-			if (prof)
-				prof[st] += (now_s() - t0) * tscale;
+			if (prof) {
+				double dt = (now_s() - t0) * tscale;
+				double *best = net->prof_best + (size_t)cx * net->nsteps + st;
+				prof[st] += dt;
+				if (*best == 0 || dt / cn < *best)
+					*best = dt / cn;
+			}
 		}
 		for (int i = 0; i < net->nout; i++) {
 			out_spec *o = &net->outs[i];
@@ -1195,7 +1202,8 @@ const char *ct_net_kernel(const ct_net *net)
 int ct_net_profile_enable(ct_net *net, int on)
 {
 	free(net->prof);
-	net->prof = NULL;
+	free(net->prof_best);
+	net->prof = net->prof_best = NULL;
 	net->prof_images = 0;
 	net->prof_on = 0;
 	if (!on)
@@ -1203,7 +1211,8 @@ int ct_net_profile_enable(ct_net *net, int on)
 	/* one row per activation set the run may use (threads, at most) */
 	int ctx = ct_nn_threads();
 	net->prof = xcalloc((size_t)ctx * (size_t)net->nsteps, sizeof(double));
-	if (!net->prof)
+	net->prof_best = xcalloc((size_t)ctx * (size_t)net->nsteps, sizeof(double));
+	if (!net->prof || !net->prof_best)
 		return -1;
 	net->prof_ctx = ctx;
 	net->prof_on = 1;
@@ -1231,7 +1240,11 @@ int ct_net_step_get(const ct_net *net, int i, ct_net_step_info *info)
 	info->flops = st->flops;
 	info->images = net->prof_images;
 	if (net->prof)
-		for (int c = 0; c < net->prof_ctx; c++)
+		for (int c = 0; c < net->prof_ctx; c++) {
 			info->seconds += net->prof[(size_t)c * net->nsteps + i];
+			double b = net->prof_best[(size_t)c * net->nsteps + i];
+			if (b > 0 && (info->best == 0 || b < info->best))
+				info->best = b;
+		}
 	return 0;
 }

@@ -81,6 +81,8 @@ typedef struct ct_net_step_info {
 	int kh, kw, sh, sw, cin, cout, oh, ow;
 	double flops;	   /* per image (2 per multiply-add; 0 for data movement) */
 	double seconds;	   /* profiled time, summed over runs */
+	double best;	   /* the fastest call, seconds per image: robust where other
+			    * processes steal the cores now and then */
 	int64_t images;	   /* images run while profiling */
 } ct_net_step_info;
 int ct_net_nsteps(const ct_net *net);

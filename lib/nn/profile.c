@@ -64,7 +64,7 @@ double ct_fma_peak_gflops(int nthreads, double seconds)
 typedef struct kind_sum {
 	char op[16];
 	int steps;
-	double flops, seconds;
+	double flops, seconds, best;
 } kind_sum;
 
 static int by_seconds(const void *a, const void *b)
@@ -81,7 +81,7 @@ int ct_net_profile_write(const ct_net *net, FILE *f, double peak)
 		return -1;
 	if (in.images <= 0)
 		return ct_error("no profiled run");
-	double total = 0, tflops = 0;
+	double total = 0, tflops = 0, tbest = 0;
 	kind_sum *ks = calloc((size_t)n, sizeof *ks);
 	if (!ks)
 		return ct_error("out of memory");
@@ -89,6 +89,7 @@ int ct_net_profile_write(const ct_net *net, FILE *f, double peak)
 	for (int i = 0; i < n; i++) {
 		ct_net_step_get(net, i, &in);
 		total += in.seconds;
+		tbest += in.best;
 		tflops += in.flops;
 		int k = 0;
 		while (k < nk && strcmp(ks[k].op, in.op))
@@ -98,37 +99,46 @@ int ct_net_profile_write(const ct_net *net, FILE *f, double peak)
 		ks[k].steps++;
 		ks[k].flops += in.flops;
 		ks[k].seconds += in.seconds;
+		ks[k].best += in.best;
 	}
 	double img = (double)in.images;
-	fprintf(f, "# profile: %lld images, %.3f ms per image, %.2f GFLOP per image, "
-		   "%.1f GFLOP/s; FMA peak %.1f GFLOP/s (measured, %d threads)\n",
-		(long long)in.images, total / img * 1e3, tflops * 1e-9,
-		total > 0 ? tflops * img / total * 1e-9 : 0, peak, ct_nn_threads());
-	fprintf(f, "# step layer(..last fused) op geometry ms/image %%time GFLOP/s %%peak\n");
+	fprintf(f, "# profile: %lld images, %.3f ms per image (sum of the best calls %.3f), "
+		   "%.2f GFLOP per image, %.1f GFLOP/s (best %.1f); FMA peak %.1f GFLOP/s "
+		   "(measured, %d threads)\n",
+		(long long)in.images, total / img * 1e3, tbest * 1e3, tflops * 1e-9,
+		total > 0 ? tflops * img / total * 1e-9 : 0, tbest > 0 ? tflops / tbest * 1e-9 : 0,
+		peak, ct_nn_threads());
+	fprintf(f, "# mean: all calls; best: the fastest call of the step (per image), GFLOP/s and "
+		   "%%peak from the best\n");
+	fprintf(f, "# step layer(..last fused) op geometry ms/image(mean) %%time ms/image(best) "
+		   "GFLOP/s %%peak\n");
 	for (int i = 0; i < n; i++) {
 		ct_net_step_get(net, i, &in);
 		char geo[64] = "";
 		if (in.kh > 0)
 			snprintf(geo, sizeof geo, "%dx%dx%d->%dx%dx%d", in.kh, in.kw, in.cin, in.oh,
 				 in.ow, in.cout);
-		double gf = in.seconds > 0 ? in.flops * img / in.seconds * 1e-9 : 0;
+		double gf = in.best > 0 ? in.flops / in.best * 1e-9 : 0;
 		char name[160];
 		if (strcmp(in.layer, in.last))
 			snprintf(name, sizeof name, "%s..%s", in.layer, in.last);
 		else
 			snprintf(name, sizeof name, "%s", in.layer);
-		fprintf(f, "%4d %-44s %-11s %-22s %8.4f %5.1f", i, name, in.op, geo,
-			in.seconds / img * 1e3, total > 0 ? in.seconds / total * 100 : 0);
+		fprintf(f, "%4d %-44s %-11s %-22s %8.4f %5.1f %8.4f", i, name, in.op, geo,
+			in.seconds / img * 1e3, total > 0 ? in.seconds / total * 100 : 0,
+			in.best * 1e3);
 		if (in.flops > 0)
 			fprintf(f, " %7.1f %5.1f", gf, peak > 0 ? gf / peak * 100 : 0);
 		fputc('\n', f);
 	}
 	qsort(ks, (size_t)nk, sizeof *ks, by_seconds);
-	fprintf(f, "# per op kind: op steps ms/image %%time GFLOP/image GFLOP/s %%peak\n");
+	fprintf(f, "# per op kind: op steps ms/image(mean) %%time ms/image(best) %%time(best) "
+		   "GFLOP/image GFLOP/s(best) %%peak\n");
 	for (int k = 0; k < nk; k++) {
-		double gf = ks[k].seconds > 0 ? ks[k].flops * img / ks[k].seconds * 1e-9 : 0;
-		fprintf(f, "%-11s %4d %8.3f %5.1f %7.3f", ks[k].op, ks[k].steps,
+		double gf = ks[k].best > 0 ? ks[k].flops / ks[k].best * 1e-9 : 0;
+		fprintf(f, "%-11s %4d %8.3f %5.1f %8.3f %5.1f %7.3f", ks[k].op, ks[k].steps,
 			ks[k].seconds / img * 1e3, total > 0 ? ks[k].seconds / total * 100 : 0,
+			ks[k].best * 1e3, tbest > 0 ? ks[k].best / tbest * 100 : 0,
 			ks[k].flops * 1e-9);
 		if (ks[k].flops > 0)
 			fprintf(f, " %7.1f %5.1f", gf, peak > 0 ? gf / peak * 100 : 0);
