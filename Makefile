@@ -119,7 +119,11 @@ demo: deps
 	@sh pipelines/demo.sh
 
 # Throughput against ONNX Runtime (npm onnxruntime-node) in the same run: docs/benchmarks.md.
-bench: all
+# bench_nn (tests/bench/bench_nn.c) is built here so scripts/bench.sh gets it from any clone.
+BENCH_NN := $(BUILD)/bench_nn
+$(BENCH_NN): $(BUILD)/tests/bench/bench_nn.o $(LIBA)
+	$(CC) $(OMPFLAGS) $(CFLAGS) $(EXTRA) -o $@ $< $(LIBA) $(LDLIBS)
+bench: all $(BENCH_NN)
 	@sh scripts/deps.sh --node
 	@cd scripts/ort && { [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund; }
 	@BUILD=$(BUILD) BIN=$(BIN) sh scripts/bench.sh
@@ -178,3 +182,4 @@ clean:
 	rm -rf $(BUILD) build-asan $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d)
+-include $(BUILD)/tests/bench/bench_nn.d

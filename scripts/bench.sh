@@ -11,7 +11,9 @@
 #
 # Usage: scripts/bench.sh [backbone...]     (default: every backbone the library knows)
 # Env:   BUILD (object dir, default build), BIN (tool dir, default bin), THREADS (default 2),
-#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept).
+#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept),
+#        PROFILE=1 (after the table, each backbone's per-layer profile at batch 16:
+#        bench_nn --profile, docs/performance.md).
 # The host may be shared: absolute numbers vary between runs, the ratios of one run are what count.
 set -eu
 
@@ -32,14 +34,12 @@ die() {
 
 [ -x "$bin/ct-weights" ] || die "'$bin/ct-weights' not built (run make first)"
 
-# bench_nn (the engine helper's program): compiled with the library's flags via make, linked here.
+# bench_nn (tests/bench/bench_nn.c): built by make with the library's flags. Make is asked for
+# the path exactly as its rules spell it ($BUILD/bench_nn, relative or absolute as given): an
+# absolute path for a relative BUILD matches no rule.
 bench_nn=$build/bench_nn
-make --no-print-directory -s BUILD="$BUILD" BIN="$BIN" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" ||
+make --no-print-directory -s BUILD="$BUILD" BIN="$BIN" "$BUILD/bench_nn" ||
 	die "cannot build tests/bench/bench_nn.c"
-libs="$(pkg-config --libs hdf5 libpng libtiff-4 libjpeg libcjson) -lhdf5_hl -lz -lm"
-# shellcheck disable=SC2086
-${CC:-cc} -fopenmp -O2 -o "$bench_nn" "$build/tests/bench/bench_nn.o" "$build/libctfuse.a" $libs ||
-	die "cannot link bench_nn"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctfuse-bench-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -120,6 +120,13 @@ echo "ct-weights export-onnx --synthetic, float32 input; best of 8 runs at batch
 echo "after one warm-up, best of $ROUNDS alternating rounds; peak RSS of the whole process (ours: after"
 echo "batch 16, including the GEMM benchmark bench_nn runs first), ORT's includes node itself, ~50 MB.)"
 echo
+
+if [ "${PROFILE:-0}" = 1 ]; then
+	for a in $archs; do
+		"$bench_nn" --profile --reps 3 "$a" || echo "(profile of $a failed)"
+		echo
+	done
+fi
 
 # ---- data tools: ct-phantom -> ct-convert -> ct-augment ----------------------------------
 # (images/s with $THREADS threads; the lead may extend this section)

@@ -193,14 +193,35 @@ static int is_pointwise(const ct_conv_geom *g)
 	       g->pad_l == 0;
 }
 
+/* dst = act(src * scale + shift), elementwise over len channels (the prologue). */
+static void pro_run(float *dst, const float *src, const float *scale, const float *shift,
+		    int act, int len)
+{
+	if (act == CT_ACT_NONE)
+		for (int i = 0; i < len; i++)
+			dst[i] = src[i] * scale[i] + shift[i];
+	else
+		for (int i = 0; i < len; i++) {
+			float v = src[i] * scale[i] + shift[i];
+			v = v > 0.f ? v : 0.f;
+			dst[i] = act == CT_ACT_RELU6 && v > 6.f ? 6.f : v;
+		}
+}
+
 /* Rows [m0, m0+rows) x columns [k0, k0+kc) of the implicit im2col matrix, row-major with
  * leading dimension kc. Column k of a row is input channel k % cin of tap k / cin =
  * ky*kw + kx (HWIO order); taps in the padding are zeros. Contiguous channel runs are
  * copied with memcpy. */
-static void im2col_rows(const ct_conv_geom *g, const float *in, int64_t m0, int rows, int k0,
-			int kc, float *dst)
+static void im2col_rows(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, int64_t m0, int rows, int k0, int kc, float *dst)
 {
 	int64_t ohw = (int64_t)g->oh * g->ow;
+	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
+	/* the prologue's loop for the kernel's ISA (-O2 leaves the portable one scalar) */
+	void (*prun)(float *, const float *, const float *, const float *, int, int) =
+		!strcmp(kern->name, "avx512") ? ct_pro_run_avx512
+		: !strcmp(kern->name, "avx2") ? ct_pro_run_avx2
+					      : pro_run;
 	for (int i = 0; i < rows; i++) {
 		int64_t row = m0 + i;
 		int64_t n = row / ohw, r = row % ohw;
@@ -215,12 +236,26 @@ static void im2col_rows(const ct_conv_geom *g, const float *in, int64_t m0, int 
 				len = kend - k;
 			int iy = oy * g->sh - g->pad_t + ky * g->dh;
 			int ix = ox * g->sw - g->pad_l + kx * g->dw;
+			/* dense input, no dilation: the next taps of this kernel row follow in
+			 * memory, one copy takes them all (a first layer has cin = 3) */
+			if (merge && iy >= 0 && iy < g->h && ix >= 0) {
+				int kx_end = g->kw;
+				if (ix + (kx_end - kx) > g->w)
+					kx_end = kx + (g->w - ix);
+				int run = (kx_end - kx) * g->cin - ci;
+				if (run > len)
+					len = run < kend - k ? run : kend - k;
+			}
 			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
 				memset(d + (k - k0), 0, (size_t)len * sizeof(float));
-			else
+			else if (!pro)
 				memcpy(d + (k - k0),
 				       in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
 				       (size_t)len * sizeof(float));
+			else
+				prun(d + (k - k0),
+				     in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
+				     pro->scale + ci, pro->shift + ci, pro->act, len);
 			k += len;
 		}
 	}
@@ -228,13 +263,13 @@ static void im2col_rows(const ct_conv_geom *g, const float *in, int64_t m0, int 
 
 /* One task: rows [m0, m0+mc) and column panels [p0, p1), all K blocks. */
 static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
-		      const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
+		      const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
 		      float *work, int64_t m0, int mc, int64_t p0, int64_t p1)
 {
 	const int mr = kern->mr, nr = kern->nr;
 	const int64_t k = b->k, n = b->n, ldc = g->out_pitch;
 	const int kc_max = kc_of(k);
-	const int pointwise = is_pointwise(g);
+	const int pointwise = is_pointwise(g) && !pro;
 	float *abuf = work;
 	float *aedge = abuf + (size_t)(MC_MAX / mr * mr) * kc_max;
 	const int full = mc / mr * mr, edge = mc - full;
@@ -247,7 +282,7 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 			a0 = in + m0 * g->in_pitch + k0;
 			lda = g->in_pitch;
 		} else {
-			im2col_rows(g, in, m0, mc, (int)k0, kc, abuf);
+			im2col_rows(kern, g, in, pro, m0, mc, (int)k0, kc, abuf);
 			a0 = abuf;
 			lda = kc;
 		}
@@ -280,6 +315,13 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
 		    const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
 		    float *work, int nthreads)
+{
+	ct_conv2d_gemm_pro(kern, g, in, NULL, b, res, ldr, act, out, work, nthreads);
+}
+
+void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr,
+			int act, float *out, float *work, int nthreads)
 {
 	const int64_t m = (int64_t)g->n * g->oh * g->ow;
 	const int mc_max = MC_MAX / kern->mr * kern->mr;
@@ -315,7 +357,7 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 			int64_t m0 = mb * mc;
 			int rows = (int)(m - m0 < mc ? m - m0 : mc);
 			int64_t p0 = npan * gi / ngroups, p1 = npan * (gi + 1) / ngroups;
-			conv_task(kern, g, in, b, res, ldr, act, out, w, m0, rows, p0, p1);
+			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
 		}
 	}
 }

@@ -75,6 +75,20 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 		    const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
 		    float *work, int nthreads);
 
+/* What is applied to every input value as A is built, before the product: a[.][k] =
+ * act(x * scale[c] + shift[c]) with c the input channel of column k (a batch
+ * normalisation and activation in front of the conv: DenseNet's pre-activation blocks).
+ * Padding taps stay zero, as they are zeros of the transformed input. */
+typedef struct ct_prologue {
+	const float *scale, *shift; /* cin floats each */
+	int act;		    /* ct_act: NONE, RELU, RELU6 */
+} ct_prologue;
+
+/* ct_conv2d_gemm with a prologue (pro may be NULL: then exactly ct_conv2d_gemm). */
+void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr,
+			int act, float *out, float *work, int nthreads);
+
 /* Number of threads the engine uses (omp_get_max_threads, 1 without OpenMP). */
 int ct_nn_threads(void);
 
@@ -83,6 +97,18 @@ void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, floa
 		       int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep);
 void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
 		     int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep);
+/* The FMA peak as measured: every thread runs independent FMA chains of the kernel's ISA
+ * (no memory traffic) for about `seconds`; GFLOP/s of all threads together (profile.c). */
+double ct_fma_peak_gflops(int nthreads, double seconds);
+/* iters x (24 chains of one vector FMA), returns a value that depends on all of them. */
+float ct_fma_loop_avx512(int64_t iters);
+float ct_fma_loop_avx2(int64_t iters);
+#define CT_FMA_LOOP_CHAINS 24
+/* The prologue's transform of len floats per ISA (gemm.c has the portable loop). */
+void ct_pro_run_avx512(float *dst, const float *src, const float *scale, const float *shift,
+		       int act, int len);
+void ct_pro_run_avx2(float *dst, const float *src, const float *scale, const float *shift,
+		     int act, int len);
 #define CT_AVX512_MR 12
 #define CT_AVX512_NR 32
 #define CT_AVX2_MR 6

@@ -4,6 +4,7 @@
 #include "nn/graph.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define MR CT_AVX2_MR
 #define NR CT_AVX2_NR
@@ -77,4 +78,47 @@ void ct_ukernel_avx2(int kc, const float *a, int64_t lda, const float *b, float 
 			hi = _mm256_set1_ps(6.f);
 	}
 	ROWS(STORE)
+}
+
+/* FMA peak probe (ct_fma_peak_gflops): 24 independent accumulator chains hide the FMA
+ * latency on every current core; x * 1 + 1e-7 keeps the values finite. */
+float ct_fma_loop_avx2(int64_t iters)
+{
+	__m256 acc[CT_FMA_LOOP_CHAINS];
+	for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+		acc[j] = _mm256_set1_ps((float)j);
+	const __m256 one = _mm256_set1_ps(1.f), eps = _mm256_set1_ps(1e-7f);
+	for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 24
+		for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+			acc[j] = _mm256_fmadd_ps(acc[j], one, eps);
+	}
+	__m256 s = _mm256_setzero_ps();
+	for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+		s = s + acc[j];
+	float out[8];
+	memcpy(out, &s, sizeof out);
+	return out[0];
+}
+
+/* The prologue (gemm.h), as ct_pro_run_avx512; the tail goes through plain C. */
+void ct_pro_run_avx2(float *dst, const float *src, const float *scale, const float *shift,
+		     int act, int len)
+{
+	const __m256 zero = _mm256_setzero_ps();
+	const __m256 hi = _mm256_set1_ps(act == CT_ACT_RELU6 ? 6.f : __builtin_inff());
+	int i = 0;
+	for (; i + 8 <= len; i += 8) {
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(src + i), _mm256_loadu_ps(scale + i));
+		v = _mm256_add_ps(v, _mm256_loadu_ps(shift + i));
+		if (act != CT_ACT_NONE)
+			v = _mm256_min_ps(_mm256_max_ps(v, zero), hi);
+		_mm256_storeu_ps(dst + i, v);
+	}
+	for (; i < len; i++) {
+		float v = src[i] * scale[i] + shift[i];
+		if (act != CT_ACT_NONE)
+			v = v > 0.f ? (act == CT_ACT_RELU6 && v > 6.f ? 6.f : v) : 0.f;
+		dst[i] = v;
+	}
 }

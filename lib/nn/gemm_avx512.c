@@ -4,6 +4,7 @@
 #include "nn/graph.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define MR CT_AVX512_MR
 #define NR CT_AVX512_NR
@@ -70,4 +71,43 @@ void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, floa
 			hi = _mm512_set1_ps(6.f);
 	}
 	ROWS(STORE)
+}
+
+/* FMA peak probe (ct_fma_peak_gflops): 24 independent accumulator chains hide the FMA
+ * latency on every current core; x * 1 + 1e-7 keeps the values finite. */
+float ct_fma_loop_avx512(int64_t iters)
+{
+	__m512 acc[CT_FMA_LOOP_CHAINS];
+	for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+		acc[j] = _mm512_set1_ps((float)j);
+	const __m512 one = _mm512_set1_ps(1.f), eps = _mm512_set1_ps(1e-7f);
+	for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 24
+		for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+			acc[j] = _mm512_fmadd_ps(acc[j], one, eps);
+	}
+	__m512 s = _mm512_setzero_ps();
+	for (int j = 0; j < CT_FMA_LOOP_CHAINS; j++)
+		s = s + acc[j];
+	float out[16];
+	memcpy(out, &s, sizeof out);
+	return out[0];
+}
+
+/* The prologue (gemm.h): dst = act(src * scale + shift), multiply then add as the portable
+ * loop does, so every kernel transforms to the same floats. */
+void ct_pro_run_avx512(float *dst, const float *src, const float *scale, const float *shift,
+		       int act, int len)
+{
+	const __m512 zero = _mm512_setzero_ps();
+	const __m512 hi = _mm512_set1_ps(act == CT_ACT_RELU6 ? 6.f : __builtin_inff());
+	for (int i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + i),
+					 _mm512_maskz_loadu_ps(m, scale + i));
+		v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, shift + i));
+		if (act != CT_ACT_NONE)
+			v = _mm512_min_ps(_mm512_max_ps(v, zero), hi);
+		_mm512_mask_storeu_ps(dst + i, m, v);
+	}
 }

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -40,7 +41,11 @@ typedef struct step {
 	ct_conv_geom geom; /* n set per run */
 	ct_packed packed;  /* conv / dense */
 	float *w, *b;	   /* dwconv weights and bias; BN scale and shift */
+	float *pscale, *pshift; /* conv: a BN (+ activation) in front, as the A prologue */
+	int pact;
 	double flops;	   /* per image */
+	int head;	   /* the first graph node of the step (node is the last fused one) */
+	char opname[16];   /* op kind for profiles: conv1x1, conv3x3, conv3x3/s2, dwconv3x3, ... */
 } step;
 
 typedef struct out_spec {
@@ -70,6 +75,13 @@ struct ct_net {
 	float *work;  /* per-thread GEMM workspaces, work_per_thread floats each */
 	size_t work_per_thread, arena_bytes;
 	int last_n;
+	/* profile (ct_net_profile_enable): seconds per step and activation set, scaled to
+	 * machine time (see run_images) */
+	int prof_on;
+	double *prof;
+	double *prof_best; /* the fastest call of each step: machine seconds per image */
+	int prof_ctx;
+	int64_t prof_images;
 };
 
 static void *xcalloc(size_t n, size_t sz)
@@ -217,7 +229,8 @@ static ct_conv_geom geom_of(const ct_node *src, const ct_node *nd)
 
 /* Build the steps for a conv / dwconv / dense node, absorbing a preceding ZeroPadding2D and
  * the following BN, activation, Add and activation when nothing else needs them. */
-static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int node, step *st)
+static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int node, step *st,
+		     const int *pro_bn, const int *pro_act)
 {
 	const ct_graph *g = net->g;
 	const ct_node *nd = &g->nodes[node];
@@ -246,6 +259,24 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 	st->nin = 1;
 	if (!sep)
 		st->in[0] = net->node_value[src];
+	if (pro_bn[node] >= 0) { /* BN (+ activation) in front: read the BN's input */
+		const ct_node *bn = &g->nodes[pro_bn[node]];
+		st->in[0] = net->node_value[bn->in[0]];
+		st->head = pro_bn[node];
+		double *sc = xcalloc((size_t)bn->c, sizeof(double));
+		double *sh = xcalloc((size_t)bn->c, sizeof(double));
+		st->pscale = xcalloc((size_t)bn->c, sizeof(float));
+		st->pshift = xcalloc((size_t)bn->c, sizeof(float));
+		if (!sc || !sh || !st->pscale || !st->pshift) {
+			free(sc), free(sh);
+			return -1;
+		}
+		bn_coeffs(w, bn, sc, sh);
+		for (int c = 0; c < bn->c; c++)
+			st->pscale[c] = (float)sc[c], st->pshift[c] = (float)sh[c];
+		free(sc), free(sh);
+		st->pact = pro_act[node];
+	}
 	st->res = -1;
 	st->act = nd->act;
 	int cout = nd->c;
@@ -321,7 +352,7 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 
 /* The depthwise half of a SeparableConv2D: its own step and an unnamed value (no bias, no
  * activation: Keras applies both after the pointwise product). */
-static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
+static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st, int in_act)
 {
 	const ct_node *nd = &net->g->nodes[node];
 	const ct_node *sn = &net->g->nodes[nd->in[0]];
@@ -332,6 +363,11 @@ static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
 	st->geom.out_pitch = cin;
 	st->nin = 1;
 	st->in[0] = net->node_value[nd->in[0]];
+	if (in_act != CT_ACT_NONE) { /* the ReLU in front, applied as the input is read */
+		st->head = nd->in[0];
+		st->in[0] = net->node_value[sn->in[0]];
+		st->pact = in_act;
+	}
 	st->res = -1;
 	st->act = CT_ACT_NONE;
 	const float *kern = wdata(w, nd, "depthwise_kernel");
@@ -350,6 +386,28 @@ static int plan_sepconv_dw(ct_net *net, const ct_weights *w, int node, step *st)
 	return 0;
 }
 
+/* The op kind a profile groups a step under. */
+static void step_opname(const ct_net *net, step *st)
+{
+	static const char *const names[] = { "input", "conv", "dwconv", "pool", "pad", "concat",
+					     "add", "bn", "act", "gpool", "softmax" };
+	const ct_conv_geom *g = &st->geom;
+	const char *base = names[st->kind];
+	if (st->kind == S_CONV && net->g->nodes[st->head].op == CT_OP_DENSE)
+		base = "dense";
+	if ((st->kind == S_CONV && strcmp(base, "dense")) || st->kind == S_DWCONV) {
+		snprintf(st->opname, sizeof st->opname, "%s%dx%d%s", base, g->kh, g->kw,
+			 g->sh > 1 || g->sw > 1 ? "/s2" : "");
+		if (g->sh > 2 || g->sw > 2)
+			snprintf(st->opname, sizeof st->opname, "%s%dx%d/s%d", base, g->kh, g->kw,
+				 g->sh);
+	} else if (st->kind == S_POOL) {
+		snprintf(st->opname, sizeof st->opname, "%spool", st->is_max ? "max" : "avg");
+	} else {
+		snprintf(st->opname, sizeof st->opname, "%s", base);
+	}
+}
+
 static int plan(ct_net *net, const ct_weights *w)
 {
 	const ct_graph *g = net->g;
@@ -357,10 +415,13 @@ static int plan(ct_net *net, const ct_weights *w)
 	char *need = xcalloc((size_t)n, 1);
 	usage *use = xcalloc((size_t)n, sizeof *use);
 	int *fused = xcalloc((size_t)n, sizeof(int));
-	if (!need || !use || !fused) {
-		free(need), free(use), free(fused);
+	int *pro_bn = xcalloc((size_t)n, sizeof(int)), *pro_act = xcalloc((size_t)n, sizeof(int));
+	if (!need || !use || !fused || !pro_bn || !pro_act) {
+		free(need), free(use), free(fused), free(pro_bn), free(pro_act);
 		return -1;
 	}
+	for (int i = 0; i < n; i++)
+		pro_bn[i] = -1;
 	for (int i = 0; i < net->nout; i++)
 		need[net->outs[i].node] = 1;
 	for (int i = n - 1; i >= 0; i--)
@@ -381,6 +442,37 @@ static int plan(ct_net *net, const ct_weights *w)
 		const ct_node *nd = &g->nodes[i];
 		if (!need[i] || fused[i])
 			continue;
+		/* a BN (then maybe ReLU) whose only consumer is a conv becomes that conv's
+		 * prologue (gemm.h): its output is never written */
+		if (nd->op == CT_OP_BATCHNORM && use[i].count == 1 && !is_output(net, i) &&
+		    net->node_value[nd->in[0]] >= 0) {
+			int t = use[i].first, act = CT_ACT_NONE, relu = -1;
+			if ((g->nodes[t].op == CT_OP_RELU || g->nodes[t].op == CT_OP_RELU6) &&
+			    use[t].count == 1 && !is_output(net, t)) {
+				act = g->nodes[t].op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+				relu = t;
+				t = use[t].first;
+			}
+			const ct_node *cv = &g->nodes[t];
+			if (cv->op == CT_OP_CONV2D && cv->nin == 1 && cv->in[0] == (relu >= 0 ? relu : i)) {
+				pro_bn[t] = i;
+				pro_act[t] = act;
+				fused[i] = 1;
+				if (relu >= 0)
+					fused[relu] = 1;
+				continue;
+			}
+		}
+		/* a ReLU whose only consumer is a separable conv: applied by its depthwise half
+		 * as it reads the input (Xception) */
+		if ((nd->op == CT_OP_RELU || nd->op == CT_OP_RELU6) && use[i].count == 1 &&
+		    !is_output(net, i) && net->node_value[nd->in[0]] >= 0 &&
+		    g->nodes[use[i].first].op == CT_OP_SEPCONV2D &&
+		    g->nodes[use[i].first].in[0] == i) {
+			pro_act[use[i].first] = nd->op == CT_OP_RELU ? CT_ACT_RELU : CT_ACT_RELU6;
+			fused[i] = 1;
+			continue;
+		}
 		/* a ZeroPadding2D whose only consumer is a conv is absorbed by it */
 		if (nd->op == CT_OP_ZEROPAD && use[i].count == 1 && !is_output(net, i)) {
 			const ct_node *c = &g->nodes[use[i].first];
@@ -390,27 +482,29 @@ static int plan(ct_net *net, const ct_weights *w)
 		step *st = &net->steps[net->nsteps];
 		memset(st, 0, sizeof *st);
 		st->node = i;
+		st->head = i;
 		st->res = -1;
 		switch (nd->op) {
 		case CT_OP_INPUT:
 			st->kind = S_PREP;
 			break;
 		case CT_OP_SEPCONV2D: {
-			rc = plan_sepconv_dw(net, w, i, st);
+			rc = plan_sepconv_dw(net, w, i, st, pro_act[i]);
 			if (rc)
 				break;
 			int dwv = st->out;
 			st = &net->steps[++net->nsteps];
 			memset(st, 0, sizeof *st);
 			st->node = i;
+			st->head = i;
 			st->in[0] = dwv;
-			rc = plan_conv(net, w, use, i, st);
+			rc = plan_conv(net, w, use, i, st, pro_bn, pro_act);
 			break;
 		}
 		case CT_OP_CONV2D:
 		case CT_OP_DWCONV2D:
 		case CT_OP_DENSE:
-			rc = plan_conv(net, w, use, i, st);
+			rc = plan_conv(net, w, use, i, st, pro_bn, pro_act);
 			if (!rc && nd->op == CT_OP_DENSE && nd->act == CT_ACT_SOFTMAX) {
 				st->act = CT_ACT_NONE; /* softmax runs as its own step below */
 				st->out = new_value(net, i);
@@ -419,6 +513,7 @@ static int plan(ct_net *net, const ct_weights *w)
 				memset(sm, 0, sizeof *sm);
 				sm->kind = S_SOFTMAX;
 				sm->node = i;
+				sm->head = i;
 				sm->nin = 1;
 				sm->in[0] = st->out;
 				sm->res = -1;
@@ -505,6 +600,8 @@ static int plan(ct_net *net, const ct_weights *w)
 	free(need);
 	free(use);
 	free(fused);
+	free(pro_bn);
+	free(pro_act);
 	if (rc)
 		return -1;
 	for (int i = 0; i < net->nout; i++) {
@@ -513,8 +610,11 @@ static int plan(ct_net *net, const ct_weights *w)
 			return ct_error("layer '%s': output was fused away",
 					g->nodes[net->outs[i].node].name);
 	}
-	/* concat inputs produced by a conv, pool or concat and read by nothing else are
-	 * written straight into their channel slice of the concat (no copy) */
+	/* Concat inputs produced by a conv, pool or concat are written straight into their
+	 * channel slice of the concat (no copy) when the concat is their only reader that
+	 * needs them contiguous: other readers must be convs, depthwise convs or pools (which
+	 * read with a pixel pitch). DenseNet's growing block input x_k then lives in the
+	 * first channels of the final block buffer and no layer copies it. */
 	int *readers = xcalloc((size_t)net->nvalues, sizeof(int));
 	int *producer = xcalloc((size_t)net->nvalues, sizeof(int));
 	if (!readers || !producer) {
@@ -524,10 +624,12 @@ static int plan(ct_net *net, const ct_weights *w)
 	for (int s = 0; s < net->nsteps; s++) {
 		const step *st = &net->steps[s];
 		producer[st->out] = s;
+		int pitched = (st->kind == S_CONV && g->nodes[st->head].op != CT_OP_DENSE) ||
+			      st->kind == S_DWCONV || st->kind == S_POOL;
 		for (int j = 0; j < st->nin; j++)
-			readers[st->in[j]]++;
+			readers[st->in[j]] += pitched && j == 0 ? 0 : 1;
 		if (st->res >= 0)
-			readers[st->res]++;
+			readers[st->res] += st->kind == S_CONV ? 0 : 1;
 	}
 	for (int i = 0; i < net->nout; i++)
 		readers[net->outs[i].value] += 1 << 20; /* outputs stay whole */
@@ -563,8 +665,11 @@ static int plan(ct_net *net, const ct_weights *w)
 	}
 	for (int s = 0; s < net->nsteps; s++) {
 		step *st = &net->steps[s];
-		if (st->kind == S_CONV || st->kind == S_DWCONV || st->kind == S_POOL)
+		if (st->kind == S_CONV || st->kind == S_DWCONV || st->kind == S_POOL) {
 			st->geom.out_pitch = net->values[st->out].pitch;
+			if (st->kind != S_CONV || g->nodes[st->head].op != CT_OP_DENSE)
+				st->geom.in_pitch = net->values[st->in[0]].pitch;
+		}
 	}
 	/* liveness: last step reading each value; outputs live to the end */
 	for (int s = 0; s < net->nsteps; s++) {
@@ -576,6 +681,14 @@ static int plan(ct_net *net, const ct_weights *w)
 	}
 	for (int i = 0; i < net->nout; i++)
 		net->values[net->outs[i].value].last_use = net->nsteps;
+	/* a concat buffer lives as long as any of its slices is read */
+	for (int v = 0; v < net->nvalues; v++) {
+		int r = v;
+		while (net->values[r].parent >= 0)
+			r = net->values[r].parent;
+		if (net->values[v].last_use > net->values[r].last_use)
+			net->values[r].last_use = net->values[v].last_use;
+	}
 	/* buffers: best fit among free ones, else a new one (sizes per image) */
 	int *busy = xcalloc((size_t)net->nvalues, sizeof(int));
 	net->buf_size = xcalloc((size_t)net->nvalues, sizeof(int64_t));
@@ -614,7 +727,9 @@ release:;
 		const step *st = &net->steps[s];
 		for (int j = 0; j <= st->nin; j++) {
 			int in = j < st->nin ? st->in[j] : st->res;
-			if (in >= 0 && net->values[in].last_use == s && net->values[in].parent < 0)
+			while (in >= 0 && net->values[in].parent >= 0)
+				in = net->values[in].parent; /* a slice: its concat's buffer */
+			if (in >= 0 && net->values[in].last_use == s)
 				busy[net->values[in].buf] = 0;
 		}
 	}
@@ -632,6 +747,8 @@ release:;
 		net->chunk = 1;
 	if (net->chunk > 64)
 		net->chunk = 64;
+	for (int i = 0; i < net->nsteps; i++)
+		step_opname(net, &net->steps[i]);
 	return 0;
 }
 
@@ -780,9 +897,13 @@ void ct_net_free(ct_net *net)
 	if (!net)
 		return;
 	net_release_buffers(net);
+	free(net->prof);
+	free(net->prof_best);
 	if (net->steps)
 		for (int s = 0; s < net->nsteps; s++) {
 			ct_packed_release(&net->steps[s].packed);
+			free(net->steps[s].pscale);
+			free(net->steps[s].pshift);
 			free(net->steps[s].w);
 			free(net->steps[s].b);
 		}
@@ -812,13 +933,16 @@ static void run_step(const ct_net *net, int cx, float *work, const step *st, int
 		break;
 	case S_CONV: {
 		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
-		ct_conv2d_gemm(net->kern, &gm, vbuf(net, cx, st->in[0]), &st->packed, res,
-			       res ? net->values[st->res].pitch : 0, st->act, out, work, nt);
+		ct_prologue pro = { st->pscale, st->pshift, st->pact };
+		ct_conv2d_gemm_pro(net->kern, &gm, vbuf(net, cx, st->in[0]), st->pscale ? &pro : NULL,
+				   &st->packed, res, res ? net->values[st->res].pitch : 0, st->act,
+				   out, work, nt);
 		break;
 	}
 	case S_DWCONV: {
 		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
-		ct_op_dwconv(&gm, vbuf(net, cx, st->in[0]), st->w, st->b, res, st->act, out, nt);
+		ct_op_dwconv_pro(&gm, vbuf(net, cx, st->in[0]), st->pact, st->w, st->b, res, st->act,
+				 out, nt);
 		break;
 	}
 	case S_POOL:
@@ -900,10 +1024,23 @@ static void prep_u8(ct_prep prep, int c, const uint8_t *p, int64_t numel, float 
 	}
 }
 
-/* Images [lo, hi) through the whole network on activation set cx, nt threads per op. */
-static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *images,
-		       int64_t lo, int64_t hi, int nt)
+static double now_s(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Images [lo, hi) through the whole network on activation set cx, nt threads per op.
+ * When profiling, each step's wall time times tscale is added to prof[cx][step]: 1 when
+ * the threads share each op, 1/threads when each thread runs its own images, so that the
+ * sum over steps and sets is the machine's time. */
+static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *images,
+		       int64_t lo, int64_t hi, int nt, double tscale)
+{
+	double *prof = net->prof_on && net->prof && cx < net->prof_ctx
+			       ? net->prof + (size_t)cx * net->nsteps
+			       : NULL;
 	const ct_graph *g = net->g;
 	const step *first = &net->steps[0];
 	const int64_t *s = images->shape + (images->ndim == 4 ? 1 : 0);
@@ -919,8 +1056,17 @@ static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *
 			memcpy(x, (const float *)images->data + i0 * per_img,
 			       (size_t)numel * sizeof(float));
 		}
-		for (int st = 1; st < net->nsteps; st++)
+		for (int st = 1; st < net->nsteps; st++) {
+			double t0 = prof ? now_s() : 0;
 			run_step(net, cx, work, &net->steps[st], cn, nt);
+			if (prof) {
+				double dt = (now_s() - t0) * tscale;
+				double *best = net->prof_best + (size_t)cx * net->nsteps + st;
+				prof[st] += dt;
+				if (*best == 0 || dt / cn < *best)
+					*best = dt / cn;
+			}
+		}
 		for (int i = 0; i < net->nout; i++) {
 			out_spec *o = &net->outs[i];
 			int64_t hw = (int64_t)o->h * o->w;
@@ -970,13 +1116,15 @@ int ct_net_run(ct_net *net, const ct_tensor *images)
 		{
 			int t = omp_get_thread_num(), tn = omp_get_num_threads();
 			run_images(net, t, net->work + (size_t)t * net->work_per_thread, images,
-				   n * t / tn, n * (t + 1) / tn, 1);
+				   n * t / tn, n * (t + 1) / tn, 1, 1.0 / tn);
 		}
 #endif
 	} else {
-		run_images(net, 0, net->work, images, 0, n, nt);
+		run_images(net, 0, net->work, images, 0, n, nt, 1.0);
 	}
 	net->last_n = (int)n;
+	if (net->prof_on)
+		net->prof_images += n;
 	return 0;
 }
 
@@ -1049,4 +1197,54 @@ double ct_net_flops(const ct_net *net)
 const char *ct_net_kernel(const ct_net *net)
 {
 	return net->kern->name;
+}
+
+int ct_net_profile_enable(ct_net *net, int on)
+{
+	free(net->prof);
+	free(net->prof_best);
+	net->prof = net->prof_best = NULL;
+	net->prof_images = 0;
+	net->prof_on = 0;
+	if (!on)
+		return 0;
+	/* one row per activation set the run may use (threads, at most) */
+	int ctx = ct_nn_threads();
+	net->prof = xcalloc((size_t)ctx * (size_t)net->nsteps, sizeof(double));
+	net->prof_best = xcalloc((size_t)ctx * (size_t)net->nsteps, sizeof(double));
+	if (!net->prof || !net->prof_best)
+		return -1;
+	net->prof_ctx = ctx;
+	net->prof_on = 1;
+	return 0;
+}
+
+int ct_net_nsteps(const ct_net *net)
+{
+	return net->nsteps;
+}
+
+int ct_net_step_get(const ct_net *net, int i, ct_net_step_info *info)
+{
+	if (i < 0 || i >= net->nsteps)
+		return ct_error("no step %d", i);
+	const step *st = &net->steps[i];
+	memset(info, 0, sizeof *info);
+	info->layer = net->g->nodes[st->head].name;
+	info->last = net->g->nodes[st->node].name;
+	info->op = st->opname;
+	info->kh = st->geom.kh, info->kw = st->geom.kw;
+	info->sh = st->geom.sh, info->sw = st->geom.sw;
+	info->cin = st->geom.cin, info->cout = st->geom.cout;
+	info->oh = st->geom.oh, info->ow = st->geom.ow;
+	info->flops = st->flops;
+	info->images = net->prof_images;
+	if (net->prof)
+		for (int c = 0; c < net->prof_ctx; c++) {
+			info->seconds += net->prof[(size_t)c * net->nsteps + i];
+			double b = net->prof_best[(size_t)c * net->nsteps + i];
+			if (b > 0 && (info->best == 0 || b < info->best))
+				info->best = b;
+		}
+	return 0;
 }

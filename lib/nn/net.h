@@ -21,6 +21,8 @@
 #include "nn/graph.h"
 #include "nn/weights.h"
 
+#include <stdio.h>
+
 typedef enum ct_pool { CT_POOL_NONE = 0, CT_POOL_AVG, CT_POOL_MAX } ct_pool;
 
 typedef struct ct_net ct_net;
@@ -65,5 +67,28 @@ size_t ct_net_arena_bytes(const ct_net *net);
 double ct_net_flops(const ct_net *net);
 /* Name of the SIMD kernel the weights were packed for. */
 const char *ct_net_kernel(const ct_net *net);
+
+/* Profile: with profiling on, every run adds each step's time (machine time: the
+ * threads' time over the thread count when whole images run in parallel) to a per-step
+ * total; enabling (again) resets the totals. A step is one fused kernel call: a conv with
+ * its BN, activation and Add, a pool, a concat (in place: no copy), ... */
+int ct_net_profile_enable(ct_net *net, int on);
+typedef struct ct_net_step_info {
+	const char *layer; /* the step's first graph layer */
+	const char *last;  /* its last fused layer (== layer when nothing is fused) */
+	const char *op;	   /* kind: conv1x1, conv3x3, conv3x3/s2, dwconv3x3, dense, maxpool,
+			    * avgpool, concat, add, bn, act, pad, gpool, softmax */
+	int kh, kw, sh, sw, cin, cout, oh, ow;
+	double flops;	   /* per image (2 per multiply-add; 0 for data movement) */
+	double seconds;	   /* profiled time, summed over runs */
+	double best;	   /* the fastest call, seconds per image: robust where other
+			    * processes steal the cores now and then */
+	int64_t images;	   /* images run while profiling */
+} ct_net_step_info;
+int ct_net_nsteps(const ct_net *net);
+int ct_net_step_get(const ct_net *net, int i, ct_net_step_info *info);
+/* Write the profile (per step, then per op kind: ms per image, GFLOP/s and the share of
+ * peak_gflops, e.g. ct_fma_peak_gflops) as text to f (lib/nn/profile.c). */
+int ct_net_profile_write(const ct_net *net, FILE *f, double peak_gflops);
 
 #endif

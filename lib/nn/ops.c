@@ -42,17 +42,23 @@ static int par_threads(int64_t work, int nthreads)
 void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
 		  const float *res, int act, float *out, int nthreads)
 {
+	ct_op_dwconv_pro(g, in, CT_ACT_NONE, w, bias, res, act, out, nthreads);
+}
+
+void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+		      const float *bias, const float *res, int act, float *out, int nthreads)
+{
 	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		if (isa == 2)
-			ct_dwconv_rows_avx512(g, in, w, bias, res, act, out, r0, r1);
+			ct_dwconv_rows_pro_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
 		else if (isa == 1)
-			ct_dwconv_rows_avx2(g, in, w, bias, res, act, out, r0, r1);
+			ct_dwconv_rows_pro_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
 		else
-			dw_rows(g, in, w, bias, res, act, out, r0, r1);
+			dw_rows_pro(g, in, in_act, w, bias, res, act, out, r0, r1);
 	}
 }
 

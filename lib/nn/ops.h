@@ -22,6 +22,16 @@ void ct_pool_rows_avx512(int is_max, const ct_conv_geom *g, const float *in, flo
 			 int64_t r0, int64_t r1);
 void ct_pool_rows_avx2(int is_max, const ct_conv_geom *g, const float *in, float *out,
 		       int64_t r0, int64_t r1);
+/* ct_op_dwconv with in_act (a ct_act) applied to every input value first: the ReLU in
+ * front of Xception's separable convs, without writing its output. */
+void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+		      const float *bias, const float *res, int act, float *out, int nthreads);
+void ct_dwconv_rows_pro_avx512(const ct_conv_geom *g, const float *in, int in_act,
+			       const float *w, const float *bias, const float *res, int act,
+			       float *out, int64_t r0, int64_t r1);
+void ct_dwconv_rows_pro_avx2(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+			     const float *bias, const float *res, int act, float *out, int64_t r0,
+			     int64_t r1);
 /* Max (is_max=1) or average pooling with geometry g (cin == cout == channels). */
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads);
 /* ZeroPadding2D: out is n x (h+t+b) x (w+l+r) x c. */

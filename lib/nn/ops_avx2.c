@@ -14,3 +14,10 @@ void ct_pool_rows_avx2(int is_max, const ct_conv_geom *g, const float *in, float
 {
 	pool_rows(is_max, g, in, out, r0, r1);
 }
+
+void ct_dwconv_rows_pro_avx2(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+			   const float *bias, const float *res, int act, float *out, int64_t r0,
+			   int64_t r1)
+{
+	dw_rows_pro(g, in, in_act, w, bias, res, act, out, r0, r1);
+}

@@ -34,10 +34,28 @@ static inline float dw_act(float v, int act)
 		memcpy((o) + (ch), &acc, sizeof acc);                                  \
 	} while (0)
 
+/* ReLU (in_act 1) or ReLU6 (2) of an input vector, as dw_act does per float. */
+#define DW_IN_ACT(x)                                                                   \
+	do {                                                                           \
+		ct_v16 z_ = { 0 }, s_;                                                 \
+		for (int j_ = 0; j_ < 16; j_++)                                        \
+			s_[j_] = in_act == 2 ? 6.f : __builtin_inff();                  \
+		ct_v16i pos_ = (x) > z_, low_ = (x) < s_;                              \
+		(x) = (ct_v16)((ct_v16i)(x) & pos_);                                   \
+		(x) = (ct_v16)(((ct_v16i)(x) & low_) | ((ct_v16i)s_ & ~low_));         \
+	} while (0)
+#define DW_TAP_ACT(x, acc, p, wv)                                                      \
+	do {                                                                           \
+		V16_LOAD(x, p);                                                        \
+		DW_IN_ACT(x);                                                          \
+		acc += (x) * (wv);                                                     \
+	} while (0)
+
 /* One output pixel (row r = n*oh + oy, column ox), channels [ch0, c) with ch0 a multiple
  * of 16: any kernel size, dilation and stride, padding taps skipped. */
-static void dw_pixel(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
-		     const float *res, int act, float *out, int64_t r, int ox, int ch0)
+static void dw_pixel(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+		     const float *bias, const float *res, int act, float *out, int64_t r, int ox,
+		     int ch0)
 {
 	const int c = g->cin;
 	const int c16 = c / 16 * 16;
@@ -64,6 +82,8 @@ static void dw_pixel(const ct_conv_geom *g, const float *in, const float *w, con
 				ct_v16 x, y;
 				V16_LOAD(x, ip);
 				V16_LOAD(y, wp);
+				if (in_act)
+					DW_IN_ACT(x);
 				acc += x * y;
 			}
 		}
@@ -84,7 +104,8 @@ static void dw_pixel(const ct_conv_geom *g, const float *in, const float *w, con
 				int ix = x0 + kx * g->dw;
 				if (ix < 0 || ix >= g->w)
 					continue;
-				acc += in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch] *
+				acc += dw_act(in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch],
+					      in_act) *
 				       w[(int64_t)(ky * g->kw + kx) * c + ch];
 			}
 		}
@@ -96,20 +117,20 @@ static void dw_pixel(const ct_conv_geom *g, const float *in, const float *w, con
 	}
 }
 
-static void dw_rows_any(const ct_conv_geom *g, const float *in, const float *w,
+static void dw_rows_any(const ct_conv_geom *g, const float *in, int in_act, const float *w,
 			const float *bias, const float *res, int act, float *out, int64_t r0,
 			int64_t r1)
 {
 	for (int64_t r = r0; r < r1; r++)
 		for (int ox = 0; ox < g->ow; ox++)
-			dw_pixel(g, in, w, bias, res, act, out, r, ox, 0);
+			dw_pixel(g, in, in_act, w, bias, res, act, out, r, ox, 0);
 }
 
 
 /* 3x3 undilated depthwise conv (all of MobileNetV2's): channel vectors outermost so the
  * nine weight vectors stay in registers along the row; interior pixels skip the bounds
  * tests. Channels not a multiple of 16 and border pixels go through dw_rows_any. */
-static void dw_rows_3x3(const ct_conv_geom *g, const float *in, const float *w,
+static void dw_rows_3x3(const ct_conv_geom *g, const float *in, int in_act, const float *w,
 			const float *bias, const float *res, int act, float *out, int64_t r0,
 			int64_t r1)
 {
@@ -130,7 +151,7 @@ static void dw_rows_3x3(const ct_conv_geom *g, const float *in, const float *w,
 		int n = (int)(r / g->oh), oy = (int)(r % g->oh);
 		int y0 = oy * g->sh - g->pad_t;
 		if (y0 < 0 || y0 + 2 >= g->h || xa >= xb) {
-			dw_rows_any(g, in, w, bias, res, act, out, r, r + 1);
+			dw_rows_any(g, in, in_act, w, bias, res, act, out, r, r + 1);
 			continue;
 		}
 		const float *row0 = in + (((int64_t)n * g->h + y0) * g->w) * pitch;
@@ -154,24 +175,36 @@ static void dw_rows_3x3(const ct_conv_geom *g, const float *in, const float *w,
 				int64_t off = (int64_t)(ox * g->sw - g->pad_l) * pitch + ch;
 				const float *p0 = row0 + off, *p1 = row1 + off, *p2 = row2 + off;
 				ct_v16 x, acc = zero;
-				V16_LOAD(x, p0);
-				acc += x * w0;
-				V16_LOAD(x, p0 + pitch);
-				acc += x * w1;
-				V16_LOAD(x, p0 + 2 * pitch);
-				acc += x * w2;
-				V16_LOAD(x, p1);
-				acc += x * w3;
-				V16_LOAD(x, p1 + pitch);
-				acc += x * w4;
-				V16_LOAD(x, p1 + 2 * pitch);
-				acc += x * w5;
-				V16_LOAD(x, p2);
-				acc += x * w6;
-				V16_LOAD(x, p2 + pitch);
-				acc += x * w7;
-				V16_LOAD(x, p2 + 2 * pitch);
-				acc += x * w8;
+				if (in_act) {
+					DW_TAP_ACT(x, acc, p0, w0);
+					DW_TAP_ACT(x, acc, p0 + pitch, w1);
+					DW_TAP_ACT(x, acc, p0 + 2 * pitch, w2);
+					DW_TAP_ACT(x, acc, p1, w3);
+					DW_TAP_ACT(x, acc, p1 + pitch, w4);
+					DW_TAP_ACT(x, acc, p1 + 2 * pitch, w5);
+					DW_TAP_ACT(x, acc, p2, w6);
+					DW_TAP_ACT(x, acc, p2 + pitch, w7);
+					DW_TAP_ACT(x, acc, p2 + 2 * pitch, w8);
+				} else {
+					V16_LOAD(x, p0);
+					acc += x * w0;
+					V16_LOAD(x, p0 + pitch);
+					acc += x * w1;
+					V16_LOAD(x, p0 + 2 * pitch);
+					acc += x * w2;
+					V16_LOAD(x, p1);
+					acc += x * w3;
+					V16_LOAD(x, p1 + pitch);
+					acc += x * w4;
+					V16_LOAD(x, p1 + 2 * pitch);
+					acc += x * w5;
+					V16_LOAD(x, p2);
+					acc += x * w6;
+					V16_LOAD(x, p2 + pitch);
+					acc += x * w7;
+					V16_LOAD(x, p2 + 2 * pitch);
+					acc += x * w8;
+				}
 				acc += bv;
 				float *o = orow + (int64_t)ox * g->out_pitch;
 				const float *rs = rrow ? rrow + (int64_t)ox * g->out_pitch : NULL;
@@ -181,20 +214,29 @@ static void dw_rows_3x3(const ct_conv_geom *g, const float *in, const float *w,
 		/* border columns and the channel tail through the general loops */
 		for (int ox = 0; ox < g->ow; ox++)
 			if (ox < xa || ox >= xb)
-				dw_pixel(g, in, w, bias, res, act, out, r, ox, 0);
+				dw_pixel(g, in, in_act, w, bias, res, act, out, r, ox, 0);
 			else if (c16 < c)
-				dw_pixel(g, in, w, bias, res, act, out, r, ox, c16);
+				dw_pixel(g, in, in_act, w, bias, res, act, out, r, ox, c16);
 	}
 }
 
-/* Output rows r0..r1 (row = n * oh + oy). */
-static void dw_rows(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
-		    const float *res, int act, float *out, int64_t r0, int64_t r1)
+/* Output rows r0..r1 (row = n * oh + oy); in_act (a ct_act) is applied to every input
+ * value before the product (a ReLU in front of the conv: Xception's separable convs). */
+static void dw_rows_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+			const float *bias, const float *res, int act, float *out, int64_t r0,
+			int64_t r1)
 {
 	if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1)
-		dw_rows_3x3(g, in, w, bias, res, act, out, r0, r1);
+		dw_rows_3x3(g, in, in_act, w, bias, res, act, out, r0, r1);
 	else
-		dw_rows_any(g, in, w, bias, res, act, out, r0, r1);
+		dw_rows_any(g, in, in_act, w, bias, res, act, out, r0, r1);
+}
+
+static __attribute__((unused)) void dw_rows(const ct_conv_geom *g, const float *in,
+					    const float *w, const float *bias,
+		    const float *res, int act, float *out, int64_t r0, int64_t r1)
+{
+	dw_rows_pro(g, in, 0, w, bias, res, act, out, r0, r1);
 }
 
 /* Max / average pooling of output rows r0..r1 (Keras semantics: padding cells are skipped,

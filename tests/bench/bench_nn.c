@@ -1,6 +1,9 @@
 /* bench_nn.c - throughput of the CNN engine: GEMM GFLOP/s and images/s per backbone at
  * batch 1 and 16 with synthetic weights; prints peak RSS. Not a test (timings vary).
- *   usage: bench_nn [arch ...]      (CT_SIMD=avx512|avx2|generic, OMP_NUM_THREADS=n) */
+ *   usage: bench_nn [arch ...]      (CT_SIMD=avx512|avx2|generic, OMP_NUM_THREADS=n)
+ *          bench_nn --profile [--batch N] [--reps R] arch ...
+ *            the per-step profile (ct_net_profile_write) of R runs at batch N (16, 5),
+ *            against the FMA peak measured first */
 #include "core/tensor.h"
 #include "models/models.h"
 #include "nn/gemm.h"
@@ -101,8 +104,62 @@ static int bench_arch(const char *arch)
 	return 0;
 }
 
+static int profile_arch(const char *arch, int batch, int reps, double peak)
+{
+	ct_graph *g = ct_model_build(arch);
+	if (!g)
+		return -1;
+	ct_weights w = { 0 };
+	if (ct_graph_testweights(g, &w))
+		return -1;
+	ct_net *net = ct_net_new(g, &w, NULL, CT_POOL_AVG);
+	ct_weights_free(&w);
+	if (!net)
+		return -1;
+	ct_tensor x;
+	if (ct_tensor_alloc4(&x, CT_U8, batch, g->in_h, g->in_w, g->in_c))
+		return -1;
+	for (int i = 0; i < batch; i++)
+		ct_testinput_fill(i, g->in_h, g->in_w, (uint8_t *)x.data + (size_t)i * g->in_h * g->in_w * g->in_c);
+	if (ct_net_run(net, &x) || ct_net_profile_enable(net, 1))
+		return -1;
+	double t = now();
+	for (int r = 0; r < reps; r++)
+		ct_net_run(net, &x);
+	t = now() - t;
+	printf("## %s batch %d threads %d kernel %s: %.1f images/s over %d runs\n", arch, batch,
+	       ct_nn_threads(), ct_net_kernel(net), batch * reps / t, reps);
+	ct_net_profile_write(net, stdout, peak);
+	ct_tensor_free(&x);
+	ct_net_free(net);
+	ct_graph_free(g);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "--profile")) {
+		int batch = 16, reps = 5, i = 2, rc = 0;
+		for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+			if (!strcmp(argv[i], "--batch"))
+				batch = atoi(argv[i + 1]);
+			else if (!strcmp(argv[i], "--reps"))
+				reps = atoi(argv[i + 1]);
+			else
+				break;
+		}
+		if (batch < 1 || reps < 1 || i >= argc || argv[i][0] == '-') {
+			fprintf(stderr, "usage: bench_nn --profile [--batch N] [--reps R] arch...\n");
+			return 2;
+		}
+		double peak = ct_fma_peak_gflops(ct_nn_threads(), 0.5);
+		printf("# FMA peak: %.1f GFLOP/s with %d threads (%s)\n", peak, ct_nn_threads(),
+		       ct_gemm_kernel_get()->name);
+		for (; i < argc; i++)
+			if (profile_arch(argv[i], batch, reps, peak))
+				rc = 1, fprintf(stderr, "bench_nn: %s\n", ct_last_error());
+		return rc;
+	}
 	bench_gemm();
 	const char *const *names = ct_model_names();
 	int rc = 0;
