@@ -48,6 +48,12 @@ FEATURE_ARGS  ?= --batch 16
 FUSE_ARGS     ?=
 FINETUNE_ARGS ?= --head mlp --seed $(SEED)
 SCORE_ARGS    ?= --threshold youden --bootstrap 1000 --seed $(SEED)
+# Source rather than disease (docs/results.md, "Generalisation"): metrics per source when the
+# data set lists its sources (COVID-CT's sources.tsv: column 3, the source kind), and the
+# shortcut audit (AUDIT=1): baselines from the nuisance attributes of the images file.
+SOURCES       ?= $(wildcard $(DATA)/sources.tsv)
+SOURCE_COLUMN ?= 3
+AUDIT         ?= 1
 
 include $(TOP)/pipelines/backbones.mk
 
@@ -171,9 +177,12 @@ $(eval $(call stamp,finetune-$(EXP),$(FINETUNE_ARGS)))
 $(E)/model.h5: $(E)/fused.h5 $(P)/finetune-$(EXP)
 	ct-finetune $< $(FINETUNE_ARGS) -o $@ --force $(QUIET)
 
-$(eval $(call stamp,score-$(EXP),$(SCORE_ARGS)))
-$(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.h5 $(E)/fused.h5 $(P)/score-$(EXP)
-	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
+AUDIT_IMAGES := $(if $(filter 1,$(AUDIT)),$(OUT)/images-$(firstword $(SIZES)).h5)
+GEN_ARGS = $(if $(SOURCES),--sources $(SOURCES) --source-column $(SOURCE_COLUMN)) $(if $(AUDIT_IMAGES),--audit $(AUDIT_IMAGES))
+$(eval $(call stamp,score-$(EXP),$(SCORE_ARGS) $(GEN_ARGS)))
+$(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.h5 $(E)/fused.h5 $(P)/score-$(EXP) \
+		$(AUDIT_IMAGES)
+	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) $(GEN_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
 		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
 # FINETUNE=1 adds the fine-tuned experiment OUT/ft-BACKBONE[-noaug] (docs/finetune.md): the

@@ -13,9 +13,11 @@
 # passed to ct-convert, quoted, and tracked through a listing under W).
 
 TOP   := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
-CTBIN ?= $(TOP)/bin
+# The tools: bin/ of a source tree, or PREFIX/bin when installed (PREFIX/share/ctfuse/pipelines);
+# weights from the tools' search path (ctfuse(7)) unless CT_WEIGHTS_DIR is set.
+CTBIN ?= $(if $(wildcard $(TOP)/tools/ct-features.c),$(TOP)/bin,$(abspath $(TOP)/../../bin))
 export PATH := $(CTBIN):$(PATH)
-export CT_WEIGHTS_DIR ?= $(TOP)/weights
+export CT_WEIGHTS_DIR
 # Stages run side by side under -j: OpenMP threads that spin while waiting would steal the
 # cores the other stage needs (measured: 2x slower), so idle threads sleep.
 export OMP_WAIT_POLICY ?= passive
