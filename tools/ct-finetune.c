@@ -15,7 +15,7 @@ static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
 static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose, finetune;
 static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2;
 static uint64_t seed = 42;
-static double backbone_lr = 1e-5, backbone_wd = 1e-4;
+static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
 static const char *weights_s;
 
 static ct_opt options[] = {
@@ -41,6 +41,8 @@ static ct_opt options[] = {
 		       1e-12, 1),
 	CT_OPT_DOUBLE_(0, "backbone-weight-decay", &backbone_wd, "L",
 		       "--finetune: L2 penalty (L/2)||K||^2 on the backbone kernels", 0, 10),
+	CT_OPT_DOUBLE_(0, "joint-head-lr", &joint_head_lr, "RATE",
+		       "--finetune: the head's learning rate while the backbone trains (default: --backbone-lr)", 1e-12, 10),
 	CT_OPT_STRING_(0, "weights", &weights_s, "FILE[,FILE...]",
 		       "--finetune: the backbones' weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed (initialisation, shuffling, dropout, hold-out, folds)"),
@@ -277,6 +279,7 @@ int main(int argc, char **argv)
 	if (nargs > 1 && !finetune)
 		return ct_tool_usage(&cmd, "several inputs need --finetune (fuse features with ct-fuse)");
 	if (!finetune && (ct_opts_seen(&cmd, "backbone-lr") || ct_opts_seen(&cmd, "backbone-weight-decay") ||
+			  ct_opts_seen(&cmd, "joint-head-lr") ||
 			  ct_opts_seen(&cmd, "weights")))
 		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay and --weights apply to --finetune");
 	if (finetune && cv)
@@ -370,7 +373,7 @@ int main(int argc, char **argv)
 			rc = ct_error("out of memory");
 		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
 			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
-		ct_ft_opts fo = { o, backbone_lr, backbone_wd, verbose };
+		ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
 		fo.head.sd_floor = 0.1;
 		if (rc == 0)
 			rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);

@@ -352,7 +352,7 @@ int ct_finetune(ct_ft_source *src, int nsrc, const int32_t *y, int64_t n, int k,
 				double gj = g.mem[j];
 				m1.mem[j] = b1 * m1.mem[j] + (1 - b1) * gj;
 				m2.mem[j] = b2 * m2.mem[j] + (1 - b2) * gj * gj;
-				p.mem[j] -= ho->lr * (m1.mem[j] / c1) / (sqrt(m2.mem[j] / c2) + eps);
+				p.mem[j] -= o->head_lr * (m1.mem[j] / c1) / (sqrt(m2.mem[j] / c2) + eps);
 			}
 			for (int q = 0; q < st.np; q++) {
 				ct_sparam *sp = st.p[q];

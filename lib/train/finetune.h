@@ -6,7 +6,7 @@
  * outputs of all sources, side by side, are the head's features. Training:
  *   1. the head alone on the pretrained features (ct_train_head: its own early stopping),
  *      which fixes the standardisation (mean, sd of the train rows' pretrained features);
- *   2. joint epochs: Adam on the head (lr) and on the layers above the cut (backbone_lr),
+ *   2. joint epochs: Adam on the head (head_lr) and on the layers above the cut (backbone_lr),
  *      L2 weight decay on the head's matrices (weight_decay) and on the backbone kernels
  *      (backbone_wd), BN statistics frozen, head dropout as in train.h; after each epoch the
  *      validation loss decides early stopping, and the best epoch's weights (epoch 0 = the
@@ -22,6 +22,8 @@ typedef struct ct_ft_opts {
 	ct_train_opts head;  /* head, lr, weight decay, dropout, batch, epochs, patience, seed */
 	double backbone_lr;  /* Adam learning rate of the layers above the cut */
 	double backbone_wd;  /* L2 penalty (wd / 2) ||K||^2 on their kernels */
+	double head_lr;	     /* Adam learning rate of the head in the joint phase (Keras' recipe:
+			      * once the head has converged, everything trains at a low rate) */
 	int verbose;	     /* per-epoch lines on stderr */
 } ct_ft_opts;
 
