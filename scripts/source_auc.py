@@ -31,6 +31,8 @@ def main():
         rows = []
         with open(path, newline="") as f:
             for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                if row["split"] not in ("val", "test"):
+                    continue  # train rows, augmented copies among them
                 base = os.path.basename(row["name"])
                 if base not in kind:
                     sys.exit(f"source_auc.py: '{base}' is not in {sys.argv[1]}")

@@ -340,8 +340,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = ct_h5_write_strings(f, "skipped", conv.skipped, conv.nskipped);
 	if (rc == 0 && conv.lung_mask.data) {
-		hid_t d = ct_h5_create_dataset(f, "lung_mask", CT_U8, 3, conv.lung_mask.shape, 1, compress ? compress : 1);
-		rc = d < 0 ? -1 : ct_h5_write_rows_z(d, 0, &conv.lung_mask, compress ? compress : 1);
+		hid_t d = ct_h5_create_dataset(f, "lung_mask", CT_U8, 3, conv.lung_mask.shape, 1, compress);
+		rc = d < 0 ? -1 : ct_h5_write_rows_z(d, 0, &conv.lung_mask, compress);
 		if (d >= 0)
 			H5Dclose(d);
 		if (rc == 0)

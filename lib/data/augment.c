@@ -99,7 +99,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 		if (rc == 0 && (mset_in = H5Dopen2(in->h.file, "lung_mask", H5P_DEFAULT)) < 0)
 			rc = ct_error("'%s': cannot open dataset 'lung_mask'", in->h.path);
 		int64_t osh[3] = { total, H, W };
-		if (rc == 0 && (mset = ct_h5_create_dataset(f, "lung_mask", CT_U8, 3, osh, 1, o->compress ? o->compress : 1)) < 0)
+		if (rc == 0 && (mset = ct_h5_create_dataset(f, "lung_mask", CT_U8, 3, osh, 1, o->compress)) < 0)
 			rc = -1;
 		if (rc == 0 && (ct_tensor_alloc3(&inm, CT_U8, BLOCK < n ? BLOCK : n, H, W) < 0 ||
 				ct_tensor_alloc3(&outm, CT_U8, maxout, H, W) < 0))
@@ -169,7 +169,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 		if (ct_h5_write_rows_z(dset, r0, &ov, o->compress) < 0)
 			rc = ct_error_prefix("cannot write images");
 		ct_tensor om = ct_tensor_slice0(&outm, 0, r1 - r0);
-		if (rc == 0 && mset >= 0 && ct_h5_write_rows_z(mset, r0, &om, o->compress ? o->compress : 1) < 0)
+		if (rc == 0 && mset >= 0 && ct_h5_write_rows_z(mset, r0, &om, o->compress) < 0)
 			rc = ct_error_prefix("cannot write lung_mask");
 		if (rc == 0 && o->progress)
 			o->progress(o->progress_ctx, r1, total);
