@@ -5,8 +5,9 @@
  * Decoded frames are HxWxC CT_F32 tensors of modality values: stored value * RescaleSlope +
  * RescaleIntercept (defaults 1 and 0; Enhanced CT: the shared or per-frame Pixel Value
  * Transformation), computed in double and rounded once to float - what pydicom's
- * apply_modality_lut gives. C is the Samples per Pixel (1, or 3 for colour, as GDCM decodes
- * it: RGB). Pixels are not reoriented: row 0 is the first stored row. MONOCHROME1 is not
+ * apply_modality_lut gives. C is the Samples per Pixel (1, or 3 for colour: RGB, interleaved;
+ * 8-bit full-range YCbCr converted with ITU-R BT.601 as pydicom's convert_color_space). Pixels
+ * are not reoriented: row 0 is the first stored row. MONOCHROME1 is not
  * inverted (the values stay modality values). 1-bit data (segmentations) is unpacked to 0/1. */
 #ifndef CT_DICOM_H
 #define CT_DICOM_H

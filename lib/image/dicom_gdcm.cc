@@ -355,6 +355,13 @@ int read_file(const char *path, int64_t max_pixels, ct_dicom *out)
 		}
 	// Colour planes (Planar Configuration 1) to interleaved R, G, B.
 	bool planar = info->samples == 3 && img.GetPlanarConfiguration() == 1;
+	// Full-range YCbCr left as such by the decoder (8-bit): to RGB, ITU-R BT.601 as pydicom's
+	// convert_color_space.
+	gdcm::PhotometricInterpretation::PIType pit = img.GetPhotometricInterpretation();
+	bool ybr = info->samples == 3 && bits_alloc == 8 && !planar &&
+		   (pit == gdcm::PhotometricInterpretation::YBR_FULL || pit == gdcm::PhotometricInterpretation::YBR_FULL_422);
+	if (ybr)
+		copy_str(info->photometric, sizeof info->photometric, "RGB");
 	out->frames = (ct_tensor *)calloc((size_t)info->nframes, sizeof *out->frames);
 	if (!out->frames)
 		return ct_error("out of memory");
@@ -368,6 +375,13 @@ int read_file(const char *path, int64_t max_pixels, ct_dicom *out)
 			size_t src = planar ? (k % 3) * plane + k / 3 : k;
 			double x = fetch(buf.data(), stype, (size_t)f * fpix + src);
 			dst[k] = (float)(x * fslope[f] + finter[f]);
+		}
+		for (size_t k = 0; ybr && k + 2 < fpix; k += 3) {
+			double y = dst[k], cb = dst[k + 1] - 128.0, cr = dst[k + 2] - 128.0;
+			double rgb[3] = { y + 1.402 * cr, y - 0.114 * 1.772 / 0.587 * cb - 0.299 * 1.402 / 0.587 * cr,
+					  y + 1.772 * cb };
+			for (int c = 0; c < 3; c++)
+				dst[k + c] = (float)std::floor((rgb[c] < 0 ? 0 : rgb[c] > 255 ? 255 : rgb[c]) + 0.5);
 		}
 	}
 	if (!fpos.empty()) {
