@@ -73,7 +73,7 @@ err_has "lungs" "naming it"
 mkdir -p "$D/bad/covid" "$D/bad/normal"
 cp "$D/tree/root/normal/patient_c/x0" "$D/bad/normal/"
 head -c 2000 "$D/tree/root/normal/patient_c/x1" >"$D/bad/covid/cut.dcm"
-status 1 "a truncated DICOM file fails" ct-convert "$D/bad" --size 16 -o "$D/bad.h5"
+status 1 "a truncated DICOM file fails" ct-convert "$D/bad" --size 16 -o "$D/bad.h5" -q
 err_has "cut.dcm" "the message names the file"
 err_one_line "in one line"
 ok "and no output is left" [ ! -e "$D/bad.h5" ]
