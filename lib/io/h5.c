@@ -2,6 +2,7 @@
  * datasets, strings and attributes. */
 #include "io/h5.h"
 #include "core/error.h"
+#include "io/target.h"
 
 #include <hdf5_hl.h>
 #include <zlib.h>
@@ -14,30 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Crash containment (h5.h): fixed buffers, so a signal handler can use them. */
-#define CT_MAX_TEMPS 8
+/* Crash containment (h5.h): a fixed buffer, so a signal handler can use it. */
 static char last_opened[1024];
-static char temps[CT_MAX_TEMPS][1024];
 
 static void note_opened(const char *path)
 {
 	snprintf(last_opened, sizeof last_opened, "%s", path);
-}
-
-static void temp_register(const char *path)
-{
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (!temps[i][0]) {
-			snprintf(temps[i], sizeof temps[i], "%s", path);
-			return;
-		}
-}
-
-static void temp_unregister(const char *path)
-{
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (temps[i][0] && !strcmp(temps[i], path))
-			temps[i][0] = '\0';
 }
 
 const char *ct_h5_last_opened(void)
@@ -47,9 +30,7 @@ const char *ct_h5_last_opened(void)
 
 void ct_h5_remove_temporaries(void)
 {
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (temps[i][0])
-			unlink(temps[i]);
+	ct_io_cleanup();
 }
 
 static const unsigned char hdf5_magic[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
@@ -121,6 +102,9 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	ct_h5_init();
 	memset(h, 0, sizeof *h);
 	h->file = H5I_INVALID_HID;
+	h->out.lockfd = -1;
+	if (ct_io_note_input(path) < 0)
+		return -1;
 	if (!strcmp(path, "-")) {
 		if (flags != H5F_ACC_RDONLY)
 			return ct_error("cannot update standard input in place");
@@ -187,71 +171,65 @@ static hid_t untimed_fcpl(void)
 	return fcpl;
 }
 
+/* An HDF5 file built in memory (HDF5's core driver), for standard output and for targets
+ * written in place (character devices, FIFOs). */
+static int create_in_memory(ct_h5 *h, hid_t fcpl)
+{
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	H5Pset_fapl_core(fapl, 1 << 22, 0);
+	/* A unique name per process: the core driver keys files by name. */
+	char name[64];
+	snprintf(name, sizeof name, "ctfuse-memory-%ld", (long)getpid());
+	h->file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+	H5Pclose(fapl);
+	if (h->file < 0)
+		return ct_error("cannot create an in-memory HDF5 file");
+	return 0;
+}
+
+static void h5_reset(ct_h5 *h)
+{
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+	h->out.lockfd = -1;
+}
+
 int ct_h5_create(ct_h5 *h, const char *path, int force)
 {
 	ct_h5_init();
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 	h->writing = 1;
-	hid_t fcpl = untimed_fcpl();
-	if (!strcmp(path, "-")) {
-		if (isatty(STDOUT_FILENO)) {
-			H5Pclose(fcpl);
-			return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
-		}
-		hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-		H5Pset_fapl_core(fapl, 1 << 22, 0);
-		/* A unique name per process: the core driver keys files by name. */
-		char name[64];
-		snprintf(name, sizeof name, "ctfuse-stdout-%ld", (long)getpid());
-		h->file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
-		H5Pclose(fapl);
-		H5Pclose(fcpl);
-		if (h->file < 0)
-			return ct_error("cannot create an in-memory HDF5 file");
-		h->path = xstrdup("-");
-		return h->path ? 0 : -1;
-	}
-	struct stat st;
-	if (!force && stat(path, &st) == 0) {
-		H5Pclose(fcpl);
-		return ct_error("'%s' exists (use --force to overwrite)", path);
-	}
-	size_t n = strlen(path);
-	h->tmp = malloc(n + 16);
-	h->path = xstrdup(path);
-	if (!h->tmp || !h->path) {
-		H5Pclose(fcpl);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
-		return ct_error("out of memory");
-	}
-	snprintf(h->tmp, n + 16, "%s.tmp-XXXXXX", path);
-	int fd = mkstemp(h->tmp);
-	if (fd < 0) {
-		ct_error_errno("cannot create '%s'", path);
-		H5Pclose(fcpl);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
+	if (!strcmp(path, "-") && isatty(STDOUT_FILENO))
+		return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
+	if (strcmp(path, "-") && ct_target_claim(&h->out, path, force) < 0)
+		return -1;
+	if (!(h->path = xstrdup(path))) {
+		ct_target_abort(&h->out);
 		return -1;
 	}
-	/* mkstemp creates 0600; give the file the usual mode under the umask. */
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fd, 0666 & ~um);
-	close(fd);
-	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-	H5Pclose(fcpl);
-	if (h->file < 0) {
-		unlink(h->tmp);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
-		return ct_error("cannot create HDF5 file '%s'", path);
+	hid_t fcpl = untimed_fcpl();
+	int rc = 0;
+	if (!strcmp(path, "-") || h->out.inplace) {
+		rc = create_in_memory(h, fcpl);
+	} else {
+		int fd = ct_target_tmpfile(&h->out, ".tmp-", 0);
+		if (fd < 0) {
+			rc = -1;
+		} else {
+			close(fd);
+			h->tmp = h->out.tmp;
+			h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+			if (h->file < 0)
+				rc = ct_error("cannot create HDF5 file '%s'", path);
+		}
 	}
-	temp_register(h->tmp);
+	H5Pclose(fcpl);
+	if (rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		ct_h5_abort(h);
+		return ct_error("%s", msg);
+	}
 	return 0;
 }
 
@@ -277,24 +255,32 @@ int ct_h5_exit_unsafe(void)
 int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed)
 {
 	ct_h5_init();
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 	h->writing = 1;
 	*resumed = 0;
 	if (!strcmp(path, "-"))
 		return ct_error("cannot write a resumable file to standard output");
-	struct stat st;
-	if (!force && stat(path, &st) == 0)
-		return ct_error("'%s' exists (use --force to overwrite)", path);
-	size_t n = strlen(path) + 16;
-	h->tmp = malloc(n);
-	h->path = xstrdup(path);
-	if (!h->tmp || !h->path) {
-		ct_h5_abort(h);
-		return ct_error("out of memory");
+	if (ct_target_claim(&h->out, path, force) < 0)
+		return -1;
+	if (h->out.inplace) {
+		ct_target_abort(&h->out);
+		return ct_error("cannot write a resumable file to '%s': not a regular file", path);
 	}
-	snprintf(h->tmp, n, "%s.partial", path);
-	if (resume && stat(h->tmp, &st) == 0) {
+	/* Under the claim: no other writer can be using the partial file. */
+	int fd = ct_target_tmpfile(&h->out, ".partial", 1);
+	if (fd < 0) {
+		ct_target_abort(&h->out);
+		return -1;
+	}
+	struct stat st;
+	int nonempty = fstat(fd, &st) == 0 && st.st_size > 0;
+	close(fd);
+	h->tmp = h->out.tmp;
+	if (!(h->path = xstrdup(path))) {
+		ct_h5_abort(h);
+		return -1;
+	}
+	if (resume && nonempty) {
 		h->file = H5Fopen(h->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
 		if (h->file >= 0) {
 			*resumed = 1;
@@ -309,77 +295,99 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 		ct_error_errno("cannot create '%s'", h->tmp);
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", ct_last_error());
-		free(h->tmp);
-		h->tmp = NULL;
 		ct_h5_abort(h);
 		return ct_error("%s", msg);
 	}
 	return 0;
 }
 
+/* Write the in-memory file's image to fd (standard output or an in-place target). */
+static int write_image(ct_h5 *h, int fd, const char *what)
+{
+	int rc = 0;
+	if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+		return ct_error("cannot finish the in-memory HDF5 file");
+	ssize_t sz = H5Fget_file_image(h->file, NULL, 0);
+	unsigned char *buf = sz > 0 ? malloc((size_t)sz) : NULL;
+	if (!buf || H5Fget_file_image(h->file, buf, (size_t)sz) != sz) {
+		free(buf);
+		return ct_error("cannot get the in-memory HDF5 file image");
+	}
+	size_t done = 0;
+	while (done < (size_t)sz) {
+		ssize_t w = write(fd, buf + done, (size_t)sz - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = ct_error_errno("cannot write %s", what);
+			break;
+		}
+		done += (size_t)w;
+	}
+	free(buf);
+	return rc;
+}
+
 int ct_h5_commit(ct_h5 *h)
 {
 	int rc = 0;
-	if (h->tmp)
-		temp_unregister(h->tmp);
-	if (!h->writing || h->file < 0)
+	if (!h->writing || h->file < 0 || !h->path)
 		return ct_error("internal: commit of a file not open for writing");
 	if (!strcmp(h->path, "-")) {
-		if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
-			rc = ct_error("cannot finish the in-memory HDF5 file");
-		} else {
-			ssize_t sz = H5Fget_file_image(h->file, NULL, 0);
-			void *buf = sz > 0 ? malloc((size_t)sz) : NULL;
-			if (!buf || H5Fget_file_image(h->file, buf, (size_t)sz) != sz) {
-				rc = ct_error("cannot get the in-memory HDF5 file image");
-			} else if (fwrite(buf, 1, (size_t)sz, stdout) != (size_t)sz || fflush(stdout) != 0) {
-				rc = ct_error_errno("cannot write to standard output");
-			}
-			free(buf);
-		}
+		if (fflush(stdout) != 0)
+			rc = ct_error_errno("cannot write to standard output");
+		else
+			rc = write_image(h, STDOUT_FILENO, "to standard output");
 		H5Fclose(h->file);
+	} else if (h->out.inplace) {
+		char what[1100];
+		snprintf(what, sizeof what, "'%s'", h->path);
+		int fd = ct_target_open_inplace(&h->out);
+		rc = fd < 0 ? -1 : write_image(h, fd, what);
+		if (fd >= 0 && close(fd) < 0 && rc == 0)
+			rc = ct_error_errno("cannot write %s", what);
+		H5Fclose(h->file);
+		ct_target_abort(&h->out);
 	} else {
 		if (close_file(h->file) < 0) {
 			rc = ct_error("cannot write '%s' (disk full?)", h->path);
-			unlink(h->tmp);
+			ct_target_abort(&h->out);
 		} else {
 			/* Flush the data to disk before the rename makes it visible. */
-			int fd = open(h->tmp, O_RDONLY);
+			int fd = open(h->tmp, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0) {
 				if (fsync(fd) < 0)
 					rc = ct_error_errno("cannot write '%s'", h->path);
 				close(fd);
 			}
-			if (rc == 0 && rename(h->tmp, h->path) < 0)
-				rc = ct_error_errno("cannot rename to '%s'", h->path);
-			if (rc < 0)
-				unlink(h->tmp);
+			if (rc == 0)
+				rc = ct_target_commit(&h->out);
+			else
+				ct_target_abort(&h->out);
 		}
 	}
 	h->file = H5I_INVALID_HID;
-	free(h->tmp);
 	free(h->path);
-	h->tmp = h->path = NULL;
+	h5_reset(h);
 	return rc;
 }
 
 void ct_h5_abort(ct_h5 *h)
 {
-	if (h->tmp)
-		temp_unregister(h->tmp);
 	if (h->file >= 0)
 		close_file(h->file);
-	if (h->tmp)
-		unlink(h->tmp);
-	free(h->tmp);
+	ct_target_abort(&h->out);
 	free(h->path);
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 }
 
 void ct_h5_close(ct_h5 *h)
 {
-	ct_h5_abort(h);
+	if (h->file >= 0)
+		close_file(h->file);
+	ct_target_release(&h->out);
+	free(h->path);
+	h5_reset(h);
 }
 
 hid_t ct_h5_create_group(hid_t loc, const char *name)

@@ -12,6 +12,7 @@
 #define CT_H5_H
 
 #include "core/tensor.h"
+#include "io/target.h"
 
 #include <hdf5.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ typedef struct ct_h5 {
 	char *path;   /* as given; "-" for stdin/stdout */
 	char *tmp;    /* temporary file renamed to path on commit (file output) */
 	int writing;
+	ct_target out; /* the claimed output (io/target.h) */
 } ct_h5;
 
 /* Open for reading. Errors name the file: "cannot open 'x.h5': No such file or
@@ -28,8 +30,9 @@ typedef struct ct_h5 {
 int ct_h5_open(ct_h5 *h, const char *path);
 /* Open an existing file for read-write in place (resuming an interrupted run). */
 int ct_h5_open_rw(ct_h5 *h, const char *path);
-/* Create for writing. An existing path is refused unless force. The directory
- * must be writable (checked now, not at the end). */
+/* Create for writing: the output is claimed (io/target.h: a second writer of the same path
+ * refuses, an existing file is refused unless force, a device or FIFO is written in place,
+ * an input is never overwritten). The directory must be writable (checked now). */
 int ct_h5_create(ct_h5 *h, const char *path, int force);
 /* Create under a stable partial name (path + ".partial") that survives an
  * interruption, so a long run can be resumed: with `resume` and an existing partial
@@ -41,6 +44,8 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 int ct_h5_commit(ct_h5 *h);
 /* Abandon a created file (removes the temporary file); close a read file. */
 void ct_h5_abort(ct_h5 *h);
+/* Close a read file; close a created file keeping its temporary file (a partial file to
+ * resume) and releasing the claim on the output. */
 void ct_h5_close(ct_h5 *h);
 
 /* Whether a file failed to close (a full disk): HDF5's shutdown at exit would then crash,

