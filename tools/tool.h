@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "io/h5.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,28 @@ static inline void ct_tool_crash(int sig)
 	_exit(CT_EXIT_FAILURE);
 }
 
+/* SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove the temporary outputs and lock files
+ * (io/target.h), then die of the signal as before. A resumable partial file is kept. */
+static inline void ct_tool_interrupted(int sig)
+{
+	ct_h5_remove_temporaries();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static inline void ct_tool_guard(const char *name)
 {
 	ct_tool_name = name;
+	/* a signal ignored at start (nohup, a background job of a script) stays ignored */
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+		struct sigaction si, old;
+		memset(&si, 0, sizeof si);
+		si.sa_handler = ct_tool_interrupted;
+		sigemptyset(&si.sa_mask);
+		if (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(stops[i], &si, NULL);
+	}
 #ifndef __SANITIZE_ADDRESS__
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);

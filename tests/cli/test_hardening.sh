@@ -103,5 +103,19 @@ status 0 "--resume with the same settings then finishes it" \
 	"$D/img.h5" -o "$D/r.h5" --resume -q
 ok "no partial or lock file is left" sh -c '[ -z "$(ls "$1"/r.h5.* 2>/dev/null)" ]' sh "$D"
 
+# 4. SIGTERM, SIGINT, SIGHUP remove the temporaries.
+for sig in TERM INT HUP; do
+	rm -f "$D"/s.h5*
+	# a background job of a script starts with SIGINT ignored: restore the default
+	env --default-signal=INT ct-convert "$D/big" --size 160 --compress 9 -j 1 -o "$D/s.h5" -q 2>/dev/null &
+	p1=$!
+	wait_for "$D/s.h5.tmp-*"
+	kill -$sig $p1
+	wait $p1
+	rc=$?
+	ok "SIG$sig ends ct-convert by the signal (status $rc)" test $rc -ge 128
+	ok "... and leaves no temporary, lock or output file" sh -c '[ -z "$(ls "$1"/s.h5* 2>/dev/null)" ]' sh "$D"
+done
+
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
