@@ -43,6 +43,7 @@ static inline void ct_tool_threads(int n)
  * temporary outputs, exit 1. Not installed under AddressSanitizer, where a crash must stay a
  * crash (our own bugs show there). Only async-signal-safe calls in the handler. */
 static const char *ct_tool_name = "ct";
+static int ct_tool_failed; /* a failure was already reported */
 
 static inline void ct_tool_put(const char *s)
 {
@@ -70,9 +71,34 @@ static inline void ct_tool_interrupted(int sig)
 	raise(sig);
 }
 
+/* At exit: output to standard output that could not be written (a full disk, a closed
+ * pipe's EIO) is a failure, with a message naming the reason, not exit 0. */
+static inline void ct_tool_close_stdout(void)
+{
+	int e = 0, bad = 0;
+	errno = 0;
+	if (fflush(stdout) != 0) {
+		bad = 1;
+		e = errno;
+	} else if (ferror(stdout)) {
+		bad = 1;
+	}
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return;
+	if (!ct_tool_failed)
+		fprintf(stderr, "%s: cannot write to standard output: %s\n", ct_tool_name,
+			e ? strerror(e) : "write error");
+	_exit(CT_EXIT_FAILURE);
+}
+
 static inline void ct_tool_guard(const char *name)
 {
 	ct_tool_name = name;
+	atexit(ct_tool_close_stdout);
 	/* a signal ignored at start (nohup, a background job of a script) stays ignored */
 	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
@@ -158,9 +184,17 @@ static inline const char *ct_tool_default_weights(const char *backbone)
 	return buf;
 }
 
+/* A failure without a message is a failed write of standard output (the tools' final
+ * fflush). */
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {
-	fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
+	int e = errno;
+	ct_tool_failed = 1;
+	if (!*ct_last_error())
+		fprintf(stderr, "%s: cannot write to standard output: %s\n", cmd->name,
+			e ? strerror(e) : "write error");
+	else
+		fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
 	ct_tool_end_if_unsafe();
 	return CT_EXIT_FAILURE;
 }

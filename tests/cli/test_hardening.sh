@@ -117,5 +117,19 @@ for sig in TERM INT HUP; do
 	ok "... and leaves no temporary, lock or output file" sh -c '[ -z "$(ls "$1"/s.h5* 2>/dev/null)" ]' sh "$D"
 done
 
+# 6. Write errors on standard output.
+if [ -w /dev/full ]; then
+	status 1 "ct-score --json > /dev/full fails" sh -c "ct-score '$D/model.h5' '$D/feat.h5' --json --bootstrap 10 >/dev/full"
+	err_has "cannot write.*No space left on device" "... naming the reason"
+	status 1 "ct-info --help > /dev/full fails" sh -c "ct-info --help >/dev/full"
+	err_has "cannot write to standard output: No space left on device" "... naming the reason"
+	status 1 "ct-info FILE > /dev/full fails" sh -c "ct-info '$D/img.h5' >/dev/full"
+	err_has "ct-info: cannot write to standard output: No space left on device" "... with a message, not 'ct-info: '"
+	status 1 "ct-split --check FILE > /dev/full fails" sh -c "ct-split --check '$D/img.h5' >/dev/full"
+	err_has "cannot write to standard output: No space left on device" "... with a message"
+else
+	for i in 1 2 3 4 5 6 7 8; do skip "/dev/full not writable"; done
+fi
+
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
