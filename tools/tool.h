@@ -98,6 +98,7 @@ static inline void ct_tool_close_stdout(void)
 static inline void ct_tool_guard(const char *name)
 {
 	ct_tool_name = name;
+	ct_io_track_inputs(1);
 	atexit(ct_tool_close_stdout);
 	/* a signal ignored at start (nohup, a background job of a script) stays ignored */
 	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
@@ -184,12 +185,19 @@ static inline const char *ct_tool_default_weights(const char *backbone)
 	return buf;
 }
 
-/* A failure without a message is a failed write of standard output (the tools' final
- * fflush). */
+/* A usage error found late (ct_error_usage: an unknown layer name, an output that is also
+ * an input) exits 2 with the usage hint. A failure without a message is a failed write of
+ * standard output (the tools' final fflush). */
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {
 	int e = errno;
 	ct_tool_failed = 1;
+	if (ct_error_is_usage()) {
+		fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", cmd->name, ct_last_error(),
+			cmd->name);
+		ct_tool_end_if_unsafe();
+		return CT_EXIT_USAGE;
+	}
 	if (!*ct_last_error())
 		fprintf(stderr, "%s: cannot write to standard output: %s\n", cmd->name,
 			e ? strerror(e) : "write error");

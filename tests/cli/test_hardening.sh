@@ -131,5 +131,21 @@ else
 	for i in 1 2 3 4 5 6 7 8; do skip "/dev/full not writable"; done
 fi
 
+# 10. Late usage errors exit 2; an output equal to an input is refused.
+status 2 "ct-features --layer nope is a usage error (2)" \
+	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer nope --resize "$D/img.h5" -o "$D/x.h5"
+err_has "nope" "... naming the layer"
+status 2 "ct-score --positive nope is a usage error (2)" ct-score "$D/model.h5" "$D/feat.h5" --positive nope
+status 2 "ct-fuse --select nope is a usage error (2)" ct-fuse "$D/feat.h5" --select nope -o "$D/x.h5"
+status 2 "ct-weights synth --backbone nope is a usage error (2)" ct-weights synth --backbone nope -o "$D/x.h5"
+cp "$D/model.h5" "$D/model.keep"
+status 2 "ct-score --tsv MODEL --force (an input) is refused (2)" \
+	ct-score "$D/model.h5" "$D/feat.h5" --tsv "$D/model.h5" --force --bootstrap 10
+err_has "both an input and an output" "... saying so"
+ok "... and the model is intact" cmp "$D/model.h5" "$D/model.keep"
+status 2 "ct-augment IN IN --force is refused (2)" ct-augment "$D/img.h5" "$D/img.h5" --force -q
+status 2 "ct-fuse A -o A --force is refused (2)" ct-fuse "$D/feat.h5" -o "$D/feat.h5" --force
+ok "no file is left beside the inputs" sh -c '[ -z "$(ls "$1"/model.h5.* "$1"/img.h5.* "$1"/feat.h5.* 2>/dev/null)" ]' sh "$D"
+
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
