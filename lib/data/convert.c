@@ -1,6 +1,7 @@
 /* convert.c - listing image inputs and converting them to fixed-size tensors. */
 #include "data/convert.h"
 #include "core/error.h"
+#include "io/target.h"
 #include "image/codec.h"
 
 #include <ctype.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *dupstr(const char *s)
 {
@@ -232,6 +234,37 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes)
 	return rc;
 }
 
+/* Lines longer than this are refused (a path and a label; /dev/zero on stdin would
+ * otherwise be one endless line). */
+#define CT_MAX_LINE (1 << 20)
+
+/* One line without its LF into *line (grown as needed, at most CT_MAX_LINE bytes); returns
+ * its length, -1 at the end of the input, -2 for a line too long. */
+static ssize_t read_line(FILE *f, char **line, size_t *cap)
+{
+	size_t n = 0;
+	int c;
+	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+		if (n + 1 >= *cap) {
+			if (*cap >= CT_MAX_LINE)
+				return -2;
+			size_t ncap = *cap ? *cap * 2 : 256;
+			char *p = realloc(*line, ncap);
+			if (!p)
+				return -2;
+			*line = p;
+			*cap = ncap;
+		}
+		(*line)[n++] = (char)c;
+	}
+	if (c == EOF && n == 0)
+		return -1;
+	if (!*line && !(*line = malloc(*cap = 1)))
+		return -2;
+	(*line)[n] = '\0';
+	return (ssize_t)n;
+}
+
 /* Read a text file into lines (CR and LF stripped; blank lines dropped). */
 static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 {
@@ -240,7 +273,9 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 	ssize_t len;
 	char **v = NULL;
 	int64_t n = 0, vcap = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((len = read_line(f, &line, &cap)) >= -1) {
+		if (len == -1)
+			break;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0)
@@ -268,6 +303,11 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 		n++;
 	}
 	free(line);
+	if (len == -2) {
+		ct_strings_free(v, n);
+		return ct_error("'%s': line %lld is longer than %d bytes (not a list of paths)", what, (long long)n + 1,
+				CT_MAX_LINE);
+	}
 	if (ferror(f)) {
 		ct_strings_free(v, n);
 		return ct_error_errno("cannot read '%s'", what);
@@ -279,9 +319,16 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 
 static int read_text_file(const char *path, char ***lines, int64_t *n)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	/* a regular file only: a FIFO would block, a device never end */
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return -1;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
 		return ct_error_errno("cannot open '%s'", path);
+	}
+	ct_io_note_input(path);
 	int rc = read_lines(f, path, lines, n);
 	fclose(f);
 	return rc;

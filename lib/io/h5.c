@@ -66,27 +66,42 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
-/* Read all of stdin into memory. */
+/* An HDF5 file on standard input is held in memory whole: refuse more than this (a pipe
+ * from /dev/zero would otherwise grow until memory runs out). */
+#define CT_MAX_STDIN_BYTES (16LL << 30)
+
+/* Read all of stdin into memory, checking the HDF5 signature in the first 8 bytes before
+ * reading on. */
 static int slurp_stdin(unsigned char **buf, size_t *len)
 {
 	size_t cap = 1 << 20, n = 0;
 	unsigned char *p = malloc(cap);
 	if (!p)
-		return ct_error("out of memory reading standard input");
+		return ct_error("cannot read standard input: out of memory");
 	for (;;) {
 		if (n == cap) {
+			if ((long long)cap * 2 > CT_MAX_STDIN_BYTES) {
+				free(p);
+				return ct_error("'-': standard input is larger than %lld GiB; write it to a file",
+						CT_MAX_STDIN_BYTES >> 30);
+			}
 			unsigned char *q = realloc(p, cap * 2);
 			if (!q) {
 				free(p);
-				return ct_error("out of memory reading standard input");
+				return ct_error("cannot read standard input: out of memory (%zu bytes)", cap * 2);
 			}
 			p = q;
 			cap *= 2;
 		}
-		size_t r = fread(p + n, 1, cap - n, stdin);
+		size_t want = n < 8 ? 8 - n : cap - n;
+		size_t r = fread(p + n, 1, want, stdin);
 		n += r;
 		if (r == 0)
 			break;
+		if (n >= 8 && n - r < 8 && memcmp(p, hdf5_magic, 8)) {
+			free(p);
+			return ct_error("'-': standard input is not an HDF5 file");
+		}
 	}
 	if (ferror(stdin)) {
 		free(p);
@@ -131,17 +146,17 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 		return h->path ? 0 : -1;
 	}
 	note_opened(path);
-	FILE *f = fopen(path, flags == H5F_ACC_RDONLY ? "rb" : "r+b");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", path);
+	/* a regular file only: a FIFO would block HDF5, a device never end */
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return -1;
 	unsigned char sig[8];
-	size_t got = fread(sig, 1, 8, f);
-	fclose(f);
+	ssize_t got = read(fd, sig, 8);
+	close(fd);
+	if (got < 0)
+		return ct_error_errno("cannot read '%s'", path);
 	if (got == 0)
 		return ct_error("'%s': empty file", path);
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return ct_error("'%s': is a directory, expected an HDF5 file", path);
 	if (got < 8 || memcmp(sig, hdf5_magic, 8))
 		return ct_error("'%s': not an HDF5 file", path);
 	h->file = H5Fopen(path, flags, H5P_DEFAULT);

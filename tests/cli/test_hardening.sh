@@ -117,6 +117,29 @@ for sig in TERM INT HUP; do
 	ok "... and leaves no temporary, lock or output file" sh -c '[ -z "$(ls "$1"/s.h5* 2>/dev/null)" ]' sh "$D"
 done
 
+# 5. Bounded reads: sniff first, refuse FIFOs and devices, cap sizes. (ulimit -v bounds what
+# an unbounded reader could take.)
+status 1 "ct-info - </dev/zero is refused" sh -c 'ulimit -v 4000000; timeout 60 ct-info - </dev/zero'
+err_has "not an HDF5 file" "... after its first bytes (not out of memory)"
+printf '/dev/zero\tnormal\n' >"$D/zero.tsv"
+status 1 "a TSV list naming /dev/zero is refused" sh -c "ulimit -v 4000000; timeout 60 ct-convert '$D/zero.tsv' -o '$D/z.h5' --size 16"
+err_has "/dev/zero': a device, expected a regular file" "... as a device"
+status 1 "a list of paths on stdin from /dev/zero is refused" sh -c "ulimit -v 4000000; timeout 60 ct-convert - --label x -o '$D/z.h5' --size 16 </dev/zero"
+err_has "longer than" "... as a line too long"
+mkfifo "$D/in.fifo"
+status 1 "an HDF5 input that is a FIFO is refused, not waited on" timeout 20 ct-info "$D/in.fifo"
+err_has "a FIFO" "... as a FIFO"
+mkdir -p "$D/tsvimg"
+printf '%s\tnormal\n' "$D/in.fifo" >"$D/fifo.tsv"
+status 1 "an image path that is a FIFO is refused, not waited on" timeout 20 ct-convert "$D/fifo.tsv" -o "$D/z.h5" --size 16
+err_has "a FIFO" "... as a FIFO"
+truncate -s 2G "$D/huge.png"
+printf '%s\tnormal\n' "$D/huge.png" >"$D/huge.tsv"
+status 1 "a 2 GiB image file is refused before it is read" sh -c "ulimit -v 1500000; timeout 60 ct-convert '$D/huge.tsv' -o '$D/z.h5' --size 16"
+err_has "too large" "... as too large"
+rm -f "$D/huge.png"
+ok "no output is left by these failures" test ! -e "$D/z.h5"
+
 # 6. Write errors on standard output.
 if [ -w /dev/full ]; then
 	status 1 "ct-score --json > /dev/full fails" sh -c "ct-score '$D/model.h5' '$D/feat.h5' --json --bootstrap 10 >/dev/full"
