@@ -2,6 +2,7 @@
 #include "data/split.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/features.h"
 #include "image/phash.h"
 
 #include <ctype.h>
@@ -487,6 +488,36 @@ static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, voi
 	return 0;
 }
 
+/* Validate a features or images file whole (values, shapes, blocks, samples). */
+static int validate_kind(const char *path, const char *kind)
+{
+	if (!strcmp(kind, "features")) {
+		ct_features f;
+		if (ct_features_read(path, &f) < 0)
+			return -1;
+		ct_features_free(&f);
+		return 0;
+	}
+	if (!strcmp(kind, "images")) {
+		ct_images im;
+		if (ct_images_open(&im, path) < 0)
+			return -1;
+		int64_t bs = 64;
+		int64_t shape[4] = { bs, im.height, im.width, im.channels };
+		ct_tensor batch;
+		memset(&batch, 0, sizeof batch);
+		int rc = ct_tensor_alloc(&batch, im.dtype, 4, shape);
+		for (int64_t start = 0; rc == 0 && start < im.n; start += bs) {
+			ct_tensor view = ct_tensor_slice0(&batch, 0, im.n - start < bs ? im.n - start : bs);
+			rc = ct_images_read(&im, start, &view);
+		}
+		ct_tensor_free(&batch);
+		ct_images_close(&im);
+		return rc;
+	}
+	return ct_error("'%s': a '%s' file cannot be split (features or images files only)", path, kind);
+}
+
 int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int32_t *folds, int k,
 		     const ct_run *run)
 {
@@ -499,6 +530,12 @@ int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int3
 	if (ct_file_check(h.file, NULL) < 0 || ct_h5_get_str(h.file, "kind", &kind) < 0 ||
 	    ct_provenance_read(h.file, &prov, &nprov) < 0) {
 		rc = ct_error_prefix("'%s'", in);
+		goto done;
+	}
+	/* Read everything the copy carries through the reader of its kind first: H5Ocopy copies
+	 * raw chunks unchecked, so a damaged or malformed input would be re-stamped as valid. */
+	if (validate_kind(in, kind) < 0) {
+		rc = -1;
 		goto done;
 	}
 	copy_ctx c = { out->file, 0 };

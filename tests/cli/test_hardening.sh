@@ -154,6 +154,52 @@ else
 	for i in 1 2 3 4 5 6 7 8; do skip "/dev/full not writable"; done
 fi
 
+# 7. Readers validate what they use (files altered with h5py).
+PY=/usr/bin/python3
+if $PY -c 'import h5py, numpy' 2>/dev/null; then
+	ct-convert "$D/ph" --size 16 --float -o "$D/flt.h5" -q
+	$PY - "$D" <<'EOF_PY'
+import shutil, sys, h5py, numpy as np
+d = sys.argv[1]
+def alter(src, dst, fn):
+    shutil.copy(f"{d}/{src}", f"{d}/{dst}")
+    with h5py.File(f"{d}/{dst}", "r+") as f:
+        fn(f)
+def nan_pixel(f):
+    x = f["images"][3]; x[2, 2, 0] = np.nan; f["images"][3] = x
+def nan_feature(f):
+    x = f["features"][1]; x[0] = np.nan; f["features"][1] = x
+def rank3(f):
+    x = f["features"][...]; del f["features"]; f["features"] = x.reshape(x.shape[0], 1, -1)
+def dup_class(f):
+    f["class_names"][0] = f["class_names"][1]
+def zero_rows(f):
+    for k in ("names", "groups", "splits", "labels", "features"):
+        x = f[k][...][:0]; dt = f[k].dtype; del f[k]; f.create_dataset(k, data=x, dtype=dt)
+alter("flt.h5", "nanimg.h5", nan_pixel)
+alter("feat.h5", "nanfeat.h5", nan_feature)
+alter("feat.h5", "rank3.h5", rank3)
+alter("feat.h5", "dupcls.h5", dup_class)
+alter("feat.h5", "zero.h5", zero_rows)
+EOF_PY
+	status 1 "ct-augment refuses an image with a NaN pixel" ct-augment "$D/nanimg.h5" -o "$D/v1.h5" --copies 1 -q
+	err_has "NaN or infinite pixel" "... naming the problem"
+	status 1 "ct-split refuses a features file with a NaN feature" ct-split "$D/nanfeat.h5" -o "$D/v2.h5" -q
+	err_has "non-finite feature" "... naming it"
+	status 1 "ct-split refuses an images file with a NaN pixel" ct-split "$D/nanimg.h5" -o "$D/v3.h5" -q
+	status 1 "ct-split refuses a features dataset of rank 3" ct-split "$D/rank3.h5" -o "$D/v4.h5" -q
+	status 1 "ct-finetune refuses duplicate class names" ct-finetune "$D/dupcls.h5" -o "$D/v5.h5" --epochs 1 -q
+	err_has "appears twice" "... naming the class"
+	status 1 "ct-split refuses duplicate class names" ct-split "$D/dupcls.h5" -o "$D/v6.h5" -q
+	status 1 "ct-finetune refuses a 0-row input" ct-finetune "$D/zero.h5" -o "$D/v7.h5" --epochs 1 -q
+	err_has "no samples" "... saying so"
+	status 1 "ct-score refuses a 0-row input" ct-score "$D/model.h5" "$D/zero.h5" --bootstrap 10
+	status 1 "ct-split refuses a 0-row input" ct-split "$D/zero.h5" -o "$D/v8.h5" -q
+	ok "no output is left" sh -c '[ -z "$(ls "$1"/v*.h5* 2>/dev/null)" ]' sh "$D"
+else
+	for i in $(seq 13); do skip "h5py missing"; done
+fi
+
 # 10. Late usage errors exit 2; an output equal to an input is refused.
 status 2 "ct-features --layer nope is a usage error (2)" \
 	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer nope --resize "$D/img.h5" -o "$D/x.h5"
