@@ -112,6 +112,19 @@ static int slurp_stdin(unsigned char **buf, size_t *len)
 	return 0;
 }
 
+/* Check the content checksums of a file just opened for reading; close it on failure. */
+static int verify_open(ct_h5 *h)
+{
+	if (!ct_h5_verify_enabled() || ct_h5_checksum_verify(h->file, NULL) == 0)
+		return 0;
+	ct_error_prefix("'%s'", h->path);
+	H5Fclose(h->file);
+	h->file = H5I_INVALID_HID;
+	free(h->path);
+	h->path = NULL;
+	return -1;
+}
+
 static int open_common(ct_h5 *h, const char *path, unsigned flags)
 {
 	ct_h5_init();
@@ -143,7 +156,9 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = xstrdup("-");
 		note_opened("-");
-		return h->path ? 0 : -1;
+		if (!h->path || verify_open(h) < 0)
+			return -1;
+		return 0;
 	}
 	note_opened(path);
 	/* a regular file only: a FIFO would block HDF5, a device never end */
@@ -163,7 +178,9 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	if (h->file < 0)
 		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
 	h->path = xstrdup(path);
-	return h->path ? 0 : -1;
+	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h) < 0))
+		return -1;
+	return 0;
 }
 
 int ct_h5_open(ct_h5 *h, const char *path)
@@ -348,6 +365,13 @@ int ct_h5_commit(ct_h5 *h)
 	int rc = 0;
 	if (!h->writing || h->file < 0 || !h->path)
 		return ct_error("internal: commit of a file not open for writing");
+	if (!h->no_checksum && ct_h5_checksum_stamp(h->file) < 0) {
+		ct_error_prefix("cannot write '%s'", h->path);
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		ct_h5_abort(h);
+		return ct_error("%s", msg);
+	}
 	if (!strcmp(h->path, "-")) {
 		if (fflush(stdout) != 0)
 			rc = ct_error_errno("cannot write to standard output");

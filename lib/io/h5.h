@@ -23,6 +23,7 @@ typedef struct ct_h5 {
 	char *tmp;    /* temporary file renamed to path on commit (file output) */
 	int writing;
 	ct_target out; /* the claimed output (io/target.h) */
+	int no_checksum; /* set before commit: write no content_sha256 attributes */
 } ct_h5;
 
 /* Open for reading. Errors name the file: "cannot open 'x.h5': No such file or
@@ -47,6 +48,16 @@ void ct_h5_abort(ct_h5 *h);
 /* Close a read file; close a created file keeping its temporary file (a partial file to
  * resume) and releasing the claim on the output. */
 void ct_h5_close(ct_h5 *h);
+
+/* Content checksums (checksum.c, docs/formats.md): commit stamps every group and dataset with
+ * a content_sha256 attribute (unless h->no_checksum); ct_h5_open verifies them unless turned
+ * off (ct_h5_set_verify(0): the tools' --no-verify, or CT_NO_VERIFY=1 in the environment).
+ * Files without checksums are read unchecked. verify returns -1 naming the damaged object;
+ * *nchecked counts the objects checked (0: the file has no checksums). */
+int ct_h5_checksum_stamp(hid_t file);
+int ct_h5_checksum_verify(hid_t file, int64_t *nchecked);
+void ct_h5_set_verify(int on);
+int ct_h5_verify_enabled(void);
 
 /* Whether a file failed to close (a full disk): HDF5's shutdown at exit would then crash,
  * so the process must end with _exit() (tools/tool.h does). */

@@ -182,6 +182,8 @@ alter("feat.h5", "rank3.h5", rank3)
 alter("feat.h5", "dupcls.h5", dup_class)
 alter("feat.h5", "zero.h5", zero_rows)
 EOF_PY
+	# the altered files no longer match their checksums (section 8): test the readers behind
+	export CT_NO_VERIFY=1
 	status 1 "ct-augment refuses an image with a NaN pixel" ct-augment "$D/nanimg.h5" -o "$D/v1.h5" --copies 1 -q
 	err_has "NaN or infinite pixel" "... naming the problem"
 	status 1 "ct-split refuses a features file with a NaN feature" ct-split "$D/nanfeat.h5" -o "$D/v2.h5" -q
@@ -196,9 +198,58 @@ EOF_PY
 	status 1 "ct-score refuses a 0-row input" ct-score "$D/model.h5" "$D/zero.h5" --bootstrap 10
 	status 1 "ct-split refuses a 0-row input" ct-split "$D/zero.h5" -o "$D/v8.h5" -q
 	ok "no output is left" sh -c '[ -z "$(ls "$1"/v*.h5* 2>/dev/null)" ]' sh "$D"
+	unset CT_NO_VERIFY
 else
 	for i in $(seq 13); do skip "h5py missing"; done
 fi
+
+# 8. Checksums: every group and dataset carries content_sha256, checked on read.
+if $PY -c 'import h5py, numpy' 2>/dev/null; then
+	ct-score "$D/model.h5" "$D/feat.h5" -o "$D/scores.h5" --bootstrap 10 >/dev/null 2>&1
+	for f in img feat model scores; do
+		status 0 "ct-info --verify accepts a fresh $f file" ct-info --verify "$D/$f.h5"
+	done
+	ok "... and counts the objects" grep -q "objects match their checksums" "$T_DIR/out"
+	# flip one byte inside the raw data of the model's first weight matrix (contiguous: HDF5
+	# itself cannot notice), and drop the checksums of another copy (an older file)
+	$PY - "$D" <<'EOF_PY'
+import shutil, sys, h5py
+d = sys.argv[1]
+with h5py.File(f"{d}/model.h5", "r") as f:
+    name = next(n for n in ("head/w1", "head/w") if n in f)
+    off = f[name].id.get_offset() + 5
+data = bytearray(open(f"{d}/model.h5", "rb").read())
+data[off] ^= 0x10
+open(f"{d}/flipped.h5", "wb").write(bytes(data))
+shutil.copy(f"{d}/model.h5", f"{d}/old.h5")
+with h5py.File(f"{d}/old.h5", "r+") as f:
+    f.visit(lambda n: f[n].attrs.__delitem__("content_sha256"))
+    del f.attrs["content_sha256"]
+EOF_PY
+	status 1 "ct-info --verify finds a flipped byte in a weight" ct-info --verify "$D/flipped.h5"
+	err_has "does not match its checksum" "... naming the object"
+	status 1 "ct-score refuses the damaged model" ct-score "$D/flipped.h5" "$D/feat.h5" --bootstrap 10
+	status 0 "... unless --no-verify" ct-score "$D/flipped.h5" "$D/feat.h5" --bootstrap 10 --no-verify
+	status 0 "a file without checksums (older ctfuse) is still read" ct-score "$D/old.h5" "$D/feat.h5" --bootstrap 10
+	status 1 "... and ct-info --verify says it has none" ct-info --verify "$D/old.h5"
+	err_has "no checksums" "... in those words"
+else
+	for i in $(seq 11); do skip "h5py missing"; done
+fi
+# --resume fingerprints the pixels: same names and command lines, other content
+(
+	cd "$D" || exit 1
+	ct-phantom -o ph2 --patients 2 --slices-per-patient 2 --size 32 --seed 3 >/dev/null 2>&1
+	ct-convert ph2 --size 32 -o r2.h5 -q
+	CT_TEST_INTERRUPT_AFTER=2 ct-features --backbone mobilenet_v2 --weights w.h5 --layer block_1_project_BN \
+		--resize --batch 2 r2.h5 -o rr.h5 -q 2>/dev/null
+	rm -rf ph2 r2.h5
+	ct-phantom -o ph2 --patients 2 --slices-per-patient 2 --size 32 --seed 9 >/dev/null 2>&1
+	ct-convert ph2 --size 32 -o r2.h5 -q
+)
+status 1 "--resume refuses an input with the same names and commands but other pixels" sh -c "cd '$D' &&
+	ct-features --backbone mobilenet_v2 --weights w.h5 --layer block_1_project_BN --resize --batch 2 r2.h5 -o rr.h5 --resume -q"
+err_has "another input or other settings" "... saying why"
 
 # 10. Late usage errors exit 2; an output equal to an input is refused.
 status 2 "ct-features --layer nope is a usage error (2)" \
