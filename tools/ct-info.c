@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 	ct_h5 h;
 	if (verify)
-		ct_h5_set_verify(0); /* checked below, with a count */
+		ct_h5_set_verify(1); /* the whole-file checksum at open, the objects below */
 	if (ct_h5_open(&h, args[0]) < 0)
 		return ct_tool_fail(&cmd);
 	if (verify) {

@@ -3,13 +3,17 @@
  * content_sha256, the SHA-256 of its attributes (by name: name, NUL, the stored bytes) and,
  * for a dataset, of its data as stored (the file's element type, rows in order). Written at
  * commit, checked when a file is opened for reading; files without it (older ctfuse, Keras
- * weights) are read unchecked. */
+ * weights) are read unchecked. A trailer after the HDF5 data checksums the whole file. */
 #include "core/error.h"
 #include "core/sha256.h"
 #include "io/h5.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CT_SUM_ATTR "content_sha256"
 
@@ -241,5 +245,144 @@ int ct_h5_checksum_verify(hid_t file, int64_t *nchecked)
 	names_free(&l);
 	if (nchecked)
 		*nchecked = n;
+	return rc;
+}
+
+/* --- whole-file trailer ---------------------------------------------------------------
+ * After the HDF5 data, 48 bytes: the magic "CTFUSE-SHA256\0\0\0" and the SHA-256 of every byte
+ * before the trailer. HDF5 ignores bytes past its end of file, so h5py and the HDF5 tools read
+ * the file as before; a flipped byte anywhere, HDF5's own structures and free space included,
+ * changes the sum (or the magic, and then the root's content_sha256 says one was expected). */
+static const char trailer_magic[16] = "CTFUSE-SHA256\0\0";
+
+void ct_h5_trailer_make(const void *buf, size_t len, unsigned char out[CT_H5_TRAILER])
+{
+	memcpy(out, trailer_magic, 16);
+	ct_sha256 s;
+	ct_sha256_init(&s);
+	ct_sha256_update(&s, buf, len);
+	ct_sha256_final(&s, out + 16);
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* SHA-256 of the first `len` bytes of fd (from offset 0). */
+static int hash_fd(int fd, off_t len, uint8_t out[32])
+{
+	ct_sha256 s;
+	ct_sha256_init(&s);
+	size_t cap = 1 << 20;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	off_t at = 0;
+	while (at < len) {
+		size_t want = (size_t)(len - at) < cap ? (size_t)(len - at) : cap;
+		ssize_t r = pread(fd, buf, want, at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			return -1;
+		}
+		ct_sha256_update(&s, buf, (size_t)r);
+		at += r;
+	}
+	free(buf);
+	ct_sha256_final(&s, out);
+	return 0;
+}
+
+int ct_h5_trailer_append(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return ct_error_errno("cannot checksum '%s'", path);
+	struct stat st;
+	unsigned char t[CT_H5_TRAILER];
+	int rc = 0;
+	memcpy(t, trailer_magic, 16);
+	if (fstat(fd, &st) < 0 || hash_fd(fd, st.st_size, t + 16) < 0)
+		rc = ct_error_errno("cannot checksum '%s'", path);
+	else if (lseek(fd, 0, SEEK_END) < 0 || write_all(fd, t, sizeof t) < 0)
+		rc = ct_error_errno("cannot write '%s'", path);
+	if (close(fd) < 0 && rc == 0)
+		rc = ct_error_errno("cannot write '%s'", path);
+	return rc;
+}
+
+/* 1: trailer present and matching; 0: no trailer; -1: mismatch or read error (error set). */
+static int trailer_check_sum(const unsigned char *tail, const uint8_t sum[32])
+{
+	if (memcmp(tail, trailer_magic, 16))
+		return 0;
+	if (memcmp(tail + 16, sum, 32))
+		return ct_error("the file does not match its checksum (corrupt; --no-verify to read it anyway)");
+	return 1;
+}
+
+int ct_h5_trailer_check_buf(const void *buf, size_t len)
+{
+	if (len < CT_H5_TRAILER)
+		return 0;
+	const unsigned char *tail = (const unsigned char *)buf + len - CT_H5_TRAILER;
+	if (memcmp(tail, trailer_magic, 16))
+		return 0;
+	uint8_t sum[32];
+	ct_sha256 s;
+	ct_sha256_init(&s);
+	ct_sha256_update(&s, buf, len - CT_H5_TRAILER);
+	ct_sha256_final(&s, sum);
+	return trailer_check_sum(tail, sum);
+}
+
+int ct_h5_trailer_check(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ct_error_errno("cannot open '%s'", path);
+	struct stat st;
+	unsigned char tail[CT_H5_TRAILER];
+	uint8_t sum[32];
+	int rc;
+	if (fstat(fd, &st) < 0 || st.st_size < CT_H5_TRAILER) {
+		rc = 0;
+	} else if (pread(fd, tail, sizeof tail, st.st_size - CT_H5_TRAILER) != CT_H5_TRAILER) {
+		rc = ct_error_errno("cannot read '%s'", path);
+	} else if (memcmp(tail, trailer_magic, 16)) {
+		rc = 0;
+	} else if (hash_fd(fd, st.st_size - CT_H5_TRAILER, sum) < 0) {
+		rc = ct_error_errno("cannot read '%s'", path);
+	} else {
+		rc = trailer_check_sum(tail, sum);
+	}
+	close(fd);
+	return rc;
+}
+
+int ct_h5_reseal(const char *path)
+{
+	ct_h5_init();
+	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	if (f < 0)
+		return ct_error("'%s': cannot open it to update its checksums", path);
+	int rc = ct_h5_checksum_stamp(f);
+	/* closing read-write cuts the file at HDF5's end of file: any old trailer goes */
+	if (H5Fclose(f) < 0 && rc == 0)
+		rc = ct_error("cannot write '%s'", path);
+	if (rc == 0)
+		rc = ct_h5_trailer_append(path);
 	return rc;
 }

@@ -112,12 +112,17 @@ static int slurp_stdin(unsigned char **buf, size_t *len)
 	return 0;
 }
 
-/* Check the content checksums of a file just opened for reading; close it on failure. */
-static int verify_open(ct_h5 *h)
+/* Check a file just opened for reading: `trailer` is the whole-file check's result (1 matched,
+ * 0 absent). A file written with checksums has both the trailer and the objects' content_sha256:
+ * the trailer covers everything, so the objects need no second pass; a checksummed file
+ * without its trailer has lost it. Files with neither are from before checksums. Closes the
+ * file on failure. */
+static int verify_open(ct_h5 *h, int trailer)
 {
-	if (!ct_h5_verify_enabled() || ct_h5_checksum_verify(h->file, NULL) == 0)
+	if (!ct_h5_verify_enabled() || trailer == 1 || !ct_h5_attr_exists(h->file, "content_sha256"))
 		return 0;
-	ct_error_prefix("'%s'", h->path);
+	ct_error("'%s': its checksum trailer is missing (damaged or truncated; --no-verify to read it anyway)",
+		 h->path);
 	H5Fclose(h->file);
 	h->file = H5I_INVALID_HID;
 	free(h->path);
@@ -150,13 +155,18 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 			free(buf);
 			return ct_error("'-': standard input is not an HDF5 file");
 		}
+		int trailer = ct_h5_verify_enabled() ? ct_h5_trailer_check_buf(buf, len) : 0;
+		if (trailer < 0) {
+			free(buf);
+			return ct_error_prefix("'-'");
+		}
 		h->file = H5LTopen_file_image(buf, len, 0);
 		free(buf);
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = xstrdup("-");
 		note_opened("-");
-		if (!h->path || verify_open(h) < 0)
+		if (!h->path || verify_open(h, trailer) < 0)
 			return -1;
 		return 0;
 	}
@@ -174,11 +184,14 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 		return ct_error("'%s': empty file", path);
 	if (got < 8 || memcmp(sig, hdf5_magic, 8))
 		return ct_error("'%s': not an HDF5 file", path);
+	int trailer = flags == H5F_ACC_RDONLY && ct_h5_verify_enabled() ? ct_h5_trailer_check(path) : 0;
+	if (trailer < 0)
+		return ct_error_prefix("'%s'", path);
 	h->file = H5Fopen(path, flags, H5P_DEFAULT);
 	if (h->file < 0)
 		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
 	h->path = xstrdup(path);
-	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h) < 0))
+	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h, trailer) < 0))
 		return -1;
 	return 0;
 }
@@ -356,6 +369,20 @@ static int write_image(ct_h5 *h, int fd, const char *what)
 		}
 		done += (size_t)w;
 	}
+	if (rc == 0 && !h->no_checksum) {
+		unsigned char t[CT_H5_TRAILER];
+		ct_h5_trailer_make(buf, (size_t)sz, t);
+		for (done = 0; done < sizeof t;) {
+			ssize_t w = write(fd, t + done, sizeof t - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				rc = ct_error_errno("cannot write %s", what);
+				break;
+			}
+			done += (size_t)w;
+		}
+	}
 	free(buf);
 	return rc;
 }
@@ -392,8 +419,10 @@ int ct_h5_commit(ct_h5 *h)
 			rc = ct_error("cannot write '%s' (disk full?)", h->path);
 			ct_target_abort(&h->out);
 		} else {
+			if (!h->no_checksum && ct_h5_trailer_append(h->tmp) < 0)
+				rc = -1;
 			/* Flush the data to disk before the rename makes it visible. */
-			int fd = open(h->tmp, O_RDONLY | O_CLOEXEC);
+			int fd = rc < 0 ? -1 : open(h->tmp, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0) {
 				if (fsync(fd) < 0)
 					rc = ct_error_errno("cannot write '%s'", h->path);

@@ -58,6 +58,16 @@ int ct_h5_checksum_stamp(hid_t file);
 int ct_h5_checksum_verify(hid_t file, int64_t *nchecked);
 void ct_h5_set_verify(int on);
 int ct_h5_verify_enabled(void);
+/* The whole-file trailer (48 bytes after the HDF5 data: magic and the SHA-256 of all bytes
+ * before it; HDF5 ignores it). make: for an in-memory image; append: to a closed file; check:
+ * 1 present and matching, 0 absent, -1 mismatch (error set). */
+#define CT_H5_TRAILER 48
+void ct_h5_trailer_make(const void *buf, size_t len, unsigned char out[CT_H5_TRAILER]);
+int ct_h5_trailer_append(const char *path);
+int ct_h5_trailer_check(const char *path);
+int ct_h5_trailer_check_buf(const void *buf, size_t len);
+/* Recompute every checksum of a file changed in place (tests that plant bad values). */
+int ct_h5_reseal(const char *path);
 
 /* Whether a file failed to close (a full disk): HDF5's shutdown at exit would then crash,
  * so the process must end with _exit() (tools/tool.h does). */
