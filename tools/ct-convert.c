@@ -144,6 +144,8 @@ int main(int argc, char **argv)
 		return fail_freeing(&src);
 	for (int i = 0; i < src.nignored && !quiet; i++)
 		fprintf(stderr, "ct-convert: note: '%s' holds no images; not a class folder\n", src.ignored[i]);
+	for (int i = 0; i < src.nskipped; i++) /* even with --quiet: data left out */
+		fprintf(stderr, "ct-convert: warning: %s\n", src.skipped[i]);
 	/* Create the output before the long work, so an unwritable or existing output
 	 * fails at once. */
 	if (ct_h5_create(&h, out_path, force) < 0)

@@ -43,6 +43,7 @@ void ct_sources_free(ct_sources *s)
 	free(s->v);
 	ct_strings_free(s->classes, s->nclasses);
 	ct_strings_free(s->ignored, s->nignored);
+	ct_strings_free(s->skipped, s->nskipped);
 	memset(s, 0, sizeof *s);
 }
 
@@ -128,20 +129,75 @@ static int list_dir(const char *dir, int want_dirs, char ***out, int *nout)
 	return 0;
 }
 
-/* Whether any file in dir looks like an image by its first bytes. */
+/* Record an entry of a class folder that is not read, for the tool to warn about. */
+static void note_skipped(ct_sources *s, const char *dir, const char *name, const char *why)
+{
+	char **v = realloc(s->skipped, ((size_t)s->nskipped + 1) * sizeof *v);
+	if (!v)
+		return;
+	s->skipped = v;
+	size_t n = strlen(dir) + strlen(name) + strlen(why) + 8;
+	char *m = malloc(n);
+	if (!m)
+		return;
+	snprintf(m, n, "'%s/%s': %s", dir, name, why);
+	s->skipped[s->nskipped++] = m;
+}
+
+/* The entries of a class folder that are neither regular files nor folders (dangling links,
+ * FIFOs, devices, sockets), and its sub-folders: none is read, each is recorded. */
+static int note_unread(ct_sources *s, const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ct_error_errno("cannot open folder '%s'", dir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *full = join_path(dir, e->d_name);
+		if (!full)
+			break;
+		struct stat st;
+		if (stat(full, &st) < 0)
+			note_skipped(s, dir, e->d_name, "skipped: a dangling link or unreadable entry");
+		else if (S_ISDIR(st.st_mode))
+			note_skipped(s, dir, e->d_name, "skipped: a sub-folder (images are read only directly in a class folder)");
+		else if (!S_ISREG(st.st_mode))
+			note_skipped(s, dir, e->d_name, "skipped: not a regular file (a FIFO, device or socket)");
+		free(full);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Whether any file in dir looks like an image by its first bytes; -1 (error set) when none
+ * does and some could not be opened: a class of unreadable images is an error, not a
+ * folder to pass over. */
 static int holds_image(const char *dir, char **files, int nf)
 {
+	int unreadable = -1, e = 0;
 	for (int i = 0; i < nf; i++) {
 		char *p = join_path(dir, files[i]);
 		FILE *f = p ? fopen(p, "rb") : NULL;
 		free(p);
-		if (!f)
+		if (!f) {
+			if (unreadable < 0) {
+				unreadable = i;
+				e = errno;
+			}
 			continue;
+		}
 		unsigned char buf[16];
 		size_t n = fread(buf, 1, sizeof buf, f);
 		fclose(f);
 		if (ct_image_sniff(buf, n))
 			return 1;
+	}
+	if (unreadable >= 0) {
+		errno = e;
+		return ct_error_errno("class folder '%s' has no readable image: cannot open '%s/%s'", dir, dir,
+				      files[unreadable]);
 	}
 	return 0;
 }
@@ -210,12 +266,21 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes)
 			break;
 		}
 		ct_strings_free(dirs, nd);
+		int holds = nf == 0 && (nd == 0 || classes) ? 0 : classes ? 1 : holds_image(cdir, files, nf);
 		if (nf == 0 && (nd == 0 || classes)) {
 			rc = ct_error("class folder '%s' is empty", cdir);
-		} else if (!classes && !holds_image(cdir, files, nf)) {
+		} else if (holds < 0) {
+			rc = -1;
+		} else if (!holds) {
 			s->ignored[s->nignored++] = subs[c];
 			subs[c] = NULL;
 		} else {
+			if (note_unread(s, cdir) < 0) {
+				rc = -1;
+				ct_strings_free(files, nf);
+				free(cdir);
+				break;
+			}
 			int label = s->nclasses;
 			s->classes[s->nclasses++] = subs[c];
 			subs[c] = NULL;

@@ -264,6 +264,18 @@ status 1 "--resume refuses an input with the same names and commands but other p
 	ct-features --backbone mobilenet_v2 --weights w.h5 --layer block_1_project_BN --resize --batch 2 r2.h5 -o rr.h5 --resume -q"
 err_has "another input or other settings" "... saying why"
 
+# 9. Skipping is loud: entries of a class folder that are not read are named.
+mkdir -p "$D/loud"
+cp -r "$D/ph/normal" "$D/ph/lesion" "$D/loud/"
+ln -s "$D/nowhere.png" "$D/loud/normal/dangling.png"
+mkfifo "$D/loud/normal/pipe.png"
+mkdir "$D/loud/lesion/more"
+cp "$D/loud/lesion/$(ls "$D/loud/lesion" | head -n 1)" "$D/loud/lesion/more/x.png"
+status 0 "ct-convert still converts the readable images" timeout 60 ct-convert "$D/loud" --size 16 -o "$D/loud.h5" -q
+err_has "dangling.png': skipped: a dangling link" "... warning about the dangling link, even with -q"
+err_has "pipe.png': skipped: not a regular file" "... and the FIFO"
+err_has "more': skipped: a sub-folder" "... and the sub-folder with an image"
+
 # 10. Late usage errors exit 2; an output equal to an input is refused.
 status 2 "ct-features --layer nope is a usage error (2)" \
 	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer nope --resize "$D/img.h5" -o "$D/x.h5"
