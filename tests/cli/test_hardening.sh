@@ -140,6 +140,11 @@ err_has "too large" "... as too large"
 rm -f "$D/huge.png"
 ok "no output is left by these failures" test ! -e "$D/z.h5"
 
+# ct-phantom on a full disk leaves no partial folder that would block a rerun
+status 1 "ct-phantom on a full disk fails" sh -c "trap '' XFSZ; ulimit -f 30; ct-phantom -o '$D/phfull' --patients 20 --size 256 --split-dir '$D/phsplit'"
+ok "... leaving neither the output folder nor the split folder" sh -c '[ ! -e "$1/phfull" ] && [ ! -e "$1/phsplit" ]' sh "$D"
+status 0 "... so that a rerun succeeds" ct-phantom -o "$D/phfull" --patients 2 --size 32
+
 # 6. Write errors on standard output.
 if [ -w /dev/full ]; then
 	status 1 "ct-score --json > /dev/full fails" sh -c "ct-score '$D/model.h5' '$D/feat.h5' --json --bootstrap 10 >/dev/full"
