@@ -158,6 +158,11 @@ if [ -w /dev/full ]; then
 else
 	for i in 1 2 3 4 5 6 7 8; do skip "/dev/full not writable"; done
 fi
+mkdir -p "$D/full"
+status 1 "ct-split on a full disk fails" sh -c "trap '' XFSZ; ulimit -f 20; ct-split '$D/big.h5' -o '$D/full/s.h5' -q"
+ok "... without blaming its valid input" sh -c '! grep -q "big.h5\|corrupt" "$1/err"' sh "$T_DIR"
+err_has "disk full" "... saying why"
+ok "... and leaves nothing" sh -c '[ -z "$(ls "$1/full")" ]' sh "$D"
 
 # 7. Readers validate what they use (files altered with h5py).
 PY=/usr/bin/python3
