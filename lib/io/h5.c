@@ -695,7 +695,82 @@ static hid_t fixed_str_type(size_t size)
 	return t;
 }
 
-int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
+static int write_strings(hid_t loc, const char *name, char *const *s, int64_t n);
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if the byte there starts none. */
+static int utf8_len(const unsigned char *p)
+{
+	int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 2 && p[0] < 0xc2)
+		return 0; /* overlong */
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* The strings are declared UTF-8 (h5py's asstr() decodes them): a byte that starts no valid
+ * UTF-8 sequence (a file name from a Latin-1 file system) is stored as the four characters
+ * \xNN (docs/formats.md). Returns s itself when valid, else a malloc'd copy (NULL: no memory). */
+static char *utf8_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t bad = 0, len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		int k = utf8_len(p + i);
+		if (k == 0) {
+			bad++;
+			i++;
+		} else {
+			i += (size_t)k;
+		}
+	}
+	if (!bad)
+		return (char *)s;
+	char *o = malloc(len + 3 * bad + 1), *q = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		int k = utf8_len(p + i);
+		if (k == 0) {
+			q += sprintf(q, "\\x%02X", p[i]);
+			i++;
+		} else {
+			memcpy(q, p + i, (size_t)k);
+			q += k;
+			i += (size_t)k;
+		}
+	}
+	*q = '\0';
+	return o;
+}
+
+int ct_h5_write_strings(hid_t loc, const char *name, char *const *s0, int64_t n)
+{
+	char **s = calloc((size_t)(n > 0 ? n : 1), sizeof *s);
+	if (!s)
+		return ct_error("out of memory writing dataset '%s'", name);
+	for (int64_t i = 0; i < n; i++)
+		if (s0[i] && !(s[i] = utf8_clean(s0[i]))) {
+			for (int64_t j = 0; j < i; j++)
+				if (s[j] != s0[j])
+					free(s[j]);
+			free(s);
+			return ct_error("out of memory writing dataset '%s'", name);
+		}
+	int rc = write_strings(loc, name, s, n);
+	for (int64_t i = 0; i < n; i++)
+		if (s[i] != s0[i])
+			free(s[i]);
+	free(s);
+	return rc;
+}
+
+static int write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
 {
 	size_t width = 1;
 	for (int64_t i = 0; i < n; i++)
@@ -846,12 +921,21 @@ static int attr_write(hid_t obj, const char *name, hid_t type, const void *v)
 
 int ct_h5_set_str(hid_t obj, const char *name, const char *v)
 {
-	const char *p = v ? v : "";
+	const char *in = v ? v : "";
+	char *clean = utf8_clean(in);
+	if (!clean)
+		return ct_error("out of memory");
+	const char *p = clean;
 	size_t len = strlen(p);
 	char *buf = calloc(len + 1, 1);
-	if (!buf)
+	if (!buf) {
+		if (clean != in)
+			free(clean);
 		return ct_error("out of memory");
+	}
 	memcpy(buf, p, len);
+	if (clean != in)
+		free(clean);
 	hid_t t = fixed_str_type(len);
 	int rc = attr_write(obj, name, t, buf);
 	H5Tclose(t);

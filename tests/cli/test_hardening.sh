@@ -286,6 +286,23 @@ err_has "dangling.png': skipped: a dangling link" "... warning about the danglin
 err_has "pipe.png': skipped: not a regular file" "... and the FIFO"
 err_has "more': skipped: a sub-folder" "... and the sub-folder with an image"
 
+# 11. Non-UTF-8 file names are stored as valid UTF-8 (\xNN for a stray byte).
+if $PY -c 'import h5py' 2>/dev/null; then
+	mkdir -p "$D/latin/normal" "$D/latin/lesion"
+	cp "$D/ph/normal/$(ls "$D/ph/normal" | head -n 1)" "$(printf '%s/latin/normal/caf\351.png' "$D")"
+	cp "$D/ph/lesion/$(ls "$D/ph/lesion" | head -n 1)" "$D/latin/lesion/b.png"
+	status 0 "ct-convert reads a file whose name is Latin-1" ct-convert "$D/latin" --size 16 -o "$D/latin.h5" -q
+	ok "h5py decodes every name as UTF-8; the stray byte reads \\xE9" $PY -c '
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+names = list(f["names"].asstr()[...])
+assert "normal/caf\\xE9.png" in names, names
+[f.attrs[k] for k in f.attrs]' "$D/latin.h5"
+else
+	skip "h5py missing"
+	skip "h5py missing"
+fi
+
 # 10. Late usage errors exit 2; an output equal to an input is refused.
 status 2 "ct-features --layer nope is a usage error (2)" \
 	ct-features --backbone mobilenet_v2 --weights "$D/w.h5" --layer nope --resize "$D/img.h5" -o "$D/x.h5"
