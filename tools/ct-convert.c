@@ -304,6 +304,8 @@ int main(int argc, char **argv)
 	src_all_n = nsrc;
 	src.v += sh_first;
 	src.n = sh_end - sh_first;
+	for (int i = 0; i < src.nskipped; i++) /* even with --quiet: data left out */
+		fprintf(stderr, "ct-convert: warning: %s\n", src.skipped[i]);
 	/* Create the output before the long work, so an unwritable or existing output
 	 * fails at once. */
 	if (ct_h5_create(&h, out_path, force) < 0)

@@ -83,6 +83,11 @@ static void fingerprint(const ct_images *in, const char *wsha, const char *setti
 	if (id)
 		ct_sha256_update(&s, id, strlen(id));
 	free(id);
+	/* the pixels themselves, through their checksum (io/h5.h), where the input has one */
+	char *sum = NULL;
+	if (ct_h5_get_str(in->dset, "content_sha256", &sum) == 0)
+		ct_sha256_update(&s, sum, strlen(sum));
+	free(sum);
 	ct_sha256_update(&s, wsha, strlen(wsha));
 	ct_sha256_update(&s, settings, strlen(settings));
 	ct_sha256_final(&s, d);

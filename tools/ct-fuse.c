@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < nargs && rc == 0; k++) {
 			int kept = matched ? ct_features_select(&in[k], select_s, matched) : -1;
 			if (kept == 0)
-				rc = ct_error("'%s': none of its blocks is selected by --select", args[k]);
+				rc = ct_error_usage("'%s': none of its blocks is selected by --select", args[k]);
 			else if (kept < 0)
 				rc = -1;
 		}
@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 				for (int j = 0; j < i; j++)
 					p = strchr(p, ',') + 1;
 				const char *c = strchr(p, ',');
-				rc = ct_error("--select: no input has a block or layer '%.*s'", c ? (int)(c - p) : (int)strlen(p), p);
+				rc = ct_error_usage("--select: no input has a block or layer '%.*s'", c ? (int)(c - p) : (int)strlen(p), p);
 			}
 		free(matched);
 	}

@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	} else {
 		ct_score_print(out, &r);
 	}
-	if (fflush(out) != 0) {
+	if (fflush(out) != 0 || ferror(out)) {
 		ct_error_errno("cannot write the metrics");
 		goto done;
 	}

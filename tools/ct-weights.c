@@ -140,6 +140,10 @@ static void top_help(FILE *out)
 
 static int fail(void)
 {
+	if (ct_error_is_usage()) {
+		fprintf(stderr, "ct-weights: %s\nTry 'ct-weights --help' for more information.\n", ct_last_error());
+		return CT_EXIT_USAGE;
+	}
 	fprintf(stderr, "ct-weights: %s\n", ct_last_error());
 	ct_tool_end_if_unsafe();
 	return CT_EXIT_FAILURE;

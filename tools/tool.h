@@ -9,6 +9,7 @@
 #include "io/h5.h"
 #include "nn/weights_path.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ static inline void ct_tool_threads(int n)
  * temporary outputs, exit 1. Not installed under AddressSanitizer, where a crash must stay a
  * crash (our own bugs show there). Only async-signal-safe calls in the handler. */
 static const char *ct_tool_name = "ct";
+static int ct_tool_failed; /* a failure was already reported */
 
 static inline void ct_tool_put(const char *s)
 {
@@ -61,9 +63,54 @@ static inline void ct_tool_crash(int sig)
 	_exit(CT_EXIT_FAILURE);
 }
 
+/* SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove the temporary outputs and lock files
+ * (io/target.h), then die of the signal as before. A resumable partial file is kept. */
+static inline void ct_tool_interrupted(int sig)
+{
+	ct_h5_remove_temporaries();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* At exit: output to standard output that could not be written (a full disk, a closed
+ * pipe's EIO) is a failure, with a message naming the reason, not exit 0. */
+static inline void ct_tool_close_stdout(void)
+{
+	int e = 0, bad = 0;
+	errno = 0;
+	if (fflush(stdout) != 0) {
+		bad = 1;
+		e = errno;
+	} else if (ferror(stdout)) {
+		bad = 1;
+	}
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return;
+	if (!ct_tool_failed)
+		fprintf(stderr, "%s: cannot write to standard output: %s\n", ct_tool_name,
+			e ? strerror(e) : "write error");
+	_exit(CT_EXIT_FAILURE);
+}
+
 static inline void ct_tool_guard(const char *name)
 {
 	ct_tool_name = name;
+	ct_io_track_inputs(1);
+	atexit(ct_tool_close_stdout);
+	/* a signal ignored at start (nohup, a background job of a script) stays ignored */
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+		struct sigaction si, old;
+		memset(&si, 0, sizeof si);
+		si.sa_handler = ct_tool_interrupted;
+		sigemptyset(&si.sa_mask);
+		if (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(stops[i], &si, NULL);
+	}
 #ifndef __SANITIZE_ADDRESS__
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -138,9 +185,24 @@ static inline const char *ct_tool_default_weights(const char *backbone)
 	return ct_weights_locate(backbone, buf, sizeof buf) == 0 ? buf : NULL;
 }
 
+/* A usage error found late (ct_error_usage: an unknown layer name, an output that is also
+ * an input) exits 2 with the usage hint. A failure without a message is a failed write of
+ * standard output (the tools' final fflush). */
 static inline int ct_tool_fail(const ct_cmd *cmd)
 {
-	fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
+	int e = errno;
+	ct_tool_failed = 1;
+	if (ct_error_is_usage()) {
+		fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", cmd->name, ct_last_error(),
+			cmd->name);
+		ct_tool_end_if_unsafe();
+		return CT_EXIT_USAGE;
+	}
+	if (!*ct_last_error())
+		fprintf(stderr, "%s: cannot write to standard output: %s\n", cmd->name,
+			e ? strerror(e) : "write error");
+	else
+		fprintf(stderr, "%s: %s\n", cmd->name, ct_last_error());
 	ct_tool_end_if_unsafe();
 	return CT_EXIT_FAILURE;
 }

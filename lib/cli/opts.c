@@ -1,5 +1,6 @@
 /* opts.c - option table parsing, --help generation and run recording. */
 #include "cli/opts.h"
+#include "io/h5.h"
 #include "core/error.h"
 
 #include <ctype.h>
@@ -132,6 +133,11 @@ int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 			if (!eq && !strcmp(name, "version")) {
 				free(pos);
 				return CT_PARSE_VERSION;
+			}
+			/* every tool: read HDF5 inputs without checking their checksums (io/h5.h) */
+			if (!eq && !strcmp(name, "no-verify")) {
+				ct_h5_set_verify(0);
+				continue;
 			}
 			o = find_long(cmd, name, len);
 			if (!o) {

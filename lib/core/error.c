@@ -8,9 +8,11 @@
 
 #define CT_ERR_LEN 1024
 static _Thread_local char err_buf[CT_ERR_LEN];
+static _Thread_local int err_usage;
 
 int ct_error(const char *fmt, ...)
 {
+	err_usage = 0;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err_buf, sizeof err_buf, fmt, ap);
@@ -21,6 +23,7 @@ int ct_error(const char *fmt, ...)
 int ct_error_errno(const char *fmt, ...)
 {
 	int e = errno;
+	err_usage = 0;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(err_buf, sizeof err_buf, fmt, ap);
@@ -28,6 +31,21 @@ int ct_error_errno(const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof err_buf)
 		snprintf(err_buf + n, sizeof err_buf - (size_t)n, ": %s", strerror(e));
 	return -1;
+}
+
+int ct_error_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+	va_end(ap);
+	err_usage = 1;
+	return -1;
+}
+
+int ct_error_is_usage(void)
+{
+	return err_usage;
 }
 
 int ct_error_prefix(const char *fmt, ...)
@@ -62,5 +80,6 @@ void ct_error_set_msg(const char *msg)
 
 void ct_error_clear(void)
 {
+	err_usage = 0;
 	err_buf[0] = '\0';
 }

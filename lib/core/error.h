@@ -10,6 +10,12 @@ int ct_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like ct_error, appending ": strerror(errno)" with errno taken at the call. */
 int ct_error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A usage error found late (an unknown layer or class name, an output that is also an
+ * input): recorded like ct_error, and ct_error_is_usage() then says so, so that the tool
+ * exits 2. Any later ct_error / ct_error_errno clears the mark; ct_error_prefix keeps it. */
+int ct_error_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ct_error_is_usage(void);
+
 /* Prefix the current message: "ctx: <old message>". Returns -1. */
 int ct_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

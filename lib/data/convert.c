@@ -2,6 +2,7 @@
 #include "data/convert.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "io/target.h"
 #include "image/codec.h"
 #include "image/nuisance.h"
 #include "image/lung.h"
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *dupstr(const char *s)
 {
@@ -48,6 +50,7 @@ void ct_sources_free(ct_sources *s)
 	free(s->v);
 	ct_strings_free(s->classes, s->nclasses);
 	ct_strings_free(s->ignored, s->nignored);
+	ct_strings_free(s->skipped, s->nskipped);
 	memset(s, 0, sizeof *s);
 }
 
@@ -156,15 +159,73 @@ static int sniff_kind(const char *path)
 	return KIND_OTHER;
 }
 
-/* Whether any file in dir (names relative to it) is an image, a DICOM or a NIfTI file by content. */
+/* Record an entry of a class folder that is not read, for the tool to warn about. */
+static void note_skipped(ct_sources *s, const char *dir, const char *name, const char *why)
+{
+	char **v = realloc(s->skipped, ((size_t)s->nskipped + 1) * sizeof *v);
+	if (!v)
+		return;
+	s->skipped = v;
+	size_t n = strlen(dir) + strlen(name) + strlen(why) + 8;
+	char *m = malloc(n);
+	if (!m)
+		return;
+	snprintf(m, n, "'%s/%s': %s", dir, name, why);
+	s->skipped[s->nskipped++] = m;
+}
+
+/* The entries of a class folder that are neither regular files nor folders (dangling links,
+ * FIFOs, devices, sockets): none is read, each is recorded. */
+static int note_unread(ct_sources *s, const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ct_error_errno("cannot open folder '%s'", dir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *full = join_path(dir, e->d_name);
+		if (!full)
+			break;
+		struct stat st;
+		if (stat(full, &st) < 0)
+			note_skipped(s, dir, e->d_name, "skipped: a dangling link or unreadable entry");
+		else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) /* sub-folders are read (list_files_deep) */
+			note_skipped(s, dir, e->d_name, "skipped: not a regular file (a FIFO, device or socket)");
+		free(full);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Whether any file in dir looks like an image by its first bytes; -1 (error set) when none
+ * does and some could not be opened: a class of unreadable images is an error, not a
+ * folder to pass over. */
 static int holds_image(const char *dir, char **files, int nf)
 {
+	int unreadable = -1, e = 0;
 	for (int i = 0; i < nf; i++) {
 		char *p = join_path(dir, files[i]);
-		int k = p ? sniff_kind(p) : KIND_OTHER;
+		FILE *f = p ? fopen(p, "rb") : NULL;
+		if (!f) {
+			if (unreadable < 0) {
+				unreadable = i;
+				e = errno;
+			}
+			free(p);
+			continue;
+		}
+		fclose(f);
+		int k = sniff_kind(p);
 		free(p);
 		if (k != KIND_OTHER)
 			return 1;
+	}
+	if (unreadable >= 0) {
+		errno = e;
+		return ct_error_errno("class folder '%s' has no readable image: cannot open '%s/%s'", dir, dir,
+				      files[unreadable]);
 	}
 	return 0;
 }
@@ -270,12 +331,21 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes)
 			break;
 		}
 		ct_strings_free(dirs, nd);
+		int holds = nf == 0 && (nd == 0 || classes) ? 0 : classes ? 1 : holds_image(cdir, files, nf);
 		if (nf == 0 && (nd == 0 || classes)) {
 			rc = ct_error("class folder '%s' is empty", cdir);
-		} else if (!classes && !holds_image(cdir, files, nf)) {
+		} else if (holds < 0) {
+			rc = -1;
+		} else if (!holds) {
 			s->ignored[s->nignored++] = subs[c];
 			subs[c] = NULL;
 		} else {
+			if (note_unread(s, cdir) < 0) {
+				rc = -1;
+				ct_strings_free(files, nf);
+				free(cdir);
+				break;
+			}
 			int label = s->nclasses;
 			s->classes[s->nclasses++] = subs[c];
 			subs[c] = NULL;
@@ -294,6 +364,37 @@ int ct_sources_from_tree(ct_sources *s, const char *root, const char *classes)
 	return rc;
 }
 
+/* Lines longer than this are refused (a path and a label; /dev/zero on stdin would
+ * otherwise be one endless line). */
+#define CT_MAX_LINE (1 << 20)
+
+/* One line without its LF into *line (grown as needed, at most CT_MAX_LINE bytes); returns
+ * its length, -1 at the end of the input, -2 for a line too long. */
+static ssize_t read_line(FILE *f, char **line, size_t *cap)
+{
+	size_t n = 0;
+	int c;
+	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+		if (n + 1 >= *cap) {
+			if (*cap >= CT_MAX_LINE)
+				return -2;
+			size_t ncap = *cap ? *cap * 2 : 256;
+			char *p = realloc(*line, ncap);
+			if (!p)
+				return -2;
+			*line = p;
+			*cap = ncap;
+		}
+		(*line)[n++] = (char)c;
+	}
+	if (c == EOF && n == 0)
+		return -1;
+	if (!*line && !(*line = malloc(*cap = 1)))
+		return -2;
+	(*line)[n] = '\0';
+	return (ssize_t)n;
+}
+
 /* Read a text file into lines (CR and LF stripped; blank lines dropped). */
 static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 {
@@ -302,7 +403,9 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 	ssize_t len;
 	char **v = NULL;
 	int64_t n = 0, vcap = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((len = read_line(f, &line, &cap)) >= -1) {
+		if (len == -1)
+			break;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0)
@@ -330,6 +433,11 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 		n++;
 	}
 	free(line);
+	if (len == -2) {
+		ct_strings_free(v, n);
+		return ct_error("'%s': line %lld is longer than %d bytes (not a list of paths)", what, (long long)n + 1,
+				CT_MAX_LINE);
+	}
 	if (ferror(f)) {
 		ct_strings_free(v, n);
 		return ct_error_errno("cannot read '%s'", what);
@@ -341,9 +449,16 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 
 static int read_text_file(const char *path, char ***lines, int64_t *n)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	/* a regular file only: a FIFO would block, a device never end */
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return -1;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
 		return ct_error_errno("cannot open '%s'", path);
+	}
+	ct_io_note_input(path);
 	int rc = read_lines(f, path, lines, n);
 	fclose(f);
 	return rc;

@@ -30,6 +30,9 @@ typedef struct ct_sources {
 	char **classes;
 	int nignored;
 	char **ignored;  /* sub-folders of the root that hold no image (not classes) */
+	int nskipped;
+	char **skipped;  /* "'path': reason" for entries of class folders that are not read
+			  * (sub-folders, dangling links, FIFOs, devices): the tool warns */
 } ct_sources;
 
 void ct_sources_free(ct_sources *s);

@@ -2,6 +2,7 @@
 #include "data/dataset.h"
 #include "core/error.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,22 @@ int ct_samples_read(hid_t file, ct_samples *s)
 		ct_error("sample lists differ in length (names %lld, labels %lld, groups %lld, splits %lld)",
 			 (long long)nn, (long long)(lab.ndim == 1 ? lab.shape[0] : -1), (long long)ng, (long long)ns);
 		goto fail;
+	}
+	if (nn == 0) {
+		ct_error("no samples (0 rows)");
+		goto fail;
+	}
+	for (int64_t c = 0; c < ncls; c++) {
+		if (!cls[c][0]) {
+			ct_error("class %lld has an empty name", (long long)c);
+			goto fail;
+		}
+		for (int64_t c2 = 0; c2 < c; c2++)
+			if (!strcmp(cls[c], cls[c2])) {
+				ct_error("class name '%s' appears twice (classes %lld and %lld)", cls[c], (long long)c2,
+					 (long long)c);
+				goto fail;
+			}
 	}
 	const int32_t *l = lab.data;
 	for (int64_t i = 0; i < nn; i++) {
@@ -262,6 +279,16 @@ int ct_images_read(ct_images *im, int64_t start, ct_tensor *batch)
 {
 	if (ct_h5_read_rows(im->dset, start, batch) < 0)
 		return ct_error_prefix("'%s': images", im->h.path);
+	/* float pixels must be numbers: a NaN would pass through every stage unnoticed */
+	if (batch->dtype == CT_F32 && im->dtype == CT_F32) {
+		const float *p = batch->data;
+		int64_t per = batch->shape[0] ? (int64_t)ct_tensor_numel(batch) / batch->shape[0] : 0;
+		for (int64_t i = 0; i < batch->shape[0]; i++)
+			for (int64_t k = 0; k < per; k++)
+				if (!isfinite(p[i * per + k]))
+					return ct_error("'%s': image '%s' (row %lld) has a NaN or infinite pixel",
+							im->h.path, im->s.names[start + i], (long long)(start + i));
+	}
 	return 0;
 }
 

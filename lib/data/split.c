@@ -2,6 +2,7 @@
 #include "data/split.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/features.h"
 #include "image/phash.h"
 
 #include <ctype.h>
@@ -433,14 +434,141 @@ static int skip_object(const char *name)
 	return !strcmp(name, "splits") || !strcmp(name, "folds") || !strcmp(name, "provenance");
 }
 
+/* Copy the attributes of one object (fixed-size values, as every file we write holds). */
+static int copy_attrs(hid_t from, hid_t to)
+{
+	int n = H5Aget_num_attrs(from), rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		hid_t a = H5Aopen_by_idx(from, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, H5P_DEFAULT, H5P_DEFAULT);
+		char name[256];
+		if (a < 0 || H5Aget_name(a, sizeof name, name) < 0) {
+			if (a >= 0)
+				H5Aclose(a);
+			return -1;
+		}
+		hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+		hsize_t size = H5Aget_storage_size(a);
+		unsigned char *buf = malloc(size ? size : 1);
+		hid_t b = -1;
+		if (!buf || H5Tdetect_class(t, H5T_VLEN) > 0 || H5Tis_variable_str(t) > 0 || H5Aread(a, t, buf) < 0 ||
+		    (b = H5Acreate2(to, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 || H5Awrite(b, t, buf) < 0)
+			rc = -1;
+		if (b >= 0)
+			H5Aclose(b);
+		free(buf);
+		H5Tclose(t);
+		H5Sclose(sp);
+		H5Aclose(a);
+	}
+	return rc;
+}
+
+/* Copy a dataset by reading and writing it (same type, shape, chunks and filters), in blocks
+ * of rows. Not H5Ocopy: HDF5 1.10 crashes inside H5Ocopy when a write fails (a full disk),
+ * and it copies damaged chunks without looking at them. */
+static int copy_dataset(hid_t src, hid_t dst, const char *name)
+{
+	hid_t d = H5Dopen2(src, name, H5P_DEFAULT);
+	if (d < 0)
+		return ct_error("cannot read '%s'", name);
+	hid_t t = H5Dget_type(d), sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+	hid_t o = -1;
+	int rc = 0, nd = H5Sget_simple_extent_ndims(sp);
+	hsize_t dims[H5S_MAX_RANK];
+	unsigned char *buf = NULL;
+	size_t row = H5Tget_size(t);
+	if (nd < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 || H5Tdetect_class(t, H5T_VLEN) > 0 ||
+	    H5Tis_variable_str(t) > 0) {
+		rc = ct_error("cannot read '%s' (unsupported layout)", name);
+		goto out;
+	}
+	H5Pset_obj_track_times(dcpl, 0);
+	if ((o = H5Dcreate2(dst, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
+		rc = ct_error("cannot write '%s' (disk full?)", name);
+		goto out;
+	}
+	for (int i = 1; i < nd; i++)
+		row *= (size_t)dims[i];
+	hsize_t total = nd == 0 ? 1 : dims[0], per = row ? (hsize_t)((16u << 20) / row) : 1;
+	if (per < 1)
+		per = 1;
+	if (per > total)
+		per = total;
+	if (total > 0 && row > 0 && !(buf = malloc((size_t)per * row))) {
+		rc = ct_error("out of memory copying '%s'", name);
+		goto out;
+	}
+	for (hsize_t start = 0; rc == 0 && row > 0 && start < total; start += per) {
+		if (nd == 0) {
+			if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+				rc = ct_error("cannot read '%s'", name);
+			else if (H5Dwrite(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+				rc = ct_error("cannot write '%s' (disk full?)", name);
+			break;
+		}
+		hsize_t off[H5S_MAX_RANK] = { 0 }, cnt[H5S_MAX_RANK];
+		memcpy(cnt, dims, sizeof(hsize_t) * (size_t)nd);
+		off[0] = start;
+		cnt[0] = total - start < per ? total - start : per;
+		hid_t fs = H5Scopy(sp), ms = H5Screate_simple(nd, cnt, NULL);
+		H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+		if (H5Dread(d, t, ms, fs, H5P_DEFAULT, buf) < 0)
+			rc = ct_error("cannot read '%s'", name);
+		else if (H5Dwrite(o, t, ms, fs, H5P_DEFAULT, buf) < 0)
+			rc = ct_error("cannot write '%s' (disk full?)", name);
+		H5Sclose(fs);
+		H5Sclose(ms);
+	}
+	if (rc == 0 && copy_attrs(d, o) < 0)
+		rc = ct_error("cannot copy the attributes of '%s'", name);
+out:
+	free(buf);
+	if (o >= 0)
+		H5Dclose(o);
+	H5Pclose(dcpl);
+	H5Tclose(t);
+	H5Sclose(sp);
+	H5Dclose(d);
+	return rc;
+}
+
+static herr_t copy_object(hid_t src, const char *name, const H5L_info_t *info, void *data);
+
+/* A group: created untimed, its attributes and members copied. */
+static int copy_group(hid_t src, hid_t dst, const char *name)
+{
+	hid_t g = H5Gopen2(src, name, H5P_DEFAULT);
+	if (g < 0)
+		return ct_error("cannot read '%s'", name);
+	hid_t o = ct_h5_create_group(dst, name);
+	int rc = o < 0 ? -1 : 0;
+	if (rc == 0 && copy_attrs(g, o) < 0)
+		rc = ct_error("cannot copy the attributes of '%s'", name);
+	copy_ctx c = { o, 0 };
+	if (rc == 0 && H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_object, &c) < 0)
+		rc = c.rc < 0 ? -1 : ct_error("cannot copy '%s'", name);
+	if (o >= 0)
+		H5Gclose(o);
+	H5Gclose(g);
+	return rc;
+}
+
 static herr_t copy_object(hid_t src, const char *name, const H5L_info_t *info, void *data)
 {
 	(void)info;
 	copy_ctx *c = data;
 	if (skip_object(name))
 		return 0;
-	if (H5Ocopy(src, name, c->dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-		c->rc = ct_error("cannot copy '%s'", name);
+	H5O_info_t oi;
+	if (H5Oget_info_by_name(src, name, &oi, H5P_DEFAULT) < 0) {
+		c->rc = ct_error("cannot read '%s'", name);
+		return -1;
+	}
+	int rc = oi.type == H5O_TYPE_DATASET ? copy_dataset(src, c->dst, name)
+		 : oi.type == H5O_TYPE_GROUP ? copy_group(src, c->dst, name)
+					      : ct_error("'%s' is not a dataset or group", name);
+	if (rc < 0) {
+		c->rc = -1;
 		return -1;
 	}
 	return 0;
@@ -487,6 +615,36 @@ static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, voi
 	return 0;
 }
 
+/* Validate a features or images file whole (values, shapes, blocks, samples). */
+static int validate_kind(const char *path, const char *kind)
+{
+	if (!strcmp(kind, "features")) {
+		ct_features f;
+		if (ct_features_read(path, &f) < 0)
+			return -1;
+		ct_features_free(&f);
+		return 0;
+	}
+	if (!strcmp(kind, "images")) {
+		ct_images im;
+		if (ct_images_open(&im, path) < 0)
+			return -1;
+		int64_t bs = 64;
+		int64_t shape[4] = { bs, im.height, im.width, im.channels };
+		ct_tensor batch;
+		memset(&batch, 0, sizeof batch);
+		int rc = ct_tensor_alloc(&batch, im.dtype, 4, shape);
+		for (int64_t start = 0; rc == 0 && start < im.n; start += bs) {
+			ct_tensor view = ct_tensor_slice0(&batch, 0, im.n - start < bs ? im.n - start : bs);
+			rc = ct_images_read(&im, start, &view);
+		}
+		ct_tensor_free(&batch);
+		ct_images_close(&im);
+		return rc;
+	}
+	return ct_error("'%s': a '%s' file cannot be split (features or images files only)", path, kind);
+}
+
 int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int32_t *folds, int k,
 		     const ct_run *run)
 {
@@ -501,10 +659,16 @@ int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int3
 		rc = ct_error_prefix("'%s'", in);
 		goto done;
 	}
+	/* Read everything the copy carries through the reader of its kind first: H5Ocopy copies
+	 * raw chunks unchecked, so a damaged or malformed input would be re-stamped as valid. */
+	if (validate_kind(in, kind) < 0) {
+		rc = -1;
+		goto done;
+	}
 	copy_ctx c = { out->file, 0 };
 	if (H5Literate(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_object, &c) < 0 ||
 	    H5Aiterate2(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr, &c) < 0) {
-		rc = c.rc < 0 ? ct_error_prefix("'%s'", in) : ct_error("'%s': cannot copy its contents", in);
+		rc = c.rc < 0 ? ct_error_prefix("'%s'", out->path) : ct_error("cannot write '%s' (disk full?)", out->path);
 		goto done;
 	}
 	if (ct_file_stamp(out->file, kind, run, prov, nprov) < 0 ||

@@ -2,6 +2,7 @@
 #include "image/codec.h"
 #include "core/error.h"
 #include "io/outfile.h"
+#include "io/target.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,49 +112,39 @@ void ct_image_free(ct_image *img)
 	memset(img, 0, sizeof *img);
 }
 
-/* Whole file into memory; works for pipes too (st_size is only a hint). */
+/* Image files larger than this are refused before being read (the largest CT slice is a
+ * few tens of MB; --max-pixels bounds the decoded size separately). */
+#define CT_MAX_IMAGE_FILE (1LL << 30)
+
+/* Whole file into memory: a regular file only (a FIFO would block, a device never end), no
+ * larger than CT_MAX_IMAGE_FILE, and only once its first bytes are an image signature, so a
+ * large file of another kind is refused after 16 bytes, not read whole. */
 static int read_file(const char *path, unsigned char **data, size_t *len)
 {
 	*data = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = ct_open_regular(path, CT_MAX_IMAGE_FILE);
 	if (fd < 0)
-		return ct_error_errno("cannot open '%s'", path);
+		return -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		ct_error_errno("cannot stat '%s'", path);
 		close(fd);
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return ct_error("cannot read '%s': is a directory", path);
-	}
-	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-	size_t n = 0;
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	if (cap < 16)
+		cap = 16;
 	unsigned char *p = malloc(cap);
 	if (!p) {
 		close(fd);
 		return ct_error("cannot read '%s': out of memory (%zu bytes)", path, cap);
 	}
-	for (;;) {
-		if (n == cap) {
-			size_t ncap;
-			if (ct_mul_size(cap, 2, &ncap) < 0) {
-				free(p);
-				close(fd);
-				return ct_error("cannot read '%s': file too large", path);
-			}
-			unsigned char *q = realloc(p, ncap);
-			if (!q) {
-				free(p);
-				close(fd);
-				return ct_error("cannot read '%s': out of memory (%zu bytes)", path, ncap);
-			}
-			p = q;
-			cap = ncap;
-		}
-		ssize_t r = read(fd, p + n, cap - n);
+	/* read to the end, or to cap: a file growing while read is cut there (and decoding it
+	 * then fails as truncated or the extra bytes are ignored) */
+	while (n < cap) {
+		size_t want = n < 16 ? 16 : cap; /* the signature first */
+		ssize_t r = read(fd, p + n, want - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -165,6 +156,11 @@ static int read_file(const char *path, unsigned char **data, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (n >= 16 && n - (size_t)r < 16 && !ct_image_sniff(p, n)) {
+			free(p);
+			close(fd);
+			return ct_error("'%s': not an image (unknown format)", path);
+		}
 	}
 	close(fd); /* read-only: a close error cannot lose data */
 	*data = p;

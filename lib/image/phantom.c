@@ -997,6 +997,39 @@ static int check_target(const char *dir, int force, const char *what)
 	return 0;
 }
 
+/* After a failure (a full disk): remove every file this run writes and the folders it made,
+ * so that a rerun is not refused for a non-empty folder. rmdir only removes empty folders,
+ * so files that were there before (--force) stay. */
+static void remove_set(const set_ctx *x, const char *dir, const uint8_t *les)
+{
+	const ct_phantom_set *s = x->s;
+	char path[4200], name[64];
+	for (int p = 0; p < s->patients; p++)
+		for (int j = 0; j < s->render.slices_per_patient; j++) {
+			file_name(x, p, j, name, sizeof name);
+			snprintf(path, sizeof path, "%s/%s/%s", dir, class_name[les[p]], name);
+			unlink(path);
+		}
+	snprintf(path, sizeof path, "%s/patients.tsv", dir);
+	unlink(path);
+	for (int c = 0; c < 2; c++) {
+		snprintf(path, sizeof path, "%s/%s", dir, class_name[c]);
+		rmdir(path);
+	}
+	rmdir(dir);
+	for (int part = 0; s->split_dir && part < 3; part++) {
+		for (int c = 0; c < 2; c++) {
+			snprintf(path, sizeof path, "%s/%s/%s%s.txt", s->split_dir, split_dir[part], split_prefix[part],
+				 class_name[c]);
+			unlink(path);
+		}
+		snprintf(path, sizeof path, "%s/%s", s->split_dir, split_dir[part]);
+		rmdir(path);
+	}
+	if (s->split_dir)
+		rmdir(s->split_dir);
+}
+
 int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 {
 	if (check_opts(&s->render) < 0)
@@ -1071,6 +1104,8 @@ int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 		}
 	}
 	free(b.p);
+	if (rc < 0)
+		remove_set(&x, dir, les);
 	free(les);
 	return rc;
 }

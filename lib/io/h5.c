@@ -2,6 +2,7 @@
  * datasets, strings and attributes. */
 #include "io/h5.h"
 #include "core/error.h"
+#include "io/target.h"
 
 #include <hdf5_hl.h>
 #include <zlib.h>
@@ -14,30 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Crash containment (h5.h): fixed buffers, so a signal handler can use them. */
-#define CT_MAX_TEMPS 8
+/* Crash containment (h5.h): a fixed buffer, so a signal handler can use it. */
 static char last_opened[1024];
-static char temps[CT_MAX_TEMPS][1024];
 
 static void note_opened(const char *path)
 {
 	snprintf(last_opened, sizeof last_opened, "%s", path);
-}
-
-static void temp_register(const char *path)
-{
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (!temps[i][0]) {
-			snprintf(temps[i], sizeof temps[i], "%s", path);
-			return;
-		}
-}
-
-static void temp_unregister(const char *path)
-{
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (temps[i][0] && !strcmp(temps[i], path))
-			temps[i][0] = '\0';
 }
 
 const char *ct_h5_last_opened(void)
@@ -47,9 +30,7 @@ const char *ct_h5_last_opened(void)
 
 void ct_h5_remove_temporaries(void)
 {
-	for (int i = 0; i < CT_MAX_TEMPS; i++)
-		if (temps[i][0])
-			unlink(temps[i]);
+	ct_io_cleanup();
 }
 
 static const unsigned char hdf5_magic[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
@@ -85,27 +66,42 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
-/* Read all of stdin into memory. */
+/* An HDF5 file on standard input is held in memory whole: refuse more than this (a pipe
+ * from /dev/zero would otherwise grow until memory runs out). */
+#define CT_MAX_STDIN_BYTES (16LL << 30)
+
+/* Read all of stdin into memory, checking the HDF5 signature in the first 8 bytes before
+ * reading on. */
 static int slurp_stdin(unsigned char **buf, size_t *len)
 {
 	size_t cap = 1 << 20, n = 0;
 	unsigned char *p = malloc(cap);
 	if (!p)
-		return ct_error("out of memory reading standard input");
+		return ct_error("cannot read standard input: out of memory");
 	for (;;) {
 		if (n == cap) {
+			if ((long long)cap * 2 > CT_MAX_STDIN_BYTES) {
+				free(p);
+				return ct_error("'-': standard input is larger than %lld GiB; write it to a file",
+						CT_MAX_STDIN_BYTES >> 30);
+			}
 			unsigned char *q = realloc(p, cap * 2);
 			if (!q) {
 				free(p);
-				return ct_error("out of memory reading standard input");
+				return ct_error("cannot read standard input: out of memory (%zu bytes)", cap * 2);
 			}
 			p = q;
 			cap *= 2;
 		}
-		size_t r = fread(p + n, 1, cap - n, stdin);
+		size_t want = n < 8 ? 8 - n : cap - n;
+		size_t r = fread(p + n, 1, want, stdin);
 		n += r;
 		if (r == 0)
 			break;
+		if (n >= 8 && n - r < 8 && memcmp(p, hdf5_magic, 8)) {
+			free(p);
+			return ct_error("'-': standard input is not an HDF5 file");
+		}
 	}
 	if (ferror(stdin)) {
 		free(p);
@@ -116,11 +112,32 @@ static int slurp_stdin(unsigned char **buf, size_t *len)
 	return 0;
 }
 
+/* Check a file just opened for reading: `trailer` is the whole-file check's result (1 matched,
+ * 0 absent). A file written with checksums has both the trailer and the objects' content_sha256:
+ * the trailer covers everything, so the objects need no second pass; a checksummed file
+ * without its trailer has lost it. Files with neither are from before checksums. Closes the
+ * file on failure. */
+static int verify_open(ct_h5 *h, int trailer)
+{
+	if (!ct_h5_verify_enabled() || trailer == 1 || !ct_h5_attr_exists(h->file, "content_sha256"))
+		return 0;
+	ct_error("'%s': its checksum trailer is missing (damaged or truncated; --no-verify to read it anyway)",
+		 h->path);
+	H5Fclose(h->file);
+	h->file = H5I_INVALID_HID;
+	free(h->path);
+	h->path = NULL;
+	return -1;
+}
+
 static int open_common(ct_h5 *h, const char *path, unsigned flags)
 {
 	ct_h5_init();
 	memset(h, 0, sizeof *h);
 	h->file = H5I_INVALID_HID;
+	h->out.lockfd = -1;
+	if (ct_io_note_input(path) < 0)
+		return -1;
 	if (!strcmp(path, "-")) {
 		if (flags != H5F_ACC_RDONLY)
 			return ct_error("cannot update standard input in place");
@@ -138,33 +155,45 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 			free(buf);
 			return ct_error("'-': standard input is not an HDF5 file");
 		}
+		int trailer = ct_h5_verify_enabled() ? ct_h5_trailer_check_buf(buf, len) : 0;
+		if (trailer < 0) {
+			free(buf);
+			return ct_error_prefix("'-'");
+		}
 		h->file = H5LTopen_file_image(buf, len, 0);
 		free(buf);
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = xstrdup("-");
 		note_opened("-");
-		return h->path ? 0 : -1;
+		if (!h->path || verify_open(h, trailer) < 0)
+			return -1;
+		return 0;
 	}
 	note_opened(path);
-	FILE *f = fopen(path, flags == H5F_ACC_RDONLY ? "rb" : "r+b");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", path);
+	/* a regular file only: a FIFO would block HDF5, a device never end */
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return -1;
 	unsigned char sig[8];
-	size_t got = fread(sig, 1, 8, f);
-	fclose(f);
+	ssize_t got = read(fd, sig, 8);
+	close(fd);
+	if (got < 0)
+		return ct_error_errno("cannot read '%s'", path);
 	if (got == 0)
 		return ct_error("'%s': empty file", path);
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return ct_error("'%s': is a directory, expected an HDF5 file", path);
 	if (got < 8 || memcmp(sig, hdf5_magic, 8))
 		return ct_error("'%s': not an HDF5 file", path);
+	int trailer = flags == H5F_ACC_RDONLY && ct_h5_verify_enabled() ? ct_h5_trailer_check(path) : 0;
+	if (trailer < 0)
+		return ct_error_prefix("'%s'", path);
 	h->file = H5Fopen(path, flags, H5P_DEFAULT);
 	if (h->file < 0)
 		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
 	h->path = xstrdup(path);
-	return h->path ? 0 : -1;
+	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h, trailer) < 0))
+		return -1;
+	return 0;
 }
 
 int ct_h5_open(ct_h5 *h, const char *path)
@@ -187,71 +216,65 @@ static hid_t untimed_fcpl(void)
 	return fcpl;
 }
 
+/* An HDF5 file built in memory (HDF5's core driver), for standard output and for targets
+ * written in place (character devices, FIFOs). */
+static int create_in_memory(ct_h5 *h, hid_t fcpl)
+{
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	H5Pset_fapl_core(fapl, 1 << 22, 0);
+	/* A unique name per process: the core driver keys files by name. */
+	char name[64];
+	snprintf(name, sizeof name, "ctfuse-memory-%ld", (long)getpid());
+	h->file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+	H5Pclose(fapl);
+	if (h->file < 0)
+		return ct_error("cannot create an in-memory HDF5 file");
+	return 0;
+}
+
+static void h5_reset(ct_h5 *h)
+{
+	memset(h, 0, sizeof *h);
+	h->file = H5I_INVALID_HID;
+	h->out.lockfd = -1;
+}
+
 int ct_h5_create(ct_h5 *h, const char *path, int force)
 {
 	ct_h5_init();
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 	h->writing = 1;
-	hid_t fcpl = untimed_fcpl();
-	if (!strcmp(path, "-")) {
-		if (isatty(STDOUT_FILENO)) {
-			H5Pclose(fcpl);
-			return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
-		}
-		hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-		H5Pset_fapl_core(fapl, 1 << 22, 0);
-		/* A unique name per process: the core driver keys files by name. */
-		char name[64];
-		snprintf(name, sizeof name, "ctfuse-stdout-%ld", (long)getpid());
-		h->file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
-		H5Pclose(fapl);
-		H5Pclose(fcpl);
-		if (h->file < 0)
-			return ct_error("cannot create an in-memory HDF5 file");
-		h->path = xstrdup("-");
-		return h->path ? 0 : -1;
-	}
-	struct stat st;
-	if (!force && stat(path, &st) == 0) {
-		H5Pclose(fcpl);
-		return ct_error("'%s' exists (use --force to overwrite)", path);
-	}
-	size_t n = strlen(path);
-	h->tmp = malloc(n + 16);
-	h->path = xstrdup(path);
-	if (!h->tmp || !h->path) {
-		H5Pclose(fcpl);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
-		return ct_error("out of memory");
-	}
-	snprintf(h->tmp, n + 16, "%s.tmp-XXXXXX", path);
-	int fd = mkstemp(h->tmp);
-	if (fd < 0) {
-		ct_error_errno("cannot create '%s'", path);
-		H5Pclose(fcpl);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
+	if (!strcmp(path, "-") && isatty(STDOUT_FILENO))
+		return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
+	if (strcmp(path, "-") && ct_target_claim(&h->out, path, force) < 0)
+		return -1;
+	if (!(h->path = xstrdup(path))) {
+		ct_target_abort(&h->out);
 		return -1;
 	}
-	/* mkstemp creates 0600; give the file the usual mode under the umask. */
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fd, 0666 & ~um);
-	close(fd);
-	h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-	H5Pclose(fcpl);
-	if (h->file < 0) {
-		unlink(h->tmp);
-		free(h->tmp);
-		free(h->path);
-		h->tmp = h->path = NULL;
-		return ct_error("cannot create HDF5 file '%s'", path);
+	hid_t fcpl = untimed_fcpl();
+	int rc = 0;
+	if (!strcmp(path, "-") || h->out.inplace) {
+		rc = create_in_memory(h, fcpl);
+	} else {
+		int fd = ct_target_tmpfile(&h->out, ".tmp-", 0);
+		if (fd < 0) {
+			rc = -1;
+		} else {
+			close(fd);
+			h->tmp = h->out.tmp;
+			h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+			if (h->file < 0)
+				rc = ct_error("cannot create HDF5 file '%s'", path);
+		}
 	}
-	temp_register(h->tmp);
+	H5Pclose(fcpl);
+	if (rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		ct_h5_abort(h);
+		return ct_error("%s", msg);
+	}
 	return 0;
 }
 
@@ -289,24 +312,32 @@ static hid_t partial_fapl(void)
 int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int *resumed)
 {
 	ct_h5_init();
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 	h->writing = 1;
 	*resumed = 0;
 	if (!strcmp(path, "-"))
 		return ct_error("cannot write a resumable file to standard output");
-	struct stat st;
-	if (!force && stat(path, &st) == 0)
-		return ct_error("'%s' exists (use --force to overwrite)", path);
-	size_t n = strlen(path) + 16;
-	h->tmp = malloc(n);
-	h->path = xstrdup(path);
-	if (!h->tmp || !h->path) {
-		ct_h5_abort(h);
-		return ct_error("out of memory");
+	if (ct_target_claim(&h->out, path, force) < 0)
+		return -1;
+	if (h->out.inplace) {
+		ct_target_abort(&h->out);
+		return ct_error("cannot write a resumable file to '%s': not a regular file", path);
 	}
-	snprintf(h->tmp, n, "%s.partial", path);
-	if (resume && stat(h->tmp, &st) == 0) {
+	/* Under the claim: no other writer can be using the partial file. */
+	int fd = ct_target_tmpfile(&h->out, ".partial", 1);
+	if (fd < 0) {
+		ct_target_abort(&h->out);
+		return -1;
+	}
+	struct stat st;
+	int nonempty = fstat(fd, &st) == 0 && st.st_size > 0;
+	close(fd);
+	h->tmp = h->out.tmp;
+	if (!(h->path = xstrdup(path))) {
+		ct_h5_abort(h);
+		return -1;
+	}
+	if (resume && nonempty) {
 		hid_t fapl = partial_fapl();
 		h->file = H5Fopen(h->tmp, H5F_ACC_RDWR, fapl);
 		H5Pclose(fapl);
@@ -324,77 +355,122 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 		ct_error_errno("cannot create '%s'", h->tmp);
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", ct_last_error());
-		free(h->tmp);
-		h->tmp = NULL;
 		ct_h5_abort(h);
 		return ct_error("%s", msg);
 	}
 	return 0;
 }
 
+/* Write the in-memory file's image to fd (standard output or an in-place target). */
+static int write_image(ct_h5 *h, int fd, const char *what)
+{
+	int rc = 0;
+	if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+		return ct_error("cannot finish the in-memory HDF5 file");
+	ssize_t sz = H5Fget_file_image(h->file, NULL, 0);
+	unsigned char *buf = sz > 0 ? malloc((size_t)sz) : NULL;
+	if (!buf || H5Fget_file_image(h->file, buf, (size_t)sz) != sz) {
+		free(buf);
+		return ct_error("cannot get the in-memory HDF5 file image");
+	}
+	size_t done = 0;
+	while (done < (size_t)sz) {
+		ssize_t w = write(fd, buf + done, (size_t)sz - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = ct_error_errno("cannot write %s", what);
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (rc == 0 && !h->no_checksum) {
+		unsigned char t[CT_H5_TRAILER];
+		ct_h5_trailer_make(buf, (size_t)sz, t);
+		for (done = 0; done < sizeof t;) {
+			ssize_t w = write(fd, t + done, sizeof t - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				rc = ct_error_errno("cannot write %s", what);
+				break;
+			}
+			done += (size_t)w;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
 int ct_h5_commit(ct_h5 *h)
 {
 	int rc = 0;
-	if (h->tmp)
-		temp_unregister(h->tmp);
-	if (!h->writing || h->file < 0)
+	if (!h->writing || h->file < 0 || !h->path)
 		return ct_error("internal: commit of a file not open for writing");
+	if (!h->no_checksum && ct_h5_checksum_stamp(h->file) < 0) {
+		ct_error_prefix("cannot write '%s'", h->path);
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		ct_h5_abort(h);
+		return ct_error("%s", msg);
+	}
 	if (!strcmp(h->path, "-")) {
-		if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
-			rc = ct_error("cannot finish the in-memory HDF5 file");
-		} else {
-			ssize_t sz = H5Fget_file_image(h->file, NULL, 0);
-			void *buf = sz > 0 ? malloc((size_t)sz) : NULL;
-			if (!buf || H5Fget_file_image(h->file, buf, (size_t)sz) != sz) {
-				rc = ct_error("cannot get the in-memory HDF5 file image");
-			} else if (fwrite(buf, 1, (size_t)sz, stdout) != (size_t)sz || fflush(stdout) != 0) {
-				rc = ct_error_errno("cannot write to standard output");
-			}
-			free(buf);
-		}
+		if (fflush(stdout) != 0)
+			rc = ct_error_errno("cannot write to standard output");
+		else
+			rc = write_image(h, STDOUT_FILENO, "to standard output");
 		H5Fclose(h->file);
+	} else if (h->out.inplace) {
+		char what[1100];
+		snprintf(what, sizeof what, "'%s'", h->path);
+		int fd = ct_target_open_inplace(&h->out);
+		rc = fd < 0 ? -1 : write_image(h, fd, what);
+		if (fd >= 0 && close(fd) < 0 && rc == 0)
+			rc = ct_error_errno("cannot write %s", what);
+		H5Fclose(h->file);
+		ct_target_abort(&h->out);
 	} else {
 		if (close_file(h->file) < 0) {
 			rc = ct_error("cannot write '%s' (disk full?)", h->path);
-			unlink(h->tmp);
+			ct_target_abort(&h->out);
 		} else {
+			if (!h->no_checksum && ct_h5_trailer_append(h->tmp) < 0)
+				rc = -1;
 			/* Flush the data to disk before the rename makes it visible. */
-			int fd = open(h->tmp, O_RDONLY);
+			int fd = rc < 0 ? -1 : open(h->tmp, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0) {
 				if (fsync(fd) < 0)
 					rc = ct_error_errno("cannot write '%s'", h->path);
 				close(fd);
 			}
-			if (rc == 0 && rename(h->tmp, h->path) < 0)
-				rc = ct_error_errno("cannot rename to '%s'", h->path);
-			if (rc < 0)
-				unlink(h->tmp);
+			if (rc == 0)
+				rc = ct_target_commit(&h->out);
+			else
+				ct_target_abort(&h->out);
 		}
 	}
 	h->file = H5I_INVALID_HID;
-	free(h->tmp);
 	free(h->path);
-	h->tmp = h->path = NULL;
+	h5_reset(h);
 	return rc;
 }
 
 void ct_h5_abort(ct_h5 *h)
 {
-	if (h->tmp)
-		temp_unregister(h->tmp);
 	if (h->file >= 0)
 		close_file(h->file);
-	if (h->tmp)
-		unlink(h->tmp);
-	free(h->tmp);
+	ct_target_abort(&h->out);
 	free(h->path);
-	memset(h, 0, sizeof *h);
-	h->file = H5I_INVALID_HID;
+	h5_reset(h);
 }
 
 void ct_h5_close(ct_h5 *h)
 {
-	ct_h5_abort(h);
+	if (h->file >= 0)
+		close_file(h->file);
+	ct_target_release(&h->out);
+	free(h->path);
+	h5_reset(h);
 }
 
 hid_t ct_h5_create_group(hid_t loc, const char *name)
@@ -634,7 +710,82 @@ static hid_t fixed_str_type(size_t size)
 	return t;
 }
 
-int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
+static int write_strings(hid_t loc, const char *name, char *const *s, int64_t n);
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if the byte there starts none. */
+static int utf8_len(const unsigned char *p)
+{
+	int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 2 && p[0] < 0xc2)
+		return 0; /* overlong */
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* The strings are declared UTF-8 (h5py's asstr() decodes them): a byte that starts no valid
+ * UTF-8 sequence (a file name from a Latin-1 file system) is stored as the four characters
+ * \xNN (docs/formats.md). Returns s itself when valid, else a malloc'd copy (NULL: no memory). */
+static char *utf8_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t bad = 0, len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		int k = utf8_len(p + i);
+		if (k == 0) {
+			bad++;
+			i++;
+		} else {
+			i += (size_t)k;
+		}
+	}
+	if (!bad)
+		return (char *)s;
+	char *o = malloc(len + 3 * bad + 1), *q = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		int k = utf8_len(p + i);
+		if (k == 0) {
+			q += sprintf(q, "\\x%02X", p[i]);
+			i++;
+		} else {
+			memcpy(q, p + i, (size_t)k);
+			q += k;
+			i += (size_t)k;
+		}
+	}
+	*q = '\0';
+	return o;
+}
+
+int ct_h5_write_strings(hid_t loc, const char *name, char *const *s0, int64_t n)
+{
+	char **s = calloc((size_t)(n > 0 ? n : 1), sizeof *s);
+	if (!s)
+		return ct_error("out of memory writing dataset '%s'", name);
+	for (int64_t i = 0; i < n; i++)
+		if (s0[i] && !(s[i] = utf8_clean(s0[i]))) {
+			for (int64_t j = 0; j < i; j++)
+				if (s[j] != s0[j])
+					free(s[j]);
+			free(s);
+			return ct_error("out of memory writing dataset '%s'", name);
+		}
+	int rc = write_strings(loc, name, s, n);
+	for (int64_t i = 0; i < n; i++)
+		if (s[i] != s0[i])
+			free(s[i]);
+	free(s);
+	return rc;
+}
+
+static int write_strings(hid_t loc, const char *name, char *const *s, int64_t n)
 {
 	size_t width = 1;
 	for (int64_t i = 0; i < n; i++)
@@ -785,12 +936,21 @@ static int attr_write(hid_t obj, const char *name, hid_t type, const void *v)
 
 int ct_h5_set_str(hid_t obj, const char *name, const char *v)
 {
-	const char *p = v ? v : "";
+	const char *in = v ? v : "";
+	char *clean = utf8_clean(in);
+	if (!clean)
+		return ct_error("out of memory");
+	const char *p = clean;
 	size_t len = strlen(p);
 	char *buf = calloc(len + 1, 1);
-	if (!buf)
+	if (!buf) {
+		if (clean != in)
+			free(clean);
 		return ct_error("out of memory");
+	}
 	memcpy(buf, p, len);
+	if (clean != in)
+		free(clean);
 	hid_t t = fixed_str_type(len);
 	int rc = attr_write(obj, name, t, buf);
 	H5Tclose(t);

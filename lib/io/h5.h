@@ -12,6 +12,7 @@
 #define CT_H5_H
 
 #include "core/tensor.h"
+#include "io/target.h"
 
 #include <hdf5.h>
 #include <stdint.h>
@@ -21,6 +22,8 @@ typedef struct ct_h5 {
 	char *path;   /* as given; "-" for stdin/stdout */
 	char *tmp;    /* temporary file renamed to path on commit (file output) */
 	int writing;
+	ct_target out; /* the claimed output (io/target.h) */
+	int no_checksum; /* set before commit: write no content_sha256 attributes */
 } ct_h5;
 
 /* Open for reading. Errors name the file: "cannot open 'x.h5': No such file or
@@ -28,8 +31,9 @@ typedef struct ct_h5 {
 int ct_h5_open(ct_h5 *h, const char *path);
 /* Open an existing file for read-write in place (resuming an interrupted run). */
 int ct_h5_open_rw(ct_h5 *h, const char *path);
-/* Create for writing. An existing path is refused unless force. The directory
- * must be writable (checked now, not at the end). */
+/* Create for writing: the output is claimed (io/target.h: a second writer of the same path
+ * refuses, an existing file is refused unless force, a device or FIFO is written in place,
+ * an input is never overwritten). The directory must be writable (checked now). */
 int ct_h5_create(ct_h5 *h, const char *path, int force);
 /* Create under a stable partial name (path + ".partial") that survives an
  * interruption, so a long run can be resumed: with `resume` and an existing partial
@@ -41,7 +45,29 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 int ct_h5_commit(ct_h5 *h);
 /* Abandon a created file (removes the temporary file); close a read file. */
 void ct_h5_abort(ct_h5 *h);
+/* Close a read file; close a created file keeping its temporary file (a partial file to
+ * resume) and releasing the claim on the output. */
 void ct_h5_close(ct_h5 *h);
+
+/* Content checksums (checksum.c, docs/formats.md): commit stamps every group and dataset with
+ * a content_sha256 attribute (unless h->no_checksum); ct_h5_open verifies them unless turned
+ * off (ct_h5_set_verify(0): the tools' --no-verify, or CT_NO_VERIFY=1 in the environment).
+ * Files without checksums are read unchecked. verify returns -1 naming the damaged object;
+ * *nchecked counts the objects checked (0: the file has no checksums). */
+int ct_h5_checksum_stamp(hid_t file);
+int ct_h5_checksum_verify(hid_t file, int64_t *nchecked);
+void ct_h5_set_verify(int on);
+int ct_h5_verify_enabled(void);
+/* The whole-file trailer (48 bytes after the HDF5 data: magic and the SHA-256 of all bytes
+ * before it; HDF5 ignores it). make: for an in-memory image; append: to a closed file; check:
+ * 1 present and matching, 0 absent, -1 mismatch (error set). */
+#define CT_H5_TRAILER 48
+void ct_h5_trailer_make(const void *buf, size_t len, unsigned char out[CT_H5_TRAILER]);
+int ct_h5_trailer_append(const char *path);
+int ct_h5_trailer_check(const char *path);
+int ct_h5_trailer_check_buf(const void *buf, size_t len);
+/* Recompute every checksum of a file changed in place (tests that plant bad values). */
+int ct_h5_reseal(const char *path);
 
 /* Whether a file failed to close (a full disk): HDF5's shutdown at exit would then crash,
  * so the process must end with _exit() (tools/tool.h does). */

@@ -283,7 +283,7 @@ int ct_positive_class(char *const *class_names, int nclasses, const char *name)
 		for (int k = 0; k < nclasses; k++)
 			if (!strcmp(class_names[k], name))
 				return k;
-		return ct_error("no class named '%s'", name);
+		return ct_error_usage("no class named '%s'", name);
 	}
 	int found = -1, count = 0;
 	for (int k = 0; k < nclasses; k++) {

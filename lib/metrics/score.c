@@ -204,7 +204,7 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	if (K == 2) {
 		r->positive = ct_positive_class(f.s.class_names, K, o->positive);
 		if (r->positive < 0) {
-			ct_error("--positive: no class named '%s' (classes: '%s', '%s')", o->positive,
+			ct_error_usage("--positive: no class named '%s' (classes: '%s', '%s')", o->positive,
 				 f.s.class_names[0], f.s.class_names[1]);
 			goto fail;
 		}

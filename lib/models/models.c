@@ -29,7 +29,7 @@ ct_graph *ct_model_build(const char *arch)
 	for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
 		if (arch && !strcmp(arch, registry[i].name))
 			return registry[i].build();
-	ct_error("unknown architecture '%s' (known: inception_v3, mobilenet_v2, resnet50, vgg16, "
+	ct_error_usage("unknown architecture '%s' (known: inception_v3, mobilenet_v2, resnet50, vgg16, "
 		 "densenet121, xception)",
 		 arch ? arch : "");
 	return NULL;

@@ -872,7 +872,7 @@ ct_net *ct_net_new(const ct_graph *g, const ct_weights *w, const char *outputs, 
 		name[len] = 0;
 		int node = ct_graph_find(g, name);
 		if (node < 0) {
-			ct_error("model '%s' has no layer '%s'", g->arch, name);
+			ct_error_usage("model '%s' has no layer '%s'", g->arch, name);
 			goto fail;
 		}
 		out_spec *o = &net->outs[net->nout++];

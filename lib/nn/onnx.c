@@ -625,7 +625,7 @@ static int parse_outputs(const ct_graph *g, const char *outputs, int *idx)
 		name[len] = 0;
 		int node = ct_graph_find(g, name);
 		if (node < 0)
-			return ct_error("model '%s' has no layer '%s'", g->arch, name);
+			return ct_error_usage("model '%s' has no layer '%s'", g->arch, name);
 		for (int i = 0; i < n; i++)
 			if (idx[i] == node)
 				return ct_error("layer '%s' is listed twice", name);

@@ -385,6 +385,7 @@ int ct_weights_save(const ct_weights *w, const char *path)
 	ct_h5 h;
 	if (ct_h5_create(&h, path, 1) < 0)
 		return -1;
+	h.no_checksum = 1; /* Keras' layout, byte-identical to the sums in weights/SHA256SUMS */
 	int rc = 0;
 	char **names = malloc(sizeof *names * (size_t)(w->nlayers ? w->nlayers : 1));
 	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), gcpl = H5Pcreate(H5P_GROUP_CREATE),

@@ -20,11 +20,11 @@ status 2 "export-onnx without -o is a usage error (2)" ct-weights export-onnx -b
 status 2 "--batch 0 is a usage error (2)" ct-weights export-onnx -b mobilenet_v2 --synthetic --batch 0 -o "$d/x.onnx"
 status 2 "--batch abc is a usage error (2)" ct-weights export-onnx -b mobilenet_v2 --synthetic --batch abc -o "$d/x.onnx"
 status 2 "--weights with --synthetic is a usage error (2)" ct-weights export-onnx -b mobilenet_v2 --synthetic -w x.h5 -o "$d/x.onnx"
-status 1 "an unknown backbone fails (1)" ct-weights export-onnx -b resnet9000 --synthetic -o "$d/x.onnx"
+status 2 "an unknown backbone is a usage error (2)" ct-weights export-onnx -b resnet9000 --synthetic -o "$d/x.onnx"
 err_has "unknown architecture 'resnet9000'" "... naming it"
 status 1 "a missing weight file fails (1)" ct-weights export-onnx -b mobilenet_v2 -w "$d/nope.h5" -o "$d/x.onnx"
 err_has "^ct-weights: cannot open '$d/nope.h5'" "... with the git-style message"
-status 1 "an unknown layer fails (1)" ct-weights export-onnx -b mobilenet_v2 --synthetic -l out_relu,nope -o "$d/x.onnx"
+status 2 "an unknown layer is a usage error (2)" ct-weights export-onnx -b mobilenet_v2 --synthetic -l out_relu,nope -o "$d/x.onnx"
 err_has "has no layer 'nope'" "... naming the layer"
 ok "failed exports leave no output and no temporary file" [ -z "$(ls "$d" | grep onnx)" ]
 status 0 "a synthetic-weight export succeeds" ct-weights export-onnx -b mobilenet_v2 --synthetic -o "$d/m.onnx"

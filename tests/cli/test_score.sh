@@ -113,7 +113,7 @@ status 1 "a split with no samples: exit 1" \
 ok "... saying so" grep -q "has no samples in split 'test'" "$tmp/err"
 status 1 "--threshold youden without val samples: exit 1" \
 	ct-score "$d/model.h5" "$d/train.h5" -o "$tmp/x.h5" --threshold youden
-status 1 "--positive naming no class: exit 1" \
+status 2 "--positive naming no class: a usage error (2)" \
 	ct-score "$model" "$d/feat.h5" -o "$tmp/x.h5" --positive nosuch
 ok "failures leave no output" test ! -e "$tmp/x.h5"
 cp "$s" "$tmp/s.bak"
