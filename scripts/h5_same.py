@@ -9,7 +9,8 @@ import sys
 import h5py
 import numpy as np
 
-RUN = {"tool", "command", "params", "tool_version"}
+# content_sha256 of the root covers its attributes, command and params among them (io/h5.h)
+RUN = {"tool", "command", "params", "tool_version", "content_sha256"}
 
 
 def walk(f):

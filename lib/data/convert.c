@@ -141,6 +141,10 @@ enum { KIND_OTHER = 0, KIND_IMAGE, KIND_DICOM, KIND_NIFTI };
 
 static int sniff_kind(const char *path)
 {
+	/* Not a regular file (a FIFO would block here): the image reader refuses it by name. */
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return KIND_IMAGE;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return KIND_OTHER;

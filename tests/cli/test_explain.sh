@@ -8,6 +8,9 @@
 D=$T_DIR
 top=$T_TOP
 helper=$T_BUILD/tests/test_gradcam
+# Files written here with h5py (a planted /lung_mask, a marker data set) carry no ctfuse
+# checksums; the tools must read them all the same (checksums are tested in test_hardening.sh).
+export CT_NO_VERIFY=1
 py=/usr/bin/python3
 skip() {
 	T_N=$((T_N + 1))
