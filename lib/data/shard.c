@@ -456,35 +456,7 @@ static int concat_strings(merge_ctx *c, const char *name)
 static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *data)
 {
 	(void)info;
-	hid_t dst = *(hid_t *)data;
-	if (!strcmp(name, "content_sha256")) /* the merged file gets its own at commit */
-		return 0;
-	hid_t a = H5Aopen(src, name, H5P_DEFAULT);
-	hid_t t = H5Aget_type(a);
-	H5T_class_t cls = H5Tget_class(t);
-	H5Tclose(t);
-	H5Aclose(a);
-	int rc;
-	if (cls == H5T_STRING) {
-		char *v = NULL;
-		rc = ct_h5_get_str(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_str(dst, name, v);
-		free(v);
-	} else if (cls == H5T_INTEGER) {
-		int64_t v;
-		rc = ct_h5_get_int(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_int(dst, name, v);
-	} else if (cls == H5T_FLOAT) {
-		double v;
-		rc = ct_h5_get_double(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_double(dst, name, v);
-	} else {
-		rc = ct_error("cannot copy attribute '%s' (unsupported type)", name);
-	}
-	return rc < 0 ? -1 : 0;
+	return ct_h5_copy_attr(src, *(hid_t *)data, name) < 0 ? -1 : 0;
 }
 
 /* Rows of every shard's dataset `name`, in shard order, into one dataset with the first

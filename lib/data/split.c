@@ -583,31 +583,7 @@ static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, voi
 	for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
 		if (!strcmp(name, stamped[i]))
 			return 0;
-	hid_t a = H5Aopen(src, name, H5P_DEFAULT);
-	hid_t t = H5Aget_type(a);
-	H5T_class_t cls = H5Tget_class(t);
-	H5Tclose(t);
-	H5Aclose(a);
-	int rc;
-	if (cls == H5T_STRING) {
-		char *v = NULL;
-		rc = ct_h5_get_str(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_str(c->dst, name, v);
-		free(v);
-	} else if (cls == H5T_INTEGER) {
-		int64_t v;
-		rc = ct_h5_get_int(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_int(c->dst, name, v);
-	} else if (cls == H5T_FLOAT) {
-		double v;
-		rc = ct_h5_get_double(src, name, &v);
-		if (rc == 0)
-			rc = ct_h5_set_double(c->dst, name, v);
-	} else {
-		rc = ct_error("cannot copy root attribute '%s' (unsupported type)", name);
-	}
+	int rc = ct_h5_copy_attr(src, c->dst, name);
 	if (rc < 0) {
 		c->rc = -1;
 		return -1;

@@ -1035,3 +1035,37 @@ int ct_h5_get_str(hid_t obj, const char *name, char **v)
 	H5Aclose(a);
 	return rc;
 }
+
+int ct_h5_copy_attr(hid_t src, hid_t dst, const char *name)
+{
+	if (!strcmp(name, "content_sha256"))
+		return 0;
+	hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+	if (a < 0)
+		return ct_error("cannot open attribute '%s'", name);
+	hid_t t = H5Aget_type(a);
+	H5T_class_t cls = H5Tget_class(t);
+	H5Tclose(t);
+	H5Aclose(a);
+	int rc;
+	if (cls == H5T_STRING) {
+		char *v = NULL;
+		rc = ct_h5_get_str(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_str(dst, name, v);
+		free(v);
+	} else if (cls == H5T_INTEGER) {
+		int64_t v;
+		rc = ct_h5_get_int(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_int(dst, name, v);
+	} else if (cls == H5T_FLOAT) {
+		double v;
+		rc = ct_h5_get_double(src, name, &v);
+		if (rc == 0)
+			rc = ct_h5_set_double(dst, name, v);
+	} else {
+		rc = ct_error("cannot copy attribute '%s' (unsupported type)", name);
+	}
+	return rc;
+}

@@ -125,5 +125,8 @@ int ct_h5_set_double(hid_t obj, const char *name, double v);
 int ct_h5_get_str(hid_t obj, const char *name, char **v); /* malloc'd; fixed or variable length */
 int ct_h5_get_int(hid_t obj, const char *name, int64_t *v);
 int ct_h5_get_double(hid_t obj, const char *name, double *v);
+/* Copy the scalar attribute `name` (string, integer or float) of src to dst. A checksum
+ * (content_sha256) is not copied: the file being written gets its own at commit. */
+int ct_h5_copy_attr(hid_t src, hid_t dst, const char *name);
 
 #endif
