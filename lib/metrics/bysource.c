@@ -2,11 +2,13 @@
 #include "metrics/bysource.h"
 #include "core/error.h"
 #include "io/h5.h"
+#include "io/target.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define UNKNOWN "(unknown)"
 
@@ -47,9 +49,14 @@ int ct_sources_tsv_read(const char *tsv, int column, const ct_samples *s, char *
 {
 	*src = NULL;
 	*column_name = NULL;
-	FILE *f = fopen(tsv, "r");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", tsv);
+	/* a regular file of at most 1 GiB: a FIFO or /dev/zero would never end */
+	int fd = ct_open_regular(tsv, 1LL << 30);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? -1 : ct_error_errno("cannot open '%s'", tsv);
+	}
 	key_src *v = NULL;
 	int64_t n = 0, cap = 0, lineno = 0;
 	char *line = NULL;

@@ -118,6 +118,10 @@ fi
 ok "the report has a per-source table" sh -c "ct-score '$E/model.h5' '$E/fused.h5' --split all --sources '$D/sources.tsv' --bootstrap 0 --report '$D/r.html' >/dev/null && grep -q 'Metrics per source' '$D/r.html' && grep -q 'site A' '$D/r.html'"
 status 1 "a missing sources file fails naming it" ct-score "$E/model.h5" "$E/fused.h5" --sources "$D/nope.tsv"
 err_has "nope.tsv" "  ... naming the file"
+mkfifo "$D/fifo.tsv"
+status 1 "a FIFO as the sources list is refused, not waited on" timeout 20 ct-score "$E/model.h5" "$E/fused.h5" \
+	--sources "$D/fifo.tsv" --bootstrap 0
+err_has "fifo.tsv" "  ... naming it"
 
 # ---- the shortcut audit ----
 ct-convert "$D/short" --size 32 --split "$D/split" -o "$D/short.h5" -q
