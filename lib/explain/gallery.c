@@ -1,5 +1,6 @@
 /* gallery.c - heat overlays and the self-contained HTML gallery of ct-explain. */
 #include "explain/gallery.h"
+#include "io/target.h"
 #include "core/error.h"
 #include "metrics/report.h"
 
@@ -140,36 +141,6 @@ static void median_table(FILE *f, const char *title, const cJSON *med, const cJS
 	fputs("</tbody></table>\n", f);
 }
 
-static int read_all(const char *path, void **buf, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", path);
-	size_t cap = 1 << 16, len = 0;
-	char *b = malloc(cap);
-	while (b) {
-		size_t r = fread(b + len, 1, cap - len, f);
-		len += r;
-		if (len < cap)
-			break;
-		char *nb = realloc(b, cap *= 2);
-		if (!nb)
-			free(b);
-		b = nb;
-	}
-	int err = ferror(f);
-	fclose(f);
-	if (!b)
-		return ct_error("out of memory reading '%s'", path);
-	if (err) {
-		free(b);
-		return ct_error("cannot read '%s'", path);
-	}
-	*buf = b;
-	*n = len;
-	return 0;
-}
-
 static const char *const group_title[][2] = {
 	{ "TP", "True positives" },  { "FN", "False negatives" }, { "FP", "False positives" },
 	{ "TN", "True negatives" },   { "unlabelled", "Unlabelled" },
@@ -261,14 +232,14 @@ int ct_gallery_write(FILE *f, const cJSON *doc, const char *png_dir, int max_per
 			if (!cJSON_IsString(png))
 				continue;
 			char *path = malloc(dl + strlen(png->valuestring) + 2);
-			void *buf = NULL;
+			char *buf = NULL;
 			size_t len = 0;
 			if (!path) {
 				rc = ct_error("out of memory");
 				break;
 			}
 			sprintf(path, "%s/%s", png_dir, png->valuestring);
-			rc = read_all(path, &buf, &len);
+			rc = ct_read_file(path, 1LL << 30, &buf, &len);
 			free(path);
 			if (rc < 0)
 				break;

@@ -1,6 +1,7 @@
 /* run.c - ct-explain end to end: model, fusion and threshold, backbones, batches of images,
  * lung-field shares, overlays, explain.json and gallery.html, the temporary output folder. */
 #include "explain/run.h"
+#include "io/target.h"
 #include "core/error.h"
 #include "explain/explain.h"
 #include "explain/gallery.h"
@@ -195,40 +196,12 @@ static cJSON *num_or_null(double v)
 	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-static int read_text(const char *path, char **out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", path);
-	size_t cap = 4096, n = 0;
-	char *b = malloc(cap);
-	while (b) {
-		n += fread(b + n, 1, cap - 1 - n, f);
-		if (n < cap - 1)
-			break;
-		char *nb = realloc(b, cap *= 2);
-		if (!nb)
-			free(b);
-		b = nb;
-	}
-	int err = ferror(f);
-	fclose(f);
-	if (!b)
-		return ct_error("out of memory reading '%s'", path);
-	if (err) {
-		free(b);
-		return ct_error("cannot read '%s'", path);
-	}
-	b[n] = '\0';
-	*out = b;
-	return 0;
-}
-
 /* The threshold and positive class of a ct-score --json document. */
 static int read_metrics(const char *path, double *thr, char **positive)
 {
 	char *text = NULL;
-	if (read_text(path, &text) < 0)
+	size_t len;
+	if (ct_read_file(path, 1LL << 26, &text, &len) < 0)
 		return -1;
 	cJSON *j = cJSON_Parse(text);
 	free(text);

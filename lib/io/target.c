@@ -356,3 +356,39 @@ int ct_open_regular(const char *path, long long max_bytes)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	return fd;
 }
+
+int ct_read_file(const char *path, long long max_bytes, char **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	int fd = ct_open_regular(path, max_bytes);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	size_t n = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0, got = 0;
+	char *b = malloc(n + 1);
+	if (!b) {
+		close(fd);
+		return ct_error("out of memory reading '%s'", path);
+	}
+	while (got < n) {
+		ssize_t r = read(fd, b + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : 0;
+			close(fd);
+			free(b);
+			if (!e)
+				return ct_error("'%s': file changed while reading", path);
+			errno = e;
+			return ct_error_errno("cannot read '%s'", path);
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}

@@ -16,6 +16,8 @@
 #ifndef CT_TARGET_H
 #define CT_TARGET_H
 
+#include <stddef.h>
+
 typedef struct ct_target {
 	char *path;  /* the target as given */
 	char *tmp;   /* temporary file renamed to path on commit; NULL in place */
@@ -60,5 +62,9 @@ void ct_io_cleanup(void);
  * larger than `max_bytes` (0: no limit). Returns a descriptor in blocking mode, or -1 with
  * an error naming the file. */
 int ct_open_regular(const char *path, long long max_bytes);
+
+/* A whole regular file (ct_open_regular's checks) into a malloc'd buffer of *len bytes plus a
+ * terminating NUL, so text can be parsed in place. */
+int ct_read_file(const char *path, long long max_bytes, char **buf, size_t *len);
 
 #endif

@@ -1,5 +1,6 @@
 /* tfjs.c - TensorFlow.js layers-model import: topology order, manifest shards, dequantisation (tfjs-core io/io_utils.ts). */
 #include "nn/tfjs.h"
+#include "io/target.h"
 #include "core/error.h"
 
 #include <cjson/cJSON.h>
@@ -166,39 +167,10 @@ static int cmp_entry(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* The whole file (io/target.h: regular files only, bounded). */
 static int read_whole(const char *path, size_t limit, uint8_t **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return ct_error_errno("cannot open '%s'", path);
-	struct stat st;
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return ct_error("'%s': not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > limit) {
-		fclose(f);
-		return ct_error("'%s': too large (%lld bytes)", path, (long long)st.st_size);
-	}
-	*len = (size_t)st.st_size;
-	*buf = malloc(*len + 1);
-	if (!*buf) {
-		fclose(f);
-		return ct_error("out of memory reading '%s'", path);
-	}
-	if (fread(*buf, 1, *len, f) != *len) {
-		int e = ferror(f) ? errno : 0;
-		fclose(f);
-		free(*buf);
-		*buf = NULL;
-		if (!e)
-			return ct_error("'%s': file changed while reading", path);
-		errno = e;
-		return ct_error_errno("cannot read '%s'", path);
-	}
-	(*buf)[*len] = 0;
-	fclose(f);
-	return 0;
+	return ct_read_file(path, (long long)limit, (char **)buf, len);
 }
 
 /* The concatenated shards of one manifest group (*buf NULL on failure). */
