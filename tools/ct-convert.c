@@ -20,7 +20,7 @@ static int anonymise;
 static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 /* lung-field preprocessing (image/lung.h, docs/preprocessing.md) */
 static const char *standardise_s = "none";
-static int lung_mask, lung_crop, clean_annotations;
+static int lung_mask, lung_crop, clean_annotations, lung_only;
 static double lung_margin = 0.1;
 
 static ct_opt options[] = {
@@ -64,7 +64,9 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "lung-margin", &lung_margin, "F", "margin of --lung-crop, a fraction of the box's size per side", 0, 1),
 	CT_OPT_CHOICE_(0, "standardise", &standardise_s, "none|lung",
 		       "lung: map lung parenchyma and soft tissue to the grey levels of the lung window"),
-	CT_OPT_FLAG_(0, "lung-mask", &lung_mask, "write the lung field as /lung_mask (implied by the three options above)"),
+	CT_OPT_FLAG_(0, "lung-only", &lung_only,
+		     "blank (set to 0) everything outside the lung field and its pleural rim"),
+	CT_OPT_FLAG_(0, "lung-mask", &lung_mask, "write the lung field as /lung_mask (implied by the four options above)"),
 	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only image files of shard K of N, in sorted order (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
@@ -253,6 +255,7 @@ int main(int argc, char **argv)
 	o.lung.crop = lung_crop;
 	o.lung.margin = lung_margin;
 	o.lung.standardise = !strcmp(standardise_s, "lung");
+	o.lung.only = lung_only;
 	o.lung_mask = lung_mask;
 	if (ct_opts_seen(&cmd, "lung-margin") && !lung_crop)
 		return ct_tool_usage(&cmd, "--lung-margin goes with --lung-crop");

@@ -958,7 +958,7 @@ static int to_u8(ct_tensor *r, ct_tensor *out)
 
 static int lung_wanted(const ct_convert_opts *o)
 {
-	return o->lung_mask || o->lung.clean || o->lung.crop || o->lung.standardise;
+	return o->lung_mask || o->lung.clean || o->lung.crop || o->lung.standardise || o->lung.only;
 }
 
 /* The lung path: preprocess at the decoded resolution (colour kept for finding coloured
@@ -971,7 +971,7 @@ static int convert_page_lung(const ct_tensor *page, const ct_convert_opts *o, ct
 	p3.channels = 3;
 	ct_tensor rgb = { 0 }, g = { 0 }, m = { 0 }, mf = { 0 }, mr = { 0 };
 	ct_lung_info info;
-	int C = o->intensity.channels, reshape = o->lung.clean || o->lung.crop || o->lung.standardise;
+	int C = o->intensity.channels, reshape = o->lung.clean || o->lung.crop || o->lung.standardise || o->lung.only;
 	int rc = ct_intensity_apply(page, &p3, &rgb);
 	if (rc == 0)
 		rc = ct_lung_preprocess(&rgb, &o->lung, &g, &m, &info);

@@ -799,6 +799,17 @@ int ct_lung_preprocess(const ct_tensor *in, const ct_lung_opts *o, ct_tensor *ou
 			li.standardised = 1;
 		}
 	}
+	if (o->only && li.lung_found) {
+		/* mark is free now: the widened lung field */
+		double r = CT_LUNG_ONLY_WIDEN * sqrt((double)oh * ow);
+		if (ct_dilate_disk(om, oh, ow, r < 1.0 ? 1.0 : r, mark) < 0) {
+			rc = -1;
+			goto fail;
+		}
+		for (int64_t i = 0; i < (int64_t)oh * ow; i++)
+			if (!mark[i] && og[i] != 0.0f)
+				og[i] = 0.0f, li.blanked++;
+	}
 	free(g);
 	free(mark);
 	free(body);

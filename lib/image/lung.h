@@ -71,6 +71,7 @@ typedef struct ct_lung_opts {
 	int crop;          /* crop to the lung field's bounding box plus margin */
 	double margin;     /* crop margin as a fraction of the box's height and width */
 	int standardise;   /* map parenchyma and soft tissue to fixed grey levels */
+	int only;          /* blank everything outside the (slightly widened) lung field */
 } ct_lung_opts;
 
 void ct_lung_defaults(ct_lung_opts *o); /* all off, margin 0.1 */
@@ -80,12 +81,17 @@ void ct_lung_defaults(ct_lung_opts *o); /* all off, margin 0.1 */
 #define CT_LUNG_STD_PARENCHYMA (500.0 / 1500.0)
 #define CT_LUNG_STD_TISSUE (1350.0 / 1500.0)
 
+/* --lung-only keeps the lung field widened by this fraction of sqrt(h x w): the pleura and the
+ * subpleural band where ground-glass opacities of COVID-19 typically lie. */
+#define CT_LUNG_ONLY_WIDEN 0.02
+
 typedef struct ct_lung_info {
 	int body_found, lung_found;
 	int trim[4];          /* blank margin lines removed: top, bottom, left, right */
 	int box[4];           /* the crop in the trimmed image: y0, x0, y1, x1 (exclusive) */
 	int64_t marked;       /* pixels of coloured marks painted over */
 	int standardised;     /* 1 when the grey-level mapping was applied */
+	int64_t blanked;      /* pixels set to 0 by only */
 	double parenchyma, tissue; /* its anchors: lung-field 10th percentile, median of the body outside the lungs */
 } ct_lung_info;
 
@@ -101,7 +107,10 @@ typedef struct ct_lung_info {
  *   standardise: linear map of the grey levels so that the lung field's 10th percentile goes to
  *           CT_LUNG_STD_PARENCHYMA and the median of the body outside the lungs to
  *           CT_LUNG_STD_TISSUE, clamped to [0, 1] (skipped when either is missing or they are
- *           less than 0.05 apart).
+ *           less than 0.05 apart);
+ *   only:   every pixel farther than CT_LUNG_ONLY_WIDEN x sqrt(h x w) from the lung field set
+ *           to 0 (black, as air in the lung window), so that nothing but the lungs and their
+ *           pleural rim reaches a model (skipped when no lung field was found).
  * out: newly allocated h x w x 1 F32 grey image (ITU-R BT.601 luma of in, then the steps);
  * mask: newly allocated h x w x 1 U8 lung field of out (1/0). info may be NULL. */
 int ct_lung_preprocess(const ct_tensor *in, const ct_lung_opts *o, ct_tensor *out, ct_tensor *mask,

@@ -73,6 +73,23 @@ print('p10 %.3f..%.3f' % (min(p), max(p))); assert all(abs(x - 1 / 3) < 0.03 for
 status 2 "--lung-margin without --lung-crop is a usage error" ct-convert "$D/ph" --lung-margin 0.2 -o "$D/x.h5"
 status 2 "--standardise with an unknown mode is a usage error" ct-convert "$D/ph" --standardise hu -o "$D/x.h5"
 ok "no output after usage errors" [ ! -e "$D/x.h5" ]
+status 0 "ct-convert --lung-only" ct-convert "$D/ph" --size 64 --lung-only -o "$D/lo.h5" -q
+ok "--lung-only is in the params" sh -c "ct-info --json '$D/lo.h5' | grep -q 'lung-only'"
+# Reference: the mask widened by a disk of radius 0.02 x sqrt(h x w) of the decoded image (128 px:
+# 2.56 px; at 64 px after resizing, about 1.3 px) - every pixel farther than 3 px from the mask
+# is 0, every lung pixel keeps its grey level (as in the plain conversion).
+py_ok "--lung-only blanks everything away from the lung field and keeps the lungs" "
+import h5py, numpy as np, sys
+from scipy import ndimage as nd
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+lo = a['images'][:, :, :, 0].astype(int); m = a['lung_mask'][:] > 0; pl = b['images'][:, :, :, 0].astype(int)
+assert (m == (b['lung_mask'][:] > 0)).all(), 'lung field changed'
+far = ~nd.binary_dilation(m, structure=np.ones((1, 7, 7), bool))
+core = nd.binary_erosion(m, structure=np.ones((1, 3, 3), bool))
+print('far max %d, far share %.2f, core max diff %d' % (lo[far].max(), far.mean(), np.abs(lo[core] - pl[core]).max()))
+assert lo[far].max() == 0 and far.mean() > 0.3 and pl[far].max() > 100
+assert np.abs(lo[core] - pl[core]).max() <= 1
+" "$D/lo.h5" "$D/m.h5"
 
 # ct-augment: the mask follows its image; photometric options are reproducible.
 status 0 "ct-augment warps lung_mask along" ct-augment "$D/m.h5" "$D/am.h5" --all --copies 2 --rotate 25 \
