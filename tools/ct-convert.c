@@ -21,6 +21,7 @@ static double hu_slope = 1.0, hu_offset = 0.0, max_mpix = 100.0;
 /* lung-field preprocessing (image/lung.h, docs/preprocessing.md) */
 static const char *standardise_s = "none";
 static int lung_mask, lung_crop, clean_annotations, lung_only;
+static const char *equalise_s;
 static double lung_margin = 0.1;
 
 static ct_opt options[] = {
@@ -66,6 +67,8 @@ static ct_opt options[] = {
 		       "lung: map lung parenchyma and soft tissue to the grey levels of the lung window"),
 	CT_OPT_FLAG_(0, "lung-only", &lung_only,
 		     "blank (set to 0) everything outside the lung field and its pleural rim"),
+	CT_OPT_STRING_(0, "equalise", &equalise_s, "SIZE:QUALITY",
+		       "format equalisation: every image grey, resampled to SIZE x SIZE and passed through one JPEG encoding at QUALITY (e.g. 320:75), before the resize to --size"),
 	CT_OPT_FLAG_(0, "lung-mask", &lung_mask, "write the lung field as /lung_mask (implied by the four options above)"),
 	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only image files of shard K of N, in sorted order (join with ct-merge)"),
 	CT_OPT_THREADS_(threads),
@@ -257,6 +260,16 @@ int main(int argc, char **argv)
 	o.lung.standardise = !strcmp(standardise_s, "lung");
 	o.lung.only = lung_only;
 	o.lung_mask = lung_mask;
+	if (equalise_s) {
+		char *e1 = NULL, *e2 = NULL;
+		long sz = strtol(equalise_s, &e1, 10), q = *e1 == ':' ? strtol(e1 + 1, &e2, 10) : -1;
+		if (*e1 != ':' || e1 == equalise_s || e2 == e1 + 1 || *e2 || sz < 8 || sz > 4096 || q < 1 || q > 100)
+			return ct_tool_usage(&cmd, "--equalise takes SIZE:QUALITY, SIZE 8-4096, QUALITY 1-100 (e.g. 320:75)");
+		if (o.intensity.nwin == 3)
+			return ct_tool_usage(&cmd, "--equalise makes images grey: it conflicts with three windows");
+		o.equalise_size = (int)sz;
+		o.equalise_quality = (int)q;
+	}
 	if (ct_opts_seen(&cmd, "lung-margin") && !lung_crop)
 		return ct_tool_usage(&cmd, "--lung-margin goes with --lung-crop");
 	ct_shard shard = { 0, 0 };

@@ -5,6 +5,7 @@
 #include "io/target.h"
 #include "image/codec.h"
 #include "image/nuisance.h"
+#include "image/equalise.h"
 #include "image/lung.h"
 #include "image/resize.h"
 #include "image/dicom.h"
@@ -1027,6 +1028,17 @@ static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int 
 	if (lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost) < 0 : ct_intensity_apply(page, &o->intensity, &f) < 0) {
 		ct_tensor_free(&f);
 		return -1;
+	}
+	if (o->equalise_size > 0) {
+		ct_tensor e;
+		int erc = ct_equalise(&f, o->equalise_size, o->equalise_quality, o->fit, o->filter,
+				      o->intensity.channels, &e);
+		ct_tensor_free(&f);
+		if (erc < 0) {
+			ct_tensor_free(mask);
+			return -1;
+		}
+		f = e;
 	}
 	int rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
 	ct_tensor_free(&f);

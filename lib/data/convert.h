@@ -83,6 +83,9 @@ typedef struct ct_convert_opts {
 	 * channels); with any of them or lung_mask, the lung field is returned as lung_mask. */
 	ct_lung_opts lung;
 	int lung_mask;
+	/* Format equalisation (image/equalise.h), after the lung step, before resizing: grey,
+	 * equalise_size square, one JPEG round trip at equalise_quality. 0: off. */
+	int equalise_size, equalise_quality;
 	/* DICOM and NIfTI inputs (their values are Hounsfield units already: the intensity's
 	 * slope/offset apply to PNG/JPEG/TIFF inputs only). */
 	ct_slice_select slices;      /* NIfTI slices to keep (every == 0: all) */

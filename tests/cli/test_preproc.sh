@@ -73,6 +73,31 @@ print('p10 %.3f..%.3f' % (min(p), max(p))); assert all(abs(x - 1 / 3) < 0.03 for
 status 2 "--lung-margin without --lung-crop is a usage error" ct-convert "$D/ph" --lung-margin 0.2 -o "$D/x.h5"
 status 2 "--standardise with an unknown mode is a usage error" ct-convert "$D/ph" --standardise hu -o "$D/x.h5"
 ok "no output after usage errors" [ ! -e "$D/x.h5" ]
+
+# --equalise SIZE:Q: grey, SIZE x SIZE, one JPEG round trip. Reference: our plain grey
+# conversion at SIZE (the same luma and resampling) encoded and decoded by PIL's libjpeg at Q.
+status 0 "ct-convert --equalise 96:60" ct-convert "$D/ph" --size 96 --channels 1 --equalise 96:60 -o "$D/eq.h5" -q
+status 0 "the plain grey conversion at 96" ct-convert "$D/ph" --size 96 --channels 1 -o "$D/g96.h5" -q
+ok "--equalise is in the params" sh -c "ct-info --json '$D/eq.h5' | grep -q 'equalise'"
+py_ok "--equalise equals a PIL JPEG round trip (quality 60) of the plain conversion" "
+import h5py, numpy as np, sys, io
+from PIL import Image
+e = h5py.File(sys.argv[1])['images'][:, :, :, 0]; p = h5py.File(sys.argv[2])['images'][:, :, :, 0]
+ref = []
+for im in p:
+    b = io.BytesIO(); Image.fromarray(im).save(b, format='JPEG', quality=60); ref.append(np.asarray(Image.open(b)))
+d = np.abs(e.astype(int) - np.array(ref, int))
+print('max diff %d, changed by JPEG %.3f' % (d.max(), (e != p).mean()))
+assert d.max() <= 1 and (e != p).mean() > 0.05
+" "$D/eq.h5" "$D/g96.h5"
+for t in 1 2; do
+	mkdir -p "$D/e$t"
+	(cd "$D/e$t" && OMP_NUM_THREADS=$t ct-convert ../ph --size 64 --equalise 80:75 -o eq.h5 -q)
+done
+ok "--equalise is byte-identical for 1 and 2 threads" cmp -s "$D/e1/eq.h5" "$D/e2/eq.h5"
+status 2 "--equalise without a quality is a usage error" ct-convert "$D/ph" --equalise 320 -o "$D/x.h5"
+status 2 "--equalise with quality 0 is a usage error" ct-convert "$D/ph" --equalise 320:0 -o "$D/x.h5"
+ok "no output after those" [ ! -e "$D/x.h5" ]
 status 0 "ct-convert --lung-only" ct-convert "$D/ph" --size 64 --lung-only -o "$D/lo.h5" -q
 ok "--lung-only is in the params" sh -c "ct-info --json '$D/lo.h5' | grep -q 'lung-only'"
 # Reference: the mask widened by a disk of radius 0.02 x sqrt(h x w) of the decoded image (128 px:
