@@ -29,7 +29,7 @@ all: $(OUT)/metrics.json
 
 $(eval $(call inputs_rule,$(DATA)))
 CONVERT_OPTS = --class-names $(subst $(space),$(comma),$(CLASSES)) $(if $(CLASS_MAP),--class-map "$(CLASS_MAP)") \
-	$(CONVERT_ARGS) --force -q
+	$(PREPROCESSING) $(CONVERT_ARGS) --force -q
 define size_rule
 $(OUT)/images-$(1).h5: $(OUT)/.inputs
 	ct-convert "$(DATA)" $$(CONVERT_OPTS) --size $(1) -o $$@

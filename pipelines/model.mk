@@ -36,6 +36,10 @@ INFO   := $(shell $(CTINFO) $(MODEL) 2>/dev/null)
 $(if $(INFO),,$(error cannot read the model '$(MODEL)' (run covid-ct.mk first, or set MODEL_DIR)))
 BLOCKS := $(shell $(CTINFO) $(MODEL) | sed -n '/^blocks:/,/^provenance:/p' | awk 'NF > 1 && $$1 != "blocks:" { print $$1 }')
 CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
+# The ct-convert options that changed the pixels of the model's training images (window, lung
+# options, format equalisation, ...): new images are converted alike (ct-score refuses
+# features prepared otherwise).
+PREPROCESSING := $(shell $(CTINFO) --preprocessing $(MODEL) 2>/dev/null)
 THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json 2>/dev/null | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
 $(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
 # Backbones in block order; each backbone's layers (comma-joined) and pooling.

@@ -6,7 +6,10 @@
 # with spaces are fine) or a file listing image paths, one per line. PRED/predictions.tsv
 # gets one line per image: file (path below IMAGES), probability of the positive class,
 # predicted label (threshold from the model's metrics.json). Backbones, layers, pooling and
-# class names come from the model (pipelines/model.mk). The experiment must have been fused
+# class names come from the model (pipelines/model.mk), and so do the ct-convert options
+# that changed the pixels of its training images (window, lung options, --equalise): new
+# images are converted alike; CONVERT_ARGS adds options of your own. The experiment must have
+# been fused
 # without --standardize (the model standardises itself).
 
 IMAGES    ?= $(error set IMAGES to a folder of images to classify)
@@ -20,7 +23,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))model.mk
 all: $(PRED)/predictions.tsv
 
 $(eval $(call inputs_rule,$(IMAGES)))
-CONVERT_OPTS = --unlabelled --class-names $(subst $(space),$(comma),$(CLASSES)) $(CONVERT_ARGS) --force -q
+CONVERT_OPTS = --unlabelled --class-names $(subst $(space),$(comma),$(CLASSES)) $(PREPROCESSING) $(CONVERT_ARGS) --force -q
 define size_rule
 $(PRED)/images-$(1).h5: $(PRED)/.inputs
 	if [ -d "$(IMAGES)" ]; then ct-convert "$(IMAGES)" $$(CONVERT_OPTS) --size $(1) -o $$@; \

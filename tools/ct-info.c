@@ -3,16 +3,19 @@
 #include "tool.h"
 
 #include "data/dataset.h"
+#include "data/preprocessing.h"
 #include "data/features.h"
 #include "io/h5.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static int as_json, verify;
+static int as_json, verify, preprocessing;
 
 static ct_opt options[] = {
 	CT_OPT_FLAG_(0, "json", &as_json, "print one JSON object"),
+	CT_OPT_FLAG_(0, "preprocessing", &preprocessing,
+		     "print the pixel-changing ct-convert options behind FILE (e.g. a model's training images), one line"),
 	CT_OPT_FLAG_(0, "verify", &verify,
 		     "only check the content checksum of every group and dataset; exit 1 on a mismatch"),
 	CT_OPT_END_,
@@ -287,6 +290,24 @@ int main(int argc, char **argv)
 		ct_error_prefix("'%s'", args[0]);
 		ct_h5_close(&h);
 		return ct_tool_fail(&cmd);
+	}
+	if (preprocessing) {
+		char **lines = NULL, *a = NULL;
+		int64_t n = 0;
+		int rc = ct_provenance_read(h.file, &lines, &n);
+		if (rc == 0)
+			rc = ct_preprocessing_args(lines, n, &a);
+		ct_strings_free(lines, n);
+		ct_h5_close(&h);
+		if (rc < 0) {
+			ct_error_prefix("'%s'", args[0]);
+			return ct_tool_fail(&cmd);
+		}
+		if (rc == 0)
+			fprintf(stderr, "ct-info: warning: '%s' records no ct-convert run (images from another tool)\n", args[0]);
+		printf("%s\n", a ? a : "");
+		free(a);
+		return fflush(stdout) != 0 ? ct_tool_fail(&cmd) : CT_EXIT_OK;
 	}
 	cJSON *o = summarise(h.file);
 	ct_h5_close(&h);

@@ -1,12 +1,15 @@
 /* score.c - applying a model to a features file, the threshold, the evaluation of a split,
  * and the scores file, TSV and JSON summary (score.h). */
 #include "metrics/score.h"
+
+#include "data/preprocessing.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "train/finetune.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,6 +313,13 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	r->nfeatures_prov = f.nprov;
 	f.prov = NULL;
 	f.nprov = 0;
+	/* a model applies to images prepared like its training images */
+	if (ct_preprocessing_check(r->model_prov, r->nmodel_prov, r->features_prov, r->nfeatures_prov) < 0) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		ct_error("'%s': %s", features_path, msg);
+		goto fail;
+	}
 	ct_features_free(&f);
 	ct_head_free(&m);
 	return 0;

@@ -85,6 +85,29 @@ make --no-print-directory -f "$top/pipelines/evaluate.mk" CTBIN="$bin" CT_WEIGHT
 	DATA="$D/renamed" OUT="$D/eval bad" >"$D/evalbad.log" 2>&1
 ok "an output folder with a space is refused with a message" grep -q "contains a space" "$D/evalbad.log"
 
+# ---- the model's preprocessing follows it: predict.mk and evaluate.mk apply it, ct-score checks it ----
+make --no-print-directory -f "$top/pipelines/covid-ct.mk" CTBIN="$bin" CT_WEIGHTS_DIR="$D/w" \
+	DATA="$D/a" SPLIT="$D/split" GROUPS="$D/a/patients.tsv" OUT="$D/exq" BACKBONES=mobilenet_v2 AUGMENT=0 \
+	CONVERT_ARGS="--split $D/split --groups $D/a/patients.tsv --equalise 96:70 --window 40,400" \
+	SCORE_ARGS="--threshold youden --bootstrap 50" FINETUNE_ARGS="--head logreg --epochs 20" >"$D/trainq.log" 2>&1
+Q=$D/exq/mobilenet_v2-noaug
+ok "an experiment on equalised, windowed images was trained" [ -s "$Q/metrics.json" ]
+ok "ct-info --preprocessing prints the pixel-changing options of its training images" \
+	sh -c "[ \"\$(ct-info --preprocessing '$Q/model.h5')\" = '--window 40,400 --equalise 96:70' ]"
+ok "and an empty line for a model of plain images" sh -c "[ -z \"\$(ct-info --preprocessing '$E/model.h5')\" ]"
+status 1 "ct-score refuses features of images prepared otherwise than the model's" \
+	ct-score "$Q/model.h5" "$E/fused.h5" --split all --bootstrap 0
+err_has "images prepared with '', the model's training images with '--window 40,400 --equalise 96:70'" \
+	"  ... naming both"
+make --no-print-directory -f "$top/pipelines/predict.mk" CTBIN="$bin" CT_WEIGHTS_DIR="$D/w" MODEL_DIR="$Q" \
+	IMAGES="$D/new scans" PRED="$D/predq" >"$D/predq.log" 2>&1
+ok "predict.mk converts new images as the model's were (and ct-score accepts them)" \
+	sh -c "[ -s '$D/predq/predictions.tsv' ] && [ \"\$(ct-info --preprocessing '$D/predq/images-224.h5')\" = '--window 40,400 --equalise 96:70' ]"
+make --no-print-directory -f "$top/pipelines/evaluate.mk" CTBIN="$bin" CT_WEIGHTS_DIR="$D/w" MODEL_DIR="$Q" \
+	DATA="$D/renamed" OUT="$D/evalq" CLASS_MAP="Normal cases=normal,Lesion cases=lesion" \
+	SCORE_ARGS="--bootstrap 0" >"$D/evalq.log" 2>&1
+ok "so does evaluate.mk" sh -c "[ -s '$D/evalq/metrics.json' ] && grep -q 'equalise 96:70' '$D/evalq.log'"
+
 # ---- metrics per source, against scikit-learn ----
 # sources: odd patients from "site A", even ones from "site B"
 awk -F'\t' 'NR == 1 { print "file\tsite"; next } { p = substr($3, 2) + 0; print $1 "\t" (p % 2 ? "site A" : "site B") }' \

@@ -1,0 +1,125 @@
+/* preprocessing.c - pixel-changing ct-convert options from a provenance chain (preprocessing.h). */
+#include "data/preprocessing.h"
+
+#include "core/error.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ct-convert's options that change the pixels it writes, with their defaults (tools/ct-convert.c);
+ * kind: 'b' flag, 's' string (NULL default: null), 'n' number. An option missing from the params
+ * (files from versions before it existed) is at its default. */
+static const struct {
+	const char *key;
+	char kind;
+	const char *def_s;
+	double def_n;
+	const char *needs; /* only with this flag set */
+} opts[] = {
+	{ "channels", 'n', NULL, 3, NULL },
+	{ "intensity", 's', "auto", 0, NULL },
+	{ "window", 's', NULL, 0, NULL },
+	{ "hu-slope", 'n', NULL, 1, NULL },
+	{ "hu-offset", 'n', NULL, 0, NULL },
+	{ "fit", 's', "stretch", 0, NULL },
+	{ "filter", 's', "area", 0, NULL },
+	{ "float", 'b', NULL, 0, NULL },
+	{ "clean-annotations", 'b', NULL, 0, NULL },
+	{ "lung-crop", 'b', NULL, 0, NULL },
+	{ "lung-margin", 'n', NULL, 0.1, "lung-crop" },
+	{ "standardise", 's', "none", 0, NULL },
+	{ "lung-only", 'b', NULL, 0, NULL },
+	{ "equalise", 's', NULL, 0, NULL },
+};
+
+static int append(char **s, size_t *len, const char *a, const char *b)
+{
+	size_t add = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
+	char *t = realloc(*s, *len + add + 1);
+	if (!t)
+		return ct_error("out of memory");
+	*s = t;
+	*len += (size_t)snprintf(t + *len, add + 1, "%s%s%s%s", *len ? " " : "", a, b ? " " : "", b ? b : "");
+	return 0;
+}
+
+static int flag_set(const cJSON *params, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, key));
+}
+
+int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
+{
+	*args = NULL;
+	for (int64_t i = 0; i < n; i++) {
+		cJSON *e = cJSON_Parse(lines[i]);
+		if (!e)
+			return ct_error("provenance entry %lld is not JSON", (long long)i + 1);
+		const cJSON *tool = cJSON_GetObjectItemCaseSensitive(e, "tool");
+		if (!cJSON_IsString(tool) || strcmp(tool->valuestring, "ct-convert")) {
+			cJSON_Delete(e);
+			continue;
+		}
+		const cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
+		if (!cJSON_IsObject(params)) {
+			cJSON_Delete(e);
+			return ct_error("provenance entry %lld (ct-convert) has no params", (long long)i + 1);
+		}
+		char *s = calloc(1, 1);
+		size_t len = 0;
+		int rc = s ? 0 : ct_error("out of memory");
+		for (size_t k = 0; rc == 0 && k < sizeof opts / sizeof *opts; k++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, opts[k].key);
+			char opt[64], num[64];
+			snprintf(opt, sizeof opt, "--%s", opts[k].key);
+			if (!v || cJSON_IsNull(v) || (opts[k].needs && !flag_set(params, opts[k].needs)))
+				continue;
+			if (opts[k].kind == 'b') {
+				if (cJSON_IsTrue(v))
+					rc = append(&s, &len, opt, NULL);
+			} else if (opts[k].kind == 'n') {
+				/* recorded as a number or, for options given as text, a string */
+				double x = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : NAN;
+				if (isnan(x)) {
+					rc = ct_error("provenance: ct-convert's '%s' is not a number", opts[k].key);
+				} else if (x != opts[k].def_n) {
+					snprintf(num, sizeof num, "%.15g", x);
+					if (strtod(num, NULL) != x)
+						snprintf(num, sizeof num, "%.17g", x);
+					rc = append(&s, &len, opt, num);
+				}
+			} else if (!cJSON_IsString(v)) {
+				rc = ct_error("provenance: ct-convert's '%s' is not a string", opts[k].key);
+			} else if (!opts[k].def_s || strcmp(v->valuestring, opts[k].def_s)) {
+				rc = append(&s, &len, opt, v->valuestring);
+			}
+		}
+		cJSON_Delete(e);
+		if (rc < 0) {
+			free(s);
+			return -1;
+		}
+		*args = s;
+		return 1;
+	}
+	return 0;
+}
+
+int ct_preprocessing_check(char *const *model_prov, int64_t nmodel, char *const *data_prov, int64_t ndata)
+{
+	char *a = NULL, *b = NULL;
+	int ra = ct_preprocessing_args(model_prov, nmodel, &a);
+	int rb = ra < 0 ? -1 : ct_preprocessing_args(data_prov, ndata, &b);
+	int rc = 0;
+	if (ra < 0 || rb < 0)
+		rc = -1;
+	else if (ra == 1 && rb == 1 && strcmp(a, b))
+		rc = ct_error("images prepared with '%s', the model's training images with '%s' (ct-convert options; "
+			      "convert them alike: ct-info --preprocessing MODEL prints the model's)", b, a);
+	free(a);
+	free(b);
+	return rc;
+}
