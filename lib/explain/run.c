@@ -3,6 +3,7 @@
 #include "explain/run.h"
 #include "io/target.h"
 #include "core/error.h"
+#include "data/preprocessing.h"
 #include "explain/explain.h"
 #include "explain/gallery.h"
 #include "explain/gradcam.h"
@@ -438,6 +439,12 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	}
 	if (im.channels != 1 && im.channels != 3) {
 		rc = ct_error("'%s': images have %lld channels (1 or 3 expected)", o->images_path, (long long)im.channels);
+		goto out;
+	}
+	if ((rc = ct_preprocessing_check(prov, nprov, im.prov, im.nprov)) < 0) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", ct_last_error());
+		rc = ct_error("'%s': %s", o->images_path, msg);
 		goto out;
 	}
 	if (o->also_path) {

@@ -203,6 +203,11 @@ err_has "cannot open '$D/nope.h5'" "... naming the file"
 err_one_line "... in one line"
 status 1 "a features file as IMAGES fails" ct-explain "$D/exp/model.h5" "$D/fused.h5" "$D/bad2"
 err_one_line "... in one line"
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 224 --equalise 128:80 -o "$D/eqim.h5" -q
+status 1 "images prepared otherwise than the model's training images are refused" \
+	ct-explain "$D/exp/model.h5" "$D/eqim.h5" "$D/bad2"
+err_has "images prepared with '--equalise 128:80', the model's training images with ''" "... naming both"
+ok "... and nothing is left behind" [ ! -e "$D/bad2" ]
 status 1 "an existing output folder is refused without --force" ct-explain "$D/exp/model.h5" "$D/masked.h5" "$O"
 ok "... and left as it was" [ -s "$O/gallery.html" ]
 mkdir -p "$D/mine"
