@@ -15,10 +15,21 @@ typedef int wv16i __attribute__((vector_size(64)));
 			memcpy(&(dst), (p), sizeof(wv16));               \
 		} else {                                                 \
 			(dst) = (wv16){ 0 };                             \
-			memcpy(&(dst), (p), (size_t)(len) * sizeof(float)); \
+			for (int l_ = 0; l_ < (len); l_++)               \
+				(dst)[l_] = (p)[l_];                     \
 		}                                                        \
 	} while (0)
-#define WSTORE(p, src, len) memcpy((p), &(src), (size_t)(len) * sizeof(float))
+/* full vectors by a fixed-size copy (one vector store); a ragged tail float by float (a
+ * variable-length memcpy becomes `rep movs`, slow for 64 bytes) */
+#define WSTORE(p, src, len)                                              \
+	do {                                                             \
+		if ((len) == 16) {                                       \
+			memcpy((p), &(src), sizeof(wv16));               \
+		} else {                                                 \
+			for (int l_ = 0; l_ < (len); l_++)               \
+				(p)[l_] = (src)[l_];                     \
+		}                                                        \
+	} while (0)
 
 /* max(x, 0), then min(x, hi) (hi = 6 for ReLU6, +inf for ReLU), bitwise as in ops_impl.h */
 #define WACT(x, hi)                                                             \
