@@ -64,6 +64,7 @@ cpu=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 avx512=$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "avx512f yes" || echo "avx512f no")
 echo "# ctfuse benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# cpu: ${cpu:-unknown}, $(nproc) cores visible, $avx512; threads $THREADS"
+echo "# ours: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp spins)}, CT_WINOGRAD=${CT_WINOGRAD:-1}; load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 [ -n "$ort" ] && echo "# peer: onnxruntime-node $ortver (CPU execution provider, $THREADS intra-op threads, graph optimisations all)"
 echo
 

@@ -2,6 +2,7 @@
 #include "nn/net.h"
 #include "nn/gemm.h"
 #include "nn/ops.h"
+#include "nn/winograd.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -40,6 +41,7 @@ typedef struct step {
 	int is_max;
 	ct_conv_geom geom; /* n set per run */
 	ct_packed packed;  /* conv / dense */
+	ct_wino *wino;	   /* conv: 3x3 stride 1 by Winograd (packed then unused) */
 	float *w, *b;	   /* dwconv weights and bias; BN scale and shift */
 	float *pscale, *pshift; /* conv: a BN (+ activation) in front, as the A prologue */
 	int pact;
@@ -343,7 +345,11 @@ static int plan_conv(ct_net *net, const ct_weights *w, const usage *use, int nod
 		return 0;
 	}
 	st->kind = S_CONV;
-	int rc = ct_packed_init(&st->packed, net->kern, k, cout, wf, bf);
+	int rc = 0;
+	if (nd->op == CT_OP_CONV2D && ct_wino_enabled() && ct_wino_fits(&st->geom))
+		rc = (st->wino = ct_wino_new(net->kern, &st->geom, wf, bf)) ? 0 : -1;
+	else
+		rc = ct_packed_init(&st->packed, net->kern, k, cout, wf, bf);
 	free(wf);
 	free(bf);
 	st->flops = 2.0 * st->geom.oh * st->geom.ow * (double)k * cout;
@@ -397,7 +403,7 @@ static void step_opname(const ct_net *net, step *st)
 		base = "dense";
 	if ((st->kind == S_CONV && strcmp(base, "dense")) || st->kind == S_DWCONV) {
 		snprintf(st->opname, sizeof st->opname, "%s%dx%d%s", base, g->kh, g->kw,
-			 g->sh > 1 || g->sw > 1 ? "/s2" : "");
+			 g->sh > 1 || g->sw > 1 ? "/s2" : st->wino ? "/wino" : "");
 		if (g->sh > 2 || g->sw > 2)
 			snprintf(st->opname, sizeof st->opname, "%s%dx%d/s%d", base, g->kh, g->kw,
 				 g->sh);
@@ -800,7 +806,8 @@ int ct_net_reserve(ct_net *net, int batch)
 	size_t wmax = 0;
 	for (int s = 0; s < net->nsteps; s++)
 		if (net->steps[s].kind == S_CONV) {
-			size_t f = ct_conv_work_floats(net->kern, &net->steps[s].geom);
+			size_t f = net->steps[s].wino ? ct_wino_work_floats(net->kern, net->steps[s].wino)
+						      : ct_conv_work_floats(net->kern, &net->steps[s].geom);
 			wmax = f > wmax ? f : wmax;
 		}
 	net->work_per_thread = wmax;
@@ -902,6 +909,7 @@ void ct_net_free(ct_net *net)
 	if (net->steps)
 		for (int s = 0; s < net->nsteps; s++) {
 			ct_packed_release(&net->steps[s].packed);
+			ct_wino_free(net->steps[s].wino);
 			free(net->steps[s].pscale);
 			free(net->steps[s].pshift);
 			free(net->steps[s].w);
@@ -934,9 +942,14 @@ static void run_step(const ct_net *net, int cx, float *work, const step *st, int
 	case S_CONV: {
 		const float *res = st->res >= 0 ? vbuf(net, cx, st->res) : NULL;
 		ct_prologue pro = { st->pscale, st->pshift, st->pact };
-		ct_conv2d_gemm_pro(net->kern, &gm, vbuf(net, cx, st->in[0]), st->pscale ? &pro : NULL,
-				   &st->packed, res, res ? net->values[st->res].pitch : 0, st->act,
-				   out, work, nt);
+		if (st->wino)
+			ct_wino_conv(net->kern, st->wino, &gm, vbuf(net, cx, st->in[0]),
+				     st->pscale ? &pro : NULL, res, res ? net->values[st->res].pitch : 0,
+				     st->act, out, work, nt);
+		else
+			ct_conv2d_gemm_pro(net->kern, &gm, vbuf(net, cx, st->in[0]),
+					   st->pscale ? &pro : NULL, &st->packed, res,
+					   res ? net->values[st->res].pitch : 0, st->act, out, work, nt);
 		break;
 	}
 	case S_DWCONV: {

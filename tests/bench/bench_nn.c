@@ -3,7 +3,10 @@
  *   usage: bench_nn [arch ...]      (CT_SIMD=avx512|avx2|generic, OMP_NUM_THREADS=n)
  *          bench_nn --profile [--batch N] [--reps R] arch ...
  *            the per-step profile (ct_net_profile_write) of R runs at batch N (16, 5),
- *            against the FMA peak measured first */
+ *            against the FMA peak measured first
+ *          bench_nn --run [--batch N] [--reps R] arch ...
+ *            only R timed runs at batch N (16, 5) after one warm-up, the best printed (for
+ *            A/B comparisons as whole processes, e.g. CT_WINOGRAD=0 against 1) */
 #include "core/tensor.h"
 #include "models/models.h"
 #include "nn/gemm.h"
@@ -106,6 +109,7 @@ static int bench_arch(const char *arch)
 
 static int profile_arch(const char *arch, int batch, int reps, double peak)
 {
+	const int run_only = peak < 0;
 	ct_graph *g = ct_model_build(arch);
 	if (!g)
 		return -1;
@@ -121,15 +125,21 @@ static int profile_arch(const char *arch, int batch, int reps, double peak)
 		return -1;
 	for (int i = 0; i < batch; i++)
 		ct_testinput_fill(i, g->in_h, g->in_w, (uint8_t *)x.data + (size_t)i * g->in_h * g->in_w * g->in_c);
-	if (ct_net_run(net, &x) || ct_net_profile_enable(net, 1))
+	if (ct_net_run(net, &x) || (!run_only && ct_net_profile_enable(net, 1)))
 		return -1;
-	double t = now();
-	for (int r = 0; r < reps; r++)
+	double t = now(), best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		double t1 = now();
 		ct_net_run(net, &x);
+		t1 = now() - t1;
+		best = t1 < best ? t1 : best;
+	}
 	t = now() - t;
-	printf("## %s batch %d threads %d kernel %s: %.1f images/s over %d runs\n", arch, batch,
-	       ct_nn_threads(), ct_net_kernel(net), batch * reps / t, reps);
-	ct_net_profile_write(net, stdout, peak);
+	printf("## %s batch %d threads %d kernel %s: %.1f images/s over %d runs (best run %.1f)\n",
+	       arch, batch, ct_nn_threads(), ct_net_kernel(net), batch * reps / t, reps,
+	       batch / best);
+	if (!run_only)
+		ct_net_profile_write(net, stdout, peak);
 	ct_tensor_free(&x);
 	ct_net_free(net);
 	ct_graph_free(g);
@@ -138,7 +148,8 @@ static int profile_arch(const char *arch, int batch, int reps, double peak)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--profile")) {
+	if (argc > 1 && (!strcmp(argv[1], "--profile") || !strcmp(argv[1], "--run"))) {
+		const int run_only = !strcmp(argv[1], "--run");
 		int batch = 16, reps = 5, i = 2, rc = 0;
 		for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 			if (!strcmp(argv[i], "--batch"))
@@ -149,11 +160,12 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (batch < 1 || reps < 1 || i >= argc || argv[i][0] == '-') {
-			fprintf(stderr, "usage: bench_nn --profile [--batch N] [--reps R] arch...\n");
+			fprintf(stderr, "usage: bench_nn --profile|--run [--batch N] [--reps R] arch...\n");
 			return 2;
 		}
-		double peak = ct_fma_peak_gflops(ct_nn_threads(), 0.5);
-		printf("# FMA peak: %.1f GFLOP/s with %d threads (%s)\n", peak, ct_nn_threads(),
+		double peak = run_only ? -1 : ct_fma_peak_gflops(ct_nn_threads(), 0.5);
+		if (!run_only)
+			printf("# FMA peak: %.1f GFLOP/s with %d threads (%s)\n", peak, ct_nn_threads(),
 		       ct_gemm_kernel_get()->name);
 		for (; i < argc; i++)
 			if (profile_arch(argv[i], batch, reps, peak))

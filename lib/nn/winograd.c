@@ -1,0 +1,248 @@
+/* winograd.c - Winograd F(4x4, 3x3) convolutions (winograd.h): filter transform and packing,
+ * the block driver (transform, 36 GEMMs on the packed micro-kernels, inverse transform),
+ * and the portable build of the transforms. */
+#include "nn/winograd.h"
+#include "core/error.h"
+#include "winograd_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define KC_MAX 256		/* as gemm.c: K blocks of at most 256, a function of K only */
+#define BLOCK_FLOATS (1 << 20)	/* V and M of a block: 4 MB, L3 resident */
+
+int ct_wino_enabled(void)
+{
+	const char *e = getenv("CT_WINOGRAD");
+	return !(e && !strcmp(e, "0"));
+}
+
+int ct_wino_fits(const ct_conv_geom *g)
+{
+	return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+	       g->cin >= 16 && g->oh >= 8 && g->ow >= 8;
+}
+
+void ct_wino_free(ct_wino *wi)
+{
+	if (!wi)
+		return;
+	for (int p = 0; p < CT_WINO_POINTS; p++)
+		ct_packed_release(&wi->u[p]);
+	free(wi->bias);
+	free(wi);
+}
+
+/* G (6 x 3) of F(4x4, 3x3) */
+static const double G[6][3] = {
+	{ 1.0 / 4, 0, 0 },
+	{ -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+	{ -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+	{ 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+	{ 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+	{ 0, 0, 1 },
+};
+
+ct_wino *ct_wino_new(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *w,
+		     const float *bias)
+{
+	const int cin = g->cin, cout = g->cout;
+	ct_wino *wi = calloc(1, sizeof *wi);
+	float *u = malloc((size_t)CT_WINO_POINTS * cin * cout * sizeof(float));
+	if (!wi || !u) {
+		free(wi), free(u);
+		ct_error("out of memory for the Winograd filters");
+		return NULL;
+	}
+	wi->cin = cin, wi->cout = cout;
+	int64_t tb = BLOCK_FLOATS / (CT_WINO_POINTS * (int64_t)(cin + cout));
+	tb = tb / kern->mr * kern->mr;
+	if (tb < kern->mr)
+		tb = kern->mr;
+	if (tb > 16 * kern->mr)
+		tb = 16 * kern->mr;
+	wi->tb = (int)tb;
+	/* U = G g G^T in double, per (cin, cout) pair; u[p][ci][co] */
+	const size_t plane = (size_t)cin * cout;
+	/* bind time: VGG16's 14.7 M filter weights take seconds on one core; every element is
+	 * computed alone, so the threads change no bit */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+	for (int ci = 0; ci < cin; ci++)
+		for (int co = 0; co < cout; co++) {
+			double gg[3][3], t[6][3];
+			for (int ky = 0; ky < 3; ky++)
+				for (int kx = 0; kx < 3; kx++)
+					gg[ky][kx] = w[((size_t)(ky * 3 + kx) * cin + ci) * cout + co];
+			for (int a = 0; a < 6; a++)
+				for (int kx = 0; kx < 3; kx++)
+					t[a][kx] = G[a][0] * gg[0][kx] + G[a][1] * gg[1][kx] +
+						   G[a][2] * gg[2][kx];
+			for (int a = 0; a < 6; a++)
+				for (int b = 0; b < 6; b++)
+					u[(size_t)(a * 6 + b) * plane + (size_t)ci * cout + co] =
+						(float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] +
+							t[a][2] * G[b][2]);
+		}
+	int rc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(| : rc)
+#endif
+	for (int p = 0; p < CT_WINO_POINTS; p++)
+		rc |= ct_packed_init(&wi->u[p], kern, cin, cout, u + (size_t)p * plane, NULL) != 0;
+	free(u);
+	wi->bias = calloc((size_t)cout, sizeof(float));
+	if (rc || !wi->bias) {
+		if (!rc)
+			ct_error("out of memory for the Winograd filters");
+		ct_wino_free(wi);
+		return NULL;
+	}
+	if (bias)
+		memcpy(wi->bias, bias, (size_t)cout * sizeof(float));
+	return wi;
+}
+
+size_t ct_wino_bytes(const ct_wino *wi)
+{
+	size_t b = 0;
+	for (int p = 0; p < CT_WINO_POINTS; p++)
+		b += (size_t)wi->u[p].k * (size_t)((wi->u[p].n + wi->u[p].nr - 1) / wi->u[p].nr) *
+		     (size_t)wi->u[p].nr * sizeof(float);
+	return b;
+}
+
+size_t ct_wino_work_floats(const ct_gemm_kernel *kern, const ct_wino *wi)
+{
+	int64_t cap = ((int64_t)wi->tb * 3 / 2 + kern->mr) / kern->mr * kern->mr;
+	return (size_t)CT_WINO_POINTS * (size_t)cap * (size_t)(wi->cin + wi->cout) + 16;
+}
+
+static void wino_in_generic(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
+			    int64_t t0, int rows, float *v, int64_t vs)
+{
+	wino_in(g, in, pro, t0, rows, v, vs);
+}
+
+static void wino_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, int64_t t0,
+			     int rows, const float *bias, const float *res, int64_t ldr, int act,
+			     float *out)
+{
+	wino_out(g, m, ms, t0, rows, bias, res, ldr, act, out);
+}
+
+/* M_p[:, panel q] = V_p * U_p[:, panel q] for rows [0, rows) (padded to MR rows in V_p). */
+static void wino_gemm(const ct_gemm_kernel *kern, const ct_wino *wi, const float *vp, float *mp,
+		      const ct_packed *u, int64_t q, int rows)
+{
+	const int mr = kern->mr, nr = kern->nr, cin = wi->cin, cout = wi->cout;
+	const int64_t nb = (cin + KC_MAX - 1) / KC_MAX;
+	const int kcm = (int)((cin + nb - 1) / nb);
+	const int ncols = cout - q * nr < nr ? (int)(cout - q * nr) : nr;
+	for (int k0 = 0; k0 < cin; k0 += kcm) {
+		int kc = cin - k0 < kcm ? cin - k0 : kcm;
+		const float *bp = u->data + q * (int64_t)cin * nr + (int64_t)k0 * nr;
+		for (int i = 0; i < rows; i += mr)
+			kern->fn(kc, vp + (int64_t)i * cin + k0, cin, bp, mp + (int64_t)i * cout + q * nr,
+				 cout, rows - i < mr ? rows - i : mr, ncols, k0 > 0, NULL);
+	}
+}
+
+/* Rows a block holds: blocks are cut to the nearest whole number of tb-tile blocks, so up
+ * to 1.5 tb tiles, padded to MR. */
+static int64_t block_cap(const ct_gemm_kernel *kern, const ct_wino *wi)
+{
+	return ((int64_t)wi->tb * 3 / 2 + kern->mr) / kern->mr * kern->mr;
+}
+
+/* Tiles [t0, t0 + rows) through the three phases. Thread tid of nt takes its static share
+ * of each phase, with a barrier between phases when nt > 1 (the team shares the block);
+ * a thread working alone on its own block passes tid 0, nt 1. */
+static void wino_block(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_geom *g,
+		       const float *in, const ct_prologue *pro, const float *res, int64_t ldr,
+		       int act, float *out, float *v, float *m, int64_t cap, int64_t t0, int rows,
+		       int tid, int nt, ct_wino_in_fn tin, ct_wino_out_fn tout)
+{
+	const int mr = kern->mr, nr = kern->nr;
+	const int rpad = (rows + mr - 1) / mr * mr;
+	const int64_t npan = (wi->cout + nr - 1) / nr, ntask = CT_WINO_POINTS * npan;
+	const int64_t vs = cap * wi->cin, ms = cap * wi->cout;
+	/* 1. input transform, one tile at a time; rows up to the MR padding zeroed */
+	for (int r = rpad * tid / nt; r < rpad * (tid + 1) / nt; r++) {
+		if (r < rows)
+			tin(g, in, pro, t0 + r, 1, v + (int64_t)r * wi->cin, vs);
+		else
+			for (int p = 0; p < CT_WINO_POINTS; p++)
+				memset(v + p * vs + (int64_t)r * wi->cin, 0,
+				       (size_t)wi->cin * sizeof(float));
+	}
+#ifdef _OPENMP
+	if (nt > 1) {
+#pragma omp barrier
+	}
+#endif
+	/* 2. one GEMM per (point, column panel) */
+	for (int64_t task = ntask * tid / nt; task < ntask * (tid + 1) / nt; task++) {
+		int p = (int)(task / npan);
+		wino_gemm(kern, wi, v + p * vs, m + p * ms, &wi->u[p], task % npan, rows);
+	}
+#ifdef _OPENMP
+	if (nt > 1) {
+#pragma omp barrier
+	}
+#endif
+	/* 3. output transform, bias, residual, activation */
+	for (int r = rows * tid / nt; r < rows * (tid + 1) / nt; r++)
+		tout(g, m + (int64_t)r * wi->cout, ms, t0 + r, 1, wi->bias, res, ldr, act, out);
+#ifdef _OPENMP
+	if (nt > 1) {
+#pragma omp barrier
+	}
+#endif
+}
+
+void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_geom *g,
+		  const float *in, const ct_prologue *pro, const float *res, int64_t ldr, int act,
+		  float *out, float *work, int nthreads)
+{
+	ct_wino_in_fn tin = wino_in_generic;
+	ct_wino_out_fn tout = wino_out_generic;
+	if (!strcmp(kern->name, "avx512"))
+		tin = ct_wino_in_avx512, tout = ct_wino_out_avx512;
+	else if (!strcmp(kern->name, "avx2"))
+		tin = ct_wino_in_avx2, tout = ct_wino_out_avx2;
+	const int64_t ntiles = (int64_t)g->n * ((g->oh + 3) / 4) * ((g->ow + 3) / 4);
+	const int64_t cap = block_cap(kern, wi);
+	const size_t wsz = ct_wino_work_floats(kern, wi);
+	/* blocks of about tb tiles (rows are independent: the cut changes no result) */
+	int64_t nblocks = (ntiles + wi->tb / 2) / wi->tb;
+	if (nblocks < 1)
+		nblocks = 1;
+	if (nthreads < 1)
+		nthreads = 1;
+	/* enough blocks: each thread runs whole blocks in its own workspace, no barriers;
+	 * else the team shares each block */
+	const int own = nthreads > 1 && nblocks >= 2 * nthreads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+	{
+#ifdef _OPENMP
+		int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+		int tid = 0, nt = 1;
+#endif
+		float *v = work + (own ? (size_t)tid * wsz : 0);
+		float *m = v + CT_WINO_POINTS * cap * wi->cin;
+		int64_t b0 = own ? nblocks * tid / nt : 0, b1 = own ? nblocks * (tid + 1) / nt : nblocks;
+		for (int64_t b = b0; b < b1; b++) {
+			int64_t t0 = ntiles * b / nblocks, t1 = ntiles * (b + 1) / nblocks;
+			wino_block(kern, wi, g, in, pro, res, ldr, act, out, v, m, cap, t0,
+				   (int)(t1 - t0), own ? 0 : tid, own ? 1 : nt, tin, tout);
+		}
+	}
+}
