@@ -71,11 +71,9 @@ static ct_cmd cmd = {
 	8,
 };
 
-/* The input's /folds when present (NULL otherwise); "-" cannot be reopened. */
+/* The input's /folds when present (NULL otherwise). */
 static int32_t *read_folds(const char *path, int64_t n)
 {
-	if (!strcmp(path, "-"))
-		return NULL;
 	ct_h5 h;
 	if (ct_h5_open(&h, path) < 0)
 		return NULL;

@@ -2,6 +2,7 @@
  * datasets, strings and attributes. */
 #include "io/h5.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "io/target.h"
 
 #include <hdf5_hl.h>
@@ -112,6 +113,59 @@ static int slurp_stdin(unsigned char **buf, size_t *len)
 	return 0;
 }
 
+/* Standard input is read once, on the first open of "-", and held for the life of the
+ * process: a tool that opens its input more than once (the model file: head, curves,
+ * fine-tuned layers) then reads the same bytes each time, as it would from a named file. */
+static unsigned char *stdin_buf;
+static size_t stdin_len;
+static int stdin_state; /* 0 not read yet, 1 held, -1 failed (the error was reported) */
+
+static int stdin_image(const unsigned char **buf, size_t *len)
+{
+	if (stdin_state == 0) {
+		stdin_state = -1;
+		if (isatty(STDIN_FILENO))
+			return ct_error("standard input is a terminal, expected an HDF5 file");
+		unsigned char *p = NULL;
+		size_t n = 0;
+		if (slurp_stdin(&p, &n) < 0)
+			return -1;
+		if (n == 0) {
+			free(p);
+			return ct_error("'-': standard input is empty");
+		}
+		if (n < 8 || memcmp(p, hdf5_magic, 8)) {
+			free(p);
+			return ct_error("'-': standard input is not an HDF5 file");
+		}
+		stdin_buf = p;
+		stdin_len = n;
+		stdin_state = 1;
+	}
+	if (stdin_state < 0)
+		return ct_error("'-': standard input could not be read");
+	*buf = stdin_buf;
+	*len = stdin_len;
+	return 0;
+}
+
+int ct_h5_stdin_image(const unsigned char **buf, size_t *len)
+{
+	return stdin_image(buf, len);
+}
+
+int ct_h5_sha256(const char *path, char hex[65])
+{
+	if (strcmp(path, "-"))
+		return ct_sha256_file(path, hex);
+	const unsigned char *buf;
+	size_t len;
+	if (stdin_image(&buf, &len) < 0)
+		return -1;
+	ct_sha256_buf(buf, len, hex);
+	return 0;
+}
+
 /* Check a file just opened for reading: `trailer` is the whole-file check's result (1 matched,
  * 0 absent). A file written with checksums has both the trailer and the objects' content_sha256:
  * the trailer covers everything, so the objects need no second pass; a checksummed file
@@ -141,27 +195,15 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	if (!strcmp(path, "-")) {
 		if (flags != H5F_ACC_RDONLY)
 			return ct_error("cannot update standard input in place");
-		if (isatty(STDIN_FILENO))
-			return ct_error("standard input is a terminal, expected an HDF5 file");
-		unsigned char *buf = NULL;
-		size_t len = 0;
-		if (slurp_stdin(&buf, &len) < 0)
+		const unsigned char *buf;
+		size_t len;
+		if (stdin_image(&buf, &len) < 0)
 			return -1;
-		if (len == 0) {
-			free(buf);
-			return ct_error("'-': standard input is empty");
-		}
-		if (len < 8 || memcmp(buf, hdf5_magic, 8)) {
-			free(buf);
-			return ct_error("'-': standard input is not an HDF5 file");
-		}
 		int trailer = ct_h5_verify_enabled() ? ct_h5_trailer_check_buf(buf, len) : 0;
-		if (trailer < 0) {
-			free(buf);
+		if (trailer < 0)
 			return ct_error_prefix("'-'");
-		}
-		h->file = H5LTopen_file_image(buf, len, 0);
-		free(buf);
+		/* HDF5 reads the held image in place, read-only: no copy, and the image outlives it */
+		h->file = H5LTopen_file_image((void *)buf, len, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = xstrdup("-");

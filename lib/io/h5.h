@@ -45,6 +45,11 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 int ct_h5_commit(ct_h5 *h);
 /* Abandon a created file (removes the temporary file); close a read file. */
 void ct_h5_abort(ct_h5 *h);
+/* The bytes of standard input, read on the first call (or the first ct_h5_open of "-") and
+ * held for the life of the process, so "-" can be opened again and hashed. */
+int ct_h5_stdin_image(const unsigned char **buf, size_t *len);
+/* SHA-256 of an input file's bytes as hex; "-": of standard input's (held, as above). */
+int ct_h5_sha256(const char *path, char hex[65]);
 /* Close a read file; close a created file keeping its temporary file (a partial file to
  * resume) and releasing the claim on the output. */
 void ct_h5_close(ct_h5 *h);

@@ -114,10 +114,7 @@ static int in_split(const char *row_split, const char *split)
 
 static int hash_file(const char *path, char hex[65])
 {
-	hex[0] = '\0';
-	if (!strcmp(path, "-"))
-		return 0;
-	return ct_sha256_file(path, hex);
+	return ct_h5_sha256(path, hex);
 }
 
 /* Metrics per source of the evaluated split (bysource.h). */

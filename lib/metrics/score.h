@@ -45,7 +45,7 @@ void ct_curves_free(ct_curves *c);
 
 typedef struct ct_scored {
 	char *model_path, *features_path;
-	char model_sha256[65], features_sha256[65];  /* "" for stdin */
+	char model_sha256[65], features_sha256[65];  /* of the bytes read (stdin's too) */
 	ct_samples s;          /* every row of the features file */
 	int nclasses;
 	float *probs;          /* n x K */

@@ -243,7 +243,7 @@ static int load_layers(ct_weights *w, hid_t base)
 int ct_weights_load(ct_weights *w, const char *path)
 {
 	memset(w, 0, sizeof *w);
-	if (strcmp(path, "-") && ct_sha256_file(path, w->sha256) < 0)
+	if (ct_h5_sha256(path, w->sha256) < 0)
 		return -1;
 	ct_h5 h;
 	if (ct_h5_open(&h, path) < 0) {
