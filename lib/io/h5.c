@@ -3,6 +3,7 @@
 #include "io/h5.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/str.h"
 #include "io/target.h"
 
 #include <hdf5_hl.h>
@@ -57,14 +58,6 @@ hid_t ct_h5_native(ct_dtype t)
 	case CT_F64: return H5T_NATIVE_DOUBLE;
 	}
 	return H5I_INVALID_HID;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		ct_error("out of memory");
-	return p;
 }
 
 /* An HDF5 file on standard input is held in memory whole: refuse more than this (a pipe
@@ -206,7 +199,7 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 		h->file = H5LTopen_file_image((void *)buf, len, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
-		h->path = xstrdup("-");
+		h->path = ct_strdup("-");
 		note_opened("-");
 		if (!h->path || verify_open(h, trailer) < 0)
 			return -1;
@@ -232,7 +225,7 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	h->file = H5Fopen(path, flags, H5P_DEFAULT);
 	if (h->file < 0)
 		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
-	h->path = xstrdup(path);
+	h->path = ct_strdup(path);
 	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h, trailer) < 0))
 		return -1;
 	return 0;
@@ -290,7 +283,7 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 		return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
 	if (strcmp(path, "-") && ct_target_claim(&h->out, path, force) < 0)
 		return -1;
-	if (!(h->path = xstrdup(path))) {
+	if (!(h->path = ct_strdup(path))) {
 		ct_target_abort(&h->out);
 		return -1;
 	}
@@ -375,7 +368,7 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 	int nonempty = fstat(fd, &st) == 0 && st.st_size > 0;
 	close(fd);
 	h->tmp = h->out.tmp;
-	if (!(h->path = xstrdup(path))) {
+	if (!(h->path = ct_strdup(path))) {
 		ct_h5_abort(h);
 		return -1;
 	}
@@ -918,7 +911,7 @@ int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
 			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
 		} else {
 			for (hssize_t i = 0; i < n && rc == 0; i++)
-				if (!(res[i] = xstrdup(tmp[i] ? tmp[i] : "")))
+				if (!(res[i] = ct_strdup(tmp[i] ? tmp[i] : "")))
 					rc = -1;
 			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
 		}
@@ -1052,7 +1045,7 @@ int ct_h5_get_str(hid_t obj, const char *name, char **v)
 		if (H5Aread(a, mt, &p) < 0)
 			rc = ct_error("cannot read attribute '%s'", name);
 		else
-			*v = xstrdup(p ? p : "");
+			*v = ct_strdup(p ? p : "");
 		if (p)
 			H5free_memory(p);
 		H5Tclose(mt);
