@@ -120,6 +120,7 @@ void ct_features_free(ct_features *f)
 	ct_tensor_free(&f->x);
 	ct_fblocks_free(f->blocks, f->nblocks);
 	ct_strings_free(f->prov, f->nprov);
+	free(f->folds);
 	memset(f, 0, sizeof *f);
 }
 
@@ -137,6 +138,15 @@ int ct_features_read(const char *path, ct_features *f)
 		rc = -1;
 	if (rc == 0 && (f->x.ndim != 2 || f->x.shape[0] != f->s.n))
 		rc = ct_error("dataset 'features' is not %lld x D", (long long)f->s.n);
+	if (rc == 0 && ct_h5_exists(file, "folds")) {
+		/* folds of another length are not this file's (ignored, as before they were read here) */
+		ct_tensor t;
+		if (ct_h5_read(file, "folds", CT_I32, &t) == 0) {
+			if (t.ndim == 1 && t.shape[0] == f->s.n && (f->folds = malloc(((size_t)f->s.n + 1) * sizeof *f->folds)))
+				memcpy(f->folds, t.data, (size_t)f->s.n * sizeof *f->folds);
+			ct_tensor_free(&t);
+		}
+	}
 	int64_t D = rc == 0 ? f->x.shape[1] : 0, at = 0;
 	for (int i = 0; rc == 0 && i < f->nblocks; i++) {
 		if (f->blocks[i].start != at || f->blocks[i].width < 1)

@@ -23,6 +23,7 @@ typedef struct ct_features {
 	ct_fblock *blocks;
 	char **prov;
 	int64_t nprov;
+	int32_t *folds;        /* /folds (ct-split --folds): fold of each row, -1 none; NULL when absent */
 } ct_features;
 
 /* Read a whole features file (kind "features"), validated: blocks tile [0, D)

@@ -10,7 +10,7 @@
 #include "metrics/audit.h"
 #include "metrics/bysource.h"
 #include "metrics/metrics.h"
-#include "train/head.h"
+#include "train/modelfile.h"
 
 #include <stdio.h>
 
@@ -30,18 +30,6 @@ typedef struct ct_score_opts {
 	int source_column;     /* its column, 1-based; 0 = the last */
 	const char *audit;     /* images file (ct-convert) for the shortcut audit (audit.h), or NULL */
 } ct_score_opts;
-
-/* Training curves of a model file (NULL series when absent). */
-typedef struct ct_curves {
-	int epochs;
-	double *train_loss, *val_loss, *train_acc, *val_acc;
-	int best_epoch;        /* 1-based; 0 when unknown */
-} ct_curves;
-
-/* Read the training curves documented for model files; returns 1 and fills c when present,
- * 0 when the file has none, -1 on a malformed curve group. */
-int ct_curves_read(hid_t model_file, ct_curves *c);
-void ct_curves_free(ct_curves *c);
 
 typedef struct ct_scored {
 	char *model_path, *features_path;
