@@ -1,6 +1,6 @@
 /* score.c - applying a model to a features file, the threshold, the evaluation of a split,
  * and the scores file, TSV and JSON summary (score.h). */
-#include "metrics/score.h"
+#include "eval/score.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "train/finetune.h"
