@@ -1,6 +1,8 @@
 /* ct-convert - image files (class folders, a TSV list, or paths on stdin) to an images file. */
 #include "tool.h"
 
+#include "core/json.h"
+
 #include "cli/progress.h"
 #include "data/convert.h"
 #include "data/dataset.h"
@@ -160,7 +162,7 @@ static void record_run(int argc, char **argv, int nargs, char **args, const ct_c
 		}
 	}
 	*cmdline = ct_cmdline(argc, av ? av : argv);
-	char *p = ct_opts_json(&cmd);
+	cJSON *p = ct_opts_json_object(&cmd);
 	if (anonymise) {
 		for (int h = 0; h < 4; h++)
 			*hide[h] = saved[h];
@@ -170,31 +172,20 @@ static void record_run(int argc, char **argv, int nargs, char **args, const ct_c
 		free(av);
 	}
 	/* extra fields: "windows":[[level,width],...], "group_key_id":"..." */
-	char extra[512] = "";
-	size_t n = 0;
 	if (p && o->intensity.mode == CT_INTENSITY_WINDOW) {
 		int nw = o->intensity.nwin > 1 ? o->intensity.nwin : 1;
-		n += (size_t)snprintf(extra + n, sizeof extra - n, ",\"windows\":[");
-		for (int k = 0; k < nw; k++)
-			n += (size_t)snprintf(extra + n, sizeof extra - n, "%s[%.17g,%.17g]", k ? "," : "",
-					      nw > 1 ? o->intensity.wlevel[k] : o->intensity.level,
-					      nw > 1 ? o->intensity.wwidth[k] : o->intensity.width);
-		n += (size_t)snprintf(extra + n, sizeof extra - n, "]");
-	}
-	if (p && o->key)
-		snprintf(extra + n, sizeof extra - n, ",\"group_key_id\":\"%s\"", o->key->id);
-	if (p && extra[0]) {
-		size_t lp = strlen(p);
-		char *q = malloc(lp + strlen(extra) + 1);
-		if (q) {
-			memcpy(q, p, lp - 1); /* without the closing brace */
-			strcpy(q + lp - 1, extra);
-			strcat(q, "}");
-			free(p);
-			p = q;
+		cJSON *ws = cJSON_AddArrayToObject(p, "windows");
+		for (int k = 0; ws && k < nw; k++) {
+			cJSON *w = cJSON_CreateArray();
+			cJSON_AddItemToArray(w, ct_json_double(nw > 1 ? o->intensity.wlevel[k] : o->intensity.level));
+			cJSON_AddItemToArray(w, ct_json_double(nw > 1 ? o->intensity.wwidth[k] : o->intensity.width));
+			cJSON_AddItemToArray(ws, w);
 		}
 	}
-	*params = p;
+	if (p && o->key)
+		cJSON_AddStringToObject(p, "group_key_id", o->key->id);
+	*params = p ? ct_json_print(p) : NULL;
+	cJSON_Delete(p);
 }
 
 /* A runtime failure after the sources were listed. */

@@ -71,29 +71,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* A fingerprint of the input, to refuse resuming from another input or setting. */
-static void fingerprint(const ct_images *in, const char *wsha, const char *settings, char hex[65])
-{
-	ct_sha256 s;
-	uint8_t d[32];
-	ct_sha256_init(&s);
-	for (int64_t i = 0; i < in->n; i++)
-		ct_sha256_update(&s, in->s.names[i], strlen(in->s.names[i]) + 1);
-	char *id = ct_shard_run_identity(in->prov, in->nprov); /* the same for merged shards */
-	if (id)
-		ct_sha256_update(&s, id, strlen(id));
-	free(id);
-	/* the pixels themselves, through their checksum (io/h5.h), where the input has one */
-	char *sum = NULL;
-	if (ct_h5_get_str(in->dset, "content_sha256", &sum) == 0)
-		ct_sha256_update(&s, sum, strlen(sum));
-	free(sum);
-	ct_sha256_update(&s, wsha, strlen(wsha));
-	ct_sha256_update(&s, settings, strlen(settings));
-	ct_sha256_final(&s, d);
-	ct_sha256_hex(d, hex);
-}
-
 int main(int argc, char **argv)
 {
 	int nargs;
@@ -130,10 +107,8 @@ int main(int argc, char **argv)
 	ct_weights w;
 	memset(&w, 0, sizeof w);
 	ct_net *net = NULL;
-	ct_h5 h;
-	memset(&h, 0, sizeof h);
-	int rc = 0, resumed = 0, have_h = 0;
-	hid_t dset = H5I_INVALID_HID;
+	ct_features_out fo = { 0 };
+	int rc = 0;
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 	if (ct_images_open(&in, args[0]) < 0) {
 		ct_graph_free(g);
@@ -205,90 +180,41 @@ int main(int argc, char **argv)
 	char settings[1024], fp[65];
 	snprintf(settings, sizeof settings, "%s|%s|%s|%d|%s|%s", backbone, layers, pool_s, resize,
 		 cut_s ? cut_s : "", cut_s ? cut_dtype_s : "");
-	fingerprint(&in, wsha, settings, fp);
-	if (ct_h5_create_partial(&h, out_path, force, resume, &resumed) < 0) {
-		ct_fblocks_free(blocks, no);
+	ct_features_fingerprint(&in, wsha, settings, fp);
+	ct_run run = { "ct-features", cmdline, params };
+	const ct_node *cn = cut_s ? &g->nodes[ct_graph_find(g, cut_s)] : NULL;
+	ct_features_layout lay = { &run, in.prov, in.nprov, &rows_s, blocks, no, D, backbone, wsha, layers, pool_s,
+				   ct_prep_name(g->prep), g->in_w, fp, &shard, shard_s, in.n, batch,
+				   cut_s, cut_s ? cut_dtype_s : NULL, cn ? cn->h : 0, cn ? cn->w : 0, cn ? cn->c : 0, x.f16 };
+	if (ct_features_out_create(&fo, out_path, force, resume, &lay) < 0)
 		rc = -1;
-		goto out;
-	}
-	have_h = 1;
-	int64_t start = 0;
-	if (resumed) {
-		char *old = NULL;
-		int64_t done = 0;
-		char *old_shard = NULL;
-		int same_shard = ct_h5_attr_exists(h.file, "shard")
-					 ? shard_s && ct_h5_get_str(h.file, "shard", &old_shard) == 0 && !strcmp(old_shard, shard_s)
-					 : !shard_s;
-		free(old_shard);
-		if (!same_shard || ct_h5_get_str(h.file, "input_fingerprint", &old) < 0 || strcmp(old, fp) ||
-		    ct_h5_get_int(h.file, "rows_done", &done) < 0 || done < 0 || done > end - first) {
-			ct_error("'%s.partial' is from another input or other settings; remove it or run without --resume",
-				 out_path);
-			free(old);
-			have_h = 0;
-			ct_h5_close(&h); /* keep the partial file: it is someone's work */
-			ct_fblocks_free(blocks, no);
-			rc = -1;
-			goto out;
-		}
-		free(old);
-		start = done;
-		dset = H5Dopen2(h.file, "features", H5P_DEFAULT);
-		if (cut_s)
-			x.act_dset = H5Dopen2(h.file, "activations", H5P_DEFAULT);
-		if (!quiet)
-			fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start,
-				(long long)(end - first));
-	} else {
-		ct_run run = { "ct-features", cmdline, params };
-		int64_t shape[2] = { end - first, D };
-		if (ct_file_stamp(h.file, "features", &run, in.prov, in.nprov) < 0 || ct_samples_write(h.file, &rows_s) < 0 ||
-		    ct_fblocks_write(h.file, blocks, no) < 0 || ct_h5_set_str(h.file, "backbone", backbone) < 0 ||
-		    ct_h5_set_str(h.file, "weights_sha256", wsha) < 0 || ct_h5_set_str(h.file, "layers", layers) < 0 ||
-		    ct_h5_set_str(h.file, "pooling", pool_s) < 0 ||
-		    ct_h5_set_str(h.file, "preprocessing", ct_prep_name(g->prep)) < 0 ||
-		    ct_h5_set_int(h.file, "input_size", g->in_w) < 0 || ct_h5_set_str(h.file, "input_fingerprint", fp) < 0 ||
-		    ct_h5_set_int(h.file, "rows_done", 0) < 0 || ct_shard_stamp(h.file, &shard, in.n) < 0 ||
-		    (dset = ct_h5_create_dataset(h.file, "features", CT_F32, 2, shape, batch, 0)) < 0)
-			rc = -1;
-		if (rc == 0 && cut_s) {
-			const ct_node *cn = &g->nodes[ct_graph_find(g, cut_s)];
-			if (ct_h5_set_str(h.file, "cut_layer", cut_s) < 0 ||
-			    ct_h5_set_str(h.file, "cut_dtype", cut_dtype_s) < 0 ||
-			    (x.act_dset = ct_act_create(h.file, rows_s.n, cn->h, cn->w, cn->c, x.f16)) < 0)
-				rc = -1;
-		}
-	}
+	int64_t start = fo.start;
+	if (rc == 0 && fo.resumed && !quiet)
+		fprintf(stderr, "ct-features: resuming at image %lld of %lld\n", (long long)start,
+			(long long)(end - first));
 	ct_fblocks_free(blocks, no);
 	if (rc < 0)
 		goto out;
 	ct_progress pr;
 	ct_progress_init(&pr, stderr, "ct-features", "images", start, end - first, quiet);
 	x.net = net;
-	x.file = h.file;
-	x.dset = dset;
+	x.file = fo.h.file;
+	x.dset = fo.features;
+	x.act_dset = fo.activations;
 	x.ctx = &pr;
 	double t0 = now();
 	rc = ct_extract_run(&x, start);
 	double dt = now() - t0;
-	H5Dclose(dset);
-	dset = H5I_INVALID_HID;
-	if (x.act_dset > 0)
-		H5Dclose(x.act_dset);
-	x.act_dset = H5I_INVALID_HID;
 	if (rc == 0)
-		rc = ct_h5_commit(&h);
+		rc = ct_features_out_commit(&fo);
 	else
-		ct_h5_abort(&h); /* a failure (not an interruption) leaves nothing */
-	have_h = 0;
+		ct_features_out_abort(&fo);
 	if (rc == 0 && !quiet)
 		fprintf(stderr, "ct-features: %lld images, %lld features (%s %s, %s pooling) in %.1f s (%.1f img/s, %s) -> %s\n",
 			(long long)(end - first), (long long)D, backbone, layers, pool_s, dt,
 			dt > 0 ? (double)(end - first - start) / dt : 0.0, ct_net_kernel(net), out_path);
 out:
-	if (have_h)
-		ct_h5_abort(&h);
+	ct_features_out_abort(&fo);
 	ct_net_free(net);
 	ct_weights_free(&w);
 	ct_graph_free(g);

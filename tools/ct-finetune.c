@@ -5,8 +5,7 @@
 #include "data/split.h"
 #include "models/models.h"
 #include "train/finetune.h"
-#include "io/h5.h"
-#include "train/train.h"
+#include "train/modelfile.h"
 
 #include <math.h>
 #include <string.h>
@@ -71,25 +70,6 @@ static ct_cmd cmd = {
 	8,
 };
 
-/* The input's /folds when present (NULL otherwise); "-" cannot be reopened. */
-static int32_t *read_folds(const char *path, int64_t n)
-{
-	if (!strcmp(path, "-"))
-		return NULL;
-	ct_h5 h;
-	if (ct_h5_open(&h, path) < 0)
-		return NULL;
-	int32_t *f = NULL;
-	ct_tensor t;
-	if (ct_h5_exists(h.file, "folds") && ct_h5_read(h.file, "folds", CT_I32, &t) == 0) {
-		if (t.ndim == 1 && t.shape[0] == n && (f = malloc(((size_t)n + 1) * sizeof *f)))
-			memcpy(f, t.data, (size_t)n * sizeof *f);
-		ct_tensor_free(&t);
-	}
-	ct_h5_close(&h);
-	return f;
-}
-
 /* First class without samples among rows with role r, or -1. */
 static int empty_class(const ct_features *f, const uint8_t *role, int r)
 {
@@ -106,8 +86,11 @@ static int empty_class(const ct_features *f, const uint8_t *role, int r)
 static int prepare_cv(const char *path, const ct_features *f, const uint8_t *role, int32_t **fold_out)
 {
 	int64_t n = f->s.n;
-	int32_t *fold = read_folds(path, n);
+	int32_t *fold = NULL;
+	if (f->folds && !(fold = malloc(((size_t)n + 1) * sizeof *fold)))
+		return ct_error("out of memory");
 	if (fold) {
+		memcpy(fold, f->folds, (size_t)n * sizeof *fold);
 		int kmax = -1;
 		for (int64_t i = 0; i < n; i++) {
 			if (role[i] == CT_ROLE_NONE)
@@ -341,7 +324,7 @@ int main(int argc, char **argv)
 
 	/* Create the output before the long work, so an existing or unwritable output fails at once. */
 	ct_h5 h;
-	int created = rc == 0 && ct_h5_create(&h, out_path, force) == 0;
+	int created = rc == 0 && ct_model_create(&h, out_path, force) == 0;
 	if (rc == 0 && !created)
 		rc = -1;
 	ct_cv_result cvr = { 0 };
@@ -387,15 +370,9 @@ int main(int argc, char **argv)
 		hd.nblocks = finetune ? fr.nsrc : f.nblocks;
 		char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 		ct_run run = { "ct-finetune", cmdline, params };
-		rc = ct_file_stamp(h.file, "model", &run, f.prov, f.nprov);
-		if (rc == 0)
-			rc = ct_head_write(h.file, &hd);
-		if (rc == 0)
-			rc = ct_train_log_write(h.file, &lg, validation);
-		if (rc == 0 && cv)
-			rc = ct_cv_write(h.file, &cvr);
-		if (rc == 0 && finetune)
-			rc = ct_ft_write(h.file, fr.src, fr.nsrc, fr.backbone, fr.sha);
+		ct_model_parts parts = { &hd, &lg, validation, cv ? &cvr : NULL, finetune ? fr.src : NULL,
+					 finetune ? fr.nsrc : 0, fr.backbone, fr.sha };
+		rc = ct_model_write(&h, &run, f.prov, f.nprov, &parts);
 		free(cmdline);
 		free(params);
 		hd.class_names = NULL;
@@ -404,9 +381,9 @@ int main(int argc, char **argv)
 	}
 	if (created) {
 		if (rc == 0)
-			rc = ct_h5_commit(&h);
+			rc = ct_model_commit(&h);
 		else
-			ct_h5_abort(&h);
+			ct_model_abort(&h);
 	}
 	if (rc == 0 && finetune && !quiet) {
 		const ct_train_log *hl = &fl.head;

@@ -3,8 +3,8 @@
 #include "tool.h"
 
 #include "io/outfile.h"
-#include "metrics/report.h"
-#include "metrics/score.h"
+#include "eval/report.h"
+#include "eval/score.h"
 
 #include <errno.h>
 #include <math.h>

@@ -2,6 +2,8 @@
 #include "cli/opts.h"
 #include "io/h5.h"
 #include "core/error.h"
+#include "core/json.h"
+#include "core/str.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -259,100 +261,47 @@ void ct_opts_help(const ct_cmd *cmd, FILE *out)
 		fprintf(out, "\n%s\n", cmd->details);
 }
 
-/* Append JSON-escaped s to a growing buffer. */
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t len)
+cJSON *ct_opts_json_object(const ct_cmd *cmd)
 {
-	if (b->n + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + len + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_json_string(sbuf *b, const char *s)
-{
-	sb_put(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[8];
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			sb_put(b, esc, 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", c);
-			sb_put(b, esc, 6);
-		} else {
-			sb_put(b, (const char *)&c, 1);
+	cJSON *o = cJSON_CreateObject();
+	int oom = !o;
+	for (const ct_opt *op = cmd->opts; !oom && op && op->type != CT_OPT_END; op++) {
+		if (!op->long_name)
+			continue;
+		cJSON *v;
+		switch (op->type) {
+		case CT_OPT_FLAG: v = cJSON_CreateBool(*(int *)op->value); break;
+		case CT_OPT_INT: v = ct_json_int(*(int *)op->value); break;
+		case CT_OPT_U64: v = ct_json_u64(*(uint64_t *)op->value); break;
+		case CT_OPT_DOUBLE: v = ct_json_double(*(double *)op->value); break;
+		default: {
+			const char *str = *(const char **)op->value;
+			v = str ? cJSON_CreateString(str) : cJSON_CreateNull();
 		}
+		}
+		oom = !v || !cJSON_AddItemToObject(o, op->long_name, v);
+		if (oom)
+			cJSON_Delete(v);
 	}
-	sb_put(b, "\"", 1);
+	if (oom) {
+		cJSON_Delete(o);
+		ct_error("out of memory");
+		return NULL;
+	}
+	return o;
 }
 
 char *ct_opts_json(const ct_cmd *cmd)
 {
-	sbuf b = { 0 };
-	sb_str(&b, "{");
-	int first = 1;
-	for (const ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++) {
-		if (!o->long_name)
-			continue;
-		char num[64];
-		if (!first)
-			sb_str(&b, ",");
-		first = 0;
-		sb_json_string(&b, o->long_name);
-		sb_str(&b, ":");
-		switch (o->type) {
-		case CT_OPT_FLAG:
-			sb_str(&b, *(int *)o->value ? "true" : "false");
-			break;
-		case CT_OPT_INT:
-			snprintf(num, sizeof num, "%d", *(int *)o->value);
-			sb_str(&b, num);
-			break;
-		case CT_OPT_U64:
-			snprintf(num, sizeof num, "%llu", (unsigned long long)*(uint64_t *)o->value);
-			sb_str(&b, num);
-			break;
-		case CT_OPT_DOUBLE:
-			snprintf(num, sizeof num, "%.17g", *(double *)o->value);
-			sb_str(&b, num);
-			break;
-		default: {
-			const char *s = *(const char **)o->value;
-			if (s)
-				sb_json_string(&b, s);
-			else
-				sb_str(&b, "null");
-		}
-		}
-	}
-	sb_str(&b, "}");
-	return b.p;
+	cJSON *o = ct_opts_json_object(cmd);
+	char *json = o ? ct_json_print(o) : NULL;
+	cJSON_Delete(o);
+	return json;
 }
 
 char *ct_cmdline(int argc, char **argv)
 {
-	sbuf b = { 0 };
+	ct_strbuf b = { 0 };
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int plain = *a != '\0';
@@ -360,23 +309,21 @@ char *ct_cmdline(int argc, char **argv)
 			if (!isalnum((unsigned char)*p) && !strchr("-_./=,:+@%", *p))
 				plain = 0;
 		if (i)
-			sb_str(&b, " ");
+			ct_strbuf_puts(&b, " ");
 		if (plain) {
-			sb_str(&b, a);
+			ct_strbuf_puts(&b, a);
 		} else {
-			sb_str(&b, "'");
+			ct_strbuf_puts(&b, "'");
 			for (const char *p = a; *p; p++) {
 				if (*p == '\'')
-					sb_str(&b, "'\\''");
+					ct_strbuf_puts(&b, "'\\''");
 				else
-					sb_put(&b, p, 1);
+					ct_strbuf_add(&b, p, 1);
 			}
-			sb_str(&b, "'");
+			ct_strbuf_puts(&b, "'");
 		}
 	}
-	if (!b.p)
-		sb_str(&b, "");
-	return b.p;
+	return ct_strbuf_take(&b);
 }
 
 int ct_parse_size(const char *s, int *w, int *h)

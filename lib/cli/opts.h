@@ -63,6 +63,9 @@ void ct_opts_help(const ct_cmd *cmd, FILE *out);
 /* Every option's current value as a JSON object (malloc'd), e.g.
  * {"size":"224","seed":42,"force":false}. */
 char *ct_opts_json(const ct_cmd *cmd);
+/* The same as a cJSON object, for a tool that records more fields (core/json.h for numbers). */
+struct cJSON;
+struct cJSON *ct_opts_json_object(const ct_cmd *cmd);
 
 /* The command line, shell-quoted where needed (malloc'd). */
 char *ct_cmdline(int argc, char **argv);

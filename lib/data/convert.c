@@ -1,6 +1,7 @@
 /* convert.c - listing image inputs and converting them to fixed-size tensors. */
 #include "data/convert.h"
 #include "core/error.h"
+#include "core/str.h"
 #include "core/sha256.h"
 #include "io/target.h"
 #include "image/codec.h"
@@ -19,14 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *dupstr(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		ct_error("out of memory");
-	return p;
-}
 
 static char *join_path(const char *a, const char *b)
 {
@@ -77,8 +70,8 @@ static int add_source(ct_sources *s, int64_t *cap, char *path, char *name, int l
 	e->path = path;
 	e->name = name;
 	e->label = label;
-	e->group = dupstr("");
-	e->split = dupstr("");
+	e->group = ct_strdup("");
+	e->split = ct_strdup("");
 	s->n++;
 	return e->group && e->split ? 0 : -1;
 }
@@ -119,7 +112,7 @@ static int list_dir(const char *dir, int want_dirs, char ***out, int *nout)
 			}
 			v = nv;
 		}
-		if (!(v[n] = dupstr(e->d_name))) {
+		if (!(v[n] = ct_strdup(e->d_name))) {
 			rc = -1;
 			break;
 		}
@@ -253,14 +246,14 @@ static int list_files_deep(const char *dir, const char *rel, int depth, char ***
 	else
 		*v = nv;
 	for (int i = 0; i < nf && rc == 0; i++) {
-		char *r = rel ? join_path(rel, files[i]) : dupstr(files[i]);
+		char *r = rel ? join_path(rel, files[i]) : ct_strdup(files[i]);
 		if (!r)
 			rc = -1;
 		else
 			(*v)[(*n)++] = r;
 	}
 	for (int i = 0; i < nd && rc == 0; i++) {
-		char *sub = join_path(dir, dirs[i]), *r = rel ? join_path(rel, dirs[i]) : dupstr(dirs[i]);
+		char *sub = join_path(dir, dirs[i]), *r = rel ? join_path(rel, dirs[i]) : ct_strdup(dirs[i]);
 		rc = sub && r ? list_files_deep(sub, r, depth + 1, v, n) : -1;
 		free(sub);
 		free(r);
@@ -430,7 +423,7 @@ static int read_lines(FILE *f, const char *what, char ***out, int64_t *nout)
 			}
 			v = nv;
 		}
-		if (!(v[n] = dupstr(line))) {
+		if (!(v[n] = ct_strdup(line))) {
 			free(line);
 			ct_strings_free(v, n);
 			return -1;
@@ -478,7 +471,7 @@ static int class_index(ct_sources *s, const char *name)
 	if (!nc)
 		return ct_error("out of memory");
 	s->classes = nc;
-	if (!(s->classes[s->nclasses] = dupstr(name)))
+	if (!(s->classes[s->nclasses] = ct_strdup(name)))
 		return -1;
 	return s->nclasses++;
 }
@@ -537,14 +530,14 @@ int ct_sources_from_tsv(ct_sources *s, const char *tsv)
 			break;
 		}
 		int c = class_index(s, f[1]);
-		char *path = f[0][0] == '/' ? dupstr(f[0]) : join_path(base, f[0]);
-		if (c < 0 || add_source(s, &cap, path, dupstr(f[0]), c) < 0) {
+		char *path = f[0][0] == '/' ? ct_strdup(f[0]) : join_path(base, f[0]);
+		if (c < 0 || add_source(s, &cap, path, ct_strdup(f[0]), c) < 0) {
 			rc = -1;
 			break;
 		}
 		if (nf == 3) {
 			free(s->v[s->n - 1].group);
-			if (!(s->v[s->n - 1].group = dupstr(f[2])))
+			if (!(s->v[s->n - 1].group = ct_strdup(f[2])))
 				rc = -1;
 		}
 	}
@@ -572,7 +565,7 @@ int ct_sources_from_lines(ct_sources *s, FILE *f, const char *what, const char *
 	if (rc == 0 && label && class_index(s, label) < 0)
 		rc = -1;
 	for (int64_t i = 0; i < nl && rc == 0; i++)
-		rc = add_source(s, &cap, dupstr(lines[i]), dupstr(lines[i]), label ? 0 : -1);
+		rc = add_source(s, &cap, ct_strdup(lines[i]), ct_strdup(lines[i]), label ? 0 : -1);
 	ct_strings_free(lines, nl);
 	if (rc < 0)
 		ct_sources_free(s);
@@ -592,10 +585,10 @@ static int add_folder(ct_sources *s, int64_t *cap, const char *dir, const char *
 		return -1;
 	}
 	for (int i = 0; i < nf && rc == 0; i++)
-		rc = add_source(s, cap, join_path(dir, files[i]), *prefix ? join_path(prefix, files[i]) : dupstr(files[i]),
+		rc = add_source(s, cap, join_path(dir, files[i]), *prefix ? join_path(prefix, files[i]) : ct_strdup(files[i]),
 				-1);
 	for (int i = 0; i < nd && rc == 0; i++) {
-		char *sub = join_path(dir, dirs[i]), *name = *prefix ? join_path(prefix, dirs[i]) : dupstr(dirs[i]);
+		char *sub = join_path(dir, dirs[i]), *name = *prefix ? join_path(prefix, dirs[i]) : ct_strdup(dirs[i]);
 		rc = sub && name ? add_folder(s, cap, sub, name, depth + 1) : -1;
 		free(sub);
 		free(name);
@@ -791,7 +784,7 @@ int ct_sources_set_groups(ct_sources *s, const char *tsv, int64_t *matched)
 		for (int64_t k = lo; k < hi && rc == 0; k++) {
 			ct_source *e = &s->v[ix[k].i];
 			free(e->group);
-			if (!(e->group = dupstr(last + 1)))
+			if (!(e->group = ct_strdup(last + 1)))
 				rc = -1;
 			(*matched)++;
 		}
@@ -847,7 +840,7 @@ static int apply_list(ct_sources *s, const name_ix *ix, const char *path, const 
 			if (!*e->split)
 				(*matched)++;
 			free(e->split);
-			if (!(e->split = dupstr(split)))
+			if (!(e->split = ct_strdup(split)))
 				rc = -1;
 		}
 	}
@@ -1373,7 +1366,7 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			rc = ct_error("out of memory");
 	}
 	for (int c = 0; rc == 0 && c < src->nclasses; c++)
-		if (!(out->s.class_names[c] = dupstr(src->classes[c])))
+		if (!(out->s.class_names[c] = ct_strdup(src->classes[c])))
 			rc = -1;
 	/* The output order: sources in order, DICOM series by position, frames by position. */
 	const char **block = rc == 0 ? malloc(((size_t)n + 1) * sizeof *block) : NULL;
@@ -1439,8 +1432,8 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			snprintf(name, sizeof name, "%s#p%d", base, p + 1);
 		const char *group = it->group[0] ? it->group : src->v[i].group;
 		out->s.labels[row] = src->v[i].label;
-		if (!(out->s.names[row] = dupstr(name)) || !(out->s.groups[row] = dupstr(group)) ||
-		    !(out->s.splits[row] = dupstr(src->v[i].split)))
+		if (!(out->s.names[row] = ct_strdup(name)) || !(out->s.groups[row] = ct_strdup(group)) ||
+		    !(out->s.splits[row] = ct_strdup(src->v[i].split)))
 			rc = -1;
 	}
 	free(block);

@@ -1,6 +1,8 @@
 /* dataset.c - sample metadata, root attributes, provenance, and the images reader. */
 #include "data/dataset.h"
 #include "core/error.h"
+#include "core/json.h"
+#include "core/str.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,8 +45,8 @@ void ct_samples_free(ct_samples *s)
 static int dup_into(char **dst, const char *src)
 {
 	free(*dst);
-	*dst = strdup(src ? src : "");
-	return *dst ? 0 : ct_error("out of memory");
+	*dst = ct_strdup(src);
+	return *dst ? 0 : -1;
 }
 
 int ct_samples_copy_row(ct_samples *dst, int64_t i, const ct_samples *src, int64_t j)
@@ -149,30 +151,6 @@ int64_t ct_samples_count(const ct_samples *s, const char *split, int label)
 	return c;
 }
 
-/* Escape a string into a JSON string literal (malloc'd). */
-static char *json_quote(const char *s)
-{
-	size_t n = strlen(s), k = 0;
-	char *o = malloc(n * 6 + 3);
-	if (!o)
-		return NULL;
-	o[k++] = '"';
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			o[k++] = '\\';
-			o[k++] = (char)c;
-		} else if (c < 0x20) {
-			k += (size_t)sprintf(o + k, "\\u%04x", c);
-		} else {
-			o[k++] = (char)c;
-		}
-	}
-	o[k++] = '"';
-	o[k] = '\0';
-	return o;
-}
-
 int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *upstream, int64_t nup)
 {
 	if (ct_h5_set_int(file, "schema_version", CT_SCHEMA_VERSION) < 0 || ct_h5_set_str(file, "kind", kind) < 0 ||
@@ -180,27 +158,29 @@ int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *
 	    ct_h5_set_str(file, "command", run->command ? run->command : "") < 0 ||
 	    ct_h5_set_str(file, "params", run->params ? run->params : "{}") < 0)
 		return -1;
-	char *cmd = json_quote(run->command ? run->command : "");
-	if (!cmd)
-		return ct_error("out of memory");
-	size_t len = strlen(cmd) + strlen(run->tool) + strlen(kind) + (run->params ? strlen(run->params) : 2) + 128;
-	char *entry = malloc(len);
+	/* this run's provenance line; params are JSON already (cli/opts.h ct_opts_json) */
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "tool", run->tool);
+		cJSON_AddStringToObject(o, "version", CT_VERSION);
+		cJSON_AddStringToObject(o, "kind", kind);
+		cJSON_AddStringToObject(o, "command", run->command ? run->command : "");
+		cJSON_AddRawToObject(o, "params", run->params ? run->params : "{}");
+	}
+	char *entry = o ? ct_json_print(o) : NULL;
+	cJSON_Delete(o);
 	char **all = calloc((size_t)nup + 1, sizeof *all);
 	if (!entry || !all) {
-		free(cmd);
 		free(entry);
 		free(all);
 		return ct_error("out of memory");
 	}
-	snprintf(entry, len, "{\"tool\":\"%s\",\"version\":\"%s\",\"kind\":\"%s\",\"command\":%s,\"params\":%s}",
-		 run->tool, CT_VERSION, kind, cmd, run->params ? run->params : "{}");
 	for (int64_t i = 0; i < nup; i++)
 		all[i] = upstream[i];
 	all[nup] = entry;
 	int rc = ct_h5_write_strings(file, "provenance", all, nup + 1);
 	free(all);
 	free(entry);
-	free(cmd);
 	return rc;
 }
 

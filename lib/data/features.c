@@ -1,6 +1,9 @@
 /* features.c - reading and writing features files and their column blocks. */
 #include "data/features.h"
 #include "core/error.h"
+#include "core/sha256.h"
+#include "data/activations.h"
+#include "data/shard.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -120,6 +123,7 @@ void ct_features_free(ct_features *f)
 	ct_tensor_free(&f->x);
 	ct_fblocks_free(f->blocks, f->nblocks);
 	ct_strings_free(f->prov, f->nprov);
+	free(f->folds);
 	memset(f, 0, sizeof *f);
 }
 
@@ -137,6 +141,15 @@ int ct_features_read(const char *path, ct_features *f)
 		rc = -1;
 	if (rc == 0 && (f->x.ndim != 2 || f->x.shape[0] != f->s.n))
 		rc = ct_error("dataset 'features' is not %lld x D", (long long)f->s.n);
+	if (rc == 0 && ct_h5_exists(file, "folds")) {
+		/* folds of another length are not this file's (ignored, as before they were read here) */
+		ct_tensor t;
+		if (ct_h5_read(file, "folds", CT_I32, &t) == 0) {
+			if (t.ndim == 1 && t.shape[0] == f->s.n && (f->folds = malloc(((size_t)f->s.n + 1) * sizeof *f->folds)))
+				memcpy(f->folds, t.data, (size_t)f->s.n * sizeof *f->folds);
+			ct_tensor_free(&t);
+		}
+	}
 	int64_t D = rc == 0 ? f->x.shape[1] : 0, at = 0;
 	for (int i = 0; rc == 0 && i < f->nblocks; i++) {
 		if (f->blocks[i].start != at || f->blocks[i].width < 1)
@@ -242,4 +255,104 @@ int ct_features_select(ct_features *f, const char *list, int *matched)
 	ct_tensor_free(&f->x);
 	f->x = x;
 	return nb;
+}
+
+/* ---- writing a features file row by row ---- */
+
+void ct_features_fingerprint(const ct_images *in, const char *wsha, const char *settings, char hex[65])
+{
+	ct_sha256 s;
+	uint8_t d[32];
+	ct_sha256_init(&s);
+	for (int64_t i = 0; i < in->n; i++)
+		ct_sha256_update(&s, in->s.names[i], strlen(in->s.names[i]) + 1);
+	char *id = ct_shard_run_identity(in->prov, in->nprov); /* the same for merged shards */
+	if (id)
+		ct_sha256_update(&s, id, strlen(id));
+	free(id);
+	/* the pixels themselves, through their checksum (io/h5.h), where the input has one */
+	char *sum = NULL;
+	if (ct_h5_get_str(in->dset, "content_sha256", &sum) == 0)
+		ct_sha256_update(&s, sum, strlen(sum));
+	free(sum);
+	ct_sha256_update(&s, wsha, strlen(wsha));
+	ct_sha256_update(&s, settings, strlen(settings));
+	ct_sha256_final(&s, d);
+	ct_sha256_hex(d, hex);
+}
+
+int ct_features_out_create(ct_features_out *o, const char *path, int force, int resume, const ct_features_layout *l)
+{
+	memset(o, 0, sizeof *o);
+	o->features = o->activations = H5I_INVALID_HID;
+	int resumed = 0;
+	if (ct_h5_create_partial(&o->h, path, force, resume, &resumed) < 0)
+		return -1;
+	o->open = 1;
+	hid_t f = o->h.file;
+	if (resumed) {
+		char *old = NULL, *old_shard = NULL;
+		int64_t done = 0;
+		int same_shard = ct_h5_attr_exists(f, "shard")
+					 ? l->shard_spec && ct_h5_get_str(f, "shard", &old_shard) == 0 &&
+						   !strcmp(old_shard, l->shard_spec)
+					 : !l->shard_spec;
+		free(old_shard);
+		if (!same_shard || ct_h5_get_str(f, "input_fingerprint", &old) < 0 || strcmp(old, l->fingerprint) ||
+		    ct_h5_get_int(f, "rows_done", &done) < 0 || done < 0 || done > l->rows->n) {
+			ct_error("'%s.partial' is from another input or other settings; remove it or run without --resume",
+				 path);
+			free(old);
+			o->open = 0;
+			ct_h5_close(&o->h); /* keep the partial file: it is someone's work */
+			return -1;
+		}
+		free(old);
+		o->start = done;
+		o->resumed = 1;
+		o->features = H5Dopen2(f, "features", H5P_DEFAULT);
+		if (l->cut_layer)
+			o->activations = H5Dopen2(f, "activations", H5P_DEFAULT);
+		return 0;
+	}
+	int64_t shape[2] = { l->rows->n, l->width };
+	if (ct_file_stamp(f, "features", l->run, l->prov, l->nprov) < 0 || ct_samples_write(f, l->rows) < 0 ||
+	    ct_fblocks_write(f, l->blocks, l->nblocks) < 0 || ct_h5_set_str(f, "backbone", l->backbone) < 0 ||
+	    ct_h5_set_str(f, "weights_sha256", l->weights_sha256) < 0 || ct_h5_set_str(f, "layers", l->layers) < 0 ||
+	    ct_h5_set_str(f, "pooling", l->pooling) < 0 || ct_h5_set_str(f, "preprocessing", l->preprocessing) < 0 ||
+	    ct_h5_set_int(f, "input_size", l->input_size) < 0 ||
+	    ct_h5_set_str(f, "input_fingerprint", l->fingerprint) < 0 || ct_h5_set_int(f, "rows_done", 0) < 0 ||
+	    ct_shard_stamp(f, l->shard, l->input_rows) < 0 ||
+	    (o->features = ct_h5_create_dataset(f, "features", CT_F32, 2, shape, l->chunk_rows, 0)) < 0)
+		return -1;
+	if (l->cut_layer && (ct_h5_set_str(f, "cut_layer", l->cut_layer) < 0 ||
+			     ct_h5_set_str(f, "cut_dtype", l->cut_dtype) < 0 ||
+			     (o->activations = ct_act_create(f, l->rows->n, l->cut_h, l->cut_w, l->cut_c, l->cut_f16)) < 0))
+		return -1;
+	return 0;
+}
+
+static void close_datasets(ct_features_out *o)
+{
+	if (o->features >= 0)
+		H5Dclose(o->features);
+	if (o->activations > 0)
+		H5Dclose(o->activations);
+	o->features = o->activations = H5I_INVALID_HID;
+}
+
+int ct_features_out_commit(ct_features_out *o)
+{
+	close_datasets(o);
+	o->open = 0;
+	return ct_h5_commit(&o->h);
+}
+
+void ct_features_out_abort(ct_features_out *o)
+{
+	if (!o->open)
+		return;
+	close_datasets(o);
+	o->open = 0;
+	ct_h5_abort(&o->h); /* a failure (not an interruption) leaves nothing */
 }

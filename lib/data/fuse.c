@@ -1,6 +1,7 @@
 /* fuse.c - alignment checks and column-wise fusion of features files. */
 #include "data/fuse.h"
 #include "core/error.h"
+#include "core/str.h"
 
 #include <errno.h>
 #include <math.h>
@@ -50,11 +51,6 @@ void ct_fuse_info_free(ct_fuse_info *info)
 	memset(info, 0, sizeof *info);
 }
 
-static char *xdup(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 /* Provenance union: every line of every input's chain, first occurrence kept. */
 static int prov_union(const ct_features *in, int n, ct_features *out)
 {
@@ -71,7 +67,7 @@ static int prov_union(const ct_features *in, int n, ct_features *out)
 				seen = !strcmp(out->prov[j], in[k].prov[i]);
 			if (seen)
 				continue;
-			if (!(out->prov[out->nprov] = xdup(in[k].prov[i])))
+			if (!(out->prov[out->nprov] = ct_strdup(in[k].prov[i])))
 				return ct_error("out of memory");
 			out->nprov++;
 		}
@@ -110,7 +106,7 @@ int ct_fuse(const ct_features *in, const char *const *paths, int n, const ct_fus
 	if (ct_samples_alloc(&out->s, rows, s0->nclasses) < 0)
 		return -1;
 	for (int c = 0; c < s0->nclasses && rc == 0; c++)
-		if (!(out->s.class_names[c] = xdup(s0->class_names[c])))
+		if (!(out->s.class_names[c] = ct_strdup(s0->class_names[c])))
 			rc = ct_error("out of memory");
 	for (int64_t i = 0; i < rows && rc == 0; i++)
 		rc = ct_samples_copy_row(&out->s, i, s0, i);
@@ -149,11 +145,11 @@ int ct_fuse(const ct_features *in, const char *const *paths, int n, const ct_fus
 		for (int i = 0; i < in[k].nblocks; i++, ob++) {
 			const ct_fblock *b = &in[k].blocks[i];
 			ct_fblock *nbk = &out->blocks[ob];
-			nbk->name = xdup(b->name);
-			nbk->backbone = xdup(b->backbone);
-			nbk->layer = xdup(b->layer);
-			nbk->pool = xdup(b->pool);
-			nbk->weights_sha256 = xdup(b->weights_sha256);
+			nbk->name = ct_strdup(b->name);
+			nbk->backbone = ct_strdup(b->backbone);
+			nbk->layer = ct_strdup(b->layer);
+			nbk->pool = ct_strdup(b->pool);
+			nbk->weights_sha256 = ct_strdup(b->weights_sha256);
 			out->nblocks = ob + 1;
 			if (!nbk->name || !nbk->backbone || !nbk->layer || !nbk->pool || !nbk->weights_sha256) {
 				rc = ct_error("out of memory");

@@ -2,6 +2,7 @@
 #include "data/preprocessing.h"
 
 #include "core/error.h"
+#include "core/str.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -35,17 +36,6 @@ static const struct {
 	{ "equalise", 's', NULL, 0, NULL },
 };
 
-static int append(char **s, size_t *len, const char *a, const char *b)
-{
-	size_t add = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
-	char *t = realloc(*s, *len + add + 1);
-	if (!t)
-		return ct_error("out of memory");
-	*s = t;
-	*len += (size_t)snprintf(t + *len, add + 1, "%s%s%s%s", *len ? " " : "", a, b ? " " : "", b ? b : "");
-	return 0;
-}
-
 static int flag_set(const cJSON *params, const char *key)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, key));
@@ -68,9 +58,8 @@ int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
 			cJSON_Delete(e);
 			return ct_error("provenance entry %lld (ct-convert) has no params", (long long)i + 1);
 		}
-		char *s = calloc(1, 1);
-		size_t len = 0;
-		int rc = s ? 0 : ct_error("out of memory");
+		ct_strbuf sb = { 0 };
+		int rc = 0;
 		for (size_t k = 0; rc == 0 && k < sizeof opts / sizeof *opts; k++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, opts[k].key);
 			char opt[64], num[64];
@@ -79,7 +68,7 @@ int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
 				continue;
 			if (opts[k].kind == 'b') {
 				if (cJSON_IsTrue(v))
-					rc = append(&s, &len, opt, NULL);
+					ct_strbuf_printf(&sb, "%s%s", sb.n ? " " : "", opt);
 			} else if (opts[k].kind == 'n') {
 				/* recorded as a number or, for options given as text, a string */
 				double x = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : NAN;
@@ -89,21 +78,20 @@ int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
 					snprintf(num, sizeof num, "%.15g", x);
 					if (strtod(num, NULL) != x)
 						snprintf(num, sizeof num, "%.17g", x);
-					rc = append(&s, &len, opt, num);
+					ct_strbuf_printf(&sb, "%s%s %s", sb.n ? " " : "", opt, num);
 				}
 			} else if (!cJSON_IsString(v)) {
 				rc = ct_error("provenance: ct-convert's '%s' is not a string", opts[k].key);
 			} else if (!opts[k].def_s || strcmp(v->valuestring, opts[k].def_s)) {
-				rc = append(&s, &len, opt, v->valuestring);
+				ct_strbuf_printf(&sb, "%s%s %s", sb.n ? " " : "", opt, v->valuestring);
 			}
 		}
 		cJSON_Delete(e);
 		if (rc < 0) {
-			free(s);
+			ct_strbuf_release(&sb);
 			return -1;
 		}
-		*args = s;
-		return 1;
+		return (*args = ct_strbuf_take(&sb)) ? 1 : -1;
 	}
 	return 0;
 }

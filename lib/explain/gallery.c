@@ -2,7 +2,7 @@
 #include "explain/gallery.h"
 #include "io/target.h"
 #include "core/error.h"
-#include "metrics/report.h"
+#include "eval/report.h"
 
 #include <errno.h>
 #include <math.h>

@@ -12,6 +12,7 @@
 #include "metrics/metrics.h"
 #include "models/models.h"
 #include "nn/weights.h"
+#include "train/modelfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -368,20 +369,18 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	int64_t n = 0;
 	double thr = 0.5;
 
-	if (ct_head_load(o->model_path, &m) < 0)
-		return -1;
 	{
-		ct_h5 h;
-		if (ct_h5_open(&h, o->model_path) < 0) {
-			ct_head_free(&m);
+		/* the model file, read once (train/modelfile.h): the head and its provenance */
+		ct_model mf;
+		if (ct_model_open(&mf, o->model_path) < 0)
 			return -1;
-		}
-		rc = ct_provenance_read(h.file, &prov, &nprov);
-		ct_h5_close(&h);
-		if (rc < 0) {
-			ct_error_prefix("'%s'", o->model_path);
-			goto out;
-		}
+		m = mf.head;
+		memset(&mf.head, 0, sizeof mf.head);
+		prov = mf.prov;
+		nprov = mf.nprov;
+		mf.prov = NULL;
+		mf.nprov = 0;
+		ct_model_close(&mf);
 	}
 	ct_explain_fusion fu;
 	if (ct_explain_fusion_read(prov, nprov, &fu) < 0) {

@@ -2,6 +2,8 @@
 #include "image/phantom.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/str.h"
+#include "io/outfile.h"
 #include "image/codec.h"
 
 #include <dirent.h>
@@ -865,70 +867,6 @@ static int dir_is_empty(const char *dir)
 	return empty;
 }
 
-/* Write a whole text file through a temporary file and rename, like the image writers. */
-static int write_text(const char *path, const char *text, size_t len)
-{
-	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-		return ct_error("path too long '%s'", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return ct_error_errno("cannot create '%s'", tmp);
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		return ct_error_errno("cannot open '%s'", tmp);
-	}
-	int bad = fwrite(text, 1, len, f) != len;
-	bad |= fclose(f) != 0;
-	if (bad) {
-		unlink(tmp);
-		return ct_error_errno("cannot write '%s'", path);
-	}
-	if (chmod(tmp, 0644) < 0 || rename(tmp, path) < 0) {
-		ct_error_errno("cannot rename '%s' to '%s'", tmp, path);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-typedef struct strbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-} strbuf;
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int k = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= sizeof line) {
-		b->oom = 1;
-		return;
-	}
-	if (b->n + (size_t)k + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->n + (size_t)k + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, line, (size_t)k + 1);
-	b->n += (size_t)k;
-}
-
 typedef struct set_ctx {
 	const ct_phantom_set *s;
 	const char *dir;
@@ -1072,17 +1010,17 @@ int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 		rc = parallel_items((long)s->patients * k, set_item, &x);
 
 	/* patients.tsv: the layout of the real data set's table. */
-	strbuf b = { 0 };
+	ct_strbuf b = { 0 };
 	char name[64];
 	if (rc == 0) {
-		sb_printf(&b, "file\tclass\tpatient\n");
+		ct_strbuf_printf(&b, "file\tclass\tpatient\n");
 		for (int p = 0; p < s->patients; p++)
 			for (int j = 0; j < k; j++) {
 				file_name(&x, p, j, name, sizeof name);
-				sb_printf(&b, "%s\t%s\tP%04d\n", name, class_name[les[p]], p + 1);
+				ct_strbuf_printf(&b, "%s\t%s\tP%04d\n", name, class_name[les[p]], p + 1);
 			}
 		snprintf(path, sizeof path, "%s/patients.tsv", dir);
-		rc = b.oom ? ct_error("out of memory") : write_text(path, b.p, b.n);
+		rc = b.oom ? ct_error("out of memory") : ct_write_file_atomic(path, b.p, b.n);
 	}
 
 	/* COVID-CT style lists: SPLIT/<Part>TXT/<part><class>.txt, one file name a line. */
@@ -1096,14 +1034,14 @@ int ct_phantom_write_set(const char *dir, const ct_phantom_set *s)
 				if (les[p] == c && spl[p] == part)
 					for (int j = 0; j < k; j++) {
 						file_name(&x, p, j, name, sizeof name);
-						sb_printf(&b, "%s\n", name);
+						ct_strbuf_printf(&b, "%s\n", name);
 					}
 			snprintf(path, sizeof path, "%s/%s/%s%s.txt", s->split_dir, split_dir[part],
 				 split_prefix[part], class_name[c]);
-			rc = b.oom ? ct_error("out of memory") : write_text(path, b.n ? b.p : "", b.n);
+			rc = b.oom ? ct_error("out of memory") : ct_write_file_atomic(path, b.n ? b.p : "", b.n);
 		}
 	}
-	free(b.p);
+	ct_strbuf_release(&b);
 	if (rc < 0)
 		remove_set(&x, dir, les);
 	free(les);

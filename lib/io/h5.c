@@ -2,6 +2,8 @@
  * datasets, strings and attributes. */
 #include "io/h5.h"
 #include "core/error.h"
+#include "core/sha256.h"
+#include "core/str.h"
 #include "io/target.h"
 
 #include <hdf5_hl.h>
@@ -58,14 +60,6 @@ hid_t ct_h5_native(ct_dtype t)
 	return H5I_INVALID_HID;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		ct_error("out of memory");
-	return p;
-}
-
 /* An HDF5 file on standard input is held in memory whole: refuse more than this (a pipe
  * from /dev/zero would otherwise grow until memory runs out). */
 #define CT_MAX_STDIN_BYTES (16LL << 30)
@@ -112,6 +106,59 @@ static int slurp_stdin(unsigned char **buf, size_t *len)
 	return 0;
 }
 
+/* Standard input is read once, on the first open of "-", and held for the life of the
+ * process: a tool that opens its input more than once (the model file: head, curves,
+ * fine-tuned layers) then reads the same bytes each time, as it would from a named file. */
+static unsigned char *stdin_buf;
+static size_t stdin_len;
+static int stdin_state; /* 0 not read yet, 1 held, -1 failed (the error was reported) */
+
+static int stdin_image(const unsigned char **buf, size_t *len)
+{
+	if (stdin_state == 0) {
+		stdin_state = -1;
+		if (isatty(STDIN_FILENO))
+			return ct_error("standard input is a terminal, expected an HDF5 file");
+		unsigned char *p = NULL;
+		size_t n = 0;
+		if (slurp_stdin(&p, &n) < 0)
+			return -1;
+		if (n == 0) {
+			free(p);
+			return ct_error("'-': standard input is empty");
+		}
+		if (n < 8 || memcmp(p, hdf5_magic, 8)) {
+			free(p);
+			return ct_error("'-': standard input is not an HDF5 file");
+		}
+		stdin_buf = p;
+		stdin_len = n;
+		stdin_state = 1;
+	}
+	if (stdin_state < 0)
+		return ct_error("'-': standard input could not be read");
+	*buf = stdin_buf;
+	*len = stdin_len;
+	return 0;
+}
+
+int ct_h5_stdin_image(const unsigned char **buf, size_t *len)
+{
+	return stdin_image(buf, len);
+}
+
+int ct_h5_sha256(const char *path, char hex[65])
+{
+	if (strcmp(path, "-"))
+		return ct_sha256_file(path, hex);
+	const unsigned char *buf;
+	size_t len;
+	if (stdin_image(&buf, &len) < 0)
+		return -1;
+	ct_sha256_buf(buf, len, hex);
+	return 0;
+}
+
 /* Check a file just opened for reading: `trailer` is the whole-file check's result (1 matched,
  * 0 absent). A file written with checksums has both the trailer and the objects' content_sha256:
  * the trailer covers everything, so the objects need no second pass; a checksummed file
@@ -141,30 +188,18 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	if (!strcmp(path, "-")) {
 		if (flags != H5F_ACC_RDONLY)
 			return ct_error("cannot update standard input in place");
-		if (isatty(STDIN_FILENO))
-			return ct_error("standard input is a terminal, expected an HDF5 file");
-		unsigned char *buf = NULL;
-		size_t len = 0;
-		if (slurp_stdin(&buf, &len) < 0)
+		const unsigned char *buf;
+		size_t len;
+		if (stdin_image(&buf, &len) < 0)
 			return -1;
-		if (len == 0) {
-			free(buf);
-			return ct_error("'-': standard input is empty");
-		}
-		if (len < 8 || memcmp(buf, hdf5_magic, 8)) {
-			free(buf);
-			return ct_error("'-': standard input is not an HDF5 file");
-		}
 		int trailer = ct_h5_verify_enabled() ? ct_h5_trailer_check_buf(buf, len) : 0;
-		if (trailer < 0) {
-			free(buf);
+		if (trailer < 0)
 			return ct_error_prefix("'-'");
-		}
-		h->file = H5LTopen_file_image(buf, len, 0);
-		free(buf);
+		/* HDF5 reads the held image in place, read-only: no copy, and the image outlives it */
+		h->file = H5LTopen_file_image((void *)buf, len, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
-		h->path = xstrdup("-");
+		h->path = ct_strdup("-");
 		note_opened("-");
 		if (!h->path || verify_open(h, trailer) < 0)
 			return -1;
@@ -190,7 +225,7 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	h->file = H5Fopen(path, flags, H5P_DEFAULT);
 	if (h->file < 0)
 		return ct_error("'%s': unreadable HDF5 file (truncated or corrupt)", path);
-	h->path = xstrdup(path);
+	h->path = ct_strdup(path);
 	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h, trailer) < 0))
 		return -1;
 	return 0;
@@ -248,7 +283,7 @@ int ct_h5_create(ct_h5 *h, const char *path, int force)
 		return ct_error("refusing to write an HDF5 file to a terminal (redirect standard output)");
 	if (strcmp(path, "-") && ct_target_claim(&h->out, path, force) < 0)
 		return -1;
-	if (!(h->path = xstrdup(path))) {
+	if (!(h->path = ct_strdup(path))) {
 		ct_target_abort(&h->out);
 		return -1;
 	}
@@ -333,7 +368,7 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 	int nonempty = fstat(fd, &st) == 0 && st.st_size > 0;
 	close(fd);
 	h->tmp = h->out.tmp;
-	if (!(h->path = xstrdup(path))) {
+	if (!(h->path = ct_strdup(path))) {
 		ct_h5_abort(h);
 		return -1;
 	}
@@ -876,7 +911,7 @@ int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
 			rc = ct_error("cannot read dataset '%s' (truncated or corrupt)", name);
 		} else {
 			for (hssize_t i = 0; i < n && rc == 0; i++)
-				if (!(res[i] = xstrdup(tmp[i] ? tmp[i] : "")))
+				if (!(res[i] = ct_strdup(tmp[i] ? tmp[i] : "")))
 					rc = -1;
 			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
 		}
@@ -1010,7 +1045,7 @@ int ct_h5_get_str(hid_t obj, const char *name, char **v)
 		if (H5Aread(a, mt, &p) < 0)
 			rc = ct_error("cannot read attribute '%s'", name);
 		else
-			*v = xstrdup(p ? p : "");
+			*v = ct_strdup(p ? p : "");
 		if (p)
 			H5free_memory(p);
 		H5Tclose(mt);

@@ -45,6 +45,11 @@ int ct_h5_create_partial(ct_h5 *h, const char *path, int force, int resume, int 
 int ct_h5_commit(ct_h5 *h);
 /* Abandon a created file (removes the temporary file); close a read file. */
 void ct_h5_abort(ct_h5 *h);
+/* The bytes of standard input, read on the first call (or the first ct_h5_open of "-") and
+ * held for the life of the process, so "-" can be opened again and hashed. */
+int ct_h5_stdin_image(const unsigned char **buf, size_t *len);
+/* SHA-256 of an input file's bytes as hex; "-": of standard input's (held, as above). */
+int ct_h5_sha256(const char *path, char hex[65]);
 /* Close a read file; close a created file keeping its temporary file (a partial file to
  * resume) and releasing the claim on the output. */
 void ct_h5_close(ct_h5 *h);
@@ -112,12 +117,14 @@ int ct_h5_write_rows_z(hid_t dset, int64_t start, const ct_tensor *rows, int com
 int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress);
 int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out);
 
-/* 1-d string datasets (variable-length UTF-8 when written; fixed or variable when read). */
+/* 1-d string datasets: written fixed-length UTF-8, NUL-padded to the longest string (not
+ * variable-length: HDF5 1.10 crashes on a corrupt global heap); read fixed or variable. Bytes
+ * that are not valid UTF-8 are stored as \xNN (docs/formats.md). */
 int ct_h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n);
 int ct_h5_read_strings(hid_t loc, const char *name, char ***s, int64_t *n);
 void ct_strings_free(char **s, int64_t n);
 
-/* Attributes on a file, group or dataset (scalar). */
+/* Attributes on a file, group or dataset (scalar); strings written fixed-length UTF-8 as above. */
 int ct_h5_attr_exists(hid_t obj, const char *name);
 int ct_h5_set_str(hid_t obj, const char *name, const char *v);
 int ct_h5_set_int(hid_t obj, const char *name, int64_t v);

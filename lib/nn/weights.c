@@ -2,6 +2,7 @@
 #include "nn/weights.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/str.h"
 #include "io/h5.h"
 
 #include <hdf5.h>
@@ -15,15 +16,6 @@
 /* HDF5's object header limits an attribute to 64 KiB; Keras splits longer
  * string lists into name0, name1, ... (save_attributes_to_hdf5_group). */
 #define ATTR_LIMIT 64000
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
 
 static void strings_free(char **s, int n)
 {
@@ -243,7 +235,7 @@ static int load_layers(ct_weights *w, hid_t base)
 int ct_weights_load(ct_weights *w, const char *path)
 {
 	memset(w, 0, sizeof *w);
-	if (strcmp(path, "-") && ct_sha256_file(path, w->sha256) < 0)
+	if (ct_h5_sha256(path, w->sha256) < 0)
 		return -1;
 	ct_h5 h;
 	if (ct_h5_open(&h, path) < 0) {
@@ -344,7 +336,7 @@ static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl, hid_t gcpl, hi
 			break;
 		}
 		/* the inner groups of "conv2d_1/kernel:0", untimed like the rest */
-		char *path = xstrdup(t->name);
+		char *path = ct_strdup(t->name);
 		for (char *sl = path ? strchr(path, '/') : NULL; sl && rc == 0; sl = strchr(sl + 1, '/')) {
 			*sl = 0;
 			if (path[0] && H5Lexists(g, path, H5P_DEFAULT) <= 0) {
@@ -513,7 +505,7 @@ ct_wlayer *ct_weights_add_layer(ct_weights *w, const char *name)
 		return NULL;
 	ct_wlayer *l = &w->layers[w->nlayers];
 	memset(l, 0, sizeof *l);
-	if (!(l->name = xstrdup(name))) {
+	if (!(l->name = ct_strdup(name))) {
 		ct_error("out of memory");
 		return NULL;
 	}
@@ -535,7 +527,7 @@ ct_wtensor *ct_wlayer_add(ct_wlayer *l, const char *weight_name, int ndim, const
 		ct_error_prefix("weight '%s'", weight_name);
 		return NULL;
 	}
-	if (!(t->name = xstrdup(weight_name))) {
+	if (!(t->name = ct_strdup(weight_name))) {
 		ct_tensor_free(&t->t);
 		ct_error("out of memory");
 		return NULL;

@@ -455,10 +455,15 @@ int ct_ft_apply(const char *model_path, const char *features_path, ct_features *
 	ct_h5 h;
 	if (ct_h5_open(&h, model_path) < 0)
 		return -1;
-	if (!ct_h5_exists(h.file, "finetune")) {
-		ct_h5_close(&h);
+	int rc = ct_ft_apply_file(h.file, model_path, features_path, f);
+	ct_h5_close(&h);
+	return rc;
+}
+
+int ct_ft_apply_file(hid_t model_file, const char *model_path, const char *features_path, ct_features *f)
+{
+	if (!ct_h5_exists(model_file, "finetune"))
 		return 0;
-	}
 	int rc = 0;
 	int64_t nsrc = 0;
 	char *backbone = NULL, *cut = NULL, *outl = NULL;
@@ -467,7 +472,7 @@ int ct_ft_apply(const char *model_path, const char *features_path, ct_features *
 	ct_subnet *sn = NULL;
 	ct_actfile a = { 0 };
 	float *x = NULL, *y = NULL;
-	hid_t g = H5Gopen2(h.file, "finetune", H5P_DEFAULT), sg = H5I_INVALID_HID;
+	hid_t g = H5Gopen2(model_file, "finetune", H5P_DEFAULT), sg = H5I_INVALID_HID;
 	if (g < 0 || ct_h5_get_int(g, "sources", &nsrc) < 0) {
 		rc = ct_error("'%s': bad /finetune group", model_path);
 		goto out;
@@ -551,6 +556,5 @@ out:
 		H5Gclose(sg);
 	if (g >= 0)
 		H5Gclose(g);
-	ct_h5_close(&h);
 	return rc;
 }

@@ -60,6 +60,9 @@ int ct_ft_write(hid_t file, ct_ft_source *src, int nsrc, char *const *backbones,
  * must hold the cut activations of the model's single source) by the fine-tuned layers'
  * pooled outputs. Returns 0 (also when the model has no /finetune) or -1. */
 int ct_ft_apply(const char *model_path, const char *features_path, ct_features *f);
+/* The same on an open model file (train/modelfile.h ct_model_apply_finetune); model_path names
+ * it in errors. */
+int ct_ft_apply_file(hid_t model_file, const char *model_path, const char *features_path, ct_features *f);
 
 /* dL/dx of the rows of the last ct_head_loss call made with gradients (rows x d), from the
  * same scratch: the head's input gradient that fine-tuning sends down the backbone. */

@@ -12,8 +12,8 @@
 #include "core/rng.h"
 #include "data/features.h"
 #include "image/codec.h"
-#include "metrics/report.h"
-#include "metrics/score.h"
+#include "eval/report.h"
+#include "eval/score.h"
 #include "train/train.h"
 
 #include <cjson/cJSON.h>

@@ -10,7 +10,7 @@
 #include "metrics/audit.h"
 #include "metrics/bysource.h"
 #include "metrics/metrics.h"
-#include "train/head.h"
+#include "train/modelfile.h"
 
 #include <stdio.h>
 
@@ -31,21 +31,9 @@ typedef struct ct_score_opts {
 	const char *audit;     /* images file (ct-convert) for the shortcut audit (audit.h), or NULL */
 } ct_score_opts;
 
-/* Training curves of a model file (NULL series when absent). */
-typedef struct ct_curves {
-	int epochs;
-	double *train_loss, *val_loss, *train_acc, *val_acc;
-	int best_epoch;        /* 1-based; 0 when unknown */
-} ct_curves;
-
-/* Read the training curves documented for model files; returns 1 and fills c when present,
- * 0 when the file has none, -1 on a malformed curve group. */
-int ct_curves_read(hid_t model_file, ct_curves *c);
-void ct_curves_free(ct_curves *c);
-
 typedef struct ct_scored {
 	char *model_path, *features_path;
-	char model_sha256[65], features_sha256[65];  /* "" for stdin */
+	char model_sha256[65], features_sha256[65];  /* of the bytes read (stdin's too) */
 	ct_samples s;          /* every row of the features file */
 	int nclasses;
 	float *probs;          /* n x K */

@@ -1,5 +1,5 @@
 /* report.c - the self-contained HTML evaluation report with inline SVG plots (report.h). */
-#include "metrics/report.h"
+#include "eval/report.h"
 #include "core/error.h"
 
 #include <cjson/cJSON.h>

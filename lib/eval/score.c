@@ -1,7 +1,6 @@
 /* score.c - applying a model to a features file, the threshold, the evaluation of a split,
  * and the scores file, TSV and JSON summary (score.h). */
-#include "metrics/score.h"
-
+#include "eval/score.h"
 #include "data/preprocessing.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -12,81 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- training curves ---- */
-
-void ct_curves_free(ct_curves *c)
-{
-	free(c->train_loss);
-	free(c->val_loss);
-	free(c->train_acc);
-	free(c->val_acc);
-	memset(c, 0, sizeof *c);
-}
-
-/* A 1-d float64 series of length n (or any length when *n < 0) named one of names. */
-static int read_series(hid_t g, const char *const *names, int *n, double **out)
-{
-	*out = NULL;
-	for (; *names; names++) {
-		if (!ct_h5_exists(g, *names))
-			continue;
-		ct_tensor t = { 0 };
-		if (ct_h5_read(g, *names, CT_F64, &t) < 0)
-			return -1;
-		if (t.ndim != 1 || (*n >= 0 && t.shape[0] != *n)) {
-			ct_tensor_free(&t);
-			return ct_error("training curve '%s' has the wrong length", *names);
-		}
-		*n = (int)t.shape[0];
-		*out = malloc(((size_t)*n + 1) * sizeof **out);
-		if (!*out) {
-			ct_tensor_free(&t);
-			return ct_error("out of memory");
-		}
-		memcpy(*out, t.data, (size_t)*n * sizeof **out);
-		ct_tensor_free(&t);
-		return 0;
-	}
-	return 0;
-}
-
-int ct_curves_read(hid_t f, ct_curves *c)
-{
-	memset(c, 0, sizeof *c);
-	static const char *const groups[] = { "training", "history", "curves", NULL };
-	static const char *const tl[] = { "train_loss", "loss", NULL }, *const vl[] = { "val_loss", NULL },
-				 *const ta[] = { "train_acc", "train_accuracy", "accuracy", "acc", NULL },
-				 *const va[] = { "val_acc", "val_accuracy", NULL };
-	for (int k = 0; groups[k]; k++) {
-		if (!ct_h5_exists(f, groups[k]))
-			continue;
-		hid_t g = H5Gopen2(f, groups[k], H5P_DEFAULT);
-		if (g < 0)
-			continue;
-		int n = -1, rc = 0;
-		if (read_series(g, tl, &n, &c->train_loss) < 0 || read_series(g, vl, &n, &c->val_loss) < 0 ||
-		    read_series(g, ta, &n, &c->train_acc) < 0 || read_series(g, va, &n, &c->val_acc) < 0)
-			rc = -1;
-		int64_t best = 0;
-		if (rc == 0 && ct_h5_attr_exists(g, "best_epoch") && ct_h5_get_int(g, "best_epoch", &best) == 0)
-			c->best_epoch = best >= 1 && best <= n ? (int)best : 0;
-		if (rc == 0 && c->best_epoch == 0 && ct_h5_attr_exists(f, "best_epoch") &&
-		    ct_h5_get_int(f, "best_epoch", &best) == 0)
-			c->best_epoch = best >= 1 && best <= n ? (int)best : 0;
-		H5Gclose(g);
-		if (rc < 0) {
-			ct_curves_free(c);
-			return ct_error_prefix("group '%s'", groups[k]);
-		}
-		if (n > 0 && (c->train_loss || c->val_loss || c->train_acc || c->val_acc)) {
-			c->epochs = n;
-			return 1;
-		}
-		ct_curves_free(c);
-	}
-	return 0;
-}
 
 /* ---- running ---- */
 
@@ -117,10 +41,7 @@ static int in_split(const char *row_split, const char *split)
 
 static int hash_file(const char *path, char hex[65])
 {
-	hex[0] = '\0';
-	if (!strcmp(path, "-"))
-		return 0;
-	return ct_sha256_file(path, hex);
+	return ct_h5_sha256(path, hex);
 }
 
 /* Metrics per source of the evaluated split (bysource.h). */
@@ -150,48 +71,41 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	r->positive = -1;
 	r->threshold = NAN;
 	r->youden_j = NAN;
-	ct_head m;
+	ct_model mf;
 	ct_features f;
-	memset(&m, 0, sizeof m);
+	memset(&mf, 0, sizeof mf);
 	memset(&f, 0, sizeof f);
-	int rc = 0;
+	const ct_head *mh = &mf.head;
 	r->model_path = strdup(model_path);
 	r->features_path = strdup(features_path);
 	if (!r->model_path || !r->features_path) {
 		ct_error("out of memory");
 		goto fail;
 	}
-	if (ct_head_load(model_path, &m) < 0)
+	/* the model file, read once: head, provenance, training curves, fine-tuned layers */
+	if (ct_model_open(&mf, model_path) < 0)
 		goto fail;
-	r->kind = m.kind;
-	r->d_in = m.d_in;
-	r->hidden = m.hidden;
-	/* provenance and training curves of the model file */
-	ct_h5 h;
-	if (ct_h5_open(&h, model_path) < 0)
-		goto fail;
-	if (ct_provenance_read(h.file, &r->model_prov, &r->nmodel_prov) < 0)
-		rc = -1;
-	int cr = rc == 0 ? ct_curves_read(h.file, &r->curves) : 0;
-	if (cr < 0)
-		rc = -1;
-	r->has_curves = cr == 1;
-	ct_h5_close(&h);
-	if (rc < 0) {
-		ct_error_prefix("'%s'", model_path);
-		goto fail;
-	}
+	r->kind = mh->kind;
+	r->d_in = mh->d_in;
+	r->hidden = mh->hidden;
+	r->model_prov = mf.prov;
+	r->nmodel_prov = mf.nprov;
+	mf.prov = NULL;
+	mf.nprov = 0;
+	r->curves = mf.curves;
+	r->has_curves = mf.has_curves;
+	memset(&mf.curves, 0, sizeof mf.curves);
 	if (hash_file(model_path, r->model_sha256) < 0 || ct_features_read(features_path, &f) < 0 ||
 	    hash_file(features_path, r->features_sha256) < 0)
 		goto fail;
 	/* a fine-tuned model: its own layers above the cut give the features */
-	if (ct_ft_apply(model_path, features_path, &f) < 0)
+	if (ct_model_apply_finetune(&mf, features_path, &f) < 0)
 		goto fail;
-	if (ct_head_check(&m, &f) < 0) {
+	if (ct_head_check(mh, &f) < 0) {
 		ct_error_prefix("features '%s' do not fit model '%s'", features_path, model_path);
 		goto fail;
 	}
-	const int K = m.nclasses;
+	const int K = mh->nclasses;
 	const int64_t n = f.s.n;
 	r->nclasses = K;
 	r->probs = malloc(((size_t)n * (size_t)K + 1) * sizeof *r->probs);
@@ -200,7 +114,7 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 		ct_error("out of memory for %lld x %d probabilities", (long long)n, K);
 		goto fail;
 	}
-	if (n > 0 && ct_head_predict(&m, f.x.data, n, r->probs) < 0)
+	if (n > 0 && ct_head_predict(mh, f.x.data, n, r->probs) < 0)
 		goto fail;
 
 	/* positive class and threshold */
@@ -321,11 +235,11 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 		goto fail;
 	}
 	ct_features_free(&f);
-	ct_head_free(&m);
+	ct_model_close(&mf);
 	return 0;
 fail:
 	ct_features_free(&f);
-	ct_head_free(&m);
+	ct_model_close(&mf);
 	ct_scored_free(r);
 	return -1;
 }

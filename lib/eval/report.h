@@ -5,7 +5,7 @@
 #ifndef CT_REPORT_H
 #define CT_REPORT_H
 
-#include "metrics/score.h"
+#include "eval/score.h"
 
 #include <stdio.h>
 

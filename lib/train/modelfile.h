@@ -1,0 +1,71 @@
+/* modelfile.h - the model file (kind "model", docs/formats.md): the one module that creates,
+ * writes, commits, opens, validates and reads it. Its groups are written by their owners
+ * (/head and /blocks: head.h; /training and /cv: train.h; /finetune: finetune.h) and put
+ * together only here; a tool never writes a model attribute itself. A model file is opened
+ * once: the head, provenance and training curves are read, and the file stays open for the
+ * fine-tuned layers, so "-" (standard input) works like a named file. */
+#ifndef CT_MODELFILE_H
+#define CT_MODELFILE_H
+
+#include "data/dataset.h"
+#include "io/h5.h"
+#include "train/finetune.h"
+#include "train/head.h"
+#include "train/train.h"
+
+/* Training curves as read back from a model file (NULL series when absent). */
+typedef struct ct_curves {
+	int epochs;
+	double *train_loss, *val_loss, *train_acc, *val_acc;
+	int best_epoch;        /* 1-based; 0 when unknown */
+} ct_curves;
+
+/* Read the training curves of an open model file (group /training, or Keras' /history or
+ * /curves); returns 1 and fills c when present, 0 when the file has none, -1 on a malformed
+ * curve group. */
+int ct_curves_read(hid_t model_file, ct_curves *c);
+void ct_curves_free(ct_curves *c);
+
+/* ---- writing ---- */
+
+/* What a trained model file holds; NULL / 0 for the parts a run did not make. */
+typedef struct ct_model_parts {
+	const ct_head *head;          /* with class names and blocks */
+	const ct_train_log *log;      /* the kept run's curves */
+	const char *validation;       /* how the validation rows were chosen (/training attribute) */
+	const ct_cv_result *cv;       /* --cv */
+	ct_ft_source *ft;             /* --finetune: one source per backbone */
+	int nft;
+	char *const *ft_backbones, *const *ft_base_sha;
+} ct_model_parts;
+
+/* Create the output (io/h5.h ct_h5_create: claimed, temporary until committed). */
+int ct_model_create(ct_h5 *h, const char *path, int force);
+/* Stamp the file (kind "model", run, the input's provenance) and write every part. */
+int ct_model_write(ct_h5 *h, const ct_run *run, char *const *upstream, int64_t nup, const ct_model_parts *p);
+/* Commit (rename into place) or abandon: ct_h5_commit / ct_h5_abort. */
+int ct_model_commit(ct_h5 *h);
+void ct_model_abort(ct_h5 *h);
+
+/* ---- reading ---- */
+
+typedef struct ct_model {
+	ct_h5 h;               /* open until ct_model_close */
+	ct_head head;
+	char **prov;           /* provenance lines */
+	int64_t nprov;
+	ct_curves curves;
+	int has_curves;
+} ct_model;
+
+/* Open and validate a model file: kind "model", the head, its provenance and curves. Errors
+ * name the file. */
+int ct_model_open(ct_model *m, const char *path);
+/* If the model has fine-tuned layers (/finetune), replace the features of f (read from
+ * features_path, the cut activations of the model's single source) by their pooled outputs.
+ * Returns 0 (also without /finetune) or -1. */
+int ct_model_apply_finetune(ct_model *m, const char *features_path, ct_features *f);
+/* Close and free; safe on a zeroed struct and after a failed open. */
+void ct_model_close(ct_model *m);
+
+#endif
