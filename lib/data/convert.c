@@ -1012,6 +1012,12 @@ static int convert_page_lung(const ct_tensor *page, const ct_convert_opts *o, ct
 	return rc;
 }
 
+static int intensity_row(void *ctx, int64_t y, float *dst)
+{
+	ct_intensity_row(ctx, y, dst);
+	return 0;
+}
+
 static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int hu, ct_tensor *out, ct_tensor *mask,
 			int *lost)
 {
@@ -1024,12 +1030,23 @@ static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int 
 		hu_opts.intensity.offset = 0.0;
 		o = &hu_opts;
 	}
-	if (lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost) < 0 : ct_intensity_apply(page, &o->intensity, &f) < 0) {
+	int rc;
+	if (lung_wanted(o)) {
+		if (convert_page_lung(page, o, &f, mask, lost) < 0) {
+			ct_tensor_free(&f);
+			return -1;
+		}
+		rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
 		ct_tensor_free(&f);
-		return -1;
+	} else {
+		/* row by row from the decoded pixels: the image never exists as floats (a
+		 * 9999 x 9999 grey PNG costs its 100 MB of bytes, not 1.2 GB of RGB floats) */
+		ct_intensity_map m;
+		rc = ct_intensity_prepare(page, &o->intensity, &m);
+		if (rc == 0)
+			rc = ct_resize_rows(page->shape[0], page->shape[1], o->intensity.channels, intensity_row, &m,
+					    o->height, o->width, o->fit, o->filter, 0.0f, &r);
 	}
-	int rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
-	ct_tensor_free(&f);
 	if (rc < 0) {
 		ct_tensor_free(mask);
 		return -1;
