@@ -7,6 +7,7 @@
 #include "data/extract.h"
 #include "data/features.h"
 #include "data/shard.h"
+#include "io/inputs.h"
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/weights.h"
@@ -85,8 +86,11 @@ static void fingerprint(const ct_images *in, const char *wsha, const char *setti
 	free(id);
 	/* the pixels themselves, through their checksum (io/h5.h), where the input has one */
 	char *sum = NULL;
+	char file_sha[65];
 	if (ct_h5_get_str(in->dset, "content_sha256", &sum) == 0)
 		ct_sha256_update(&s, sum, strlen(sum));
+	else if (ct_inputs_get(in->h.path, file_sha)) /* no checksums (older or foreign file): its bytes */
+		ct_sha256_update(&s, file_sha, strlen(file_sha));
 	free(sum);
 	ct_sha256_update(&s, wsha, strlen(wsha));
 	ct_sha256_update(&s, settings, strlen(settings));

@@ -937,6 +937,7 @@ typedef struct conv_item {
 	char series[65];   /* sha256 of folder + SeriesInstanceUID ("" when none): never written */
 	int has_pos, instance;
 	double pos[3], normal[3];
+	char sha[65];      /* SHA-256 of the file's bytes, "" when unreadable */
 } conv_item;
 
 static int to_u8(ct_tensor *r, ct_tensor *out)
@@ -1151,6 +1152,33 @@ static int decode_source(const ct_source *src, const ct_convert_opts *o, conv_it
 	return 0;
 }
 
+/* SHA-256 of a decoded source's bytes for the provenance (a second read, from the page cache):
+ * a regular file only, as the decoders read; "" when it cannot be read. */
+static void hash_source(const char *path, char hex[65])
+{
+	hex[0] = '\0';
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return;
+	ct_sha256 s;
+	uint8_t d[32];
+	unsigned char buf[65536];
+	ssize_t r;
+	ct_sha256_init(&s);
+	while ((r = read(fd, buf, sizeof buf)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return;
+		}
+		ct_sha256_update(&s, buf, (size_t)r);
+	}
+	close(fd);
+	ct_sha256_final(&s, d);
+	ct_sha256_hex(d, hex);
+}
+
 static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_item *it)
 {
 	decoded d;
@@ -1160,6 +1188,7 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 		decoded_free(&d);
 		return;
 	}
+	hash_source(src->path, it->sha);
 	it->pages = calloc((size_t)d.npages + 1, sizeof *it->pages);
 	it->masks = calloc((size_t)d.npages + 1, sizeof *it->masks);
 	if (!it->pages || !it->masks) {
@@ -1336,6 +1365,20 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			o->progress(o->progress_ctx, ++done, n);
 		}
 	}
+
+	ct_sha256 sh;
+	uint8_t dg[32];
+	ct_sha256_init(&sh);
+	for (int64_t i = 0; i < n; i++) {
+		char name[4096];
+		source_name(&src->v[i], o, name, sizeof name);
+		ct_sha256_update(&sh, name, strlen(name) + 1);
+		ct_sha256_update(&sh, items[i].sha, strlen(items[i].sha));
+		ct_sha256_update(&sh, "\n", 1);
+	}
+	ct_sha256_final(&sh, dg);
+	ct_sha256_hex(dg, out->sources_sha256);
+	out->nsources = n;
 
 	int rc = 0;
 	int64_t total = 0, nbad = 0;

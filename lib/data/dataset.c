@@ -1,5 +1,6 @@
 /* dataset.c - sample metadata, root attributes, provenance, and the images reader. */
 #include "data/dataset.h"
+#include "io/inputs.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -181,19 +182,27 @@ int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *
 	    ct_h5_set_str(file, "params", run->params ? run->params : "{}") < 0)
 		return -1;
 	char *cmd = json_quote(run->command ? run->command : "");
-	if (!cmd)
+	/* the input files read so far and their digests (io/inputs.h) */
+	char *inputs = ct_inputs_json();
+	if (!cmd) {
+		free(inputs);
 		return ct_error("out of memory");
-	size_t len = strlen(cmd) + strlen(run->tool) + strlen(kind) + (run->params ? strlen(run->params) : 2) + 128;
+	}
+	size_t len = strlen(cmd) + strlen(run->tool) + strlen(kind) + (run->params ? strlen(run->params) : 2) +
+		     (inputs ? strlen(inputs) : 0) + 128;
 	char *entry = malloc(len);
 	char **all = calloc((size_t)nup + 1, sizeof *all);
 	if (!entry || !all) {
 		free(cmd);
+		free(inputs);
 		free(entry);
 		free(all);
 		return ct_error("out of memory");
 	}
-	snprintf(entry, len, "{\"tool\":\"%s\",\"version\":\"%s\",\"kind\":\"%s\",\"command\":%s,\"params\":%s}",
-		 run->tool, CT_VERSION, kind, cmd, run->params ? run->params : "{}");
+	snprintf(entry, len, "{\"tool\":\"%s\",\"version\":\"%s\",\"kind\":\"%s\",\"command\":%s,\"params\":%s%s%s}",
+		 run->tool, CT_VERSION, kind, cmd, run->params ? run->params : "{}", inputs ? ",\"inputs\":" : "",
+		 inputs ? inputs : "");
+	free(inputs);
 	for (int64_t i = 0; i < nup; i++)
 		all[i] = upstream[i];
 	all[nup] = entry;
