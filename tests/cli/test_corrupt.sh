@@ -110,5 +110,12 @@ r=$(run_all "$D/model.h5" ct-score "$D/m.h5" "$D/feat.h5" --bootstrap 0 -o "$D/o
 ok "unverified: ct-score on $N damaged model files, no crash (${r% *})" [ "${r% *}" = 0 ]
 r=$(run_all "$D/img.h5" "$D/feat" --weights "$D/w.h5" "$D/m.h5" -o "$D/out.h5")
 ok "unverified: ct-features on $N damaged images files, no crash (${r% *})" [ "${r% *}" = 0 ]
+# a kept mutant that crashes HDF5 itself (tests/corrupt/README.md): the checksums stop it first
+unset CT_NO_VERIFY
+CRASHER=$T_TOP/tests/corrupt/attr-header-crash.h5
+status 1 "ct-info refuses a kept HDF5 crasher" timeout 60 ct-info "$CRASHER"
+err_has "does not match its checksum" "... by its checksum, before HDF5 parses it"
+status 1 "ct-split refuses it too" timeout 60 ct-split "$CRASHER" -o "$D/out.h5" -q
+err_has "does not match its checksum" "... by its checksum"
 [ -s "$D/crashes" ] && sed 's/^/# contained crash: /' "$D/crashes"
 echo "1..$T_N"
