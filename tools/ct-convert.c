@@ -9,6 +9,7 @@
 #include "image/nuisance.h"
 #include "data/shard.h"
 #include "io/h5.h"
+#include "io/inputs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -329,7 +330,10 @@ int main(int argc, char **argv)
 	record_run(argc, argv, nargs, args, &o, &cmdline, &params);
 	ct_run run = { "ct-convert", cmdline, params };
 	hid_t f = h.file;
-	int rc = ct_file_stamp(f, "images", &run, NULL, 0);
+	/* the images read, as one digest over their names and contents (data/convert.h) */
+	int rc = ct_inputs_note(anonymise ? "<path>" : args[0], conv.sources_sha256, conv.nsources);
+	if (rc == 0)
+		rc = ct_file_stamp(f, "images", &run, NULL, 0);
 	if (rc == 0) {
 		hid_t d = ct_h5_create_dataset(f, "images", conv.images.dtype, 4, conv.images.shape, 1, compress);
 		rc = d < 0 ? -1 : ct_h5_write_rows_z(d, 0, &conv.images, compress);

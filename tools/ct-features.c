@@ -7,6 +7,7 @@
 #include "data/extract.h"
 #include "data/features.h"
 #include "data/shard.h"
+#include "io/inputs.h"
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/weights.h"

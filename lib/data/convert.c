@@ -931,6 +931,7 @@ typedef struct conv_item {
 	char series[65];   /* sha256 of folder + SeriesInstanceUID ("" when none): never written */
 	int has_pos, instance;
 	double pos[3], normal[3];
+	char sha[65];      /* SHA-256 of the file's bytes, "" when unreadable */
 } conv_item;
 
 static int to_u8(ct_tensor *r, ct_tensor *out)
@@ -1006,6 +1007,12 @@ static int convert_page_lung(const ct_tensor *page, const ct_convert_opts *o, ct
 	return rc;
 }
 
+static int intensity_row(void *ctx, int64_t y, float *dst)
+{
+	ct_intensity_row(ctx, y, dst);
+	return 0;
+}
+
 static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int hu, ct_tensor *out, ct_tensor *mask,
 			int *lost)
 {
@@ -1018,23 +1025,37 @@ static int convert_page(const ct_tensor *page, const ct_convert_opts *opts, int 
 		hu_opts.intensity.offset = 0.0;
 		o = &hu_opts;
 	}
-	if (lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost) < 0 : ct_intensity_apply(page, &o->intensity, &f) < 0) {
-		ct_tensor_free(&f);
-		return -1;
-	}
-	if (o->equalise_size > 0) {
-		ct_tensor e;
-		int erc = ct_equalise(&f, o->equalise_size, o->equalise_quality, o->fit, o->filter,
-				      o->intensity.channels, &e);
-		ct_tensor_free(&f);
-		if (erc < 0) {
+	int rc;
+	if (lung_wanted(o) || o->equalise_size > 0) {
+		/* whole-image steps: the image as floats at its decoded size */
+		if ((lung_wanted(o) ? convert_page_lung(page, o, &f, mask, lost)
+				    : ct_intensity_apply(page, &o->intensity, &f)) < 0) {
+			ct_tensor_free(&f);
 			ct_tensor_free(mask);
 			return -1;
 		}
-		f = e;
+		if (o->equalise_size > 0) {
+			ct_tensor e;
+			rc = ct_equalise(&f, o->equalise_size, o->equalise_quality, o->fit, o->filter,
+					 o->intensity.channels, &e);
+			ct_tensor_free(&f);
+			if (rc < 0) {
+				ct_tensor_free(mask);
+				return -1;
+			}
+			f = e;
+		}
+		rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
+		ct_tensor_free(&f);
+	} else {
+		/* row by row from the decoded pixels: the image never exists as floats (a
+		 * 9999 x 9999 grey PNG costs its 100 MB of bytes, not 1.2 GB of RGB floats) */
+		ct_intensity_map m;
+		rc = ct_intensity_prepare(page, &o->intensity, &m);
+		if (rc == 0)
+			rc = ct_resize_rows(page->shape[0], page->shape[1], o->intensity.channels, intensity_row, &m,
+					    o->height, o->width, o->fit, o->filter, 0.0f, &r);
 	}
-	int rc = ct_resize(&f, o->height, o->width, o->fit, o->filter, 0.0f, &r);
-	ct_tensor_free(&f);
 	if (rc < 0) {
 		ct_tensor_free(mask);
 		return -1;
@@ -1139,6 +1160,33 @@ static int decode_source(const ct_source *src, const ct_convert_opts *o, conv_it
 	return 0;
 }
 
+/* SHA-256 of a decoded source's bytes for the provenance (a second read, from the page cache):
+ * a regular file only, as the decoders read; "" when it cannot be read. */
+static void hash_source(const char *path, char hex[65])
+{
+	hex[0] = '\0';
+	int fd = ct_open_regular(path, 0);
+	if (fd < 0)
+		return;
+	ct_sha256 s;
+	uint8_t d[32];
+	unsigned char buf[65536];
+	ssize_t r;
+	ct_sha256_init(&s);
+	while ((r = read(fd, buf, sizeof buf)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return;
+		}
+		ct_sha256_update(&s, buf, (size_t)r);
+	}
+	close(fd);
+	ct_sha256_final(&s, d);
+	ct_sha256_hex(d, hex);
+}
+
 static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_item *it)
 {
 	decoded d;
@@ -1148,6 +1196,7 @@ static void convert_one(const ct_source *src, const ct_convert_opts *o, conv_ite
 		decoded_free(&d);
 		return;
 	}
+	hash_source(src->path, it->sha);
 	it->pages = calloc((size_t)d.npages + 1, sizeof *it->pages);
 	it->masks = calloc((size_t)d.npages + 1, sizeof *it->masks);
 	if (!it->pages || !it->masks) {
@@ -1324,6 +1373,20 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 			o->progress(o->progress_ctx, ++done, n);
 		}
 	}
+
+	ct_sha256 sh;
+	uint8_t dg[32];
+	ct_sha256_init(&sh);
+	for (int64_t i = 0; i < n; i++) {
+		char name[4096];
+		source_name(&src->v[i], o, name, sizeof name);
+		ct_sha256_update(&sh, name, strlen(name) + 1);
+		ct_sha256_update(&sh, items[i].sha, strlen(items[i].sha));
+		ct_sha256_update(&sh, "\n", 1);
+	}
+	ct_sha256_final(&sh, dg);
+	ct_sha256_hex(dg, out->sources_sha256);
+	out->nsources = n;
 
 	int rc = 0;
 	int64_t total = 0, nbad = 0;

@@ -110,6 +110,11 @@ typedef struct ct_converted {
 	int64_t lung_not_found; /* images in which no lung field was found (all-zero mask rows) */
 	int64_t nnot_image;  /* DICOM files without pixel data (DICOMDIR, reports), left out */
 	int64_t ndicom, nnifti; /* files of each kind converted */
+	/* digest of the source files, for the provenance: SHA-256 (hex) over every source in
+	 * order, its recorded name (the keyed hash with anonymise), a NUL, the hex SHA-256 of its
+	 * bytes ("" when it could not be read) and a newline; over `nsources` files */
+	char sources_sha256[65];
+	int64_t nsources;
 } ct_converted;
 
 /* Decode and convert every source (OpenMP over files), recognised by content: PNG, JPEG,

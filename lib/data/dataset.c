@@ -1,5 +1,6 @@
 /* dataset.c - sample metadata, root attributes, provenance, and the images reader. */
 #include "data/dataset.h"
+#include "io/inputs.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/str.h"
@@ -158,7 +159,9 @@ int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *
 	    ct_h5_set_str(file, "command", run->command ? run->command : "") < 0 ||
 	    ct_h5_set_str(file, "params", run->params ? run->params : "{}") < 0)
 		return -1;
-	/* this run's provenance line; params are JSON already (cli/opts.h ct_opts_json) */
+	/* this run's provenance line; params are JSON already (cli/opts.h ct_opts_json); the
+	 * input files read so far and their digests (io/inputs.h) */
+	char *inputs = ct_inputs_json();
 	cJSON *o = cJSON_CreateObject();
 	if (o) {
 		cJSON_AddStringToObject(o, "tool", run->tool);
@@ -166,7 +169,10 @@ int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *
 		cJSON_AddStringToObject(o, "kind", kind);
 		cJSON_AddStringToObject(o, "command", run->command ? run->command : "");
 		cJSON_AddRawToObject(o, "params", run->params ? run->params : "{}");
+		if (inputs)
+			cJSON_AddRawToObject(o, "inputs", inputs);
 	}
+	free(inputs);
 	char *entry = o ? ct_json_print(o) : NULL;
 	cJSON_Delete(o);
 	char **all = calloc((size_t)nup + 1, sizeof *all);

@@ -1,6 +1,7 @@
 /* features.c - reading and writing features files and their column blocks. */
 #include "data/features.h"
 #include "core/error.h"
+#include "io/inputs.h"
 #include "core/sha256.h"
 #include "data/activations.h"
 #include "data/shard.h"
@@ -272,8 +273,11 @@ void ct_features_fingerprint(const ct_images *in, const char *wsha, const char *
 	free(id);
 	/* the pixels themselves, through their checksum (io/h5.h), where the input has one */
 	char *sum = NULL;
+	char file_sha[65];
 	if (ct_h5_get_str(in->dset, "content_sha256", &sum) == 0)
 		ct_sha256_update(&s, sum, strlen(sum));
+	else if (ct_inputs_get(in->h.path, file_sha)) /* no checksums (older or foreign file): its bytes */
+		ct_sha256_update(&s, file_sha, strlen(file_sha));
 	free(sum);
 	ct_sha256_update(&s, wsha, strlen(wsha));
 	ct_sha256_update(&s, settings, strlen(settings));

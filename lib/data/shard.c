@@ -83,6 +83,7 @@ char *ct_shard_run_identity(char *const *prov, int64_t nprov)
 	if (!e)
 		return strdup("");
 	cJSON_DeleteItemFromObjectCaseSensitive(e, "command");
+	cJSON_DeleteItemFromObjectCaseSensitive(e, "inputs"); /* a shard's files are its share */
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
 	for (cJSON *it = params ? params->child : NULL, *next; it; it = next) {
 		next = it->next;

@@ -121,8 +121,9 @@ static inline double normalise(double r, ct_intensity_mode mode, const ct_intens
 	return clamp01((r - k0) / k1);
 }
 
-int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *out)
+int ct_intensity_prepare(const ct_tensor *in, const ct_intensity *p, ct_intensity_map *m)
 {
+	memset(m, 0, sizeof *m);
 	if (in->ndim != 3)
 		return ct_error("intensity: expected an h x w x c image, got %d dimensions", in->ndim);
 	if (in->dtype != CT_U8 && in->dtype != CT_U16 && in->dtype != CT_F32)
@@ -199,37 +200,65 @@ int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *ou
 	}
 	double amax = in->dtype == CT_U8 ? 255.0 : in->dtype == CT_U16 ? 65535.0 : 1.0;
 
+	m->in = in;
+	m->p = *p;
+	m->mode = mode;
+	m->k0 = k0;
+	m->k1 = k1;
+	m->amax = amax;
+	m->ncol = ncol;
+	m->alpha = alpha;
+	m->multi = multi;
+	return 0;
+}
+
+void ct_intensity_row(const ct_intensity_map *m, int64_t y, float *o)
+{
+	const ct_tensor *in = m->in;
+	const ct_intensity *p = &m->p;
+	const int64_t w = in->shape[1];
+	const int ncol = m->ncol, alpha = m->alpha, multi = m->multi;
+	const ct_intensity_mode mode = m->mode;
+	const double k0 = m->k0, k1 = m->k1, amax = m->amax;
+	for (int64_t x = 0; x < w; x++) {
+		double v[3];
+		for (int k = 0; k < ncol; k++) {
+			double r = load(in, y, x, k);
+			v[k] = normalise(r, mode, p, k0, k1);
+		}
+		/* Composite over black: black is 0 in the output range, whatever the mode. */
+		if (alpha) {
+			double a = clamp01(load(in, y, x, ncol) / amax);
+			for (int k = 0; k < ncol; k++)
+				v[k] *= a;
+		}
+		float *dst = o + x * p->channels;
+		if (multi) { /* one grey value through three windows */
+			double hu = load(in, y, x, 0) * p->slope + p->offset;
+			double a = alpha ? clamp01(load(in, y, x, 1) / amax) : 1.0;
+			for (int k = 0; k < 3; k++)
+				dst[k] = (float)(a * clamp01((hu - (p->wlevel[k] - p->wwidth[k] / 2.0)) / p->wwidth[k]));
+		} else if (p->channels == ncol) {
+			for (int k = 0; k < ncol; k++)
+				dst[k] = (float)v[k];
+		} else if (p->channels == 3) { /* grey -> 3: replicate */
+			dst[0] = dst[1] = dst[2] = (float)v[0];
+		} else { /* RGB -> 1: ITU-R BT.601 luma, as PIL's convert('L') */
+			dst[0] = (float)clamp01(0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2]);
+		}
+	}
+}
+
+int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *out)
+{
+	ct_intensity_map m;
+	if (ct_intensity_prepare(in, p, &m) < 0)
+		return -1;
+	int64_t h = in->shape[0], w = in->shape[1];
 	if (ct_tensor_alloc3(out, CT_F32, h, w, p->channels) < 0)
 		return ct_error_prefix("intensity");
 	float *o = (float *)out->data;
-	for (int64_t y = 0; y < h; y++) {
-		for (int64_t x = 0; x < w; x++) {
-			double v[3];
-			for (int k = 0; k < ncol; k++) {
-				double r = load(in, y, x, k);
-				v[k] = normalise(r, mode, p, k0, k1);
-			}
-			/* Composite over black: black is 0 in the output range, whatever the mode. */
-			if (alpha) {
-				double a = clamp01(load(in, y, x, ncol) / amax);
-				for (int k = 0; k < ncol; k++)
-					v[k] *= a;
-			}
-			float *dst = o + (y * w + x) * p->channels;
-			if (multi) { /* one grey value through three windows */
-				double hu = load(in, y, x, 0) * p->slope + p->offset;
-				double a = alpha ? clamp01(load(in, y, x, 1) / amax) : 1.0;
-				for (int k = 0; k < 3; k++)
-					dst[k] = (float)(a * clamp01((hu - (p->wlevel[k] - p->wwidth[k] / 2.0)) / p->wwidth[k]));
-			} else if (p->channels == ncol) {
-				for (int k = 0; k < ncol; k++)
-					dst[k] = (float)v[k];
-			} else if (p->channels == 3) { /* grey -> 3: replicate */
-				dst[0] = dst[1] = dst[2] = (float)v[0];
-			} else { /* RGB -> 1: ITU-R BT.601 luma, as PIL's convert('L') */
-				dst[0] = (float)clamp01(0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2]);
-			}
-		}
-	}
+	for (int64_t y = 0; y < h; y++)
+		ct_intensity_row(&m, y, o + y * w * p->channels);
 	return 0;
 }

@@ -47,4 +47,19 @@ void ct_intensity_defaults(ct_intensity *p); /* auto, slope 1, offset 0, 3 chann
  * NaN or Inf in float input is an error. */
 int ct_intensity_apply(const ct_tensor *in, const ct_intensity *p, ct_tensor *out);
 
+/* The same map one row at a time, for images too large to hold as floats:
+ * ct_intensity_prepare checks `in` and `p` as ct_intensity_apply does and resolves the
+ * constants (min-max needs one pass over `in`, which must outlive the map); then
+ * ct_intensity_row writes row y (w x channels floats, packed) exactly as
+ * ct_intensity_apply would. */
+typedef struct ct_intensity_map {
+	const ct_tensor *in;
+	ct_intensity p;
+	ct_intensity_mode mode; /* resolved: window, minmax or none */
+	double k0, k1, amax;
+	int ncol, alpha, multi;
+} ct_intensity_map;
+int ct_intensity_prepare(const ct_tensor *in, const ct_intensity *p, ct_intensity_map *m);
+void ct_intensity_row(const ct_intensity_map *m, int64_t y, float *dst);
+
 #endif

@@ -88,12 +88,15 @@ static int tab_build(axis_tab *t, int n_in, int n_out, ct_filter filter)
 	return 0;
 }
 
-/* Resize `in` (F32, any strides) into the oh x ow block at `dst` (row pitch `dst_row`
- * floats, C floats per pixel). Horizontal pass first into a double buffer, then
- * vertical, so rounding to float happens once. */
-static int resize_block(const ct_tensor *in, int oh, int ow, ct_filter filter, float *dst, size_t dst_row)
+/* Resize the ih x iw x C image given by `row` into the oh x ow block at `dst` (row pitch
+ * `dst_row` floats, C floats per pixel). Horizontal pass first into doubles, then vertical,
+ * so rounding to float happens once. The horizontally resized rows live in a ring of `cap`
+ * rows: the rows output o reads are [start, start + count), and with start never going back
+ * a row below the current start is never read again; `cap` is the most rows any output needs
+ * held at once (the whole image when a window would go back, which the tables never do). */
+static int resize_block(int ih, int iw, int C, ct_resize_row_fn row, void *ctx, int oh, int ow, ct_filter filter,
+			float *dst, size_t dst_row)
 {
-	int ih = (int)in->shape[0], iw = (int)in->shape[1], C = (int)in->shape[2];
 	axis_tab th, tv;
 	if (tab_build(&th, iw, ow, filter) < 0)
 		return -1;
@@ -101,45 +104,64 @@ static int resize_block(const ct_tensor *in, int oh, int ow, ct_filter filter, f
 		tab_free(&th);
 		return -1;
 	}
-	size_t rowlen = (size_t)ow * (size_t)C, nbuf;
-	double *tmp = NULL, *acc = NULL;
-	if (ct_mul_size(rowlen, (size_t)ih, &nbuf) == 0 && ct_mul_size(nbuf, sizeof(double), &nbuf) == 0) {
-		tmp = malloc(nbuf);
-		acc = malloc(rowlen * sizeof(double));
+	int cap = 1, hi = 0;
+	for (int o = 0; o < oh; o++) {
+		int end = tv.start[o] + tv.count[o];
+		hi = end > hi ? end : hi;
+		if (o > 0 && tv.start[o] < tv.start[o - 1]) {
+			cap = ih;
+			break;
+		}
+		cap = hi - tv.start[o] > cap ? hi - tv.start[o] : cap;
 	}
-	if (!tmp || !acc) {
-		free(tmp);
+	size_t rowlen = (size_t)ow * (size_t)C, nbuf, inlen = (size_t)iw * (size_t)C;
+	double *ring = NULL, *acc = NULL;
+	float *in = NULL;
+	if (ct_mul_size(rowlen, (size_t)cap, &nbuf) == 0 && ct_mul_size(nbuf, sizeof(double), &nbuf) == 0) {
+		ring = malloc(nbuf);
+		acc = malloc(rowlen * sizeof(double));
+		in = malloc(inlen * sizeof(float));
+	}
+	if (!ring || !acc || !in) {
+		free(ring);
 		free(acc);
+		free(in);
 		tab_free(&th);
 		tab_free(&tv);
-		return ct_error("resize: out of memory for a %d x %d x %d buffer", ih, ow, C);
+		return ct_error("resize: out of memory for a %d x %d x %d buffer", cap, ow, C);
 	}
 
-	const char *base = (const char *)in->data;
-	int64_t sy = in->stride[0], sx = in->stride[1], sc = in->stride[2];
-	for (int y = 0; y < ih; y++) {
-		const char *row = base + y * sy;
-		double *t = tmp + (size_t)y * rowlen;
-		for (int i = 0; i < ow; i++) {
-			const double *w = th.w + (size_t)i * (size_t)th.maxk;
-			int j0 = th.start[i], n = th.count[i];
-			for (int c = 0; c < C; c++) {
-				const char *p = row + (int64_t)j0 * sx + c * sc;
-				double s = 0.0;
-				for (int k = 0; k < n; k++, p += sx)
-					s += w[k] * *(const float *)p;
-				t[(size_t)i * C + c] = s;
-			}
-		}
-	}
-	for (int o = 0; o < oh; o++) {
+	int rc = 0, next = 0; /* input rows [0, next) have been read */
+	for (int o = 0; o < oh && rc == 0; o++) {
 		const double *w = tv.w + (size_t)o * (size_t)tv.maxk;
 		int j0 = tv.start[o], n = tv.count[o];
-		const double *src = tmp + (size_t)j0 * rowlen;
+		for (; next < j0 + n && rc == 0; next++) {
+			if (next < j0 && cap < ih)
+				continue; /* read by no output from here on */
+			if (row(ctx, next, in) < 0) {
+				rc = -1;
+				break;
+			}
+			double *t = ring + (size_t)(next % cap) * rowlen;
+			for (int i = 0; i < ow; i++) {
+				const double *wh = th.w + (size_t)i * (size_t)th.maxk;
+				int h0 = th.start[i], hn = th.count[i];
+				for (int c = 0; c < C; c++) {
+					const float *p = in + (size_t)h0 * C + c;
+					double s = 0.0;
+					for (int k = 0; k < hn; k++, p += C)
+						s += wh[k] * *p;
+					t[(size_t)i * C + c] = s;
+				}
+			}
+		}
+		if (rc < 0)
+			break;
+		const double *src = ring + (size_t)(j0 % cap) * rowlen;
 		for (size_t q = 0; q < rowlen; q++)
 			acc[q] = w[0] * src[q];
 		for (int k = 1; k < n; k++) {
-			src += rowlen;
+			src = ring + (size_t)((j0 + k) % cap) * rowlen;
 			for (size_t q = 0; q < rowlen; q++)
 				acc[q] += w[k] * src[q];
 		}
@@ -147,10 +169,23 @@ static int resize_block(const ct_tensor *in, int oh, int ow, ct_filter filter, f
 		for (size_t q = 0; q < rowlen; q++)
 			d[q] = (float)acc[q];
 	}
-	free(tmp);
+	free(ring);
 	free(acc);
+	free(in);
 	tab_free(&th);
 	tab_free(&tv);
+	return rc;
+}
+
+/* The row reader of ct_resize: a row of a float tensor of any strides, packed. */
+static int tensor_row(void *ctx, int64_t y, float *dst)
+{
+	const ct_tensor *t = ctx;
+	const char *r = (const char *)t->data + y * t->stride[0];
+	int64_t W = t->shape[1], C = t->shape[2];
+	for (int64_t x = 0; x < W; x++)
+		for (int64_t c = 0; c < C; c++)
+			*dst++ = *(const float *)(r + x * t->stride[1] + c * t->stride[2]);
 	return 0;
 }
 
@@ -159,7 +194,14 @@ int ct_resize(const ct_tensor *in, int out_h, int out_w, ct_fit fit, ct_filter f
 {
 	if (in->ndim != 3 || in->dtype != CT_F32)
 		return ct_error("resize: expected an h x w x c float32 image");
-	int64_t ih = in->shape[0], iw = in->shape[1], C = in->shape[2];
+	return ct_resize_rows(in->shape[0], in->shape[1], in->shape[2], tensor_row, (void *)in, out_h, out_w, fit,
+			      filter, pad_value, out);
+}
+
+int ct_resize_rows(int64_t ih, int64_t iw, int64_t C, ct_resize_row_fn row, void *ctx, int out_h,
+		   int out_w, ct_fit fit, ct_filter filter, float pad_value, ct_tensor *out)
+{
+	memset(out, 0, sizeof *out);
 	if (ih < 1 || iw < 1 || C < 1 || ih > INT32_MAX / 4 || iw > INT32_MAX / 4 || C > 4096)
 		return ct_error("resize: bad input shape %lld x %lld x %lld", (long long)ih, (long long)iw,
 				(long long)C);
@@ -193,8 +235,9 @@ int ct_resize(const ct_tensor *in, int out_h, int out_w, ct_fit fit, ct_filter f
 		for (size_t q = 0; q < n; q++)
 			o[q] = pad_value;
 	}
-	size_t row = (size_t)out_w * (size_t)C;
-	if (resize_block(in, nh, nw, filter, o + (size_t)top * row + (size_t)left * (size_t)C, row) < 0) {
+	size_t rowpitch = (size_t)out_w * (size_t)C;
+	if (resize_block((int)ih, (int)iw, (int)C, row, ctx, nh, nw, filter,
+			 o + (size_t)top * rowpitch + (size_t)left * (size_t)C, rowpitch) < 0) {
 		ct_tensor_free(out);
 		return -1;
 	}

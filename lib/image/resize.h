@@ -18,4 +18,14 @@ typedef enum ct_filter { CT_FILTER_AREA = 0, CT_FILTER_BILINEAR } ct_filter;
 int ct_resize(const ct_tensor *in, int out_h, int out_w, ct_fit fit, ct_filter filter,
 	      float pad_value, ct_tensor *out);
 
+/* The same resize with the input given row by row, so a large image never needs to exist
+ * as floats: `row(ctx, y, dst)` writes input row y (in_w x C floats, packed) and returns 0,
+ * or -1 with a message (which ends the resize). Rows are asked for in increasing order,
+ * each at most once, and only a window of them (about the filter's support) is kept, as
+ * doubles after the horizontal pass. The output is bit-identical to ct_resize of the whole
+ * image (ct_resize is this with a row reader). */
+typedef int (*ct_resize_row_fn)(void *ctx, int64_t y, float *dst);
+int ct_resize_rows(int64_t in_h, int64_t in_w, int64_t C, ct_resize_row_fn row, void *ctx, int out_h,
+		   int out_w, ct_fit fit, ct_filter filter, float pad_value, ct_tensor *out);
+
 #endif

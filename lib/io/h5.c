@@ -1,6 +1,7 @@
 /* h5.c - HDF5 helpers: safe creation (temp + rename), stdin/stdout file images,
  * datasets, strings and attributes. */
 #include "io/h5.h"
+#include "io/inputs.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/str.h"
@@ -197,6 +198,11 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 			return ct_error_prefix("'-'");
 		/* HDF5 reads the held image in place, read-only: no copy, and the image outlives it */
 		h->file = H5LTopen_file_image((void *)buf, len, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+		if (h->file >= 0 && ct_inputs_note_h5("-", buf, len) < 0) { /* for the provenance */
+			H5Fclose(h->file);
+			h->file = H5I_INVALID_HID;
+			return -1;
+		}
 		if (h->file < 0)
 			return ct_error("'-': standard input is not a readable HDF5 file (or truncated)");
 		h->path = ct_strdup("-");
@@ -228,6 +234,13 @@ static int open_common(ct_h5 *h, const char *path, unsigned flags)
 	h->path = ct_strdup(path);
 	if (!h->path || (flags == H5F_ACC_RDONLY && verify_open(h, trailer) < 0))
 		return -1;
+	if (flags == H5F_ACC_RDONLY && ct_inputs_note_h5(path, NULL, 0) < 0) { /* for the provenance */
+		H5Fclose(h->file);
+		h->file = H5I_INVALID_HID;
+		free(h->path);
+		h->path = NULL;
+		return -1;
+	}
 	return 0;
 }
 
