@@ -92,6 +92,30 @@ status 0 "--train-fraction 0.5 on a features file" ct-split "$d/a.h5" -o "$d/a50
 err_has "train 18, val 12, test 12 (6 of 12 train groups kept)" "... keeps 3 + 3 of the 6 + 6 train patients: 18 rows"
 status 0 "ct-finetune trains on the subset's rows only" ct-finetune "$d/a50.h5" -o "$d/m.h5" --epochs 2
 err_has "18 train / 12 val samples" "... 18 train rows, the val split unchanged"
+# The learning-curve driver and its plot on the fixture (pipelines/curves.mk runs them).
+status 0 "scripts/curves.sh: 2 fractions x 2 seeds" env FRACTIONS="0.5 1" SEEDS="1 2" FINETUNE_ARGS="--head logreg --epochs 3" \
+	sh "$T_TOP/scripts/curves.sh" fixture "$d/a.h5" "$d/curves.tsv"
+ok "... one row per run, 18 and 36 train rows, metrics in [0, 1]" awk -F '\t' '
+	NR > 1 { n++; if (($2 == 0.5 && $5 != 18) || ($2 == 1 && $5 != 36)) bad = 1
+		for (i = 7; i <= 11; i++) if (i != 9 && ($i < 0 || $i > 1)) bad = 1 }
+	END { exit !(n == 4 && !bad) }' "$d/curves.tsv"
+status 0 "... a rerun finds every run done and keeps the file" env FRACTIONS="0.5 1" SEEDS="1 2" sh "$T_TOP/scripts/curves.sh" fixture "$d/a.h5" "$d/curves.tsv"
+ok "... still 4 runs" test "$(wc -l <"$d/curves.tsv")" -eq 5
+if $PY -c 'import h5py' 2>/dev/null; then
+	status 0 "scripts/curves_plot.py: summary, SVG and table" $PY "$T_TOP/scripts/curves_plot.py" "$d/curves.tsv" "$d/sum.tsv" "$d/c.svg"
+	ok "... the SVG is well-formed XML with a line in the test and val AUC panels (no sources: none in the style panel)" $PY -c '
+import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+sys.exit(len([e for e in r if e.tag.endswith("polyline")]) != 2)' "$d/c.svg"
+	ok "... the summary has the mean of the 2 seeds" $PY -c '
+import sys, csv
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+runs = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
+m = sum(float(r["test_auc"]) for r in runs if r["fraction"] == "1") / 2
+s = [r for r in rows if r["fraction"] == "1"][0]
+sys.exit(not (len(rows) == 2 and s["seeds"] == "2" and abs(float(s["test_auc_mean"]) - m) < 1e-4))' "$d/sum.tsv" "$d/curves.tsv"
+fi
+
 status 2 "--train-fraction 0 is a usage error (2)" ct-split "$d/im.h5" -o "$d/u.h5" --train-fraction 0
 status 2 "--train-fraction 1.5 is a usage error (2)" ct-split "$d/im.h5" -o "$d/u.h5" --train-fraction 1.5
 status 2 "--train-fraction with --folds is a usage error (2)" ct-split "$d/im.h5" -o "$d/u.h5" --train-fraction 0.5 --folds 3
