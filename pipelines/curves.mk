@@ -89,3 +89,37 @@ $(C)/curves.tsv: $(foreach a,$(ARMS),$(C)/arm-$(a).tsv)
 $(C)/summary.tsv $(C)/curves.svg $(C)/curves.md &: $(C)/curves.tsv $(TOP)/scripts/curves_plot.py
 	$(PYTHON) $(TOP)/scripts/curves_plot.py $< $(C)/summary.tsv $(C)/curves.svg > $(C)/curves.md.tmp && \
 		mv -f $(C)/curves.md.tmp $(C)/curves.md
+
+# ---- selection protocol (docs/results.md, "Choosing by cross-validation") ----
+# make -f pipelines/curves.mk DATA=... OUT=... select
+# -> OUT/curves/select/{candidates.tsv,runs.tsv,summary.md}: each candidate (name, features,
+# ct-finetune options) cross-validated over train+val with CV_K patient-grouped folds for each
+# of CV_SEEDS (scripts/select_cv.sh); the test split is not read. CANDIDATES: names of
+# CAND_<name> definitions "FEATURES|OPTIONS" below (add your own on the command line).
+CV_SEEDS ?= 1 2 3 4 5
+CV_K     ?= 5
+S        := $(C)/select
+FUSED13  := $(C)/fused13-noaug.h5
+CAND_fused-mlp-noaug       = $(C)/fused-noaug.h5|--head mlp
+CAND_fused-logreg-noaug    = $(C)/fused-noaug.h5|--head logreg
+CAND_fused13-mlp-noaug     = $(FUSED13)|--head mlp
+CAND_inception_v3-mlp-noaug = $(call feat,inception_v3,-noaug)|--head mlp
+CAND_fused-mlp-aug         = $(C)/fused.h5|--head mlp
+CANDIDATES ?= fused-mlp-noaug fused-logreg-noaug fused13-mlp-noaug inception_v3-mlp-noaug fused-mlp-aug
+cand_file = $(firstword $(subst |, ,$(CAND_$(1))))
+cand_opts = $(wordlist 2,100,$(subst |, ,$(CAND_$(1))))
+
+$(OUT)/feat-mobilenet_v2.block_13_project_BN-noaug.h5:
+	$(MAKE) -f $(TOP)/pipelines/covid-ct.mk DATA=$(DATA) OUT=$(OUT) AUGMENT=0 LAYER_mobilenet_v2=block_13_project_BN $@
+$(FUSED13): $(call feat,inception_v3,-noaug) $(OUT)/feat-mobilenet_v2.block_13_project_BN-noaug.h5
+	@mkdir -p $(C)
+	ct-fuse $^ -o $@ --force -q
+
+.PHONY: select
+select: $(S)/summary.md
+$(S)/candidates.tsv: FORCE
+	@mkdir -p $(S)
+	@{ $(foreach c,$(CANDIDATES),printf '%s\t%s\t%s\n' '$(c)' '$(call cand_file,$(c))' '$(call cand_opts,$(c))';) } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+$(S)/summary.md: $(S)/candidates.tsv $(foreach c,$(CANDIDATES),$(call cand_file,$(c))) $(TOP)/scripts/select_cv.sh
+	SEEDS="$(CV_SEEDS)" K=$(CV_K) sh $(TOP)/scripts/select_cv.sh $(S)/candidates.tsv $(S)/runs.tsv > $@.tmp && mv -f $@.tmp $@

@@ -36,9 +36,11 @@ for seed in $SEEDS; do
 		mv -f "$runs.tmp.$$" "$runs"
 	done
 done
+grep -v '^#' "$cands" | grep . | cut -f 1 >"$tmp/names"
 awk -F '\t' -v seeds=" $SEEDS " '
-NR == 1 { next }
-index(seeds, " " $2 " ") {
+FNR == NR { want[$1] = 1; next }
+FNR == 1 { next }
+index(seeds, " " $2 " ") && ($1 in want) {
 	c = $1; if (!(c in n)) order[++m] = c
 	n[c]++; a[c] += $3; aa[c] += $3 * $3; u[c] += $5; uu[c] += $5 * $5; fa[c] += $4; fu[c] += $6
 }
@@ -55,4 +57,4 @@ END {
 		su = vu > 0 ? sqrt(vu) : 0; sa = va > 0 ? sqrt(va) : 0
 		printf "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", c, k, mu, su, fu[c] / k, ma, sa, fa[c] / k
 	}
-}' "$runs"
+}' "$tmp/names" "$runs"
