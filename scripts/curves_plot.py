@@ -67,16 +67,16 @@ def svg(summary, path):
     W, H, L, R, T, B = 330, 300, 48, 10, 28, 42
     arms = sorted({s["arm"] for s in summary}, key=arm_order)
     fracs = sorted({s["fraction"] for s in summary})
-    lo = 0.3
+    lo = 0.2
     hi = 1.0
     X = lambda f, p: p * W + L + (math.log(f) - math.log(fracs[0])) / (math.log(fracs[-1]) - math.log(fracs[0]) or 1) * (W - L - R)
     Y = lambda v: T + (hi - v) / (hi - lo) * (H - T - B)
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">'
-         % (W * len(panels), H + 40),
+         % (W * len(panels), H + 60),
          '<rect width="100%" height="100%" fill="white"/>']
     for p, (key, title) in enumerate(panels):
         o.append('<text x="%.1f" y="16" text-anchor="middle" font-size="12">%s</text>' % (p * W + (W + L - R) / 2, title))
-        for k in range(8):
+        for k in range(9):
             v = lo + k * 0.1
             o.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (p * W + L, p * W + W - R, Y(v), Y(v)))
             o.append('<text x="%d" y="%.1f" text-anchor="end">%.1f</text>' % (p * W + L - 4, Y(v) + 4, v))
@@ -101,17 +101,17 @@ def svg(summary, path):
                     o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>'
                              % (X(f, p) + off, X(f, p) + off, Y(max(lo, m - sd)), Y(min(hi, m + sd)), c))
                 o.append('<circle cx="%.1f" cy="%.1f" r="2.2" fill="%s"/>' % (X(f, p) + off, Y(m), c))
-    # legend
-    x = 10
+    # legend: one column per backbone, augmented on the first row, without on the second
     for arm in arms:
         base = arm.replace("-noaug", "")
+        col = ORDER.index(base) if base in ORDER else len(ORDER)
+        row = 1 if arm.endswith("-noaug") else 0
+        x, y = 10 + col * W, H + 22 + row * 16
         c = COLOURS.get(base, "#666")
-        dash = ' stroke-dasharray="5,3"' if arm.endswith("-noaug") else ""
-        label = base.replace("fused", "fused (inception_v3 + mobilenet_v2)") + (", no augmentation" if arm.endswith("-noaug") else ", augmented")
-        o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="1.6"%s/>' % (x, x + 22, H + 22, H + 22, c, dash))
-        o.append('<text x="%d" y="%d">%s</text>' % (x + 26, H + 26, label))
-        x += 26 + 6 * len(label) + 18
-    o.append('<text x="10" y="%d" fill="#555">mean +- sd over seeds; dotted line: chance</text>' % (H + 8))
+        dash = ' stroke-dasharray="5,3"' if row else ""
+        label = base.replace("fused", "fused (both)") + (", no augmentation" if row else ", augmented")
+        o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="1.6"%s/>' % (x, x + 22, y, y, c, dash))
+        o.append('<text x="%d" y="%d">%s</text>' % (x + 26, y + 4, label))
     o.append("</svg>")
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(o) + "\n")
