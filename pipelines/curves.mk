@@ -11,7 +11,8 @@
 # The features are those of pipelines/covid-ct.mk (OUT/feat-BACKBONE.LAYER[-noaug].h5); a
 # missing one is made by that pipeline (AUGMENT=0 or 1), existing ones are used as they are.
 # Each arm writes its own TSV (resumable: finished runs are kept), so -j2 runs two arms at once.
-# SEEDS, FRACTIONS, FINETUNE_ARGS (default: the pipeline's MLP head) and ARMS select the grid.
+# SEEDS (AUG_SEEDS for the augmented arms), FRACTIONS, FINETUNE_ARGS (default: the pipeline's
+# MLP head) and ARMS select the grid.
 
 TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 CTBIN   ?= $(if $(wildcard $(TOP)/tools/ct-features.c),$(TOP)/bin,$(abspath $(TOP)/../../bin))
@@ -22,6 +23,8 @@ export OMP_WAIT_POLICY ?= passive
 DATA      ?= $(TOP)/../shared/data/covid-ct
 OUT       ?= out
 SEEDS     ?= 1 2 3 4 5
+# The augmented arms train on 11x the rows: fewer seeds by default (2 cores shared here).
+AUG_SEEDS ?= 1 2 3
 FRACTIONS ?= 0.05 0.1 0.25 0.5 1
 FINETUNE_ARGS ?= --head mlp
 SOURCES   ?= $(wildcard $(DATA)/sources.tsv)
@@ -61,7 +64,7 @@ $(C)/fused-noaug.h5: $(call feat,inception_v3,-noaug) $(call feat,mobilenet_v2,-
 # arguments (a change discards the arm's finished runs) and the grid (a change reruns the arm,
 # reusing the runs it already has).
 ARGS_TEXT := $(FINETUNE_ARGS) | $(SOURCES) $(SOURCE_COLUMN)
-GRID_TEXT := $(SEEDS) | $(FRACTIONS)
+GRID_TEXT := $(SEEDS) | $(AUG_SEEDS) | $(FRACTIONS)
 .PHONY: FORCE
 FORCE:
 $(if $(filter x$(ARGS_TEXT)x,x$(file <$(C)/.args)x),,$(eval $(C)/.args: FORCE))
@@ -77,7 +80,7 @@ $(C)/.grid:
 define arm_rule
 $(C)/arm-$(1).tsv: $(FILE_$(1)) $(C)/.args $(C)/.grid $(TOP)/scripts/curves.sh
 	@if [ -f $$@.part ] && [ $(C)/.args -nt $$@.part ]; then rm -f $$@.part; fi
-	SEEDS="$(SEEDS)" FRACTIONS="$(FRACTIONS)" FINETUNE_ARGS="$(FINETUNE_ARGS)" SOURCES="$(SOURCES)" \
+	SEEDS="$(if $(findstring noaug,$(1)),$(SEEDS),$(AUG_SEEDS))" FRACTIONS="$(FRACTIONS)" FINETUNE_ARGS="$(FINETUNE_ARGS)" SOURCES="$(SOURCES)" \
 		SOURCE_COLUMN=$(SOURCE_COLUMN) PYTHON=$(PYTHON) sh $(TOP)/scripts/curves.sh $(1) $(FILE_$(1)) $$@.part
 	cp -f $$@.part $$@
 endef

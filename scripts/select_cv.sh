@@ -8,8 +8,10 @@
 # S: whole patients, stratified; augmented copies train only, never held out). RUNS.tsv gets
 # one row per run (resumable: finished runs are kept):
 #   candidate seed cv_acc cv_acc_sd cv_auc cv_auc_sd seconds   (mean and sd over the K folds)
-# SUMMARY (stdout, markdown): per candidate, the mean over seeds of the CV accuracy and AUC,
-# their sd over seeds, and the mean within-seed sd over folds; ranked by mean CV AUC.
+# SUMMARY (stdout, markdown): per candidate (of CANDIDATES.tsv), over all its runs in RUNS.tsv
+# (so a costly candidate may have fewer seeds: the seeds column says how many), the mean over
+# seeds of the CV accuracy and AUC, their sd over seeds, and the mean within-seed sd over folds;
+# ranked by mean CV AUC.
 # Tools on PATH.
 set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/select_cv.sh CANDIDATES.tsv RUNS.tsv > SUMMARY.md" >&2; exit 2; }
@@ -37,10 +39,10 @@ for seed in $SEEDS; do
 	done
 done
 grep -v '^#' "$cands" | grep . | cut -f 1 >"$tmp/names"
-awk -F '\t' -v seeds=" $SEEDS " '
+awk -F '\t' '
 FNR == NR { want[$1] = 1; next }
 FNR == 1 { next }
-index(seeds, " " $2 " ") && ($1 in want) {
+$1 in want {
 	c = $1; if (!(c in n)) order[++m] = c
 	n[c]++; a[c] += $3; aa[c] += $3 * $3; u[c] += $5; uu[c] += $5 * $5; fa[c] += $4; fu[c] += $6
 }
