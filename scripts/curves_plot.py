@@ -129,7 +129,8 @@ def fmt(ms, d=3):
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: curves_plot.py CURVES.tsv SUMMARY.tsv PLOT.svg > TABLE.md")
-    summary = summarise(read(sys.argv[1]))
+    rows = read(sys.argv[1])
+    summary = summarise(rows)
     with open(sys.argv[2] + ".tmp", "w") as f:
         cols = ["arm", "fraction", "seeds"]
         f.write("\t".join(cols + ["%s_%s" % (m, s) for m in METRICS for s in ("mean", "sd")]) + "\n")
@@ -147,6 +148,42 @@ def main():
         print("| %s | %g%% (%.0f) | %.0f | %d | %s | %s | %s | %s |" % (
             s["arm"], s["fraction"] * 100, s["train_groups"][0], s["train_rows"][0], s["seeds"], fmt(s["val_auc"]),
             fmt(s["test_acc"]), fmt(s["test_auc"]), fmt(s["test_style_auc"])))
+    paired(rows)
+
+
+def paired(rows):
+    """Paired differences over the seeds both arms ran (same patients, same seed)."""
+    by = {}
+    for r in rows:
+        by[(r["arm"], float(r["fraction"]), r["seed"])] = r
+    arms = {r["arm"] for r in rows}
+    pairs = []
+    for a in sorted(arms, key=arm_order):
+        if not a.endswith("-noaug") and a + "-noaug" in arms:
+            pairs.append((a, a + "-noaug", "augmentation (%s)" % a))
+    for suf in ("", "-noaug"):
+        for single in ("inception_v3", "mobilenet_v2"):
+            if "fused" + suf in arms and single + suf in arms:
+                pairs.append(("fused" + suf, single + suf, "fusion vs %s%s" % (single, ", no augmentation" if suf else ", augmented")))
+    if not pairs:
+        return
+    fracs = sorted({float(r["fraction"]) for r in rows})
+    print()
+    print("Paired differences, test AUC / style-matched test AUC (mean +- sd over the seeds both ran):")
+    print()
+    print("| difference | " + " | ".join("%g%%" % (f * 100) for f in fracs) + " |")
+    print("|---|" + "---|" * len(fracs))
+    for a, b, label in pairs:
+        cells = []
+        for f in fracs:
+            seeds = sorted({k[2] for k in by if k[0] == a and k[1] == f} & {k[2] for k in by if k[0] == b and k[1] == f})
+            d1 = [num(by[(a, f, x)]["test_auc"]) - num(by[(b, f, x)]["test_auc"]) for x in seeds]
+            d2 = [num(by[(a, f, x)]["test_style_auc"]) - num(by[(b, f, x)]["test_style_auc"]) for x in seeds
+                  if num(by[(a, f, x)]["test_style_auc"]) is not None and num(by[(b, f, x)]["test_style_auc"]) is not None]
+            m1, s1 = mean_sd(d1)
+            m2, s2 = mean_sd(d2)
+            cells.append("-" if m1 is None else "%+.3f +- %.3f / %s (%d)" % (m1, s1, "-" if m2 is None else "%+.3f" % m2, len(seeds)))
+        print("| %s | %s |" % (label, " | ".join(cells)))
 
 
 if __name__ == "__main__":
