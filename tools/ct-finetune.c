@@ -330,8 +330,21 @@ int main(int argc, char **argv)
 	ct_cv_result cvr = { 0 };
 	if (rc == 0 && cv) {
 		rc = prepare_cv(in, &f, cvrole, &fold);
+		/* Augmented copies (names "...#augK") train but are never validated on, as in the val split. */
+		uint8_t *eval = rc == 0 ? malloc((size_t)n + 1) : NULL;
+		int64_t naug = 0;
+		if (rc == 0 && !eval)
+			rc = ct_error("out of memory");
+		for (int64_t i = 0; rc == 0 && i < n; i++) {
+			eval[i] = !strstr(f.s.names[i], "#aug");
+			naug += fold[i] >= 0 && !eval[i];
+		}
+		if (rc == 0 && naug && !quiet)
+			fprintf(stderr, "ct-finetune: cross-validation: %lld augmented copies train only (never held out)\n",
+				(long long)naug);
 		if (rc == 0)
-			rc = ct_train_cv(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, &o, &cvr);
+			rc = ct_train_cv_eval(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, &cvr);
+		free(eval);
 		if (rc == 0) {
 			for (int i = 0; i < cv && !quiet; i++)
 				fprintf(stderr, "ct-finetune: fold %d/%d: val accuracy %.4f, AUC %.4f (best epoch %d)\n", i + 1,

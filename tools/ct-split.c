@@ -2,6 +2,7 @@
 #include "tool.h"
 
 #include "data/split.h"
+#include "data/subset.h"
 #include "io/h5.h"
 
 #include <string.h>
@@ -9,6 +10,7 @@
 static const char *out_path, *fractions_s = "0.6,0.2,0.2";
 static int folds, keep_splits, check, hash_threshold = 4, force, quiet;
 static uint64_t seed = 42;
+static double train_fraction;
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output file ('-' for stdout)"),
@@ -17,6 +19,9 @@ static ct_opt options[] = {
 	CT_OPT_INT_(0, "folds", &folds, "K", "also assign the train and val samples to K folds (dataset /folds)", 2,
 		    1000),
 	CT_OPT_FLAG_(0, "keep-splits", &keep_splits, "keep the input's splits; only add --folds"),
+	CT_OPT_DOUBLE_(0, "train-fraction", &train_fraction, "F",
+		       "keep the input's splits, but only this share of the train patients of each class (others: no split)",
+		       1e-9, 1),
 	CT_OPT_FLAG_(0, "check", &check, "report leakage in FILE (shared groups, near-duplicate images); no output"),
 	CT_OPT_INT_(0, "hash-threshold", &hash_threshold, "BITS",
 		    "--check: images whose dHashes differ in at most BITS bits are near-duplicates", 0, 64),
@@ -32,6 +37,9 @@ static ct_cmd cmd = {
 	"and keeping every group (patient) whole; or check an existing split for leakage.",
 	"Samples without a group are groups of their own. Everything but /splits (and /folds) is\n"
 	"copied unchanged. --check prints a report on standard output.\n"
+	"--train-fraction F (learning curves): per class, the first round(F x groups) train groups\n"
+	"in an order drawn from --seed and the group ids are kept, so the subsets of one seed are\n"
+	"nested across F and equal in every file of the same patients (augmented copies follow).\n"
 	"Exit status: 0 success (--check: no leakage), 1 failure (--check: leakage found),\n"
 	"2 usage error.",
 	options,
@@ -118,6 +126,8 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "--hash-threshold goes with --check");
 	if (!out_path)
 		return ct_tool_usage(&cmd, "missing output (-o FILE)");
+	if (train_fraction > 0 && (folds || keep_splits || ct_opts_seen(&cmd, "fractions")))
+		return ct_tool_usage(&cmd, "--train-fraction keeps the input's splits: no --fractions, --folds, --keep-splits");
 	if (keep_splits && !folds)
 		return ct_tool_usage(&cmd, "--keep-splits only makes sense with --folds");
 	if (keep_splits && ct_opts_seen(&cmd, "fractions"))
@@ -139,7 +149,12 @@ int main(int argc, char **argv)
 	char note[256] = "";
 	int32_t *fold = NULL;
 	uint8_t *use = NULL;
-	int rc = keep_splits ? 0 : ct_split_make(&s, frac, seed, note, sizeof note);
+	int64_t kept_groups = 0, total_groups = 0;
+	int rc = keep_splits || train_fraction > 0 ? 0 : ct_split_make(&s, frac, seed, note, sizeof note);
+	if (rc == 0 && train_fraction > 0 && ct_samples_count(&s, "train", -2) == 0)
+		rc = ct_error("no train samples to take a share of");
+	if (rc == 0 && train_fraction > 0)
+		rc = ct_subset_train(&s, train_fraction, seed, &kept_groups, &total_groups);
 	if (rc < 0)
 		ct_error_prefix("'%s'", in);
 	if (rc == 0 && folds) {
@@ -152,7 +167,7 @@ int main(int argc, char **argv)
 		if (rc == 0 && ct_folds_make(&s, use, folds, seed, fold) < 0)
 			rc = ct_error_prefix("'%s'", in);
 	}
-	if (rc == 0 && keep_splits) {
+	if (rc == 0 && (keep_splits || train_fraction > 0)) {
 		ct_leak_report r = { 0 };
 		rc = ct_leak_groups(&s, &r);
 		if (rc == 0 && r.nleaky)
@@ -181,6 +196,8 @@ int main(int argc, char **argv)
 			(long long)ct_samples_count(&s, "test", -2));
 		if (folds)
 			fprintf(stderr, "; %d folds over train+val", folds);
+		if (train_fraction > 0)
+			fprintf(stderr, " (%lld of %lld train groups kept)", (long long)kept_groups, (long long)total_groups);
 		fprintf(stderr, " -> %s\n", out_path);
 	}
 	free(fold);

@@ -554,6 +554,12 @@ static void mean_sd(const double *v, int n, double *m, double *s)
 int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
 		const ct_train_opts *o, ct_cv_result *r)
 {
+	return ct_train_cv_eval(x, y, n, d, k, fold, nfolds, NULL, o, r);
+}
+
+int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
+		     const uint8_t *eval, const ct_train_opts *o, ct_cv_result *r)
+{
 	memset(r, 0, sizeof *r);
 	r->k = nfolds;
 	r->acc = calloc((size_t)nfolds + 1, sizeof *r->acc);
@@ -570,7 +576,9 @@ int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const
 		int64_t m = 0;
 		for (int64_t i = 0; i < n; i++) {
 			role[i] = fold[i] < 0 ? CT_ROLE_NONE : fold[i] == f ? CT_ROLE_VAL : CT_ROLE_TRAIN;
-			if (fold[i] == f) {
+			if (fold[i] == f && eval && !eval[i])
+				role[i] = CT_ROLE_NONE;
+			if (role[i] == CT_ROLE_VAL) {
 				memcpy(xf + m * d, x + i * d, (size_t)d * sizeof *xf);
 				yf[m++] = y[i];
 			}

@@ -70,6 +70,11 @@ typedef struct ct_cv_result {
 
 int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
 		const ct_train_opts *o, ct_cv_result *r);
+/* The same, but rows with eval[i] == 0 (eval NULL: none) are only trained on: unused while
+ * their own fold is held out (augmented copies: a fold is validated on originals only, as the
+ * val split is). */
+int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
+		     const uint8_t *eval, const ct_train_opts *o, ct_cv_result *r);
 void ct_cv_result_free(ct_cv_result *r);
 
 /* Accuracy and AUC (binary: of class 1; K > 2: macro one-vs-rest) of probabilities. */
