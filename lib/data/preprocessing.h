@@ -14,8 +14,9 @@
  * objects as dataset.h reads them), in a fixed order, options at their defaults left out:
  * e.g. "--window lung --equalise 320:75", or "" when all are defaults. The size is not among
  * them (each backbone has its own). Returns 1 and *args (malloc'd) when the chain holds a
- * ct-convert run, 0 and *args = NULL when it holds none (a stage of the user's own), -1 on a
- * run whose params cannot be read, or out of memory. */
+ * ct-convert run, 0 and *args = NULL when it holds none (a stage of the user's own) or its
+ * first ct-convert entry records no params, -1 on an entry that is not JSON, a param of the
+ * wrong type, or out of memory. */
 int ct_preprocessing_args(char *const *lines, int64_t n, char **args);
 
 /* Compare the images behind a model with those behind the data it is applied to. Returns 0
