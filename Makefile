@@ -4,6 +4,7 @@
 #   make check-slurm  the Slurm job graph on a local one-node Slurm cluster (root)
 #   make demo       install missing Debian packages, build, run the pipeline on phantom data
 #   make asan       the tests under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (30) each (tests/fuzz/)
 #   make bench      throughput benchmarks (docs/benchmarks.md)
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 # Variables: BUILD (object dir), BIN (tool dir), OPENMP=0 (build without OpenMP), CFLAGS.
@@ -179,7 +180,10 @@ man/ctfuse-formats.5: docs/formats.md scripts/md2man.sh
 	sh scripts/md2man.sh ctfuse-formats 5 "file formats of ctfuse (HDF5 layouts)" < $< > $@.tmp && mv $@.tmp $@
 
 clean:
-	rm -rf $(BUILD) build-asan $(BIN)
+	rm -rf $(BUILD) build-asan build-fuzz $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d)
 -include $(BUILD)/tests/bench/bench_nn.d
+
+# libFuzzer harnesses: make fuzz [FUZZ_SECONDS=30] (tests/fuzz/fuzz.mk, tests/fuzz/README.md)
+include tests/fuzz/fuzz.mk
