@@ -6,9 +6,16 @@
 
 #include <sys/stat.h>
 
+static char dir[512], shard[600];
+
+static void remove_dir(void)
+{
+	unlink(shard);
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[512];
 	if (!dir[0]) {
 		const char *tmp = getenv("TMPDIR");
 		snprintf(dir, sizeof dir, "%s/ctfuse-fuzz-tfjs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -16,11 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			dir[0] = 0;
 			return 0;
 		}
+		snprintf(shard, sizeof shard, "%s/s.bin", dir);
+		atexit(remove_dir);
 	}
 	const uint8_t *nul = memchr(data, 0, size);
 	size_t jlen = nul ? (size_t)(nul - data) : size;
-	char shard[600];
-	snprintf(shard, sizeof shard, "%s/s.bin", dir);
 	FILE *f = fopen(shard, "wb");
 	if (!f)
 		return 0;
