@@ -112,8 +112,8 @@ asan:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin OPENMP=$(OPENMP) \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		BUILD=build-asan BIN=build-asan/bin sh tests/run.sh
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1 BUILD=build-asan BIN=build-asan/bin sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
