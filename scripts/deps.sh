@@ -1,8 +1,9 @@
 #!/bin/sh
 # deps.sh - install the Debian packages ctfuse needs, only those missing, saying which.
-# Usage: deps.sh [--node] [--chromium]
+# Usage: deps.sh [--node] [--chromium] [--fuzz]
 #   --node      nodejs and npm (make weights, make goldens, make bench)
 #   --chromium  chromium for the HTML report test (optional: the test skips without it)
+#   --fuzz      clang and its libFuzzer/sanitizer runtimes (make fuzz)
 set -e
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
 # references for the tests (scikit-learn for the shortcut audit)
@@ -14,6 +15,7 @@ for a in "$@"; do
 	case "$a" in
 	--node) command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
 	--chromium) OPTIONAL="$OPTIONAL chromium fonts-liberation" ;;
+	--fuzz) PKGS="$PKGS clang libclang-rt-dev" ;;
 	*) echo "deps: unknown option '$a'" >&2; exit 2 ;;
 	esac
 done

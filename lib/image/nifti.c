@@ -204,6 +204,24 @@ static int orient(const nifti_image *nim, axis_map *m)
 	return 0;
 }
 
+/* dim[0] in the header's own byte order is 1..7. nifti_clib's header converters trust it (its
+ * checks are in nifti_image_read, which is not used here): out of range, they write past the
+ * header's dim[8] on the stack (found by fuzzing, tests/fuzz/regress/fuzz_nifti/). */
+static int header_rank_ok(const unsigned char *p, int ver)
+{
+	int swap = get_i32(p, 0) != (ver == 1 ? 348 : 540);
+	int64_t d0;
+	if (ver == 1) {
+		d0 = (int16_t)(swap ? p[40] << 8 | p[41] : p[41] << 8 | p[40]);
+	} else {
+		uint64_t v = 0;
+		for (int i = 0; i < 8; i++)
+			v |= (uint64_t)p[16 + (swap ? 7 - i : i)] << (8 * i);
+		d0 = (int64_t)v;
+	}
+	return d0 >= 1 && d0 <= 7;
+}
+
 static int read_volume(gzFile g, const char *path, int64_t max_pixels, const ct_slice_select *sel, ct_nifti *out)
 {
 	unsigned char hdr[540];
@@ -219,6 +237,8 @@ static int read_volume(gzFile g, const char *path, int64_t max_pixels, const ct_
 		return ct_error("'%s': not a single-file NIfTI-1/2 image", path);
 	if ((ver == 1 && n < 348) || (ver == 2 && n < 540))
 		return ct_error("'%s': truncated NIfTI file (header)", path);
+	if (!header_rank_ok(hdr, ver))
+		return ct_error("'%s': damaged NIfTI header (dimensions)", path);
 	nifti_image *nim;
 	if (ver == 1) {
 		nifti_1_header h1;

@@ -383,7 +383,8 @@ int ct_tfjs_import_json(const char *json, size_t len, const char *dir, const cha
 			goto out;
 		}
 	}
-	qsort(ents, (size_t)nents, sizeof *ents, cmp_entry);
+	if (nents > 1) /* qsort of NULL is undefined, even for 0 entries (found by fuzzing) */
+		qsort(ents, (size_t)nents, sizeof *ents, cmp_entry);
 	for (int i = 1; i < nents; i++)
 		if (!strcmp(ents[i].name, ents[i - 1].name)) {
 			rc = ct_error("'%s': weight '%s' appears twice", what, ents[i].name);
