@@ -145,6 +145,14 @@ int ct_actfile_open(ct_actfile *a, const char *path)
 		ct_actfile_close(a);
 		return ct_error("'%s': bad activations dataset or attributes", path);
 	}
+	/* one image's map must fit an int per side and a size_t in memory (a damaged or foreign
+	 * file could claim anything) */
+	if (shape[1] < 1 || shape[2] < 1 || shape[3] < 1 || shape[1] > 65536 || shape[2] > 65536 ||
+	    shape[3] > 1 << 20 || shape[1] * shape[2] > ((int64_t)1 << 28) / shape[3]) {
+		ct_actfile_close(a);
+		return ct_error("'%s': activation maps of %lld x %lld x %lld are out of range", path,
+				(long long)shape[1], (long long)shape[2], (long long)shape[3]);
+	}
 	a->n = shape[0];
 	a->height = (int)shape[1], a->width = (int)shape[2], a->channels = (int)shape[3];
 	a->dset = H5Dopen2(a->h.file, "activations", H5P_DEFAULT);

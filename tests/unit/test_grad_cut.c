@@ -158,6 +158,22 @@ static void cut_cases(void)
 	ok(e <= ldexp(1, -11), "float16 maps within 2^-11 of float32 (relative, floor 2^-14): %.3g", e);
 	free(m), free(m16);
 	ct_actfile_close(&a), ct_actfile_close(&a16);
+	/* a file claiming absurd map sizes (damaged or foreign: checksums off) is refused before
+	 * any size is narrowed to int or allocated */
+	if (run("cp cut.h5 huge.h5 && /usr/bin/python3 -c \"import h5py; f = h5py.File('huge.h5', 'a'); "
+		"del f['activations']; f.create_dataset('activations', (9, 70000, 70000, 576), 'f4', "
+		"chunks=(1, 1, 1, 576))\"") == 0) {
+		ct_actfile hu = { 0 };
+		snprintf(p, sizeof p, "%s/huge.h5", dir);
+		ct_h5_set_verify(0);
+		int rc = ct_actfile_open(&hu, p);
+		ct_h5_set_verify(1);
+		ok(rc < 0 && strstr(ct_last_error(), "70000 x 70000 x 576 are out of range"),
+		   "activation maps of 70000 x 70000 x 576 are refused: %s", ct_last_error());
+		ct_actfile_close(&hu);
+	} else {
+		ok(0, "h5py could not write the oversized activations file (/usr/bin/python3 with h5py needed)");
+	}
 	ct_features_free(&f), ct_features_free(&fr), ct_features_free(&fc);
 	ok(run("ct-features --backbone mobilenet_v2 --weights mnv2.h5 --cut nope img.h5 -o bad.h5") == 1 &&
 		   log_has("has no layer 'nope'"),
