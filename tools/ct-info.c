@@ -268,6 +268,8 @@ int main(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
+	if (as_json + verify + preprocessing > 1)
+		return ct_tool_usage(&cmd, "--json, --verify and --preprocessing exclude each other");
 	ct_h5 h;
 	if (verify)
 		ct_h5_set_verify(1); /* the whole-file checksum at open, the objects below */

@@ -95,6 +95,7 @@ ok "an experiment on equalised, windowed images was trained" [ -s "$Q/metrics.js
 ok "ct-info --preprocessing prints the pixel-changing options of its training images" \
 	sh -c "[ \"\$(ct-info --preprocessing '$Q/model.h5')\" = '--window 40,400 --equalise 96:70' ]"
 ok "and an empty line for a model of plain images" sh -c "[ -z \"\$(ct-info --preprocessing '$E/model.h5')\" ]"
+status 2 "--preprocessing with --json is a usage error" ct-info --preprocessing --json "$Q/model.h5"
 status 1 "ct-score refuses features of images prepared otherwise than the model's" \
 	ct-score "$Q/model.h5" "$E/fused.h5" --split all --bootstrap 0
 err_has "images prepared with '', the model's training images with '--window 40,400 --equalise 96:70'" \
