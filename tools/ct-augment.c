@@ -15,6 +15,9 @@ static uint64_t seed = 42;
 /* photometric perturbations (image/photometric.h) */
 static double contrast, gamma_r, noise, blur, resolution = 1.0;
 
+static int fill_e;
+static const int fill_v[] = { CT_FILL_NEAREST, CT_FILL_CONSTANT, CT_FILL_REFLECT, CT_FILL_WRAP };
+
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output images file ('-' for stdout)"),
 	CT_OPT_INT_('n', "copies", &copies, "N", "augmented copies per image (originals are kept)", 0, 100000),
@@ -26,7 +29,8 @@ static ct_opt options[] = {
 	CT_OPT_STRING_(0, "zoom-range", &zoom_s, "LO,HI", "zoom range as two bounds (overrides --zoom)"),
 	CT_OPT_FLAG_(0, "hflip", &hflip, "random horizontal flips"),
 	CT_OPT_FLAG_(0, "vflip", &vflip, "random vertical flips"),
-	CT_OPT_CHOICE_(0, "fill", &fill_s, "nearest|constant|reflect|wrap", "how points outside the image are filled"),
+	CT_OPT_CHOICE_ENUM_(0, "fill", &fill_s, "nearest|constant|reflect|wrap", &fill_e, fill_v,
+			    "how points outside the image are filled"),
 	CT_OPT_DOUBLE_(0, "cval", &cval, "V", "fill value for --fill constant (image units)", 0, 0),
 	CT_OPT_DOUBLE_(0, "contrast", &contrast, "C", "contrast factor uniform in [1-C, 1+C] about the image mean", 0, 0.9),
 	CT_OPT_DOUBLE_(0, "gamma", &gamma_r, "G", "gamma exp(u), u uniform in [-G, G]", 0, 1),
@@ -82,10 +86,7 @@ int main(int argc, char **argv)
 	}
 	o.p.hflip = hflip;
 	o.p.vflip = vflip;
-	o.p.fill = !strcmp(fill_s, "constant")  ? CT_FILL_CONSTANT
-		   : !strcmp(fill_s, "reflect") ? CT_FILL_REFLECT
-		   : !strcmp(fill_s, "wrap")    ? CT_FILL_WRAP
-						: CT_FILL_NEAREST;
+	o.p.fill = (ct_fill)fill_e;
 	o.p.cval = cval;
 	ct_photo_defaults(&o.ph);
 	o.ph.contrast = contrast;

@@ -27,19 +27,25 @@ static int lung_mask, lung_crop, clean_annotations, lung_only;
 static const char *equalise_s;
 static double lung_margin = 0.1;
 
+/* choices and the enums they set, in the order of their choices (NULL: 0, 1, ...) */
+static int intensity_e, fit_e, filter_e, standardise_e;
+static const int intensity_v[] = { CT_INTENSITY_AUTO, CT_INTENSITY_WINDOW, CT_INTENSITY_MINMAX, CT_INTENSITY_NONE };
+_Static_assert(CT_FIT_STRETCH == 0 && CT_FIT_PAD == 1 && CT_FILTER_AREA == 0 && CT_FILTER_BILINEAR == 1,
+	       "--fit and --filter choices follow the enums");
+
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output images file ('-' for stdout)"),
 	CT_OPT_STRING_('s', "size", &size_s, "N|WxH", "target size, e.g. 224, 299 or 320x240"),
 	CT_OPT_INT_(0, "channels", &channels, "1|3", "output channels (grey is replicated to 3)", 1, 3),
-	CT_OPT_CHOICE_(0, "intensity", &intensity_s, "auto|window|minmax|none",
+	CT_OPT_CHOICE_ENUM_(0, "intensity", &intensity_s, "auto|window|minmax|none", &intensity_e, intensity_v,
 		       "intensity mapping to [0,1] (auto: none for 8-bit data, minmax for 16-bit and float)"),
 	CT_OPT_STRING_('w', "window", &window_s, "W[:W:W]",
 		       "intensity window W = LEVEL,WIDTH or lung, mediastinum, bone, brain, abdomen; three "
 		       "windows give R, G, B (e.g. lung:mediastinum:bone); implies --intensity window"),
 	CT_OPT_DOUBLE_(0, "hu-slope", &hu_slope, "A", "Hounsfield mapping: hu = value * A + B", 0, 0),
 	CT_OPT_DOUBLE_(0, "hu-offset", &hu_offset, "B", "Hounsfield mapping offset (e.g. -1024)", 0, 0),
-	CT_OPT_CHOICE_(0, "fit", &fit_s, "stretch|pad", "stretch to the target, or keep the aspect ratio and pad"),
-	CT_OPT_CHOICE_(0, "filter", &filter_s, "area|bilinear", "antialiased resampling filter"),
+	CT_OPT_CHOICE_ENUM_(0, "fit", &fit_s, "stretch|pad", &fit_e, NULL, "stretch to the target, or keep the aspect ratio and pad"),
+	CT_OPT_CHOICE_ENUM_(0, "filter", &filter_s, "area|bilinear", &filter_e, NULL, "antialiased resampling filter"),
 	CT_OPT_FLAG_(0, "float", &as_float, "store float32 in [0,1] instead of uint8"),
 	CT_OPT_STRING_('g', "groups", &groups_s, "TSV|dicom|dicom-study",
 		       "group (patient) ids: file<TAB>...<TAB>group (e.g. patients.tsv), or from the DICOM PatientID "
@@ -66,7 +72,7 @@ static ct_opt options[] = {
 		     "remove blank figure margins, coloured marks and everything outside the body (text, arrows, letters)"),
 	CT_OPT_FLAG_(0, "lung-crop", &lung_crop, "crop to the lung field's bounding box (plus --lung-margin)"),
 	CT_OPT_DOUBLE_(0, "lung-margin", &lung_margin, "F", "margin of --lung-crop, a fraction of the box's size per side", 0, 1),
-	CT_OPT_CHOICE_(0, "standardise", &standardise_s, "none|lung",
+	CT_OPT_CHOICE_ENUM_(0, "standardise", &standardise_s, "none|lung", &standardise_e, NULL,
 		       "lung: map lung parenchyma and soft tissue to the grey levels of the lung window"),
 	CT_OPT_FLAG_(0, "lung-only", &lung_only,
 		     "blank (set to 0) everything outside the lung field and its pleural rim"),
@@ -223,12 +229,7 @@ int main(int argc, char **argv)
 	o.intensity.channels = channels;
 	o.intensity.slope = hu_slope;
 	o.intensity.offset = hu_offset;
-	if (!strcmp(intensity_s, "window"))
-		o.intensity.mode = CT_INTENSITY_WINDOW;
-	else if (!strcmp(intensity_s, "minmax"))
-		o.intensity.mode = CT_INTENSITY_MINMAX;
-	else if (!strcmp(intensity_s, "none"))
-		o.intensity.mode = CT_INTENSITY_NONE;
+	o.intensity.mode = intensity_e;
 	if (window_s) {
 		if (ct_window_parse(window_s, &o.intensity) < 0)
 			return ct_tool_usage(&cmd, ct_last_error());
@@ -240,8 +241,8 @@ int main(int argc, char **argv)
 	} else if (o.intensity.mode == CT_INTENSITY_WINDOW) {
 		return ct_tool_usage(&cmd, "--intensity window needs --window LEVEL,WIDTH");
 	}
-	o.fit = !strcmp(fit_s, "pad") ? CT_FIT_PAD : CT_FIT_STRETCH;
-	o.filter = !strcmp(filter_s, "bilinear") ? CT_FILTER_BILINEAR : CT_FILTER_AREA;
+	o.fit = (ct_fit)fit_e;
+	o.filter = (ct_filter)filter_e;
 	o.as_float = as_float;
 	o.max_pixels = (int64_t)(max_mpix * 1e6);
 	o.skip_bad = skip_bad;
@@ -249,7 +250,7 @@ int main(int argc, char **argv)
 	o.lung.clean = clean_annotations;
 	o.lung.crop = lung_crop;
 	o.lung.margin = lung_margin;
-	o.lung.standardise = !strcmp(standardise_s, "lung");
+	o.lung.standardise = standardise_e;
 	o.lung.only = lung_only;
 	o.lung_mask = lung_mask;
 	if (equalise_s) {

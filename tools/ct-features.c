@@ -21,6 +21,10 @@ static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg
 	*cut_dtype_s = "float32", *shard_s;
 static int batch = 16, threads, resume, force, resize, quiet;
 
+/* choices and the enums they set, in the order of their choices */
+static int pool_e, cut_f16; /* cut_f16: float32 0, float16 1 */
+static const int pool_v[] = { CT_POOL_AVG, CT_POOL_MAX, CT_POOL_NONE };
+
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output features file"),
 	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
@@ -28,10 +32,10 @@ static ct_opt options[] = {
 		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to take features from, pooled and concatenated (default: the last block)"),
-	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each layer (none: flattened)"),
+	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none", &pool_e, pool_v, "global pooling of each layer (none: flattened)"),
 	CT_OPT_STRING_(0, "cut", &cut_s, "LAYER",
 		       "also store every image's raw activation map at LAYER (for ct-finetune --finetune)"),
-	CT_OPT_CHOICE_(0, "cut-dtype", &cut_dtype_s, "float32|float16",
+	CT_OPT_CHOICE_ENUM_(0, "cut-dtype", &cut_dtype_s, "float32|float16", &cut_f16, NULL,
 		       "storage of the --cut maps (float16: half the size, relative error <= 2^-11)"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "images per forward pass", 1, 4096),
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
@@ -92,7 +96,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ct-features: unknown backbone '%s' (known: %s)\n", backbone, known);
 		return CT_EXIT_USAGE;
 	}
-	ct_pool pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
+	ct_pool pool = (ct_pool)pool_e;
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
 	if (!weights_path && !(weights_path = ct_tool_default_weights(backbone))) {
 		ct_graph_free(g);
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
 		return ct_tool_fail(&cmd);
 	}
 	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL,
-			 cut_s != NULL, pool, H5I_INVALID_HID, !strcmp(cut_dtype_s, "float16"), 0, 0 };
+			 cut_s != NULL, pool, H5I_INVALID_HID, cut_f16, 0, 0 };
 	char netouts[1024];
 	snprintf(netouts, sizeof netouts, "%s%s%s", layers, cut_s ? "," : "", cut_s ? cut_s : "");
 	if (cut_s && (ct_graph_find(g, cut_s) < 0 || strchr(cut_s, ','))) {

@@ -17,16 +17,20 @@ static uint64_t seed = 42;
 static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
 static const char *weights_s;
 
+/* choices and the enums they set, in the order of their choices */
+static int head_e, optim_e, balanced;
+static const int head_v[] = { CT_HEAD_LOGREG, CT_HEAD_MLP }, optim_v[] = { CT_OPTIM_ADAM, CT_OPTIM_SGD };
+
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output model file ('-' for stdout)"),
-	CT_OPT_CHOICE_(0, "head", &head_s, "logreg|mlp", "logistic regression, or dense-ReLU-dropout-dense"),
+	CT_OPT_CHOICE_ENUM_(0, "head", &head_s, "logreg|mlp", &head_e, head_v, "logistic regression, or dense-ReLU-dropout-dense"),
 	CT_OPT_INT_(0, "hidden", &hidden, "N", "MLP hidden units", 1, 65536),
 	CT_OPT_DOUBLE_(0, "dropout", &dropout, "P", "MLP dropout rate of the hidden units while training", 0, 0.95),
-	CT_OPT_CHOICE_(0, "optimizer", &optim_s, "adam|sgd", "Adam, or SGD with momentum"),
+	CT_OPT_CHOICE_ENUM_(0, "optimizer", &optim_s, "adam|sgd", &optim_e, optim_v, "Adam, or SGD with momentum"),
 	CT_OPT_DOUBLE_(0, "lr", &lr, "RATE", "learning rate (0.01 with --optimizer sgd)", 1e-9, 10),
 	CT_OPT_DOUBLE_(0, "momentum", &momentum, "MU", "SGD momentum", 0, 0.999),
 	CT_OPT_DOUBLE_(0, "weight-decay", &weight_decay, "L", "L2 penalty (L/2)||W||^2 on the weight matrices", 0, 10),
-	CT_OPT_CHOICE_(0, "class-weights", &cw_s, "none|balanced", "balanced: weight class c by n / (K n_c)"),
+	CT_OPT_CHOICE_ENUM_(0, "class-weights", &cw_s, "none|balanced", &balanced, NULL, "balanced: weight class c by n / (K n_c)"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "mini-batch size", 1, 1 << 20),
 	CT_OPT_INT_(0, "epochs", &epochs, "N", "maximum epochs", 1, 100000),
 	CT_OPT_INT_(0, "patience", &patience, "N",
@@ -241,10 +245,10 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "missing output (-o FILE)");
 	ct_train_opts o;
 	ct_train_defaults(&o);
-	o.kind = !strcmp(head_s, "mlp") ? CT_HEAD_MLP : CT_HEAD_LOGREG;
+	o.kind = (ct_head_kind)head_e;
 	if (o.kind == CT_HEAD_LOGREG && (ct_opts_seen(&cmd, "hidden") || ct_opts_seen(&cmd, "dropout")))
 		return ct_tool_usage(&cmd, "--hidden and --dropout apply to --head mlp");
-	o.optimizer = !strcmp(optim_s, "sgd") ? CT_OPTIM_SGD : CT_OPTIM_ADAM;
+	o.optimizer = (ct_optim)optim_e;
 	if (o.optimizer == CT_OPTIM_ADAM && ct_opts_seen(&cmd, "momentum"))
 		return ct_tool_usage(&cmd, "--momentum applies to --optimizer sgd");
 	o.hidden = hidden;
@@ -253,7 +257,7 @@ int main(int argc, char **argv)
 	lr = o.lr; /* recorded in params */
 	o.momentum = momentum;
 	o.weight_decay = weight_decay;
-	o.balanced = !strcmp(cw_s, "balanced");
+	o.balanced = balanced;
 	o.batch = batch;
 	o.epochs = epochs;
 	o.patience = patience;

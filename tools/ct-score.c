@@ -16,6 +16,10 @@ static int as_json, bootstrap = 1000, threads, force, source_column;
 static double level = 0.95;
 static uint64_t seed = 42;
 
+/* choices and the enums they set, in the order of their choices */
+static int resample_e;
+static const int resample_v[] = { CT_RESAMPLE_STRATIFIED, CT_RESAMPLE_PLAIN };
+
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "scores file to write (HDF5, kind 'scores'; '-' for stdout); without it only the metrics are printed"),
 	CT_OPT_STRING_(0, "tsv", &tsv_path, "FILE", "also write a TSV: name, split, label, probability, predicted"),
@@ -29,7 +33,7 @@ static ct_opt options[] = {
 		       "p(positive) >= T is positive; 'youden' maximises Youden's J on the val split"),
 	CT_OPT_INT_(0, "bootstrap", &bootstrap, "N", "bootstrap resamples for the confidence intervals (0: none)", 0,
 		    1000000),
-	CT_OPT_CHOICE_(0, "resample", &resample_s, "stratified|plain",
+	CT_OPT_CHOICE_ENUM_(0, "resample", &resample_s, "stratified|plain", &resample_e, resample_v,
 		       "bootstrap within each class (keeps class counts) or over all rows"),
 	CT_OPT_DOUBLE_(0, "level", &level, "L", "confidence level of the intervals", 0.5, 0.999),
 	CT_OPT_U64_(0, "seed", &seed, "S", "bootstrap seed"),
@@ -93,7 +97,7 @@ int main(int argc, char **argv)
 	if (tsv_path && report_path && !strcmp(tsv_path, "-") && !strcmp(report_path, "-"))
 		return usage("only one output can go to standard output");
 	o.eval.bootstrap = bootstrap;
-	o.eval.resample = !strcmp(resample_s, "plain") ? CT_RESAMPLE_PLAIN : CT_RESAMPLE_STRATIFIED;
+	o.eval.resample = (ct_resample)resample_e;
 	o.eval.level = level;
 	o.eval.seed = seed;
 	o.sources = sources_s;

@@ -19,6 +19,10 @@ static int force, quiet, as_json;
 static const char *backbone, *weights_path, *layers_s, *pool_s = "avg", *batch_s = "dynamic";
 static int synthetic;
 
+/* choices and the enums they set, in the order of their choices */
+static int pool_e;
+static const int pool_v[] = { CT_POOL_AVG, CT_POOL_MAX, CT_POOL_NONE };
+
 static ct_opt import_opts[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output Keras weight file ('-' for stdout)"),
 	CT_OPT_FORCE_(force),
@@ -39,7 +43,7 @@ static ct_opt export_opts[] = {
 	CT_OPT_FLAG_(0, "synthetic", &synthetic, "deterministic synthetic weights instead of a file (tests, benchmarks)"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to output, one ONNX output each (default: the last block)"),
-	CT_OPT_CHOICE_(0, "pool", &pool_s, "avg|max|none", "global pooling of each output (none: flattened NHWC)"),
+	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none", &pool_e, pool_v, "global pooling of each output (none: flattened NHWC)"),
 	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model"),
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output ONNX model ('-' for stdout)"),
 	CT_OPT_FORCE_(force),
@@ -322,7 +326,7 @@ static int cmd_export(int argc, char **argv)
 	if (synthetic && weights_path)
 		return ct_tool_usage(&export_cmd, "give either --weights or --synthetic, not both");
 	ct_onnx_opts o = { .outputs = layers_s, .batch = 0 };
-	o.pool = !strcmp(pool_s, "max") ? CT_POOL_MAX : !strcmp(pool_s, "none") ? CT_POOL_NONE : CT_POOL_AVG;
+	o.pool = (ct_pool)pool_e;
 	if (strcmp(batch_s, "dynamic")) {
 		char *end;
 		errno = 0;

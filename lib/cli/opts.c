@@ -36,6 +36,21 @@ static const char *opt_label(const ct_opt *o, char *buf, size_t n)
 	return buf;
 }
 
+/* The position of v among choices "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	int k = 0;
+	for (const char *c = choices; c && *c; k++) {
+		const char *bar = strchr(c, '|');
+		size_t len = bar ? (size_t)(bar - c) : strlen(c);
+		if (len == n && !strncmp(c, v, n))
+			return k;
+		c = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
 static int set_value(ct_opt *o, const char *v)
 {
 	char lab[64];
@@ -76,16 +91,9 @@ static int set_value(ct_opt *o, const char *v)
 		*(const char **)o->value = v;
 		break;
 	case CT_OPT_CHOICE: {
-		size_t n = strlen(v);
-		const char *c = o->choices;
-		while (c && *c) {
-			const char *bar = strchr(c, '|');
-			size_t len = bar ? (size_t)(bar - c) : strlen(c);
-			if (len == n && !strncmp(c, v, n)) {
-				*(const char **)o->value = v;
-				return 0;
-			}
-			c = bar ? bar + 1 : NULL;
+		if (choice_index(o->choices, v) >= 0) {
+			*(const char **)o->value = v;
+			return 0;
 		}
 		return ct_error("option '%s' must be one of %s, got '%s'", lab, o->choices, v);
 	}
@@ -193,6 +201,16 @@ int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 		free(pos);
 		return CT_PARSE_ERROR;
 	}
+	for (ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
+		if (o->type == CT_OPT_CHOICE && o->enum_value && *(const char **)o->value) {
+			int k = choice_index(o->choices, *(const char **)o->value);
+			if (k < 0) {
+				free(pos);
+				return ct_error("option '--%s': default '%s' is not one of %s", o->long_name,
+						*(const char **)o->value, o->choices);
+			}
+			*o->enum_value = o->enum_values ? o->enum_values[k] : k;
+		}
 	if (!last_pos)
 		atexit(free_last_pos);
 	free(last_pos);

@@ -28,15 +28,22 @@ typedef struct ct_opt {
 	double min, max;
 	const char *choices;
 	int seen;             /* set by the parser when given on the command line */
+	/* CT_OPT_CHOICE_ENUM_: after parsing, *enum_value = enum_values[k] (k when NULL) for the
+	 * k-th choice held (given or default): the string-to-enum mapping lives in the table */
+	int *enum_value;
+	const int *enum_values;
 } ct_opt;
 
-#define CT_OPT_FLAG_(s, l, v, h) { CT_OPT_FLAG, s, l, v, NULL, h, 0, 0, NULL, 0 }
-#define CT_OPT_INT_(s, l, v, a, h, lo, hi) { CT_OPT_INT, s, l, v, a, h, lo, hi, NULL, 0 }
-#define CT_OPT_U64_(s, l, v, a, h) { CT_OPT_U64, s, l, v, a, h, 0, 0, NULL, 0 }
-#define CT_OPT_DOUBLE_(s, l, v, a, h, lo, hi) { CT_OPT_DOUBLE, s, l, v, a, h, lo, hi, NULL, 0 }
-#define CT_OPT_STRING_(s, l, v, a, h) { CT_OPT_STRING, s, l, v, a, h, 0, 0, NULL, 0 }
-#define CT_OPT_CHOICE_(s, l, v, c, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0 }
-#define CT_OPT_END_ { CT_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, 0 }
+#define CT_OPT_FLAG_(s, l, v, h) { CT_OPT_FLAG, s, l, v, NULL, h, 0, 0, NULL, 0, NULL, NULL }
+#define CT_OPT_INT_(s, l, v, a, h, lo, hi) { CT_OPT_INT, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL }
+#define CT_OPT_U64_(s, l, v, a, h) { CT_OPT_U64, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL }
+#define CT_OPT_DOUBLE_(s, l, v, a, h, lo, hi) { CT_OPT_DOUBLE, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL }
+#define CT_OPT_STRING_(s, l, v, a, h) { CT_OPT_STRING, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL }
+#define CT_OPT_CHOICE_(s, l, v, c, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, NULL, NULL }
+/* a choice that also sets an enum: v the string (default in it), e the int, vals the values
+ * of the choices in order (NULL: 0, 1, 2, ...) */
+#define CT_OPT_CHOICE_ENUM_(s, l, v, c, e, vals, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, e, vals }
+#define CT_OPT_END_ { CT_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 
 typedef struct ct_cmd {
 	const char *name;        /* "ct-convert" */
