@@ -118,7 +118,7 @@ asan:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin OPENMP=$(OPENMP) \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
-	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1 BUILD=build-asan BIN=build-asan/bin \
 		CT_SKIP_TESTS="$(ASAN_SKIP)" CT_SKIP_REASON="too slow under the sanitizers: Makefile, ASAN_SKIP" \
 		sh tests/run.sh
