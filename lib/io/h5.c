@@ -910,6 +910,14 @@ int ct_h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *nout)
 		rc = ct_error("dataset '%s' is not a 1-d string list", name);
 		goto out;
 	}
+	/* a damaged or foreign file may claim any size: refuse lists over 1 GiB before allocating */
+	size_t per = H5Tis_variable_str(ft) > 0 ? sizeof(char *) : H5Tget_size(ft) + 1;
+	if ((uint64_t)n > ((uint64_t)1 << 30) / (per + sizeof *res)) {
+		rc = ct_error("dataset '%s' claims %lld strings of %zu bytes: over the 1 GiB limit of a string list",
+			      name, (long long)n, per - (H5Tis_variable_str(ft) > 0 ? 0 : 1));
+		n = 0;
+		goto out;
+	}
 	res = calloc((size_t)n + 1, sizeof *res);
 	if (!res) {
 		rc = ct_error("out of memory");

@@ -366,7 +366,7 @@ int ct_tfjs_import_json(const char *json, size_t len, const char *dir, const cha
 					      e->name, glen);
 				goto out;
 			}
-			e->data = gbuf + off;
+			e->data = gbuf ? gbuf + off : NULL; /* no shard bytes at all: only empty weights */
 			off += bytes;
 			e->seq = nents;
 			char sn[128];
