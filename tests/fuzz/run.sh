@@ -14,6 +14,12 @@
 # Usage: tests/fuzz/run.sh [harness-name-filter]     Exit 1 when a harness found a crash of ours.
 BUILD=${BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+# FUZZ_SEED (libFuzzer's -seed, +1 per restart after a set-aside crash) and FUZZ_RUNS (at most
+# that many inputs per harness): with both set, a campaign on a fresh clone is the same on every
+# machine fast enough to reach FUZZ_RUNS in FUZZ_SECONDS (a slower one runs a prefix of it), as
+# CI needs; without them every run explores anew.
+FUZZ_SEED=${FUZZ_SEED:-}
+FUZZ_RUNS=${FUZZ_RUNS:-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
 filter=${1:-}
@@ -80,8 +86,12 @@ for f in "$BUILD"/fuzz/fuzz_*; do
 		left=$((end - $(date +%s)))
 		[ $left -ge 1 ] || break
 		# shellcheck disable=SC2086
+		[ -n "$FUZZ_RUNS" ] && [ $runs -ge "$FUZZ_RUNS" ] && break
+		det=
+		[ -n "$FUZZ_SEED" ] && det="-seed=$((FUZZ_SEED + nthird))"
+		[ -n "$FUZZ_RUNS" ] && det="$det -runs=$((FUZZ_RUNS - runs))"
 		"$f" -max_total_time=$left -timeout=30 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-			-artifact_prefix="$crashes/" $dirs >"$log.run" 2>&1
+			$det -artifact_prefix="$crashes/" $dirs >"$log.run" 2>&1
 		rc=$?
 		cat "$log.run" >>"$log"
 		r=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.run" | tail -n 1)
