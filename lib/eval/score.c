@@ -229,9 +229,7 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	f.nprov = 0;
 	/* a model applies to images prepared like its training images */
 	if (ct_preprocessing_check(r->model_prov, r->nmodel_prov, r->features_prov, r->nfeatures_prov) < 0) {
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", ct_last_error());
-		ct_error("'%s': %s", features_path, msg);
+		ct_error_prefix("'%s'", features_path);
 		goto fail;
 	}
 	ct_features_free(&f);

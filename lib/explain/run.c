@@ -441,9 +441,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		goto out;
 	}
 	if ((rc = ct_preprocessing_check(prov, nprov, im.prov, im.nprov)) < 0) {
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", ct_last_error());
-		rc = ct_error("'%s': %s", o->images_path, msg);
+		rc = ct_error_prefix("'%s'", o->images_path);
 		goto out;
 	}
 	if (o->also_path) {
