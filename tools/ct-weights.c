@@ -5,8 +5,8 @@
 #include "core/sha256.h"
 #include "models/models.h"
 #include "nn/net.h"
-#include "nn/onnx.h"
-#include "nn/tfjs.h"
+#include "formats/onnx.h"
+#include "formats/tfjs.h"
 #include "nn/weights.h"
 
 #include <cjson/cJSON.h>

@@ -2,7 +2,7 @@
  * so ct-weights import run on model.json). The input is model.json's text, then optionally a
  * NUL byte and the bytes of the one shard file "s.bin" it may name (written beside it). */
 #include "fuzz.h"
-#include "nn/tfjs.h"
+#include "formats/tfjs.h"
 
 #include <sys/stat.h>
 

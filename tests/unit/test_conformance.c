@@ -6,7 +6,7 @@
 #include "test.h"
 #include "core/error.h"
 #include "models/models.h"
-#include "nn/keras_json.h"
+#include "formats/keras_json.h"
 #include "nn/net.h"
 #include "nn/testweights.h"
 

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "nn/graph.h"
 #include "nn/net.h"
-#include "nn/onnx.h"
+#include "formats/onnx.h"
 #include "nn/testweights.h"
 #include "models/models.h"
 

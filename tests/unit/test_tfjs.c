@@ -1,6 +1,6 @@
 /* test_tfjs.c - TF.js layers-model import: topology order, Keras names and order, shards, dequantisation, refusals. */
 #include "core/error.h"
-#include "nn/tfjs.h"
+#include "formats/tfjs.h"
 #include "nn/weights.h"
 #include "test.h"
 

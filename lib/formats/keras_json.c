@@ -1,5 +1,5 @@
 /* keras_json.c - Keras model JSON (functional API config) -> ct_graph. */
-#include "nn/keras_json.h"
+#include "formats/keras_json.h"
 #include "core/error.h"
 
 #include <cjson/cJSON.h>

@@ -1,5 +1,5 @@
 /* tfjs.c - TensorFlow.js layers-model import: topology order, manifest shards, dequantisation (tfjs-core io/io_utils.ts). */
-#include "nn/tfjs.h"
+#include "formats/tfjs.h"
 #include "io/target.h"
 #include "core/error.h"
 

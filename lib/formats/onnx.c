@@ -12,7 +12,7 @@
  *   ValueInfoProto    1 name, 2 type; TypeProto 1 tensor_type; TypeProto.Tensor 1 elem_type,
  *                     2 shape; TensorShapeProto 1 dim; Dimension 1 dim_value, 2 dim_param
  * Wire types: 0 varint, 2 length-delimited, 5 fixed32. */
-#include "nn/onnx.h"
+#include "formats/onnx.h"
 #include "core/error.h"
 #include "io/outfile.h"
 
