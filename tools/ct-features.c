@@ -10,6 +10,7 @@
 #include "io/inputs.h"
 #include "models/models.h"
 #include "nn/net.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 #include <string.h>

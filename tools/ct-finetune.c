@@ -2,6 +2,7 @@
 #include "tool.h"
 
 #include "data/activations.h"
+#include "formats/keras_h5.h"
 #include "data/split.h"
 #include "models/models.h"
 #include "train/finetune.h"

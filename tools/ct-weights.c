@@ -7,6 +7,7 @@
 #include "nn/net.h"
 #include "formats/onnx.h"
 #include "formats/tfjs.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 #include <cjson/cJSON.h>

@@ -11,6 +11,7 @@
 #include "io/outfile.h"
 #include "metrics/metrics.h"
 #include "models/models.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 #include "train/modelfile.h"
 

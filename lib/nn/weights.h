@@ -1,19 +1,14 @@
-/* weights.h - named weight tensors grouped by layer: the layout of Keras weight files.
+/* weights.h - named weight tensors grouped by layer, as Keras keeps them (in memory).
  *
- * A Keras HDF5 weight file (keras-applications' *_notop.h5, model.save_weights)
- * holds, on the root group or on /model_weights, the attribute `layer_names`
- * (strings, in model order); each layer group <L> has the attribute
- * `weight_names` (strings such as "conv2d_1/kernel:0") and a dataset at each of
- * those paths relative to the group. Kernels are stored HWIO (kh, kw, cin, cout),
- * depthwise kernels (kh, kw, cin, multiplier), dense kernels (in, out); BN tensors
- * are gamma, beta, moving_mean, moving_variance (gamma/beta may be absent when
- * scale/center are off). Layers without weights are listed with no weight names. */
+ * A layer (e.g. "conv2d_1") holds its tensors in Keras order under their full weight names
+ * ("conv2d_1/kernel:0"), in Keras shapes: kernels HWIO (kh, kw, cin, cout), depthwise kernels
+ * (kh, kw, cin, multiplier), dense kernels (in, out); BN tensors gamma, beta, moving_mean,
+ * moving_variance (gamma/beta may be absent when scale/center are off). Layers without
+ * weights have no tensors. The files (Keras HDF5) are read and written by formats/keras_h5.h. */
 #ifndef CT_WEIGHTS_H
 #define CT_WEIGHTS_H
 
 #include "core/tensor.h"
-
-#include <hdf5.h>
 
 typedef struct ct_wtensor {
 	char *name;    /* full weight name as stored, e.g. "conv2d_1/kernel:0" */
@@ -31,16 +26,6 @@ typedef struct ct_weights {
 	ct_wlayer *layers;
 	char sha256[65]; /* of the file loaded ("" when built in memory) */
 } ct_weights;
-
-/* Load a Keras-layout HDF5 weight file (float16/32/64 datasets converted to F32). */
-int ct_weights_load(ct_weights *w, const char *path);
-/* Write one in the same layout (layer_names on the root, fixed-length strings). */
-int ct_weights_save(const ct_weights *w, const char *path);
-
-/* The same layout inside an open file or group loc (attribute layer_names, one group per
- * layer): a model file keeps fine-tuned layers this way. Read with ct_weights_read. */
-int ct_weights_write(hid_t loc, const ct_weights *w);
-int ct_weights_read(hid_t loc, ct_weights *w);
 
 /* Find a layer by name; NULL if absent. */
 const ct_wlayer *ct_weights_find(const ct_weights *w, const char *layer);

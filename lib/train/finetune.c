@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/activations.h"
+#include "formats/keras_h5.h"
 #include "models/models.h"
 
 #include <math.h>

@@ -2,6 +2,7 @@
  * (the head, provenance and training curves, validated) and the fine-tuned layers
  * (ct_weights_read of /finetune/0). */
 #include "fuzz.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 #include "train/modelfile.h"
 

@@ -1,6 +1,7 @@
 /* fuzz_h5_weights.c - Keras HDF5 weight files (ct_weights_load: ct-features, ct-finetune,
  * ct-explain and ct-weights read weights through it). */
 #include "fuzz.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

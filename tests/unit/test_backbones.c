@@ -10,6 +10,7 @@
 #include "models/models.h"
 #include "nn/net.h"
 #include "nn/testweights.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 #include <hdf5.h>

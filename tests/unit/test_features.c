@@ -8,6 +8,7 @@
 #include "data/features.h"
 #include "models/models.h"
 #include "nn/net.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 #include <math.h>

@@ -15,6 +15,7 @@
 #include "models/models.h"
 #include "nn/graph.h"
 #include "nn/net.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 #include "train/finetune.h"
 

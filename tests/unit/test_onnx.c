@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "nn/graph.h"
 #include "nn/net.h"
+#include "formats/keras_h5.h"
 #include "formats/onnx.h"
 #include "nn/testweights.h"
 #include "models/models.h"

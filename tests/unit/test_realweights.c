@@ -13,6 +13,7 @@
 #include "image/phantom.h"
 #include "models/models.h"
 #include "nn/net.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 
 #include <math.h>

@@ -1,6 +1,7 @@
 /* test_tfjs.c - TF.js layers-model import: topology order, Keras names and order, shards, dequantisation, refusals. */
 #include "core/error.h"
 #include "formats/tfjs.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 #include "test.h"
 

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "nn/testweights.h"
+#include "formats/keras_h5.h"
 #include "nn/weights.h"
 #include "test.h"
 
