@@ -6,7 +6,7 @@
  *   avg pooling:  d score / d A_k(i,j) = g_k / (h w) at every location, so the Grad-CAM
  *                 weights are alpha_k = g_k / (h w) and heat(i,j) = ReLU(sum_k alpha_k A_k(i,j));
  *   max pooling:  the gradient reaches only the arg-max location of each channel (the first
- *                 one on ties, as lib/nn/ops.c pools), so heat(i,j) = ReLU(sum of g_k A_k(i,j)
+ *                 one on ties, as lib/nn/pool.c pools), so heat(i,j) = ReLU(sum of g_k A_k(i,j)
  *                 over the channels k whose maximum is at (i,j));
  *   no pooling:   g holds d score / d A_k(i,j) for every location; alpha_k is its mean over
  *                 the locations and heat = ReLU(sum_k alpha_k A_k), as in the paper.

@@ -104,7 +104,7 @@ double ct_fma_peak_gflops(int nthreads, double seconds);
 float ct_fma_loop_avx512(int64_t iters);
 float ct_fma_loop_avx2(int64_t iters);
 #define CT_FMA_LOOP_CHAINS 24
-/* The prologue's transform of len floats per ISA (gemm.c has the portable loop). */
+/* The prologue's transform of len floats per ISA (conv.c has the portable loop). */
 void ct_pro_run_avx512(float *dst, const float *src, const float *scale, const float *shift,
 		       int act, int len);
 void ct_pro_run_avx2(float *dst, const float *src, const float *scale, const float *shift,

@@ -1,6 +1,7 @@
-/* ops_impl.h - depthwise convolution and pooling loops, included by ops.c, ops_avx2.c and
- * ops_avx512.c so the same source is compiled for each instruction set. Channels go
- * 16 at a time through GCC vector types (one zmm, two ymm or four xmm registers). */
+/* ops_impl.h - depthwise convolution and pooling loops, included by depthwise.c, pool.c,
+ * elementwise.c, ops_avx2.c and ops_avx512.c so the same source is compiled for each
+ * instruction set. Channels go 16 at a time through GCC vector types (one zmm, two ymm or
+ * four xmm registers). */
 #include <string.h>
 
 typedef float ct_v16 __attribute__((vector_size(64)));

@@ -1,0 +1,202 @@
+/* conv.c - convolution as GEMM (gemm.h): implicit im2col, the BN prologue, blocking, threads. */
+#include "nn/gemm.h"
+#include "nn/graph.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define KC_MAX 256 /* B micro-panel kc*NR floats stays in L1 (32 KB at NR=32) */
+#define MC_MAX 192 /* A block MC*KC floats stays in L2 */
+
+/* K blocking: a function of K only (never of the thread count), see gemm.h. */
+static int kc_of(int64_t k)
+{
+	int64_t nb = (k + KC_MAX - 1) / KC_MAX;
+	return (int)((k + nb - 1) / nb);
+}
+
+size_t ct_conv_work_floats(const ct_gemm_kernel *kern, const ct_conv_geom *g)
+{
+	int64_t k = (int64_t)g->kh * g->kw * g->cin;
+	int kc = kc_of(k);
+	int mc = MC_MAX / kern->mr * kern->mr;
+	/* im2col block + the ragged last row tile, zero padded */
+	return (size_t)(mc + kern->mr) * (size_t)kc + 16;
+}
+
+static int is_pointwise(const ct_conv_geom *g)
+{
+	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_t == 0 &&
+	       g->pad_l == 0;
+}
+
+/* dst = act(src * scale + shift), elementwise over len channels (the prologue). */
+static void pro_run(float *dst, const float *src, const float *scale, const float *shift,
+		    int act, int len)
+{
+	if (act == CT_ACT_NONE)
+		for (int i = 0; i < len; i++)
+			dst[i] = src[i] * scale[i] + shift[i];
+	else
+		for (int i = 0; i < len; i++) {
+			float v = src[i] * scale[i] + shift[i];
+			v = v > 0.f ? v : 0.f;
+			dst[i] = act == CT_ACT_RELU6 && v > 6.f ? 6.f : v;
+		}
+}
+
+/* Rows [m0, m0+rows) x columns [k0, k0+kc) of the implicit im2col matrix, row-major with
+ * leading dimension kc. Column k of a row is input channel k % cin of tap k / cin =
+ * ky*kw + kx (HWIO order); taps in the padding are zeros. Contiguous channel runs are
+ * copied with memcpy. */
+static void im2col_rows(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, int64_t m0, int rows, int k0, int kc, float *dst)
+{
+	int64_t ohw = (int64_t)g->oh * g->ow;
+	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
+	/* the prologue's loop for the kernel's ISA (-O2 leaves the portable one scalar) */
+	void (*prun)(float *, const float *, const float *, const float *, int, int) =
+		!strcmp(kern->name, "avx512") ? ct_pro_run_avx512
+		: !strcmp(kern->name, "avx2") ? ct_pro_run_avx2
+					      : pro_run;
+	for (int i = 0; i < rows; i++) {
+		int64_t row = m0 + i;
+		int64_t n = row / ohw, r = row % ohw;
+		int oy = (int)(r / g->ow), ox = (int)(r % g->ow);
+		float *d = dst + (size_t)i * kc;
+		int k = k0, kend = k0 + kc;
+		while (k < kend) {
+			int tap = k / g->cin, ci = k % g->cin;
+			int ky = tap / g->kw, kx = tap % g->kw;
+			int len = g->cin - ci;
+			if (len > kend - k)
+				len = kend - k;
+			int iy = oy * g->sh - g->pad_t + ky * g->dh;
+			int ix = ox * g->sw - g->pad_l + kx * g->dw;
+			/* dense input, no dilation: the next taps of this kernel row follow in
+			 * memory, one copy takes them all (a first layer has cin = 3) */
+			if (merge && iy >= 0 && iy < g->h && ix >= 0) {
+				int kx_end = g->kw;
+				if (ix + (kx_end - kx) > g->w)
+					kx_end = kx + (g->w - ix);
+				int run = (kx_end - kx) * g->cin - ci;
+				if (run > len)
+					len = run < kend - k ? run : kend - k;
+			}
+			if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+				memset(d + (k - k0), 0, (size_t)len * sizeof(float));
+			else if (!pro)
+				memcpy(d + (k - k0),
+				       in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
+				       (size_t)len * sizeof(float));
+			else
+				prun(d + (k - k0),
+				     in + ((n * g->h + iy) * g->w + ix) * g->in_pitch + ci,
+				     pro->scale + ci, pro->shift + ci, pro->act, len);
+			k += len;
+		}
+	}
+}
+
+/* One task: rows [m0, m0+mc) and column panels [p0, p1), all K blocks. */
+static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+		      const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
+		      float *work, int64_t m0, int mc, int64_t p0, int64_t p1)
+{
+	const int mr = kern->mr, nr = kern->nr;
+	const int64_t k = b->k, n = b->n, ldc = g->out_pitch;
+	const int kc_max = kc_of(k);
+	const int pointwise = is_pointwise(g) && !pro;
+	float *abuf = work;
+	float *aedge = abuf + (size_t)(MC_MAX / mr * mr) * kc_max;
+	const int full = mc / mr * mr, edge = mc - full;
+	for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+		int kc = (int)(k - k0 < kc_max ? k - k0 : kc_max);
+		int first = k0 == 0, last = k0 + kc == k;
+		const float *a0;
+		int64_t lda;
+		if (pointwise) { /* the input rows are the A matrix */
+			a0 = in + m0 * g->in_pitch + k0;
+			lda = g->in_pitch;
+		} else {
+			im2col_rows(kern, g, in, pro, m0, mc, (int)k0, kc, abuf);
+			a0 = abuf;
+			lda = kc;
+		}
+		if (edge) { /* the ragged last row tile, zero padded to MR rows */
+			for (int r = 0; r < mr; r++) {
+				if (r < edge)
+					memcpy(aedge + (size_t)r * kc, a0 + (full + r) * lda,
+					       (size_t)kc * sizeof(float));
+				else
+					memset(aedge + (size_t)r * kc, 0, (size_t)kc * sizeof(float));
+			}
+		}
+		for (int64_t q = p0; q < p1; q++) {
+			const float *bp = b->data + q * k * nr + k0 * nr;
+			int64_t col = q * nr;
+			int ncols = (int)(n - col < nr ? n - col : nr);
+			for (int i = 0; i < mc; i += mr) {
+				int mrows = mc - i < mr ? mc - i : mr;
+				float *c = out + (m0 + i) * ldc + col;
+				ct_epilogue ep = { b->bias + col, res ? res + (m0 + i) * ldr + col : NULL,
+						   ldr, act };
+				const float *a = mrows == mr ? a0 + i * lda : aedge;
+				int64_t la = mrows == mr ? lda : kc;
+				kern->fn(kc, a, la, bp, c, ldc, mrows, ncols, !first, last ? &ep : NULL);
+			}
+		}
+	}
+}
+
+void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+		    const ct_packed *b, const float *res, int64_t ldr, int act, float *out,
+		    float *work, int nthreads)
+{
+	ct_conv2d_gemm_pro(kern, g, in, NULL, b, res, ldr, act, out, work, nthreads);
+}
+
+void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+			const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr,
+			int act, float *out, float *work, int nthreads)
+{
+	const int64_t m = (int64_t)g->n * g->oh * g->ow;
+	const int mc_max = MC_MAX / kern->mr * kern->mr;
+	const int64_t npan = (b->n + b->nr - 1) / b->nr;
+	if (nthreads < 1 || (double)m * b->n * b->k < (double)(1 << 18))
+		nthreads = 1; /* a small GEMM is not worth waking the team */
+	/* rows per block: small layers are cut finer so both threads get work */
+	int64_t mc = mc_max;
+	int64_t per = (m + nthreads - 1) / nthreads;
+	if (per < mc)
+		mc = (per + kern->mr - 1) / kern->mr * kern->mr;
+	int64_t mblocks = (m + mc - 1) / mc;
+	int64_t ngroups = 1;
+	while (mblocks * ngroups < 2 * nthreads && ngroups < npan)
+		ngroups *= 2;
+	if (ngroups > npan)
+		ngroups = npan;
+	const int64_t ntasks = mblocks * ngroups;
+	const size_t wsz = ct_conv_work_floats(kern, g);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+	{
+#ifdef _OPENMP
+		int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+		int tid = 0, nt = 1;
+#endif
+		float *w = work + (size_t)tid * wsz;
+		int64_t t0 = ntasks * tid / nt, t1 = ntasks * (tid + 1) / nt;
+		for (int64_t t = t0; t < t1; t++) {
+			int64_t mb = t / ngroups, gi = t % ngroups;
+			int64_t m0 = mb * mc;
+			int rows = (int)(m - m0 < mc ? m - m0 : mc);
+			int64_t p0 = npan * gi / ngroups, p1 = npan * (gi + 1) / ngroups;
+			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
+		}
+	}
+}

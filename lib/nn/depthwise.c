@@ -1,0 +1,35 @@
+/* depthwise.c - depthwise convolution (DepthwiseConv2D, the first half of SeparableConv2D):
+ * the ISA dispatch over output rows; the loops are in ops_impl.h. */
+#include "nn/ops.h"
+#include "nn/graph.h"
+#include "ops_par.h"
+
+/* ops_impl.h holds the loops of several ops as static functions; this file uses only
+ * some of them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "ops_impl.h"
+#pragma GCC diagnostic pop
+
+void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
+		  const float *res, int act, float *out, int nthreads)
+{
+	ct_op_dwconv_pro(g, in, CT_ACT_NONE, w, bias, res, act, out, nthreads);
+}
+
+void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
+		      const float *bias, const float *res, int act, float *out, int nthreads)
+{
+	int isa = kernel_isa();
+	int64_t rows = (int64_t)g->n * g->oh;
+	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
+	PAR_RANGE(rows, nthreads, r0, r1)
+	{
+		if (isa == 2)
+			ct_dwconv_rows_pro_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
+		else if (isa == 1)
+			ct_dwconv_rows_pro_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
+		else
+			dw_rows_pro(g, in, in_act, w, bias, res, act, out, r0, r1);
+	}
+}
