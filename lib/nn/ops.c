@@ -2,6 +2,7 @@
  * batch normalisation, activations, global pooling, softmax. */
 #include "nn/ops.h"
 #include "nn/graph.h"
+#include "nn/depthwise.h"
 
 #include <float.h>
 #include <math.h>
@@ -51,9 +52,14 @@ void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const 
 	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
+	const int direct = ct_dwk_fits(g); /* perf hook: direct 3x3 kernels (depthwise.h) */
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
-		if (isa == 2)
+		if (direct && isa == 2)
+			ct_dwk_rows_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
+		else if (direct && isa == 1)
+			ct_dwk_rows_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
+		else if (isa == 2)
 			ct_dwconv_rows_pro_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
 		else if (isa == 1)
 			ct_dwconv_rows_pro_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
