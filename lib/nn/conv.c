@@ -1,5 +1,6 @@
 /* conv.c - convolution as GEMM (gemm.h): implicit im2col, the BN prologue, blocking, threads. */
 #include "nn/gemm.h"
+#include "nn/gemm_split.h"
 #include "nn/graph.h"
 
 #include <string.h>
@@ -167,18 +168,6 @@ void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const
 	const int64_t npan = (b->n + b->nr - 1) / b->nr;
 	if (nthreads < 1 || (double)m * b->n * b->k < (double)(1 << 18))
 		nthreads = 1; /* a small GEMM is not worth waking the team */
-	/* rows per block: small layers are cut finer so both threads get work */
-	int64_t mc = mc_max;
-	int64_t per = (m + nthreads - 1) / nthreads;
-	if (per < mc)
-		mc = (per + kern->mr - 1) / kern->mr * kern->mr;
-	int64_t mblocks = (m + mc - 1) / mc;
-	int64_t ngroups = 1;
-	while (mblocks * ngroups < 2 * nthreads && ngroups < npan)
-		ngroups *= 2;
-	if (ngroups > npan)
-		ngroups = npan;
-	const int64_t ntasks = mblocks * ngroups;
 	const size_t wsz = ct_conv_work_floats(kern, g);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -190,12 +179,12 @@ void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const
 		int tid = 0, nt = 1;
 #endif
 		float *w = work + (size_t)tid * wsz;
-		int64_t t0 = ntasks * tid / nt, t1 = ntasks * (tid + 1) / nt;
-		for (int64_t t = t0; t < t1; t++) {
-			int64_t mb = t / ngroups, gi = t % ngroups;
-			int64_t m0 = mb * mc;
-			int rows = (int)(m - m0 < mc ? m - m0 : mc);
-			int64_t p0 = npan * gi / ngroups, p1 = npan * (gi + 1) / ngroups;
+		/* perf hook: this thread's rows x panels (gemm_split.c), in blocks of mc_max rows */
+		ct_gemm_part pt;
+		ct_gemm_split(m, npan, kern->mr, b->k, b->n, nt, tid, &pt);
+		for (int64_t m0 = pt.r0; m0 < pt.r1 && pt.p0 < pt.p1; m0 += mc_max) {
+			int rows = (int)(pt.r1 - m0 < mc_max ? pt.r1 - m0 : mc_max);
+			int64_t p0 = pt.p0, p1 = pt.p1;
 			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
 		}
 	}

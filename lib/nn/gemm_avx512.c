@@ -2,6 +2,7 @@
  * masked stores for ragged edges. */
 #include "nn/gemm.h"
 #include "nn/graph.h"
+#include "nn/gemm_split.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -49,6 +50,10 @@
 void ct_ukernel_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
 		       int64_t ldc, int mrows, int ncols, int accumulate, const ct_epilogue *ep)
 {
+	if (mrows <= 8) { /* perf hook: a short tile costs its rows (gemm_rows_avx512.c) */
+		ct_ukernel_rows_avx512(kc, a, lda, b, c, ldc, mrows, ncols, accumulate, ep);
+		return;
+	}
 	/* masked loads and stores for a ragged right edge (masked lanes never fault) */
 	__mmask16 m0 = ncols >= 16 ? 0xffff : (__mmask16)((1u << ncols) - 1);
 	__mmask16 m1 = ncols >= 32 ? 0xffff : ncols <= 16 ? 0 : (__mmask16)((1u << (ncols - 16)) - 1);
