@@ -101,6 +101,28 @@ int ct_ft_merge(const ct_ft_part *p, ct_weights *w)
 	return 0;
 }
 
+int ct_ft_merged_weights(const char *model_path, const char *weights_path, ct_ft_part *p, ct_weights *w,
+			 char model_sha256[65])
+{
+	memset(w, 0, sizeof *w);
+	memset(p, 0, sizeof *p);
+	ct_h5 h;
+	if (ct_h5_open(&h, model_path) < 0)
+		return -1;
+	int rc = ct_file_check(h.file, "model") < 0 ? ct_error_prefix("'%s'", model_path)
+						    : ct_ft_part_read(h.file, model_path, p);
+	ct_h5_close(&h);
+	if (rc == 0)
+		rc = ct_error("'%s' has no fine-tuned layers (a model of ct-finetune --finetune has)", model_path);
+	if (rc < 0 || ct_h5_sha256(model_path, model_sha256) < 0 || ct_ft_base_weights(p, model_path, weights_path, w) < 0 ||
+	    ct_ft_merge(p, w) < 0) {
+		ct_ft_part_free(p);
+		ct_weights_free(w);
+		return -1;
+	}
+	return 0;
+}
+
 /* The features block the stored layers give (named like ct-features'). */
 static int set_block(ct_features *f, const ct_ft_part *p, const char *weights_sha256, int64_t d)
 {
