@@ -13,6 +13,8 @@
 # name<TAB>...<TAB>source giving the source (hospital, scanner, web site) of each image:
 # ct-score then adds metrics per source (docs/results.md, "Generalisation").
 # Backbones, layers, pooling and class names come from the model (pipelines/model.mk).
+# A fine-tuned experiment (FINETUNE=1: MODEL_DIR=out/ft-mobilenet_v2) scores the converted
+# images directly: the backbone to the cut with the pretrained weights, then its own layers.
 
 DATA      ?= $(error set DATA to a labelled folder DATA/<class>/<image> or a TSV list)
 OUT       ?= $(MODEL_DIR)/eval
@@ -36,8 +38,8 @@ $(OUT)/images-$(1).h5: $(OUT)/.inputs
 endef
 $(foreach s,$(SIZES),$(eval $(call size_rule,$(s))))
 
-$(OUT)/metrics.json: $(MODEL) $(OUT)/fused.h5
-	ct-score $(MODEL) $(OUT)/fused.h5 --split all --threshold $(THRESHOLD) $(if $(SOURCES),--sources "$(SOURCES)") \
+$(OUT)/metrics.json: $(MODEL) $(SCORE_IN)
+	ct-score $(MODEL) $(SCORE_IN) --split all --threshold $(THRESHOLD) $(if $(SOURCES),--sources "$(SOURCES)") \
 		$(SCORE_ARGS) -o $(OUT)/scores.h5 --tsv $(OUT)/scores.tsv --report $(OUT)/report.html --force --json \
 		> $@.new && mv $@.new $@
 	@echo "evaluate: $(OUT)/metrics.json and $(OUT)/report.html (threshold $(THRESHOLD) from the model)"

@@ -1,12 +1,13 @@
 # model.mk - shared by predict.mk and evaluate.mk: read a trained experiment of covid-ct.mk
 # (MODEL_DIR/model.h5 and MODEL_DIR/metrics.json) and extract and fuse the features of an
-# images file W/images-SIZE.h5 the way the model expects them.
+# images file W/images-SIZE.h5 the way the model expects them (a fine-tuned model takes the
+# images file itself: SCORE_IN below).
 #
 # Everything is taken from the experiment: the backbones, layers and pooling from the
 # model's feature blocks, the class names from the model, the decision threshold from its
 # metrics.json (chosen on the validation split when the experiment used --threshold youden).
 # The including file sets W (its work folder) and the rule for $(W)/images-SIZE.h5 for each
-# SIZE in $(SIZES) (the call `images_rule`), then depends on $(W)/fused.h5.
+# SIZE in $(SIZES) (the call `images_rule`), then depends on $(SCORE_IN) and scores it.
 #
 # make cannot name files whose paths contain spaces as targets: MODEL_DIR and the work folder
 # must not contain spaces (refused with a message); the input images may (they are only
@@ -42,6 +43,11 @@ CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
 PREPROCESSING := $(shell $(CTINFO) --preprocessing $(MODEL) 2>/dev/null)
 THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json 2>/dev/null | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
 $(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
+# A fine-tuned model (ct-finetune --finetune: covid-ct.mk FINETUNE=1, OUT/ft-BACKBONE) scores the
+# images file itself: ct-score runs the backbone to the cut with the pretrained weights (the
+# weights search path, CT_WEIGHTS_DIR) and then the model's own layers, so no features are
+# extracted here. SCORE_IN is the file ct-score takes.
+FINETUNED := $(shell $(CTINFO) --json $(MODEL) 2>/dev/null | grep -m1 -E '^.?"command":' | grep -c -E -- ' --finetune( |",?$$)')
 # Backbones in block order; each backbone's layers (comma-joined) and pooling.
 BACKBONES := $(shell printf '%s\n' $(BLOCKS) | awk -F/ '!seen[$$1]++ { print $$1 }')
 comma := ,
@@ -50,6 +56,7 @@ space := $(empty) $(empty)
 layers_of = $(subst $(space),$(comma),$(strip $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(word 2,$(subst /, ,$(b)))))))
 pool_of = $(word 3,$(subst /, ,$(firstword $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(b))))))
 SIZES := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
+SCORE_IN := $(if $(filter-out 0,$(FINETUNED)),$(W)/images-$(firstword $(SIZES)).h5,$(W)/fused.h5)
 
 # $(W)/.inputs lists the input files (path, size, time) and is rewritten only when that
 # list changes, so the images are converted again exactly when the input changed; it works

@@ -10,7 +10,10 @@
 # that changed the pixels of its training images (window, lung options, --equalise): new
 # images are converted alike; CONVERT_ARGS adds options of your own. The experiment must have
 # been fused
-# without --standardize (the model standardises itself).
+# without --standardize (the model standardises itself). A fine-tuned experiment (FINETUNE=1:
+# MODEL_DIR=out/ft-mobilenet_v2) works the same way: ct-score takes the converted images and
+# runs the backbone to the cut with the pretrained weights (the weights search path,
+# CT_WEIGHTS_DIR), then the model's fine-tuned layers.
 
 IMAGES    ?= $(error set IMAGES to a folder of images to classify)
 PRED      ?= $(MODEL_DIR)/predict
@@ -32,8 +35,8 @@ endef
 $(foreach s,$(SIZES),$(eval $(call size_rule,$(s))))
 
 # ct-score's TSV: name, split, label, probability, predicted; keep file, probability, label.
-$(PRED)/predictions.tsv: $(MODEL) $(PRED)/fused.h5
-	ct-score $(MODEL) $(PRED)/fused.h5 --split all --threshold $(THRESHOLD) --bootstrap 0 \
+$(PRED)/predictions.tsv: $(MODEL) $(SCORE_IN)
+	ct-score $(MODEL) $(SCORE_IN) --split all --threshold $(THRESHOLD) --bootstrap 0 \
 		--tsv $(PRED)/scores.tsv --force > /dev/null
 	awk -F'\t' 'NR == 1 { print "file\tprobability\tlabel"; next } { print $$1 "\t" $$4 "\t" $$5 }' \
 		$(PRED)/scores.tsv > $@.new && mv $@.new $@

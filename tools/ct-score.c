@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *out_path, *tsv_path, *report_path, *split_s = "auto", *positive, *threshold_s = "0.5",
-			     *resample_s = "stratified", *sources_s, *audit_s;
-static int as_json, bootstrap = 1000, threads, force, source_column;
+			     *resample_s = "stratified", *sources_s, *audit_s, *weights_s;
+static int as_json, bootstrap = 1000, threads, force, source_column, batch = 16;
 static double level = 0.95;
 static uint64_t seed = 42;
 
@@ -43,6 +43,10 @@ static ct_opt options[] = {
 		       "metrics per source: file<TAB>...<TAB>source lines (e.g. hospital or web site of each image)"),
 	CT_OPT_INT_(0, "source-column", &source_column, "N", "column of --sources holding the source (1-based; 0: the last)", 0,
 		    1000),
+	CT_OPT_STRING_('w', "weights", &weights_s, "FILE",
+		       "a fine-tuned model on an images file: the backbone's pretrained weights (default NAME.h5 on the "
+		       "weights search path, ctfuse(7))"),
+	CT_OPT_INT_(0, "batch", &batch, "N", "a fine-tuned model on an images file: images per forward pass", 1, 4096),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
 	CT_OPT_END_,
@@ -50,12 +54,15 @@ static ct_opt options[] = {
 
 static ct_cmd cmd = {
 	"ct-score",
-	"[OPTIONS] MODEL FEATURES [-o SCORES]",
+	"[OPTIONS] MODEL FEATURES|IMAGES [-o SCORES]",
 	"Apply a model (ct-finetune) to a features file (ct-features, ct-fuse): write the class\n"
 	"probabilities and predictions of every sample, and report accuracy, precision, recall,\n"
 	"specificity, F1 and AUC with bootstrap confidence intervals on one split.",
-	"Unlabelled samples get probabilities only. The same seed gives the same intervals for any\n"
-	"number of threads. Exit status: 0 success, 1 failure, 2 usage error.",
+	"A model with fine-tuned layers (ct-finetune --finetune) takes a file of its cut (ct-features\n"
+	"--cut) or an images file (ct-convert, prepared like its training images): the backbone runs\n"
+	"to the cut with the pretrained weights (--weights; their sha256 must be the model's), then\n"
+	"the fine-tuned layers. Unlabelled samples get probabilities only. The same seed gives the\n"
+	"same intervals for any number of threads. Exit status: 0 success, 1 failure, 2 usage error.",
 	options,
 	2,
 	2,
@@ -103,6 +110,8 @@ int main(int argc, char **argv)
 	o.sources = sources_s;
 	o.audit = audit_s;
 	o.source_column = source_column;
+	o.weights = weights_s;
+	o.batch = ct_opts_seen(&cmd, "batch") ? batch : 0;
 	if (source_column == 1)
 		return usage("--source-column 1 is the file name column");
 	ct_tool_threads(threads);
@@ -116,7 +125,7 @@ int main(int argc, char **argv)
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd), *json = NULL;
 	int rc = -1, have_h5 = 0;
 	if (out_path) {
-		if (ct_h5_create(&h, out_path, force) < 0)
+		if (ct_scores_create(&h, out_path, force) < 0)
 			goto done;
 		have_h5 = 1;
 	}
@@ -134,7 +143,7 @@ int main(int argc, char **argv)
 	if (report_path && ct_report_write(rep.f, &r, &info) < 0)
 		goto done;
 	have_h5 = 0;
-	if ((out_path && ct_h5_commit(&h) < 0) || (tsv_path && ct_outfile_commit(&tsv) < 0) ||
+	if ((out_path && ct_scores_commit(&h) < 0) || (tsv_path && ct_outfile_commit(&tsv) < 0) ||
 	    (report_path && ct_outfile_commit(&rep) < 0))
 		goto done;
 	FILE *out = to_stdout ? stderr : stdout;
@@ -154,7 +163,7 @@ int main(int argc, char **argv)
 	rc = 0;
 done:
 	if (have_h5)
-		ct_h5_abort(&h);
+		ct_scores_abort(&h);
 	ct_outfile_abort(&tsv);
 	ct_outfile_abort(&rep);
 	ct_scored_free(&r);

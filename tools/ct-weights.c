@@ -9,6 +9,7 @@
 #include "formats/tfjs.h"
 #include "formats/keras_h5.h"
 #include "nn/weights.h"
+#include "train/ft_apply.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 static const char *out_path;
 static int force, quiet, as_json;
-static const char *backbone, *weights_path, *layers_s, *pool_s = "avg", *batch_s = "dynamic";
+static const char *backbone, *weights_path, *layers_s, *pool_s = "avg", *batch_s = "dynamic", *model_path;
 static int synthetic;
 
 /* choices and the enums they set, in the order of their choices */
@@ -38,12 +39,15 @@ static ct_opt sha_opts[] = {
 	CT_OPT_END_,
 };
 static ct_opt export_opts[] = {
-	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required)"),
+	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required without --model)"),
 	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
 		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_FLAG_(0, "synthetic", &synthetic, "deterministic synthetic weights instead of a file (tests, benchmarks)"),
+	CT_OPT_STRING_('m', "model", &model_path, "MODEL.h5",
+		       "a fine-tuned model (ct-finetune --finetune): its backbone with the fine-tuned layers merged into the "
+		       "pretrained weights (--weights or the search path, sha256 checked)"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
-		       "layers to output, one ONNX output each (default: the last block)"),
+		       "layers to output, one ONNX output each (default: the last block; with --model the fine-tuned output)"),
 	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none", &pool_e, pool_v, "global pooling of each output (none: flattened NHWC)"),
 	CT_OPT_STRING_(0, "batch", &batch_s, "N|dynamic", "batch dimension of the model"),
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output ONNX model ('-' for stdout)"),
@@ -103,11 +107,13 @@ static ct_cmd sha_cmd = {
 
 static ct_cmd export_cmd = {
 	"ct-weights export-onnx",
-	"--backbone NAME [OPTIONS] -o OUTPUT",
+	"--backbone NAME [OPTIONS] -o OUTPUT | --model MODEL.h5 [OPTIONS] -o OUTPUT",
 	"Export a backbone with its weights as an ONNX model (IR 7, opset 13) computing what ct-features\n"
 	"computes: input 'images' N x H x W x 3 float32 NHWC, already preprocessed as the backbone expects\n"
 	"(InceptionV3, MobileNetV2, Xception: x / 127.5 - 1; see the model's metadata); one output\n"
-	"'<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' (N x H*W*C, NHWC order) per layer.",
+	"'<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' (N x H*W*C, NHWC order) per layer.\n"
+	"--model: the backbone of a fine-tuned model with its fine-tuned layers merged in, so that the\n"
+	"output gives the features its head takes (ct-score MODEL IMAGES.h5).",
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	export_opts,
 	0,
@@ -130,6 +136,7 @@ static void top_help(FILE *out)
 		     "       ct-weights info [--json] FILE\n"
 		     "       ct-weights sha256 FILE...\n"
 		     "       ct-weights export-onnx --backbone NAME [OPTIONS] -o OUTPUT\n"
+		     "       ct-weights export-onnx --model MODEL.h5 [OPTIONS] -o OUTPUT\n"
 		     "       ct-weights synth --backbone NAME -o OUTPUT\n"
 		     "       ct-weights --version\n\n"
 		     "Pretrained weights: import a TensorFlow.js layers model as a Keras HDF5 weight file,\n"
@@ -320,12 +327,14 @@ static int cmd_export(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&export_cmd, argc, argv, &nargs, &args);
-	if (!backbone)
-		return ct_tool_usage(&export_cmd, "no backbone (use --backbone NAME)");
+	if (!backbone && !model_path)
+		return ct_tool_usage(&export_cmd, "no backbone (use --backbone NAME, or --model MODEL.h5)");
 	if (!out_path)
 		return ct_tool_usage(&export_cmd, "no output file (use -o FILE)");
 	if (synthetic && weights_path)
 		return ct_tool_usage(&export_cmd, "give either --weights or --synthetic, not both");
+	if (synthetic && model_path)
+		return ct_tool_usage(&export_cmd, "--model merges into the pretrained weights it was fine-tuned from, not --synthetic");
 	ct_onnx_opts o = { .outputs = layers_s, .batch = 0 };
 	o.pool = (ct_pool)pool_e;
 	if (strcmp(batch_s, "dynamic")) {
@@ -339,18 +348,40 @@ static int cmd_export(int argc, char **argv)
 	if (output_refused(out_path, 1))
 		return CT_EXIT_FAILURE;
 	ct_weights w = { 0 };
-	int rc;
-	ct_graph *g = build_backbone(synthetic, &w, &rc);
-	if (!g)
+	int rc = 0;
+	ct_ft_part ft = { 0 };
+	char model_sha[65] = "";
+	if (model_path) {
+		if (ct_ft_merged_weights(model_path, weights_path, &ft, &w, model_sha) < 0)
+			return fail();
+		if (backbone && strcmp(backbone, ft.backbone)) {
+			ct_error_usage("'%s' fine-tunes %s, not --backbone %s", model_path, ft.backbone, backbone);
+			ct_ft_part_free(&ft);
+			ct_weights_free(&w);
+			return fail();
+		}
+		backbone = ft.backbone;
+		if (!layers_s)
+			layers_s = ft.output;
+		o.outputs = layers_s;
+		o.finetune_model_sha256 = model_sha;
+	}
+	ct_graph *g = model_path ? ct_model_build(backbone) : build_backbone(synthetic, &w, &rc);
+	if (!g) {
+		ct_ft_part_free(&ft);
+		ct_weights_free(&w);
 		return fail();
+	}
 	if (rc == 0)
 		rc = ct_onnx_save(g, &w, &o, out_path);
 	if (rc == 0 && !quiet)
-		fprintf(stderr, "ct-weights: '%s': %s, outputs %s pooled %s, batch %s, weights %s\n", out_path, backbone,
+		fprintf(stderr, "ct-weights: '%s': %s, outputs %s pooled %s, batch %s, weights %s%s%s\n", out_path, backbone,
 			layers_s ? layers_s : g->default_output, pool_s, o.batch ? batch_s : "dynamic",
-			synthetic ? "synthetic" : w.sha256);
+			synthetic ? "synthetic" : w.sha256, model_path ? " with the fine-tuned layers of " : "",
+			model_path ? model_path : "");
 	ct_weights_free(&w);
 	ct_graph_free(g);
+	ct_ft_part_free(&ft);
 	return rc ? fail() : CT_EXIT_OK;
 }
 

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "train/finetune.h"
+#include "train/modelfile.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -42,6 +43,23 @@ static int in_split(const char *row_split, const char *split)
 static int hash_file(const char *path, char hex[65])
 {
 	return ct_h5_sha256(path, hex);
+}
+
+/* Whether an input file is an images file (ct-convert): a fine-tuned model scores those
+ * through its backbone. Anything else (or unreadable) goes to the features reader, whose
+ * errors name the problem. */
+static int input_is_images(const char *path)
+{
+	ct_h5 h;
+	if (ct_h5_open(&h, path) < 0) {
+		ct_error_clear();
+		return 0;
+	}
+	char *kind = NULL;
+	int yes = ct_h5_attr_exists(h.file, "kind") && ct_h5_get_str(h.file, "kind", &kind) == 0 && !strcmp(kind, "images");
+	free(kind);
+	ct_h5_close(&h);
+	return yes;
 }
 
 /* Metrics per source of the evaluated split (bysource.h). */
@@ -95,12 +113,25 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	r->curves = mf.curves;
 	r->has_curves = mf.has_curves;
 	memset(&mf.curves, 0, sizeof mf.curves);
-	if (hash_file(model_path, r->model_sha256) < 0 || ct_features_read(features_path, &f) < 0 ||
-	    hash_file(features_path, r->features_sha256) < 0)
+	if (hash_file(model_path, r->model_sha256) < 0)
 		goto fail;
-	/* a fine-tuned model: its own layers above the cut give the features */
-	if (ct_model_apply_finetune(&mf, features_path, &f) < 0)
-		goto fail;
+	if (ct_model_finetuned(&mf) && input_is_images(features_path)) {
+		/* a fine-tuned model on plain images: the backbone to the cut, then its own layers */
+		ct_ft_images_opts fo = { o->weights, o->batch };
+		if (ct_model_images_features(&mf, features_path, &fo, &f) < 0 ||
+		    hash_file(features_path, r->features_sha256) < 0)
+			goto fail;
+	} else {
+		if (o->weights || o->batch > 0) {
+			ct_error_usage("--weights and --batch apply to a model with fine-tuned layers scoring an images file");
+			goto fail;
+		}
+		if (ct_features_read(features_path, &f) < 0 || hash_file(features_path, r->features_sha256) < 0)
+			goto fail;
+		/* a fine-tuned model: its own layers above the cut give the features */
+		if (ct_model_apply_finetune(&mf, features_path, &f) < 0)
+			goto fail;
+	}
 	if (ct_head_check(mh, &f) < 0) {
 		ct_error_prefix("features '%s' do not fit model '%s'", features_path, model_path);
 		goto fail;
@@ -474,6 +505,21 @@ char **ct_score_upstream(const ct_scored *r, int64_t *n)
 			u[(*n)++] = r->features_prov[i];
 	}
 	return u;
+}
+
+int ct_scores_create(ct_h5 *h, const char *path, int force)
+{
+	return ct_h5_create(h, path, force);
+}
+
+int ct_scores_commit(ct_h5 *h)
+{
+	return ct_h5_commit(h);
+}
+
+void ct_scores_abort(ct_h5 *h)
+{
+	ct_h5_abort(h);
 }
 
 int ct_score_write_h5(ct_h5 *h, const ct_scored *r, const ct_run *run, const char *json)

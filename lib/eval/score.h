@@ -29,6 +29,9 @@ typedef struct ct_score_opts {
 	const char *sources;   /* TSV of sample sources (bysource.h), or NULL */
 	int source_column;     /* its column, 1-based; 0 = the last */
 	const char *audit;     /* images file (ct-convert) for the shortcut audit (audit.h), or NULL */
+	const char *weights;   /* a fine-tuned model on an images file: the backbone's pretrained
+				* weights (NULL: the weights search path) */
+	int batch;             /* ... images per forward pass (0: 16) */
 } ct_score_opts;
 
 typedef struct ct_scored {
@@ -61,7 +64,8 @@ typedef struct ct_scored {
 	ct_audit audit;
 } ct_scored;
 
-/* Load both files, check the layout (ct_head_check), predict every row, choose the
+/* Load both files (the second a features file; for a model with fine-tuned layers also a
+ * cut file of its cut, or an images file: train/ft_apply.h), check the layout (ct_head_check), predict every row, choose the
  * threshold and evaluate the split. Errors name the file. A split without rows is an
  * error; a split without labelled rows is not (evaluated = 0). */
 int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r);
@@ -71,6 +75,12 @@ void ct_scored_free(ct_scored *r);
  * ROC curves, threshold and how it was chosen, counts, model and features provenance
  * (schema in man/ct-score.1). */
 char *ct_score_json(const ct_scored *r, int pretty);
+
+/* The scores file: created before the work (io/h5.h ct_h5_create: an existing file is refused
+ * unless force), written by ct_score_write_h5, then committed or abandoned. */
+int ct_scores_create(ct_h5 *h, const char *path, int force);
+int ct_scores_commit(ct_h5 *h);
+void ct_scores_abort(ct_h5 *h);
 
 /* Write the scores file into the created h (not committed): root stamp (kind "scores"),
  * sample metadata, /probabilities, /predicted, threshold attributes, /metrics (json). */

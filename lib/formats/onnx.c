@@ -728,6 +728,8 @@ int ct_onnx_encode(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o
 	metadata(&model, "ctfuse.pool", o->pool == CT_POOL_AVG ? "avg" : o->pool == CT_POOL_MAX ? "max" : "none");
 	metadata(&model, "ctfuse.preprocessing", prep_text(g->prep));
 	metadata(&model, "ctfuse.weights_sha256", w->sha256);
+	if (o->finetune_model_sha256)
+		metadata(&model, "ctfuse.finetune_model_sha256", o->finetune_model_sha256);
 	pb_msg(&model, 7, &e.graph);
 	if (model.err) {
 		pb_free(&model);

@@ -24,7 +24,7 @@
  * Softmax -> Softmax (axis 1). Value names are the Keras layer names; initializers are
  * "<layer>/<Keras weight>" (e.g. "conv2d_1/kernel", in ONNX layout). Only the layers the outputs need are written.
  * The model also carries metadata_props: ctfuse.arch, ctfuse.outputs, ctfuse.pool,
- * ctfuse.preprocessing, ctfuse.weights_sha256. */
+ * ctfuse.preprocessing, ctfuse.weights_sha256 (and ctfuse.finetune_model_sha256 when set). */
 #ifndef CT_ONNX_H
 #define CT_ONNX_H
 
@@ -42,6 +42,9 @@ typedef struct ct_onnx_opts {
 	const char *outputs; /* comma-separated layer names; NULL or "": the graph's default */
 	ct_pool pool;	     /* CT_POOL_AVG, CT_POOL_MAX or CT_POOL_NONE (flattened) */
 	int batch;	     /* fixed batch size >= 1, or 0 for a symbolic batch dimension */
+	const char *finetune_model_sha256; /* set: the weights are those of weights_sha256 with the
+					    * fine-tuned layers of this model file merged in (metadata
+					    * ctfuse.finetune_model_sha256) */
 } ct_onnx_opts;
 
 /* Encode the model in memory: *buf (malloc'd, the caller frees it) of *len bytes. The

@@ -140,6 +140,21 @@ int ct_model_apply_finetune(ct_model *m, const char *features_path, ct_features 
 	return ct_ft_apply_file(m->h.file, m->h.path, features_path, f);
 }
 
+int ct_model_finetuned(const ct_model *m)
+{
+	return ct_ft_present(m->h.file);
+}
+
+int ct_model_images_features(ct_model *m, const char *images_path, const ct_ft_images_opts *o, ct_features *f)
+{
+	return ct_ft_images_features(m->h.file, m->h.path, m->prov, m->nprov, images_path, o, f);
+}
+
+int ct_model_ft_part(ct_model *m, ct_ft_part *p)
+{
+	return ct_ft_part_read(m->h.file, m->h.path, p);
+}
+
 void ct_model_close(ct_model *m)
 {
 	if (m->h.path) /* opened (a zeroed struct holds file id 0, not "none") */

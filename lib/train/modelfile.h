@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "io/h5.h"
 #include "train/finetune.h"
+#include "train/ft_apply.h"
 #include "train/head.h"
 #include "train/train.h"
 
@@ -65,6 +66,14 @@ int ct_model_open(ct_model *m, const char *path);
  * features_path, the cut activations of the model's single source) by their pooled outputs.
  * Returns 0 (also without /finetune) or -1. */
 int ct_model_apply_finetune(ct_model *m, const char *features_path, ct_features *f);
+/* 1 when the model has fine-tuned layers (/finetune), else 0. */
+int ct_model_finetuned(const ct_model *m);
+/* A fine-tuned model's features of every image of an images file (train/ft_apply.h
+ * ct_ft_images_features): the backbone to the cut with the pretrained weights, then the
+ * stored layers. f receives the images' samples and provenance. */
+int ct_model_images_features(ct_model *m, const char *images_path, const ct_ft_images_opts *o, ct_features *f);
+/* Read the fine-tuned part (train/ft_apply.h ct_ft_part_read): 1, 0 without, -1. */
+int ct_model_ft_part(ct_model *m, ct_ft_part *p);
 /* Close and free; safe on a zeroed struct and after a failed open. */
 void ct_model_close(ct_model *m);
 
