@@ -1,0 +1,163 @@
+#!/bin/sh
+# test_lungpool.sh - pooling over the lung field (ct-features --pool lung-avg / lung-max):
+# the features checked against an independent numpy computation from the raw maps
+# (--pool none) and the images' /lung_mask (area weights by sub-pixel replication), at a
+# size that is no multiple of the maps' (fractional cells); the fallback for an empty mask;
+# the record that makes a model refuse unmasked features; threads and shards; bad input.
+. "$(dirname "$0")/lib.sh"
+D=$T_DIR
+py=/usr/bin/python3
+# Files edited here with h5py (an emptied mask) carry no ctfuse checksums.
+export CT_NO_VERIFY=1
+skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N # SKIP $1"
+}
+ct-phantom -o "$D/ph" --patients 6 --slices-per-patient 2 --size 224 --seed 5 --split-dir "$D/split" >/dev/null 2>&1
+# 230 x 230 images, resized by ct-features to MobileNetV2's 224: the mask is 230 x 230 and the
+# 14 x 14 and 7 x 7 maps' cells cover 16.4 and 32.9 pixels (cut pixels count by their part).
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 230 --lung-mask -o "$D/im.h5" -q
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 230 -o "$D/nomask.h5" -q
+ct-weights synth --backbone mobilenet_v2 -o "$D/mn.h5" -q
+F="ct-features --backbone mobilenet_v2 -w $D/mn.h5 --resize"
+L=block_6_project_BN,block_16_project_BN
+ok "setup: phantoms with lung masks at 230 x 230, synthetic MobileNetV2" [ -s "$D/im.h5" ]
+
+status 0 "--pool lung-avg runs" $F --layer $L --pool lung-avg "$D/im.h5" -o "$D/la.h5" -j 2
+status 0 "--pool lung-max runs" $F --layer $L --pool lung-max "$D/im.h5" -o "$D/lx.h5" -q
+$F --layer $L --pool none "$D/im.h5" -o "$D/raw.h5" -q
+$F --layer $L --pool avg "$D/im.h5" -o "$D/avg.h5" -q
+
+if ! $py -c 'import h5py, numpy' 2>/dev/null; then
+	skip "no /usr/bin/python3 with h5py and numpy: no reference checks"
+	echo "1..$T_N"
+	exit 0
+fi
+# The reference: raw maps from --pool none, area weights by replicating every mask pixel h x w
+# times (each cell is then exactly H x W sub-pixels), weighted mean / max over touched cells.
+cat >"$D/ref.py" <<'PY'
+import sys, h5py, numpy as np
+img, raw, la, lx = sys.argv[1:5]
+# each layer's map h x w x c, from the blocks' widths (raw: h w c, pooled: c); square maps
+wr = h5py.File(raw, "r")["blocks"]["width"][()]
+wp = h5py.File(la, "r")["blocks"]["width"][()]
+shapes = [(int(round((a // b) ** 0.5)),) * 2 + (int(b),) for a, b in zip(wr, wp)]
+assert all(h * w * c == a for (h, w, c), a in zip(shapes, wr)) and shapes[0][0] == 14 and shapes[1][0] == 7
+with h5py.File(img, "r") as f:
+    m = (f["lung_mask"][()] > 0).astype(np.float64)
+n, H, W = m.shape[:3]
+m = m.reshape(n, H, W)
+def weights(mk, h, w):
+    up = np.repeat(mk, h, axis=0)                              # (H h) x W
+    rows = up.reshape(h, H, W).sum(axis=1)                     # h x W: cell rows
+    up = np.repeat(rows, w, axis=1)                            # h x (W w)
+    return up.reshape(h, w, W).sum(axis=2) / (H * W)          # each cell: H x W sub-pixels
+X = h5py.File(raw, "r")["features"][()].astype(np.float64)
+A = h5py.File(la, "r")["features"][()].astype(np.float64)
+M = h5py.File(lx, "r")["features"][()].astype(np.float64)
+fb = h5py.File(la, "r")["lung_pool_fallback"][()]
+ea = em = 0.0
+col = at = 0
+for h, w, c in shapes:
+    maps = X[:, at:at + h * w * c].reshape(n, h * w, c)
+    at += h * w * c
+    for i in range(n):
+        wt = weights(m[i], h, w).reshape(-1)
+        if wt.sum() == 0:
+            ref_a, ref_m = maps[i].mean(0), maps[i].max(0)
+        else:
+            ref_a = (wt[:, None] * maps[i]).sum(0) / wt.sum()
+            ref_m = maps[i][wt > 0].max(0)
+        ea = max(ea, np.abs(ref_a - A[i, col:col + c]).max() / max(1e-12, np.abs(ref_a).max()))
+        em = max(em, np.abs(ref_m - M[i, col:col + c]).max())
+    col += c
+want_fb = (m.reshape(n, -1).sum(1) == 0).astype(np.uint8)
+print("ok" if ea < 1e-5 else "bad", "lung-avg equals the numpy weighted mean %.3g" % ea)
+print("ok" if em == 0 else "bad", "lung-max equals the numpy maximum over touched cells %.3g" % em)
+print("ok" if (fb == want_fb).all() else "bad", "lung_pool_fallback marks the empty masks %s" % list(fb))
+PY
+$py "$D/ref.py" "$D/im.h5" "$D/raw.h5" "$D/la.h5" "$D/lx.h5" >"$D/ref.txt" 2>&1
+while read -r res name; do
+	[ "$res" = ok ]
+	t_report $? "reference: $name" || :
+done <"$D/ref.txt"
+ok "the reference ran its 3 checks" [ "$(grep -c '^ok' "$D/ref.txt")" -eq 3 ]
+ok "masked features differ from whole-map ones (the mask matters)" $py -c "
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, 'r')['features'][()] for p in sys.argv[1:3])
+assert np.abs(a - b).max() > 1e-3" "$D/la.h5" "$D/avg.h5"
+ok "block names and the pooling attribute say lung-avg" $py -c "
+import sys, h5py
+f = h5py.File(sys.argv[1], 'r')
+s = lambda x: x.decode() if isinstance(x, bytes) else x
+assert [s(x) for x in f['blocks']['pool'][()]] == ['lung-avg'] * 2, f['blocks']['pool'][()]
+assert s(f.attrs['pooling']) == 'lung-avg'" "$D/la.h5"
+
+# An image with no lung field: pooled over the whole map, marked and counted.
+cp "$D/im.h5" "$D/hole.h5"
+$py -c "
+import sys, h5py
+with h5py.File(sys.argv[1], 'a') as f:
+    f['lung_mask'][3] = 0" "$D/hole.h5"
+status 0 "an empty mask falls back to the whole map" $F --layer $L --pool lung-avg "$D/hole.h5" -o "$D/hole-f.h5"
+err_has "1 images have no lung field" "... and the summary counts it"
+$F --layer $L --pool lung-max "$D/hole.h5" -o "$D/hole-x.h5" -q
+$py "$D/ref.py" "$D/hole.h5" "$D/raw.h5" "$D/hole-f.h5" "$D/hole-x.h5" >"$D/ref2.txt" 2>&1
+ok "... equal to the numpy reference, row 3 marked in /lung_pool_fallback" \
+	sh -c "[ \$(grep -c '^ok' '$D/ref2.txt') -eq 3 ] && grep -q 'fallback.*0, 0, 0, 1, 0' '$D/ref2.txt'"
+ok "... its features are the plain average" $py -c "
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, 'r')['features'][()] for p in sys.argv[1:3])
+assert np.abs(a[3] - b[3]).max() < 1e-5 and np.abs(a[2] - b[2]).max() > 1e-3" "$D/hole-f.h5" "$D/avg.h5"
+
+# Threads, shards and resume give the same file content.
+$F --layer $L --pool lung-avg "$D/im.h5" -o "$D/la1.h5" -q -j 1
+ok "the features do not depend on the thread count" $py -c "
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, 'r') for p in sys.argv[1:3])
+assert (a['features'][()] == b['features'][()]).all() and (a['lung_pool_fallback'][()] == b['lung_pool_fallback'][()]).all()" \
+	"$D/la.h5" "$D/la1.h5"
+$F --layer $L --pool lung-avg "$D/hole.h5" --shard 1/2 -o "$D/s1.h5" -q
+$F --layer $L --pool lung-avg "$D/hole.h5" --shard 2/2 -o "$D/s2.h5" -q
+status 0 "ct-merge joins lung-pooled shards" ct-merge "$D/s1.h5" "$D/s2.h5" -o "$D/merged.h5"
+ok "... into the unsharded features and fallback rows" $py -c "
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, 'r') for p in sys.argv[1:3])
+assert (a['features'][()] == b['features'][()]).all() and (a['lung_pool_fallback'][()] == b['lung_pool_fallback'][()]).all()
+assert b['lung_pool_fallback'][()].sum() == 1" "$D/hole-f.h5" "$D/merged.h5"
+CT_TEST_INTERRUPT_AFTER=4 $F --layer $L --pool lung-avg --batch 4 "$D/hole.h5" -o "$D/res.h5" -q 2>/dev/null
+status 0 "--resume continues an interrupted lung-pooled run" $F --layer $L --pool lung-avg --batch 4 "$D/hole.h5" -o "$D/res.h5" --resume
+err_has "1 images have no lung field" "... and counts the fallback rows of the whole file"
+ok "... to the same features" $py -c "
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, 'r') for p in sys.argv[1:3])
+assert (a['features'][()] == b['features'][()]).all() and (a['lung_pool_fallback'][()] == b['lung_pool_fallback'][()]).all()" \
+	"$D/hole-f.h5" "$D/res.h5"
+
+# The record: a model trained on lung-pooled features refuses whole-map ones, and says so.
+$F --layer block_6_project_BN --pool lung-avg "$D/im.h5" -o "$D/m1.h5" -q
+$F --layer block_6_project_BN --pool avg "$D/im.h5" -o "$D/m0.h5" -q
+ct-finetune "$D/m1.h5" --head logreg --epochs 5 --seed 1 -o "$D/model.h5" -q
+ok "ct-info --preprocessing asks for --lung-mask (new images need their lung field)" \
+	sh -c "[ \"\$(ct-info --preprocessing '$D/model.h5')\" = '--lung-mask' ]"
+status 0 "ct-score applies the model to lung-pooled features" ct-score "$D/model.h5" "$D/m1.h5" --bootstrap 0
+status 1 "ct-score refuses features pooled over the whole map" ct-score "$D/model.h5" "$D/m0.h5" --bootstrap 0
+err_has "lung-avg" "... naming the pooling"
+err_one_line "... in one line"
+
+# Bad input.
+status 1 "an images file without /lung_mask is refused" $F --layer $L --pool lung-avg "$D/nomask.h5" -o "$D/bad.h5"
+err_has "has no /lung_mask" "... saying what is missing"
+err_one_line "... in one line"
+ok "... and nothing is written" sh -c "! ls '$D'/bad.h5* >/dev/null 2>&1"
+cp "$D/im.h5" "$D/badmask.h5"
+$py -c "
+import sys, h5py
+with h5py.File(sys.argv[1], 'a') as f:
+    del f['lung_mask']
+    f.create_dataset('lung_mask', data=f['images'][:, :100, :, 0])" "$D/badmask.h5"
+status 1 "a mask of the wrong shape is refused" $F --layer $L --pool lung-avg "$D/badmask.h5" -o "$D/bad.h5"
+err_has "lung_mask" "... naming the dataset"
+status 2 "--cut with --pool lung-avg is a usage error" \
+	$F --layer $L --pool lung-avg --cut block_6_project_BN "$D/im.h5" -o "$D/bad.h5"
+echo "1..$T_N"
