@@ -201,6 +201,20 @@ err_has "no /lung_mask" "... saying what is missing"
 err_one_line "... in one line"
 ok "... leaving no output folder" sh -c "! ls -d '$D'/bad-ex* >/dev/null 2>&1"
 
+# The pipelines: covid-ct.mk trains on lung-pooled features; predict.mk reads the pooling from
+# the model's blocks and converts new images with --lung-mask (ct-info --preprocessing).
+bin=$(dirname "$(command -v ct-features)")
+make --no-print-directory -f "$T_TOP/pipelines/covid-ct.mk" CTBIN="$bin" CT_WEIGHTS_DIR="$D/w" DATA="$D/ph" \
+	SPLIT="$D/split" GROUPS="$D/ph/patients.tsv" OUT="$D/pipe" BACKBONES=mobilenet_v2 AUGMENT=0 AUDIT=0 \
+	CONVERT_ARGS="--split $D/split --groups $D/ph/patients.tsv --lung-mask" FEATURE_ARGS="--batch 8 --pool lung-avg" \
+	SCORE_ARGS="--threshold youden --bootstrap 0" FINETUNE_ARGS="--head logreg --epochs 20" >"$D/pipe.log" 2>&1
+ok "covid-ct.mk trains on lung-pooled features (FEATURE_ARGS=--pool lung-avg)" \
+	sh -c "[ -s '$D/pipe/mobilenet_v2-noaug/metrics.json' ] && ct-info '$D/pipe/mobilenet_v2-noaug/model.h5' | grep -q 'block_10_project_BN/lung-avg'"
+make --no-print-directory -f "$T_TOP/pipelines/predict.mk" CTBIN="$bin" CT_WEIGHTS_DIR="$D/w" \
+	MODEL_DIR="$D/pipe/mobilenet_v2-noaug" IMAGES="$D/ph/lesion" PRED="$D/pred" >"$D/pred.log" 2>&1
+ok "predict.mk converts new images with their lung field and pools them alike" \
+	sh -c "[ \$(tail -n +2 '$D/pred/predictions.tsv' | wc -l) -eq 6 ] && grep -q -- '--lung-mask' '$D/pred.log' && grep -q -- '--pool lung-avg' '$D/pred.log'"
+
 # Bad input.
 status 1 "an images file without /lung_mask is refused" $F --layer $L --pool lung-avg "$D/nomask.h5" -o "$D/bad.h5"
 err_has "has no /lung_mask" "... saying what is missing"
