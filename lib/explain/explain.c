@@ -407,17 +407,13 @@ int ct_explain_reads_alt(const ct_graph *g, int64_t h, int64_t w, int64_t alt_h,
 	return alt_h == g->in_h && alt_w == g->in_w && !(h == g->in_h && w == g->in_w);
 }
 
-int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w, int *reads_alt)
+int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w)
 {
-	int any = 0;
-	*reads_alt = 0;
+	int r = 0;
 	for (int b = 0; b < x->head->nblocks; b++)
-		if (x->blk[b].lung) {
-			any = 1;
-			if (x->blk[b].bb >= 0 && ct_explain_reads_alt(x->bb[x->blk[b].bb].g, h, w, alt_h, alt_w))
-				*reads_alt = 1;
-		}
-	return any;
+		if (x->blk[b].lung && x->blk[b].bb >= 0)
+			r |= ct_explain_reads_alt(x->bb[x->blk[b].bb].g, h, w, alt_h, alt_w) ? 2 : 1;
+	return r;
 }
 
 int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, const ct_tensor *mask,

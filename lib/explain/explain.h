@@ -85,8 +85,9 @@ int64_t ct_explainer_cut_size(const ct_explainer *x);
 /* Whether backbone graph g reads the images at alt's size (alt_h x alt_w; 0: no alt) rather
  * than rows' (h x w): alt holds its input size and rows does not. */
 int ct_explain_reads_alt(const ct_graph *g, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w);
-/* Whether any block pools over the lung field, and whether one of those reads alt. */
-int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w, int *reads_alt);
+/* Which images the blocks pooled over the lung field read (after ct_explainer_add): 1 when one
+ * reads rows' (h x w), 2 when one reads alt's, both or'ed; 0 when no block pools so. */
+int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w);
 
 /* Explain n images (rows: n x H x W x C, uint8 0..255 or float 0..1, C 1 or 3, as in an images
  * file) into cams[0..n), allocated by the caller with ct_cam_alloc for this H x W. alt (may be

@@ -544,12 +544,11 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		}
 	}
 	/* a model on features pooled over the lung field is explained under the same mask */
-	int lung_alt = 0, lung = ct_explainer_lung(&ex, im.height, im.width, o->also_path ? im2.height : 0,
-						   o->also_path ? im2.width : 0, &lung_alt);
-	if (lung && (lung_alt ? mask2_d : mask_d) < 0) {
+	int lung = ct_explainer_lung(&ex, im.height, im.width, o->also_path ? im2.height : 0, o->also_path ? im2.width : 0);
+	if (((lung & 1) && mask_d < 0) || ((lung & 2) && mask2_d < 0)) {
 		rc = ct_error("'%s' has no /lung_mask: the model's features were pooled over the lung field "
 			      "(ct-features --pool lung-avg); convert the images with --lung-mask",
-			      lung_alt ? o->also_path : o->images_path);
+			      (lung & 1) && mask_d < 0 ? o->images_path : o->also_path);
 		goto out;
 	}
 	/* per image results */
@@ -707,7 +706,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	cJSON_AddNumberToObject(ji, "width", (double)W);
 	cJSON_AddBoolToObject(ji, "lung_mask", mask_d >= 0);
 	cJSON *jp = cJSON_AddObjectToObject(doc, "lung_pool");
-	cJSON_AddBoolToObject(jp, "used", lung);
+	cJSON_AddBoolToObject(jp, "used", lung != 0);
 	cJSON_AddNumberToObject(jp, "fallback", (double)lung_fallback);
 	cJSON_AddStringToObject(doc, "split", split);
 	cJSON_AddStringToObject(doc, "positive_class", m.class_names[pos]);

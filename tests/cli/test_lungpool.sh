@@ -201,6 +201,25 @@ err_has "no /lung_mask" "... saying what is missing"
 err_one_line "... in one line"
 ok "... leaving no output folder" sh -c "! ls -d '$D'/bad-ex* >/dev/null 2>&1"
 
+# --also: a backbone that reads the other size's images pools over that file's mask.
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 224 --lung-mask -o "$D/m224.h5" -q
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 224 -o "$D/n224.h5" -q
+ct-convert "$D/ph" --split "$D/split" --groups "$D/ph/patients.tsv" --size 160 -o "$D/n160.h5" -q
+mkdir -p "$D/exp2"
+ct-features --backbone mobilenet_v2 --layer block_13_project_BN --pool lung-avg "$D/m224.h5" -o "$D/a224.h5" -q
+ct-finetune "$D/a224.h5" --head logreg --epochs 10 --seed 1 -o "$D/exp2/model.h5" -q
+ct-score "$D/exp2/model.h5" "$D/a224.h5" --split all --bootstrap 0 --tsv "$D/a224.tsv" >/dev/null
+status 0 "--also: 160 x 160 images shown, the backbone reads the 224 x 224 ones and their mask" \
+	ct-explain "$D/exp2/model.h5" "$D/n160.h5" --also "$D/m224.h5" -o "$D/ex2" --split all --threshold 0.5 --json
+ok "... probabilities equal to ct-score's" $py -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+sc = {l.split('\t')[0]: float(l.split('\t')[3]) for l in open(sys.argv[2]).read().splitlines()[1:]}
+assert max(abs(s['p'] - sc[s['name']]) for s in d['samples']) < 1e-5 and d['lung_pool']['used']" "$T_DIR/out" "$D/a224.tsv"
+status 1 "... and an --also file without /lung_mask is refused" \
+	ct-explain "$D/exp2/model.h5" "$D/n160.h5" --also "$D/n224.h5" -o "$D/bad-ex2" --split all
+err_has "'$D/n224.h5' has no /lung_mask" "... naming it"
+
 # The pipelines: covid-ct.mk trains on lung-pooled features; predict.mk reads the pooling from
 # the model's blocks and converts new images with --lung-mask (ct-info --preprocessing).
 bin=$(dirname "$(command -v ct-features)")
