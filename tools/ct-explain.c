@@ -45,8 +45,11 @@ static ct_cmd cmd = {
 	"The model's backbones are run on the images (resized to each backbone's input when needed)\n"
 	"with weights from --weights-dir, checked against the sha256 the model records. The score\n"
 	"explained is the log-odds of the positive class; each feature block's map is upsampled to\n"
-	"the image and normalised to sum 1, and the blocks are averaged. The output folder is built\n"
-	"under a temporary name and renamed when complete.\n"
+	"the image and normalised to sum 1, and the blocks are averaged. Blocks pooled over the lung\n"
+	"field (ct-features --pool lung-avg) are pooled and explained under the same mask (IMAGES'\n"
+	"/lung_mask, or --also's for a backbone that reads it): their heat is the CAM times the\n"
+	"mask's cell weights. The output folder is built under a temporary name and renamed when\n"
+	"complete.\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	options,
 	2,
@@ -103,6 +106,10 @@ static void print_summary(const cJSON *doc, const char *dir)
 			if (cJSON_IsNumber(e))
 				printf("block %s: median %.3f\n", e->string, e->valuedouble);
 	}
+	const cJSON *lp = cJSON_GetObjectItemCaseSensitive(doc, "lung_pool");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lp, "used")))
+		printf("pooling over the lung field; %d images without one pooled over the whole map\n",
+		       (int)cJSON_GetObjectItemCaseSensitive(lp, "fallback")->valuedouble);
 }
 
 int main(int argc, char **argv)

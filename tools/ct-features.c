@@ -6,6 +6,7 @@
 #include "data/activations.h"
 #include "data/extract.h"
 #include "data/features.h"
+#include "data/lungpool.h"
 #include "data/shard.h"
 #include "io/inputs.h"
 #include "models/models.h"
@@ -24,7 +25,7 @@ static int batch = 16, threads, resume, force, resize, quiet;
 
 /* choices and the enums they set, in the order of their choices */
 static int pool_e, cut_f16; /* cut_f16: float32 0, float16 1 */
-static const int pool_v[] = { CT_POOL_AVG, CT_POOL_MAX, CT_POOL_NONE };
+static const int pool_v[] = { CT_POOL_AVG, CT_POOL_MAX, CT_POOL_NONE, CT_POOL_AVG, CT_POOL_MAX };
 
 static ct_opt options[] = {
 	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output features file"),
@@ -33,7 +34,8 @@ static ct_opt options[] = {
 		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to take features from, pooled and concatenated (default: the last block)"),
-	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none", &pool_e, pool_v, "global pooling of each layer (none: flattened)"),
+	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none|lung-avg|lung-max", &pool_e, pool_v,
+			    "global pooling of each layer (none: flattened; lung-*: over the input's /lung_mask only)"),
 	CT_OPT_STRING_(0, "cut", &cut_s, "LAYER",
 		       "also store every image's raw activation map at LAYER (for ct-finetune --finetune)"),
 	CT_OPT_CHOICE_ENUM_(0, "cut-dtype", &cut_dtype_s, "float32|float16", &cut_f16, NULL,
@@ -55,6 +57,10 @@ static ct_cmd cmd = {
 	"and write one feature vector per image, with labels, names, groups and splits carried over.",
 	"Images are streamed in batches; the output records the backbone, weights sha256, layers,\n"
 	"pooling and preprocessing. An interrupted run leaves OUTPUT.partial; --resume continues it.\n"
+	"--pool lung-avg averages each map over the lung field of INPUT's /lung_mask (ct-convert\n"
+	"--lung-mask), resized to the map by area (a cell weighs its lung fraction); lung-max takes\n"
+	"the maximum over the cells that touch it. Images without a lung field are pooled over the\n"
+	"whole map and marked in /lung_pool_fallback.\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	options,
 	1,
@@ -98,6 +104,11 @@ int main(int argc, char **argv)
 		return CT_EXIT_USAGE;
 	}
 	ct_pool pool = (ct_pool)pool_e;
+	int lung = ct_pool_is_lung(pool_s);
+	if (lung && cut_s) {
+		ct_graph_free(g);
+		return ct_tool_usage(&cmd, "--cut with --pool lung-*: ct-finetune --finetune pools the whole map");
+	}
 	const char *layers = layers_s && *layers_s ? layers_s : g->default_output;
 	if (!weights_path && !(weights_path = ct_tool_default_weights(backbone))) {
 		ct_graph_free(g);
@@ -121,7 +132,7 @@ int main(int argc, char **argv)
 		return ct_tool_fail(&cmd);
 	}
 	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL,
-			 cut_s != NULL, pool, H5I_INVALID_HID, cut_f16, 0, 0 };
+			 cut_s != NULL, pool, H5I_INVALID_HID, cut_f16, 0, 0, lung, 0 };
 	char netouts[1024];
 	snprintf(netouts, sizeof netouts, "%s%s%s", layers, cut_s ? "," : "", cut_s ? cut_s : "");
 	if (cut_s && (ct_graph_find(g, cut_s) < 0 || strchr(cut_s, ','))) {
@@ -155,7 +166,7 @@ int main(int argc, char **argv)
 		rc = -1;
 		goto out;
 	}
-	if (!(net = ct_net_new(g, &w, netouts, cut_s ? CT_POOL_NONE : pool))) {
+	if (!(net = ct_net_new(g, &w, netouts, cut_s || lung ? CT_POOL_NONE : pool))) {
 		ct_error_prefix("'%s'", weights_path);
 		rc = -1;
 		goto out;
@@ -219,6 +230,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ct-features: %lld images, %lld features (%s %s, %s pooling) in %.1f s (%.1f img/s, %s) -> %s\n",
 			(long long)(end - first), (long long)D, backbone, layers, pool_s, dt,
 			dt > 0 ? (double)(end - first - start) / dt : 0.0, ct_net_kernel(net), out_path);
+	if (rc == 0 && lung && x.fallback && !quiet)
+		fprintf(stderr, "ct-features: %lld images have no lung field: pooled over the whole map (/lung_pool_fallback)\n",
+			(long long)x.fallback);
 out:
 	ct_features_out_abort(&fo);
 	ct_net_free(net);

@@ -27,9 +27,16 @@ typedef struct ct_extract {
 	int f16;
 	int64_t row0, row1;      /* only input rows [row0, row1) (--shard), written from dataset
 				    row 0; row1 = 0: every row */
+	/* ct-features --pool lung-avg / lung-max (data/lungpool.h): the net runs with CT_POOL_NONE
+	 * and every output but the cut is pooled here over the input's /lung_mask, brought to the
+	 * output's map; `pool` says avg or max. Rows whose mask is empty are pooled over the whole
+	 * map and marked 1 in the output's /lung_pool_fallback (created here, N rows). */
+	int lung;
+	int64_t fallback;        /* after a run: rows of the output marked in /lung_pool_fallback */
 } ct_extract;
 
-/* Check the images fit the backbone (3 or 1 channels; size equal, or resize set). */
+/* Check the images fit the backbone (3 or 1 channels; size equal, or resize set) and, with
+ * lung, that they carry a /lung_mask (uint8, N x H x W). */
 int ct_extract_check(const ct_extract *x);
 /* Process rows [start, n) (of the row range, when set). After each batch the rows are written, the root
  * attribute rows_done is updated and the file flushed, so an interrupted run can

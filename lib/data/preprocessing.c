@@ -41,7 +41,29 @@ static int flag_set(const cJSON *params, const char *key)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, key));
 }
 
-int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
+/* How the chain's ct-features runs pooled: -1 no ct-features run (an images file), 0 over the
+ * whole map, 1 over the lung field (--pool lung-avg / lung-max) in at least one of them. */
+static int features_lung_pool(char *const *lines, int64_t n)
+{
+	int r = -1;
+	for (int64_t i = 0; i < n; i++) {
+		cJSON *e = cJSON_Parse(lines[i]);
+		const cJSON *tool = e ? cJSON_GetObjectItemCaseSensitive(e, "tool") : NULL;
+		if (cJSON_IsString(tool) && !strcmp(tool->valuestring, "ct-features")) {
+			const cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
+			const cJSON *pool = cJSON_GetObjectItemCaseSensitive(params, "pool");
+			if (r < 0)
+				r = 0;
+			if (cJSON_IsString(pool) && !strncmp(pool->valuestring, "lung-", 5))
+				r = 1;
+		}
+		cJSON_Delete(e);
+	}
+	return r;
+}
+
+/* The ct-convert options alone (ct_preprocessing_args without the pooling's --lung-mask). */
+static int convert_args(char *const *lines, int64_t n, char **args)
 {
 	*args = NULL;
 	for (int64_t i = 0; i < n; i++) {
@@ -96,17 +118,34 @@ int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
 	return 0;
 }
 
+int ct_preprocessing_args(char *const *lines, int64_t n, char **args)
+{
+	int rc = convert_args(lines, n, args);
+	if (rc == 1 && features_lung_pool(lines, n) == 1) {
+		ct_strbuf sb = { 0 };
+		ct_strbuf_printf(&sb, "%s%s--lung-mask", *args, **args ? " " : "");
+		free(*args);
+		if (!(*args = ct_strbuf_take(&sb)))
+			return ct_error("out of memory");
+	}
+	return rc;
+}
+
 int ct_preprocessing_check(char *const *model_prov, int64_t nmodel, char *const *data_prov, int64_t ndata)
 {
 	char *a = NULL, *b = NULL;
-	int ra = ct_preprocessing_args(model_prov, nmodel, &a);
-	int rb = ra < 0 ? -1 : ct_preprocessing_args(data_prov, ndata, &b);
+	int ra = convert_args(model_prov, nmodel, &a);
+	int rb = ra < 0 ? -1 : convert_args(data_prov, ndata, &b);
+	int pa = features_lung_pool(model_prov, nmodel), pb = features_lung_pool(data_prov, ndata);
 	int rc = 0;
 	if (ra < 0 || rb < 0)
 		rc = -1;
 	else if (ra == 1 && rb == 1 && strcmp(a, b))
 		rc = ct_error("images prepared with '%s', the model's training images with '%s' (ct-convert options; "
 			      "convert them alike: ct-info --preprocessing MODEL prints the model's)", b, a);
+	else if (pa >= 0 && pb >= 0 && pa != pb)
+		rc = ct_error("features pooled over %s, the model's training features over %s (ct-features --pool)",
+			      pb ? "the lung field" : "the whole map", pa ? "the lung field" : "the whole map");
 	free(a);
 	free(b);
 	return rc;

@@ -419,7 +419,7 @@ static int is_row_numeric(const char *name)
 {
 	static const char *v[] = { "images",	  "features", "labels", "orig_size",  "source_index",
 				    "affine",	  "folds",    "nuisance", "lung_mask", "photometric",
-				    "activations" };
+				    "activations", "lung_pool_fallback" };
 	for (size_t i = 0; i < sizeof v / sizeof *v; i++)
 		if (!strcmp(name, v[i]))
 			return 1;

@@ -2,6 +2,7 @@
  * features pooled and fused as ct-features / ct-fuse do, the head's gradient sent back. */
 #include "explain/explain.h"
 #include "core/error.h"
+#include "data/lungpool.h"
 #include "explain/gradcam.h"
 #include "image/resize.h"
 #include "nn/ops.h"
@@ -86,8 +87,10 @@ int ct_explainer_init(ct_explainer *x, const ct_head *m, int positive, const ct_
 		}
 		ct_explain_blk *k = &x->blk[i];
 		k->bb = -1;
-		k->pool = !strcmp(b->pool, "avg") ? CT_POOL_AVG : !strcmp(b->pool, "max") ? CT_POOL_MAX : CT_POOL_NONE;
-		if (k->pool == CT_POOL_NONE && strcmp(b->pool, "none")) {
+		k->lung = ct_pool_is_lung(b->pool);
+		const char *pn = k->lung ? b->pool + 5 : b->pool;
+		k->pool = !strcmp(pn, "avg") ? CT_POOL_AVG : !strcmp(pn, "max") ? CT_POOL_MAX : CT_POOL_NONE;
+		if (k->pool == CT_POOL_NONE && (strcmp(pn, "none") || k->lung)) {
 			ct_explainer_free(x);
 			return ct_error("block '%s' has unknown pooling '%s'", b->name, b->pool);
 		}
@@ -294,8 +297,9 @@ static int prepare(const ct_tensor *rows, int64_t r, int in_h, int in_w, int res
 }
 
 /* Everything after the backbones for image r: pooled features -> fusion -> head -> gradient
- * -> per-block CAM -> upsampled, normalised, combined. maps[b] is block b's h*w*c map. */
-static int explain_one(const ct_explainer *x, const float *const *maps, ct_cam *cam)
+ * -> per-block CAM -> upsampled, normalised, combined. maps[b] is block b's h*w*c map, wts[b]
+ * its lung-field cell weights (h*w) for a lung-pooled block, else NULL. */
+static int explain_one(const ct_explainer *x, const float *const *maps, const double *const *wts, ct_cam *cam)
 {
 	const ct_head *m = x->head;
 	int d = m->d_in, nb = m->nblocks;
@@ -309,12 +313,15 @@ static int explain_one(const ct_explainer *x, const float *const *maps, ct_cam *
 	}
 	float *fused = raw + d;
 	double *g1 = g + d, *graw = g + 2 * (size_t)d;
+	cam->lung_fallback = 0;
 	for (int b = 0; b < nb; b++) {
 		const ct_explain_blk *k = &x->blk[b];
 		const ct_fblock *fb = &m->blocks[b];
 		float *dst = raw + fb->start;
 		if (k->pool == CT_POOL_NONE)
 			memcpy(dst, maps[b], (size_t)fb->width * sizeof *dst);
+		else if (k->lung) /* as ct-features pools it (lib/data/extract.c) */
+			cam->lung_fallback += ct_lung_pool(k->pool == CT_POOL_MAX, maps[b], (int64_t)k->h * k->w, k->c, wts[b], dst);
 		else
 			ct_op_gpool(k->pool == CT_POOL_MAX, 1, (int64_t)k->h * k->w, k->c, maps[b], dst);
 		/* ct-fuse: scale (and L2-normalise) each block, in float as it stores them */
@@ -360,7 +367,7 @@ static int explain_one(const ct_explainer *x, const float *const *maps, ct_cam *
 			rc = ct_error("out of memory");
 			break;
 		}
-		ct_gradcam_map(maps[b], k->h, k->w, k->c, k->pool, gb, cut);
+		ct_gradcam_map_lung(maps[b], k->h, k->w, k->c, k->pool, gb, k->lung ? wts[b] : NULL, cut);
 		float *bh = cam->block_heat + (size_t)b * HW;
 		ct_heat_upsample(cut, k->h, k->w, bh, cam->H, cam->W);
 		cam->block_mass[b] = ct_heat_sum(cut, hw);
@@ -395,7 +402,22 @@ static int explain_one(const ct_explainer *x, const float *const *maps, ct_cam *
 	return rc;
 }
 
-int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, ct_cam *cams)
+int ct_explain_reads_alt(const ct_graph *g, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w)
+{
+	return alt_h == g->in_h && alt_w == g->in_w && !(h == g->in_h && w == g->in_w);
+}
+
+int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w)
+{
+	int r = 0;
+	for (int b = 0; b < x->head->nblocks; b++)
+		if (x->blk[b].lung && x->blk[b].bb >= 0)
+			r |= ct_explain_reads_alt(x->bb[x->blk[b].bb].g, h, w, alt_h, alt_w) ? 2 : 1;
+	return r;
+}
+
+int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, const ct_tensor *mask,
+		     const ct_tensor *alt_mask, ct_cam *cams)
 {
 	const ct_head *m = x->head;
 	if (rows->ndim != 4 || (rows->shape[3] != 1 && rows->shape[3] != 3) ||
@@ -412,8 +434,12 @@ int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *al
 	/* Each backbone's raw outputs of this batch, copied out (the next backbone's run reuses
 	 * nothing of ours, but a net's views live only until its next run). */
 	float **blockmaps = calloc((size_t)nb + 1, sizeof *blockmaps);
-	if (!blockmaps)
+	double **blockwts = calloc((size_t)nb + 1, sizeof *blockwts);
+	if (!blockmaps || !blockwts) {
+		free(blockmaps);
+		free(blockwts);
 		return ct_error("out of memory");
+	}
 	int rc = 0;
 	for (int bi = 0; bi < x->nbb && rc == 0; bi++) {
 		const ct_graph *g = x->bb[bi].g;
@@ -424,10 +450,8 @@ int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *al
 		}
 		int bad = -1;
 		char msg[512] = "";
-		const ct_tensor *src = alt && alt->shape[1] == g->in_h && alt->shape[2] == g->in_w &&
-					       !(rows->shape[1] == g->in_h && rows->shape[2] == g->in_w)
-					       ? alt
-					       : rows;
+		int use_alt = alt && ct_explain_reads_alt(g, rows->shape[1], rows->shape[2], alt->shape[1], alt->shape[2]);
+		const ct_tensor *src = use_alt ? alt : rows, *msk = use_alt ? alt_mask : mask;
 #pragma omp parallel for schedule(static)
 		for (int64_t r = 0; r < n; r++) {
 			uint8_t *dst = (uint8_t *)in.data + r * (int64_t)g->in_h * g->in_w * 3;
@@ -464,6 +488,24 @@ int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *al
 					rc = ct_error("a non-finite activation in layer '%s' (bad weights?)", m->blocks[b].layer);
 					break;
 				}
+			if (rc == 0 && k->lung) {
+				/* the cell weights of each image's lung field, from the images the backbone read */
+				int64_t MH = src->shape[1], MW = src->shape[2], hw = (int64_t)k->h * k->w;
+				if (!msk || msk->dtype != CT_U8 || msk->shape[0] < n || msk->shape[1] != MH || msk->shape[2] != MW) {
+					rc = ct_error("block '%s' pools over the lung field, but its %lldx%lld images have no "
+						      "lung mask",
+						      m->blocks[b].name, (long long)MW, (long long)MH);
+					break;
+				}
+				if (!(blockwts[b] = malloc(((size_t)hw * (size_t)n + 1) * sizeof(double)))) {
+					rc = ct_error("out of memory");
+					break;
+				}
+#pragma omp parallel for schedule(static)
+				for (int64_t r = 0; r < n; r++)
+					ct_lung_weights((const uint8_t *)msk->data + r * MH * MW, MH, MW, k->h, k->w,
+							blockwts[b] + r * hw);
+			}
 		}
 		ct_tensor_free(&in);
 	}
@@ -473,28 +515,37 @@ int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *al
 #pragma omp parallel for schedule(static)
 		for (int64_t r = 0; r < n; r++) {
 			const float *maps[64];
+			const double *wv[64];
 			const float **mp = nb <= 64 ? maps : malloc((size_t)nb * sizeof *mp);
-			int e = -1;
-			if (mp) {
-				for (int b = 0; b < nb; b++)
+			const double **wp = nb <= 64 ? wv : malloc((size_t)nb * sizeof *wp);
+			int e = -1, oom = !(mp && wp);
+			if (!oom) {
+				for (int b = 0; b < nb; b++) {
 					mp[b] = blockmaps[b] + (size_t)r * x->blk[b].h * x->blk[b].w * x->blk[b].c;
-				e = explain_one(x, mp, &cams[r]);
+					wp[b] = blockwts[b] ? blockwts[b] + (size_t)r * x->blk[b].h * x->blk[b].w : NULL;
+				}
+				e = explain_one(x, mp, wp, &cams[r]);
 			}
 			if (mp != maps)
 				free((void *)mp);
+			if (wp != wv)
+				free((void *)wp);
 			if (e < 0) {
 #pragma omp critical
 				if (bad < 0 || r < bad) {
 					bad = (int)r;
-					snprintf(msg, sizeof msg, "%s", mp ? ct_last_error() : "out of memory");
+					snprintf(msg, sizeof msg, "%s", oom ? "out of memory" : ct_last_error());
 				}
 			}
 		}
 		if (bad >= 0)
 			rc = ct_error("image %d of the batch: %s", bad, msg);
 	}
-	for (int b = 0; b < nb; b++)
+	for (int b = 0; b < nb; b++) {
 		free(blockmaps[b]);
+		free(blockwts[b]);
+	}
 	free(blockmaps);
+	free(blockwts);
 	return rc;
 }

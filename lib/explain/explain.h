@@ -34,7 +34,8 @@ typedef struct ct_explain_bb {
 
 typedef struct ct_explain_blk {
 	int bb, out;          /* backbone index, output index in its net */
-	ct_pool pool;
+	ct_pool pool;         /* avg or max also for the lung-pooled blocks */
+	int lung;             /* pooled over the lung field (block pool lung-avg / lung-max) */
 	int h, w, c;          /* the cut's map */
 } ct_explain_blk;
 
@@ -67,6 +68,7 @@ typedef struct ct_cam {
 	float *heat;          /* H x W combined map (sum 1, or all 0 when no block has heat) */
 	float *block_heat;    /* nblocks x H x W, each sum 1 or all 0 */
 	double *block_mass;   /* nblocks: total heat at the cut before normalisation */
+	int lung_fallback;    /* lung-pooled blocks whose mask was empty (pooled over the whole map) */
 	/* with `debug` (for tests and --dump): */
 	float *features;      /* d_in: the row the head saw (after fusion) */
 	double *gpooled;      /* d_in: d score / d pooled features (before fusion) */
@@ -80,11 +82,21 @@ void ct_cam_free(ct_cam *r);
 int64_t ct_explainer_act_size(const ct_explainer *x);
 int64_t ct_explainer_cut_size(const ct_explainer *x);
 
+/* Whether backbone graph g reads the images at alt's size (alt_h x alt_w; 0: no alt) rather
+ * than rows' (h x w): alt holds its input size and rows does not. */
+int ct_explain_reads_alt(const ct_graph *g, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w);
+/* Which images the blocks pooled over the lung field read (after ct_explainer_add): 1 when one
+ * reads rows' (h x w), 2 when one reads alt's, both or'ed; 0 when no block pools so. */
+int ct_explainer_lung(const ct_explainer *x, int64_t h, int64_t w, int64_t alt_h, int64_t alt_w);
+
 /* Explain n images (rows: n x H x W x C, uint8 0..255 or float 0..1, C 1 or 3, as in an images
  * file) into cams[0..n), allocated by the caller with ct_cam_alloc for this H x W. alt (may be
  * NULL) holds the same n images at another size: a backbone whose input is alt's size takes
  * its pixels from alt, as when its features were extracted from an images file of that size;
- * the heat is always mapped onto rows' size. Results do not depend on the thread count. */
-int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, ct_cam *cams);
+ * the heat is always mapped onto rows' size. mask and alt_mask (n x H x W [x 1] uint8, may be
+ * NULL) are the lung fields of rows and alt: a lung-pooled block takes the one of the images
+ * its backbone reads (an error when it is NULL). Results do not depend on the thread count. */
+int ct_explain_batch(ct_explainer *x, const ct_tensor *rows, const ct_tensor *alt, const ct_tensor *mask,
+		     const ct_tensor *alt_mask, ct_cam *cams);
 
 #endif

@@ -1,5 +1,6 @@
 /* gradcam.c - Grad-CAM maps of pooled activations, their upsampling and lung-field share. */
 #include "explain/gradcam.h"
+#include "data/lungpool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,7 +8,18 @@
 
 void ct_gradcam_map(const float *act, int h, int w, int c, ct_pool pool, const double *grad, float *heat)
 {
+	ct_gradcam_map_lung(act, h, w, c, pool, grad, NULL, heat);
+}
+
+void ct_gradcam_map_lung(const float *act, int h, int w, int c, ct_pool pool, const double *grad, const double *wt,
+			 float *heat)
+{
 	int64_t hw = (int64_t)h * w;
+	double wsum = 0;
+	for (int64_t s = 0; wt && pool != CT_POOL_NONE && s < hw; s++)
+		wsum += wt[s] > 0 ? wt[s] : 0;
+	if (!(wsum > 0))
+		wt = NULL; /* an empty lung field: pooled over the whole map */
 	if (pool == CT_POOL_MAX) {
 		double *acc = calloc((size_t)hw + 1, sizeof *acc);
 		if (!acc) { /* callers reserve memory; fall back to no heat rather than crash */
@@ -15,14 +27,20 @@ void ct_gradcam_map(const float *act, int h, int w, int c, ct_pool pool, const d
 			return;
 		}
 		for (int k = 0; k < c; k++) {
-			/* The location ct_op_gpool takes its maximum from: the first strict maximum. */
+			/* The location ct_op_gpool takes its maximum from: the first strict maximum (among
+			 * the lung field's cells with weights, as ct_lung_pool takes it). */
 			int64_t at = 0;
 			float m = act[k];
-			for (int64_t s = 1; s < hw; s++)
-				if (act[s * c + k] > m) {
-					m = act[s * c + k];
-					at = s;
-				}
+			if (wt) {
+				at = ct_lung_argmax(act, hw, c, k, wt);
+				m = act[at * c + k];
+			} else {
+				for (int64_t s = 1; s < hw; s++)
+					if (act[s * c + k] > m) {
+						m = act[s * c + k];
+						at = s;
+					}
+			}
 			acc[at] += grad[k] * (double)m;
 		}
 		for (int64_t s = 0; s < hw; s++)
@@ -37,7 +55,7 @@ void ct_gradcam_map(const float *act, int h, int w, int c, ct_pool pool, const d
 	}
 	for (int k = 0; k < c; k++) {
 		if (pool == CT_POOL_AVG) {
-			alpha[k] = grad[k] / (double)hw;
+			alpha[k] = grad[k] / (wt ? wsum : (double)hw);
 		} else {
 			double s = 0;
 			for (int64_t q = 0; q < hw; q++)
@@ -50,6 +68,8 @@ void ct_gradcam_map(const float *act, int h, int w, int c, ct_pool pool, const d
 		double v = 0;
 		for (int k = 0; k < c; k++)
 			v += alpha[k] * a[k];
+		if (wt)
+			v = wt[s] > 0 ? wt[s] * v : 0.0;
 		heat[s] = v > 0 ? (float)v : 0.0f;
 	}
 	free(alpha);

@@ -23,6 +23,17 @@
  * h x w x c (none); heat receives h x w values >= 0. */
 void ct_gradcam_map(const float *act, int h, int w, int c, ct_pool pool, const double *grad, float *heat);
 
+/* The same for a block pooled over the lung field (ct-features --pool lung-avg / lung-max,
+ * data/lungpool.h) with the cell weights wt (h x w; NULL or all 0: the whole map, as above):
+ *   lung-avg: d score / d A_k(s) = g_k w_s / sum(w), so
+ *             heat(s) = ReLU(sum_k g_k w_s A_k(s) / sum(w)) = w_s ReLU(sum_k alpha_k A_k(s)),
+ *             alpha_k = g_k / sum(w): the whole-map CAM times the mask weights (the model never
+ *             sees a cell outside the lung field, so none has heat);
+ *   lung-max: as max, with each channel's maximum taken over the cells of positive weight.
+ * Before the ReLU the heat still sums to g . pooled. */
+void ct_gradcam_map_lung(const float *act, int h, int w, int c, ct_pool pool, const double *grad, const double *wt,
+			 float *heat);
+
 /* Bilinear resize of an h x w map to H x W with half-pixel centres and clamped edges:
  * source coordinate (y + 0.5) h / H - 0.5 (TensorFlow's resize with half_pixel_centers,
  * OpenCV's INTER_LINEAR, scipy.ndimage.zoom(order=1, grid_mode=True, mode='nearest')). */

@@ -242,6 +242,43 @@ static void png_name(char *buf, size_t n, int64_t row, int digits, const char *n
 	snprintf(buf, n, "%0*lld_%s.png", digits, (long long)row, s);
 }
 
+/* The images file's /lung_mask (N x H x W [x 1], uint8) opened into *d, or H5I_INVALID_HID when
+ * it has none; an error when it has one of another shape or type. */
+static int open_mask(const ct_images *im, const char *path, hid_t *d)
+{
+	*d = H5I_INVALID_HID;
+	if (!ct_h5_exists(im->h.file, "lung_mask"))
+		return 0;
+	int nd;
+	int64_t sh[CT_MAX_DIMS];
+	if (ct_h5_shape(im->h.file, "lung_mask", &nd, sh) < 0 ||
+	    !((nd == 3 || (nd == 4 && sh[3] == 1)) && sh[0] == im->n && sh[1] == im->height && sh[2] == im->width))
+		return ct_error("'%s': dataset 'lung_mask' is not %lld x %lld x %lld (one mask per image)", path,
+				(long long)im->n, (long long)im->height, (long long)im->width);
+	*d = H5Dopen2(im->h.file, "lung_mask", H5P_DEFAULT);
+	hid_t ty = *d >= 0 ? H5Dget_type(*d) : H5I_INVALID_HID;
+	int good = ty >= 0 && H5Tget_class(ty) == H5T_INTEGER && H5Tget_size(ty) == 1;
+	if (ty >= 0)
+		H5Tclose(ty);
+	if (!good)
+		return ct_error("'%s': dataset 'lung_mask' is not uint8", path);
+	return 0;
+}
+
+/* Row `row` of an open /lung_mask into mk (1 x H x W x 1). */
+static int read_mask(hid_t d, int64_t row, ct_tensor *mk, const char *path)
+{
+	hid_t sp = H5Dget_space(d);
+	int nd = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 3 ? 3 : 4;
+	if (sp >= 0)
+		H5Sclose(sp);
+	ct_tensor v = *mk;
+	v.ndim = nd;
+	if (ct_h5_read_rows(d, row, &v) < 0)
+		return ct_error_prefix("'%s': lung_mask", path);
+	return 0;
+}
+
 /* ---- the debug dump ---- */
 
 typedef struct dump {
@@ -356,7 +393,8 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	ct_graph **graphs = NULL;
 	const char **bbs = NULL;
 	int nbbs = 0, rc = 0, im_open = 0, im2_open = 0;
-	hid_t mask_d = H5I_INVALID_HID;
+	hid_t mask_d = H5I_INVALID_HID, mask2_d = H5I_INVALID_HID;
+	int64_t lung_fallback = 0;
 	int64_t *rows = NULL;
 	dump dp;
 	memset(&dp, 0, sizeof dp);
@@ -364,7 +402,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	int *group = NULL, *keep = NULL;
 	char **pngs = NULL;
 	cJSON *doc = NULL;
-	ct_tensor batch = { 0 }, masks = { 0 }, batch2 = { 0 };
+	ct_tensor batch = { 0 }, masks = { 0 }, batch2 = { 0 }, masks2 = { 0 };
 	double *area = NULL;
 	ct_cam *cams = NULL;
 	int64_t n = 0;
@@ -462,27 +500,10 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			}
 	}
 	int64_t H = im.height, W = im.width, HW = H * W;
-	/* the lung field */
-	int have_mask = ct_h5_exists(im.h.file, "lung_mask");
-	if (have_mask) {
-		int nd;
-		int64_t sh[CT_MAX_DIMS];
-		if (ct_h5_shape(im.h.file, "lung_mask", &nd, sh) < 0 ||
-		    !((nd == 3 || (nd == 4 && sh[3] == 1)) && sh[0] == im.n && sh[1] == H && sh[2] == W)) {
-			rc = ct_error("'%s': dataset 'lung_mask' is not %lld x %lld x %lld (one mask per image)",
-				      o->images_path, (long long)im.n, (long long)H, (long long)W);
-			goto out;
-		}
-		mask_d = H5Dopen2(im.h.file, "lung_mask", H5P_DEFAULT);
-		hid_t ty = mask_d >= 0 ? H5Dget_type(mask_d) : H5I_INVALID_HID;
-		int good = ty >= 0 && H5Tget_class(ty) == H5T_INTEGER && H5Tget_size(ty) == 1;
-		if (ty >= 0)
-			H5Tclose(ty);
-		if (!good) {
-			rc = ct_error("'%s': dataset 'lung_mask' is not uint8", o->images_path);
-			goto out;
-		}
-	}
+	/* the lung field (of the images shown, and of the --also ones: a lung-pooled block takes the
+	 * mask of the images its backbone reads) */
+	if ((rc = open_mask(&im, o->images_path, &mask_d)) < 0 || (o->also_path && (rc = open_mask(&im2, o->also_path, &mask2_d)) < 0))
+		goto out;
 	/* the rows */
 	const char *split = o->split;
 	if (!split)
@@ -523,6 +544,14 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			goto out;
 		}
 	}
+	/* a model on features pooled over the lung field is explained under the same mask */
+	int lung = ct_explainer_lung(&ex, im.height, im.width, o->also_path ? im2.height : 0, o->also_path ? im2.width : 0);
+	if (((lung & 1) && mask_d < 0) || ((lung & 2) && mask2_d < 0)) {
+		rc = ct_error("'%s' has no /lung_mask: the model's features were pooled over the lung field "
+			      "(ct-features --pool lung-avg); convert the images with --lung-mask",
+			      (lung & 1) && mask_d < 0 ? o->images_path : o->also_path);
+		goto out;
+	}
 	/* per image results */
 	int nb = m.nblocks;
 	share = malloc(((size_t)n + 1) * sizeof *share);
@@ -538,6 +567,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	if (!share || !bshare || !bmass || !prob || !score || !group || !keep || !pngs || !cams ||
 	    ct_tensor_alloc4(&batch, im.dtype, B, H, W, im.channels) < 0 ||
 	    ct_tensor_alloc4(&masks, CT_U8, B, H, W, 1) < 0 ||
+	    (mask2_d >= 0 && ct_tensor_alloc4(&masks2, CT_U8, B, im2.height, im2.width, 1) < 0) ||
 	    (o->also_path && ct_tensor_alloc4(&batch2, im2.dtype, B, im2.height, im2.width, im2.channels) < 0) ||
 	    !(area = malloc(((size_t)n + 1) * sizeof *area))) {
 		rc = ct_error("out of memory");
@@ -575,12 +605,11 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			}
 			if (rc == 0 && mask_d >= 0) {
 				ct_tensor mk = ct_tensor_slice0(&masks, r, 1);
-				int nd;
-				int64_t sh[CT_MAX_DIMS];
-				ct_h5_shape(im.h.file, "lung_mask", &nd, sh);
-				mk.ndim = nd;
-				if (ct_h5_read_rows(mask_d, rows[at + r], &mk) < 0)
-					rc = ct_error_prefix("'%s': lung_mask", o->images_path);
+				rc = read_mask(mask_d, rows[at + r], &mk, o->images_path);
+			}
+			if (rc == 0 && mask2_d >= 0) {
+				ct_tensor mk = ct_tensor_slice0(&masks2, r, 1);
+				rc = read_mask(mask2_d, rows[at + r], &mk, o->also_path);
 			}
 		}
 		(void)rowbytes;
@@ -588,7 +617,9 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			break;
 		ct_tensor bv = ct_tensor_slice0(&batch, 0, cnt);
 		ct_tensor bv2 = o->also_path ? ct_tensor_slice0(&batch2, 0, cnt) : bv;
-		if ((rc = ct_explain_batch(&ex, &bv, o->also_path ? &bv2 : NULL, cams)) < 0) {
+		ct_tensor mv = ct_tensor_slice0(&masks, 0, cnt), mv2 = ct_tensor_slice0(mask2_d >= 0 ? &masks2 : &masks, 0, cnt);
+		if ((rc = ct_explain_batch(&ex, &bv, o->also_path ? &bv2 : NULL, mask_d >= 0 ? &mv : NULL,
+					   mask2_d >= 0 ? &mv2 : NULL, cams)) < 0) {
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", ct_last_error());
 			ct_error("'%s': rows %lld..%lld: %s", o->images_path, (long long)rows[at], (long long)rows[at + cnt - 1],
@@ -603,6 +634,7 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 			const uint8_t *mk = mask_d >= 0 ? (const uint8_t *)masks.data + r * HW : NULL;
 			prob[i] = c->p;
 			score[i] = c->score;
+			lung_fallback += c->lung_fallback > 0;
 			share[i] = mk ? ct_heat_share(c->heat, mk, HW) : NAN;
 			area[i] = NAN;
 			if (mk) {
@@ -674,6 +706,9 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 	cJSON_AddNumberToObject(ji, "height", (double)H);
 	cJSON_AddNumberToObject(ji, "width", (double)W);
 	cJSON_AddBoolToObject(ji, "lung_mask", mask_d >= 0);
+	cJSON *jp = cJSON_AddObjectToObject(doc, "lung_pool");
+	cJSON_AddBoolToObject(jp, "used", lung != 0);
+	cJSON_AddNumberToObject(jp, "fallback", (double)lung_fallback);
 	cJSON_AddStringToObject(doc, "split", split);
 	cJSON_AddStringToObject(doc, "positive_class", m.class_names[pos]);
 	cJSON_AddStringToObject(doc, "score", "log-odds of the positive class");
@@ -796,6 +831,7 @@ out:
 	free(cams);
 	ct_tensor_free(&batch);
 	ct_tensor_free(&masks);
+	ct_tensor_free(&masks2);
 	ct_tensor_free(&batch2);
 	free(area);
 	if (im2_open)
@@ -814,6 +850,8 @@ out:
 	free(rows);
 	if (mask_d >= 0)
 		H5Dclose(mask_d);
+	if (mask2_d >= 0)
+		H5Dclose(mask2_d);
 	ct_explainer_free(&ex);
 	if (graphs)
 		for (int b = 0; b < nbbs; b++)

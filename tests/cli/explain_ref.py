@@ -76,14 +76,33 @@ with h5py.File(images_p, "r") as f:
     mask = f["lung_mask"][()][rows].reshape(n, H, W) if "lung_mask" in f else None
     names = [s(x) for x in f["names"][()]]
 
+
+
+def lung_weights(h, w):
+    """Cell weights of each image's lung field over an h x w map (ct-features --pool lung-*):
+    every mask pixel split into h x w sub-pixels, so that each cell holds exactly H x W."""
+    m = (mask > 0).astype(np.float64)
+    rows = np.repeat(m, h, axis=1).reshape(n, h, H, W).sum(axis=2)
+    return np.repeat(rows, w, axis=2).reshape(n, h, w, W).sum(axis=3) / (H * W)
+
+
 # 1. pooled features from the activation maps (ct-features' pooling), then fused
 maps, at = [], 0
 pooled = np.zeros((n, feats_c.shape[1]))
+wts = []
 for b, (h, w, c) in zip(blocks, shapes):
     a = act[:, at:at + h * w * c].reshape(n, h, w, c)
     at += h * w * c
     maps.append(a)
-    if b["pool"] == "avg":
+    lw = lung_weights(h, w) if b["pool"].startswith("lung-") else None
+    if lw is not None:                                  # an empty lung field: the whole map
+        lw = np.where(lw.sum(axis=(1, 2), keepdims=True) > 0, lw, 1.0)
+    wts.append(lw)
+    if b["pool"] == "lung-avg":
+        pooled[:, b["start"]:b["start"] + c] = (lw[..., None] * a).sum(axis=(1, 2)) / lw.sum(axis=(1, 2))[:, None]
+    elif b["pool"] == "lung-max":
+        pooled[:, b["start"]:b["start"] + c] = np.where(lw[..., None] > 0, a, -np.inf).max(axis=(1, 2))
+    elif b["pool"] == "avg":
         pooled[:, b["start"]:b["start"] + c] = a.mean(axis=(1, 2))
     elif b["pool"] == "max":
         pooled[:, b["start"]:b["start"] + c] = a.max(axis=(1, 2))
@@ -122,9 +141,17 @@ check("d score / d pooled features (finite differences)", np.abs(g - gpool_c).ma
 # 4. Grad-CAM per block at the cut, from the paper's definition via the chain rule
 cuts, at = [], 0
 worst = 0
-for b, a, (h, w, c) in zip(blocks, maps, shapes):
+for b, a, lw, (h, w, c) in zip(blocks, maps, wts, shapes):
     gb = g[:, b["start"]:b["start"] + b["width"]]
-    if b["pool"] == "avg":
+    if b["pool"] == "lung-avg":                          # d f_k / d A_k(s) = w_s / sum(w)
+        dA = gb[:, None, None, :] * (lw / lw.sum(axis=(1, 2), keepdims=True))[..., None]
+    elif b["pool"] == "lung-max":                        # the first maximum on the lung field
+        flat = np.where(lw[..., None] > 0, a, -np.inf).reshape(n, h * w, c)
+        arg = flat.argmax(axis=1)
+        dA = np.zeros_like(flat)
+        np.put_along_axis(dA, arg[:, None, :], gb[:, None, :], axis=1)
+        dA = dA.reshape(a.shape)
+    elif b["pool"] == "avg":
         dA = np.broadcast_to(gb[:, None, None, :] / (h * w), a.shape)   # d score / d A_k(i,j)
     elif b["pool"] == "max":
         flat = a.reshape(n, h * w, c)
@@ -134,7 +161,7 @@ for b, a, (h, w, c) in zip(blocks, maps, shapes):
         dA = dA.reshape(a.shape)
     else:
         dA = gb.reshape(a.shape)
-    if b["pool"] == "max":
+    if b["pool"] in ("max", "lung-avg", "lung-max"):   # gradient x activation at every cell
         cam = np.maximum((dA * a).sum(-1), 0)
     else:
         alpha = dA.mean(axis=(1, 2))                                       # Grad-CAM weights

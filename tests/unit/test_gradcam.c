@@ -3,6 +3,7 @@
  * the activation map taken by finite differences, the bilinear upsampling, the heat share, and
  * the L2-fusion backward step. (The whole chain against numpy: tests/cli/test_explain.sh.) */
 #include "core/error.h"
+#include "data/lungpool.h"
 #include "explain/explain.h"
 #include "explain/gradcam.h"
 #include "nn/testweights.h"
@@ -165,6 +166,113 @@ static void test_cam(ct_pool pool, ct_head_kind kind)
 	ct_head_free(&m);
 }
 
+/* Lung-field pooling (data/lungpool.h): the cell weights against a brute-force reference that
+ * splits every pixel into h x w sub-pixels (each cell is then exactly H x W of them), on random
+ * masks whose sizes are no multiple of the grid's. */
+static void test_lung_weights(void)
+{
+	double worst = 0;
+	int sums = 1;
+	for (int trial = 0; trial < 20; trial++) {
+		int H = 5 + trial % 7, W = 4 + (trial * 3) % 9, h = 1 + trial % 4, w = 1 + (trial / 2) % 5;
+		uint8_t mk[16 * 16];
+		for (int i = 0; i < H * W; i++)
+			mk[i] = urand() < 0.4;
+		double wt[32], tot = ct_lung_weights(mk, H, W, h, w, wt), s = 0;
+		for (int i = 0; i < h; i++)
+			for (int j = 0; j < w; j++) {
+				/* sub-pixel (Y, X) of the (H h) x (W w) grid lies in pixel (Y / h, X / w) and in
+				 * cell (Y / H, X / W) */
+				int on = 0;
+				for (int Y = i * H; Y < (i + 1) * H; Y++)
+					for (int X = j * W; X < (j + 1) * W; X++)
+						on += mk[(Y / h) * W + X / w] != 0;
+				double ref = (double)on / (H * W);
+				worst = fmax(worst, fabs(ref - wt[i * w + j]));
+				s += wt[i * w + j];
+			}
+		sums &= fabs(s - tot) < 1e-12;
+	}
+	ok(worst < 1e-12 && sums, "lung cell weights equal the sub-pixel count (largest error %.1e)", worst);
+	uint8_t none[35] = { 0 };
+	double wt[6];
+	ok(ct_lung_weights(none, 5, 7, 2, 3, wt) == 0, "an empty mask has weight 0");
+}
+
+static double lung_score(const ct_head *m, const float *A, int hw, int c, int is_max, const double *wt)
+{
+	float f[64];
+	ct_lung_pool(is_max, A, hw, c, wt, f);
+	return logodds(m, f);
+}
+
+/* The CAM of a lung-pooled block (ct_gradcam_map_lung) from the definition: ReLU(sum_k
+ * dS/dA_k(s) A_k(s)) with dS/dA by finite differences through ct_lung_pool; zero outside the
+ * lung field; with an empty field, the whole-map CAM. */
+static void test_cam_lung(int is_max, ct_head_kind kind)
+{
+	int h = 3, w = 4, c = 5, hw = h * w;
+	ct_head m;
+	random_head(&m, kind, c, 6, 2);
+	double worst = 0, scale = 0;
+	int any = 0, outside = 1, same_empty = 1;
+	for (int trial = 0; trial < 10; trial++) {
+		float A[60], f[64];
+		double wt[12], g1[64], g0[64], g[64];
+		for (int i = 0; i < hw * c; i++)
+			A[i] = frand(0, 3);
+		for (int s = 0; s < hw; s++)
+			wt[s] = urand() < 0.4 ? 0.0 : urand();
+		/* max: a top two within the differences' step would split the gradient; draw again */
+		int close = 0;
+		for (int k = 0; is_max && k < c; k++)
+			for (int s = 0; s < hw; s++)
+				for (int q = 0; q < s; q++)
+					close |= wt[s] > 0 && wt[q] > 0 && fabs(A[s * c + k] - A[q * c + k]) < 1e-2;
+		if (close) {
+			trial--;
+			continue;
+		}
+		ct_lung_pool(is_max, A, hw, c, wt, f);
+		ct_head_logit_grad(&m, f, 1, NULL, g1);
+		ct_head_logit_grad(&m, f, 0, NULL, g0);
+		for (int i = 0; i < c; i++)
+			g[i] = g1[i] - g0[i];
+		float heat[12], plain[12], empty[12];
+		ct_gradcam_map_lung(A, h, w, c, is_max ? CT_POOL_MAX : CT_POOL_AVG, g, wt, heat);
+		for (int s = 0; s < hw; s++) {
+			double v = 0;
+			for (int k = 0; k < c; k++) {
+				float ap[60], am[60];
+				memcpy(ap, A, sizeof A);
+				memcpy(am, A, sizeof A);
+				ap[s * c + k] += 1e-3f;
+				am[s * c + k] -= 1e-3f;
+				double G = (lung_score(&m, ap, hw, c, is_max, wt) - lung_score(&m, am, hw, c, is_max, wt)) /
+					   ((double)ap[s * c + k] - am[s * c + k]);
+				v += G * A[s * c + k];
+			}
+			double ref = v > 0 ? v : 0;
+			any |= ref > 0;
+			scale = fmax(scale, ref);
+			worst = fmax(worst, fabs(ref - heat[s]));
+			outside &= wt[s] > 0 || heat[s] == 0;
+		}
+		double zero[12] = { 0 };
+		ct_gradcam_map_lung(A, h, w, c, is_max ? CT_POOL_MAX : CT_POOL_AVG, g, zero, empty);
+		ct_gradcam_map(A, h, w, c, is_max ? CT_POOL_MAX : CT_POOL_AVG, g, plain);
+		same_empty &= !memcmp(empty, plain, sizeof plain);
+	}
+	const char *pn = is_max ? "lung-max" : "lung-avg";
+	diag("cam %s/%s: largest error %.2e (largest heat %.2e)", pn, ct_head_kind_name(kind), worst, scale);
+	ok(any && worst < 2e-3 * fmax(1, scale),
+	   "%s pooling, %s head: the CAM equals ReLU(sum_k dS/dA_k A_k), dS/dA by finite differences", pn,
+	   ct_head_kind_name(kind));
+	ok(outside, "%s: no heat on cells outside the lung field", pn);
+	ok(same_empty, "%s: an empty lung field gives the whole-map CAM", pn);
+	ct_head_free(&m);
+}
+
 static void test_upsample(void)
 {
 	float in[6] = { 0, 1, 2, 3, 4, 5 }, out[6 * 8], same[6];
@@ -271,7 +379,7 @@ static void run_cams(ct_explainer *x, const ct_tensor *img, ct_cam *cams, int n,
 {
 	for (int i = 0; i < n; i++)
 		ct_cam_alloc(&cams[i], x, H, W, 1);
-	ct_explain_batch(x, img, NULL, cams);
+	ct_explain_batch(x, img, NULL, NULL, NULL, cams);
 }
 
 static void test_driver(void)
@@ -370,10 +478,10 @@ static void test_driver(void)
 	ct_cam gc;
 	ct_cam_alloc(&gc, &x, 10, 14, 0);
 	x.resize = 0;
-	ok(ct_explain_batch(&x, &grey, NULL, &gc) < 0 && strstr(ct_last_error(), "expects 12x12"),
+	ok(ct_explain_batch(&x, &grey, NULL, NULL, NULL, &gc) < 0 && strstr(ct_last_error(), "expects 12x12"),
 	   "images of another size are refused unless resizing is allowed");
 	x.resize = 1;
-	ok(ct_explain_batch(&x, &grey, NULL, &gc) == 0 && gc.p > 0 && gc.p < 1,
+	ok(ct_explain_batch(&x, &grey, NULL, NULL, NULL, &gc) == 0 && gc.p > 0 && gc.p < 1,
 	   "a grey float image of another size is resized and explained at its own size");
 	ct_cam_free(&gc);
 	for (int i = 0; i < N; i++)
@@ -423,6 +531,11 @@ int main(int argc, char **argv)
 	for (int p = 0; p < 3; p++)
 		for (int kind = 0; kind < 2; kind++)
 			test_cam(p == 0 ? CT_POOL_AVG : p == 1 ? CT_POOL_MAX : CT_POOL_NONE, kind ? CT_HEAD_MLP : CT_HEAD_LOGREG);
+	test_lung_weights();
+	for (int kind = 0; kind < 2; kind++) {
+		test_cam_lung(0, kind ? CT_HEAD_MLP : CT_HEAD_LOGREG);
+		test_cam_lung(1, kind ? CT_HEAD_MLP : CT_HEAD_LOGREG);
+	}
 	test_upsample();
 	test_share();
 	test_l2();
