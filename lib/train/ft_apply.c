@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "data/activations.h"
 #include "data/preprocessing.h"
+#include "formats/keras_h5.h"
 #include "models/models.h"
 #include "nn/backward.h"
 #include "nn/net.h"
