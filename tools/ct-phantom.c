@@ -1,4 +1,5 @@
 /* ct-phantom - write a class-folder data set of synthetic chest CT slices (lib/image/phantom.h). */
+#include "data/phantom_set.h"
 #include "image/phantom.h"
 #include "tool.h"
 

@@ -589,7 +589,7 @@ static void metadata(pb *model, const char *key, const char *value)
 	pb_msg(model, 14, &m);
 }
 
-/* Keras preprocess_input modes, as the engine applies them to uint8 pixels (net.c). */
+/* Keras preprocess_input modes, as the engine applies them to uint8 pixels (run.c). */
 static const char *prep_text(ct_prep p)
 {
 	switch (p) {

@@ -401,7 +401,7 @@ static const float *wsrc(const ct_weights *w, const ct_node *nd, int j)
 {
 	const ct_wlayer *l = ct_weights_find(w, nd->name);
 	const ct_wtensor *t = l ? ct_wlayer_get(l, nd->wspec[j].name) : NULL;
-	if (!t && l && l->n == nd->nw) /* Keras 1 names: by position (as net.c) */
+	if (!t && l && l->n == nd->nw) /* Keras 1 names: by position (as bind.c) */
 		t = &l->w[j];
 	if (!t)
 		return NULL;
@@ -533,7 +533,7 @@ ct_subnet *ct_subnet_new(const ct_graph *g, const ct_weights *w, const char *cut
 		}
 		s->slot[i] = s->nn++;
 	}
-	/* BN: 1/sqrt(var + eps) from the frozen statistics, in double as net.c */
+	/* BN: 1/sqrt(var + eps) from the frozen statistics, in double as bind.c */
 	for (int k = 0; k < s->nn; k++) {
 		snode *sn = &s->sn[k];
 		const ct_node *nd = &g->nodes[sn->node];

@@ -1,6 +1,7 @@
 /* test_phantom.c - the synthetic chest CT: determinism, plausible densities, lesions only inside
  * the lungs, and no class shortcut outside them. */
 #include "core/error.h"
+#include "data/phantom_set.h"
 #include "image/phantom.h"
 #include "test.h"
 

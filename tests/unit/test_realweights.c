@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/features.h"
+#include "data/phantom_set.h"
 #include "image/phantom.h"
 #include "models/models.h"
 #include "nn/net.h"
