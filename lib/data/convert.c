@@ -1519,3 +1519,16 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 		ct_converted_free(out);
 	return rc;
 }
+
+void ct_convert_opts_default(ct_convert_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->width = o->height = 224;
+	ct_intensity_defaults(&o->intensity);
+	o->fit = CT_FIT_STRETCH;
+	o->filter = CT_FILTER_AREA;
+	o->max_pixels = 100000000;
+	ct_lung_defaults(&o->lung);
+	ct_slice_select_parse("all", &o->slices);
+	o->groups_from = CT_GROUPS_NONE;
+}

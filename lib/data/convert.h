@@ -99,6 +99,11 @@ typedef struct ct_convert_opts {
 
 enum { CT_GROUPS_NONE = 0, CT_GROUPS_PATIENT, CT_GROUPS_STUDY };
 
+/* The defaults: the target size 224, intensity auto (ct_intensity_defaults: 3 channels, slope 1,
+ * offset 0), stretch, area filter, uint8, at most 100 megapixels, every NIfTI slice, the lung
+ * options off (ct_lung_defaults: margin 0.1), no groups from DICOM, no anonymising. */
+void ct_convert_opts_default(ct_convert_opts *o);
+
 typedef struct ct_converted {
 	ct_tensor images;    /* N x H x W x C, U8 or F32 */
 	ct_tensor orig_size; /* N x 2 I32 (height, width) */
