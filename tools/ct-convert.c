@@ -10,7 +10,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* the table points into the library's options; defaults from ct_convert_opts_default */
 static ct_convert_opts o;
@@ -97,32 +96,6 @@ static ct_cmd cmd = {
 	2,
 };
 
-static int make_sources(const char *input, ct_sources *src)
-{
-	int rc;
-	if (!strcmp(input, "-"))
-		rc = ct_sources_from_lines(src, stdin, "standard input", unlabelled ? NULL : label_s);
-	else if (unlabelled)
-		rc = ct_sources_from_folder(src, input);
-	else
-		rc = -2;
-	if (rc == -2) {
-		struct stat st;
-		if (stat(input, &st) < 0)
-			return ct_error_errno("cannot open '%s'", input);
-		rc = S_ISDIR(st.st_mode) ? ct_sources_from_tree(src, input, classes_s) : ct_sources_from_tsv(src, input);
-	}
-	if (rc == 0 && ((class_map_s && ct_sources_map_classes(src, class_map_s) < 0) ||
-			(class_names_s && ct_sources_set_class_names(src, class_names_s) < 0))) {
-		ct_sources_free(src);
-		return -1;
-	}
-	return rc;
-}
-
-/* The full source list while a shard's range is being converted (freed from its start). */
-static ct_source *src_all;
-static int64_t src_all_n;
 /* An argument with the value `v` (a pointer into it) shown as "<path>". */
 static char *redact_arg(const char *arg, const char *v)
 {
@@ -193,10 +166,6 @@ static void record_run(int argc, char **argv, int nargs, char **args, char **cmd
 /* A runtime failure after the sources were listed. */
 static int fail_freeing(ct_sources *src)
 {
-	if (src_all) {
-		src->v = src_all;
-		src->n = src_all_n;
-	}
 	ct_sources_free(src);
 	return ct_tool_fail(&cmd);
 }
@@ -270,26 +239,16 @@ int main(int argc, char **argv)
 	ct_sources src;
 	ct_converted conv;
 	ct_images_out out;
-	int64_t matched;
-	if (make_sources(args[0], &src) < 0)
+	ct_sources_spec spec = { args[0], unlabelled, label_s, classes_s, class_map_s, class_names_s,
+				 o.groups_from ? NULL : groups_s, split_s };
+	if (ct_sources_list(&src, &spec) < 0)
 		return ct_tool_fail(&cmd);
-	if (ct_sources_sort(&src) < 0 || (groups_s && !o.groups_from && ct_sources_set_groups(&src, groups_s, &matched) < 0) ||
-	    (split_s && ct_sources_set_splits(&src, split_s, &matched) < 0))
-		return fail_freeing(&src);
 	for (int i = 0; i < src.nignored && !quiet; i++)
 		fprintf(stderr, "ct-convert: note: '%s' holds no images; not a class folder\n", src.ignored[i]);
-	/* The input's identity is the whole sorted list; a shard then keeps its range of it. */
 	char fp[65];
-	ct_shard_fingerprint_sources(&src, fp);
-	int64_t nsrc = src.n, sh_first, sh_end;
-	ct_source *all_src = src.v;
-	ct_shard_range(&shard, nsrc, &sh_first, &sh_end);
-	if (ct_shard_check(&shard, nsrc, "image files") < 0)
+	int64_t nsrc;
+	if (ct_sources_shard(&src, &shard, fp, &nsrc) < 0)
 		return fail_freeing(&src);
-	src_all = all_src;
-	src_all_n = nsrc;
-	src.v += sh_first;
-	src.n = sh_end - sh_first;
 	for (int i = 0; i < src.nskipped; i++) /* even with --quiet: data left out */
 		fprintf(stderr, "ct-convert: warning: %s\n", src.skipped[i]);
 	/* Create the output before the long work, so an unwritable or existing output
@@ -328,8 +287,6 @@ int main(int argc, char **argv)
 	free(cmdline);
 	free(params);
 	ct_converted_free(&conv);
-	src.v = all_src;
-	src.n = nsrc;
 	ct_sources_free(&src);
 	return rc == 0 ? CT_EXIT_OK : ct_tool_fail(&cmd);
 }
