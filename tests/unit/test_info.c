@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include "core/error.h"
+#include "data/convert.h"
 #include "data/images.h"
 #include "data/info.h"
 #include "image/nuisance.h"
