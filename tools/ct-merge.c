@@ -9,7 +9,7 @@ static const char *out_path;
 static int force, quiet;
 
 static ct_opt options[] = {
-	CT_OPT_STRING_('o', "output", &out_path, "FILE", "output file (required)"),
+	CT_OPT_STRING_REQUIRED_('o', "output", &out_path, "FILE", "output file"),
 	CT_OPT_FORCE_(force),
 	CT_OPT_QUIET_(quiet),
 	CT_OPT_END_,
@@ -34,8 +34,6 @@ int main(int argc, char **argv)
 	int nargs;
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
-	if (!out_path)
-		return ct_tool_usage(&cmd, "missing output (-o FILE)");
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 	ct_merge_run run = { cmdline, params };
 	int64_t rows = 0;

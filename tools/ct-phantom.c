@@ -9,29 +9,25 @@ int main(int argc, char **argv)
 {
 	ct_phantom_set set;
 	ct_phantom_set_defaults(&set);
+	/* the table points into the set's fields, so the defaults are ct_phantom_set_defaults' */
 	const char *out = NULL, *size = "256x256", *format = "png8", *window = "-600,1500";
-	int patients = set.patients, slices = set.render.slices_per_patient;
-	uint64_t seed = set.render.seed;
-	double fraction = set.lesion_fraction, noise = set.render.noise_sd;
-	const char *split = NULL;
-	int force = 0;
 
 	ct_opt opts[] = {
-		CT_OPT_STRING_('o', "output", &out, "DIR", "output directory (required)"),
-		CT_OPT_INT_(0, "patients", &patients, "N", "number of synthetic patients", 1,
+		CT_OPT_STRING_REQUIRED_('o', "output", &out, "DIR", "output directory"),
+		CT_OPT_INT_(0, "patients", &set.patients, "N", "number of synthetic patients", 1,
 			    CT_PHANTOM_MAX_PATIENTS),
-		CT_OPT_INT_(0, "slices-per-patient", &slices, "K", "axial slices per patient", 1,
+		CT_OPT_INT_(0, "slices-per-patient", &set.render.slices_per_patient, "K", "axial slices per patient", 1,
 			    CT_PHANTOM_MAX_SLICES),
 		CT_OPT_STRING_(0, "size", &size, "WxH", "slice size in pixels, N or WxH"),
 		CT_OPT_CHOICE_(0, "format", &format, "png8|png16|tiff",
 			       "png8: lung window; png16: HU+1024; tiff: float32 HU"),
-		CT_OPT_U64_(0, "seed", &seed, "S", "random seed; the same seed gives the same files"),
-		CT_OPT_DOUBLE_(0, "lesion-fraction", &fraction, "F", "share of patients with lesions", 0, 1),
+		CT_OPT_U64_(0, "seed", &set.render.seed, "S", "random seed; the same seed gives the same files"),
+		CT_OPT_DOUBLE_(0, "lesion-fraction", &set.lesion_fraction, "F", "share of patients with lesions", 0, 1),
 		CT_OPT_STRING_(0, "window", &window, "LEVEL,WIDTH", "window for png8, in HU"),
-		CT_OPT_DOUBLE_(0, "noise", &noise, "HU", "standard deviation of the image noise", 0, 1000),
-		CT_OPT_STRING_(0, "split-dir", &split, "SPLIT",
+		CT_OPT_DOUBLE_(0, "noise", &set.render.noise_sd, "HU", "standard deviation of the image noise", 0, 1000),
+		CT_OPT_STRING_(0, "split-dir", &set.split_dir, "SPLIT",
 			       "also write COVID-CT style split lists under SPLIT (keep it outside DIR)"),
-		CT_OPT_FLAG_(0, "force", &force, "write into a non-empty output directory"),
+		CT_OPT_FLAG_(0, "force", &set.force, "write into a non-empty output directory"),
 		CT_OPT_END_,
 	};
 	ct_cmd cmd = {
@@ -51,8 +47,6 @@ int main(int argc, char **argv)
 	char **args;
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 
-	if (!out)
-		return ct_tool_usage(&cmd, "missing output directory (-o DIR)");
 	if (ct_parse_size(size, &set.render.width, &set.render.height) < 0)
 		return ct_tool_usage(&cmd, ct_last_error());
 	if (ct_parse_pair(window, &set.window_level, &set.window_width) < 0)
@@ -61,13 +55,6 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "window width must be positive");
 	if (ct_phantom_parse_format(format, &set.format) < 0)
 		return ct_tool_usage(&cmd, ct_last_error());
-	set.patients = patients;
-	set.render.slices_per_patient = slices;
-	set.render.seed = seed;
-	set.render.noise_sd = noise;
-	set.lesion_fraction = fraction;
-	set.split_dir = split;
-	set.force = force;
 
 	if (ct_phantom_write_set(out, &set) < 0)
 		return ct_tool_fail(&cmd);

@@ -202,6 +202,13 @@ int ct_opts_parse(ct_cmd *cmd, int argc, char **argv, int *nargs, char ***args)
 		return CT_PARSE_ERROR;
 	}
 	for (ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
+		if ((o->flags & CT_OPT_REQUIRED) && !o->seen) {
+			free(pos);
+			if (o->short_name)
+				return ct_error("option '-%c' is required", o->short_name);
+			return ct_error("option '--%s' is required", o->long_name);
+		}
+	for (ct_opt *o = cmd->opts; o && o->type != CT_OPT_END; o++)
 		if (o->type == CT_OPT_CHOICE && o->enum_value && *(const char **)o->value) {
 			int k = choice_index(o->choices, *(const char **)o->value);
 			if (k < 0) {
@@ -268,6 +275,8 @@ void ct_opts_help(const ct_cmd *cmd, FILE *out)
 		else if (o->type != CT_OPT_FLAG)
 			snprintf(left + k, sizeof left - (size_t)k, " %s", o->arg ? o->arg : "VALUE");
 		default_text(o, def, sizeof def);
+		if (o->flags & CT_OPT_REQUIRED)
+			snprintf(def, sizeof def, " (required)");
 		if (strlen(left) > 26)
 			fprintf(out, "  %s\n  %-26s %s%s\n", left, "", o->help, def);
 		else

@@ -32,18 +32,25 @@ typedef struct ct_opt {
 	 * k-th choice held (given or default): the string-to-enum mapping lives in the table */
 	int *enum_value;
 	const int *enum_values;
+	int flags;            /* CT_OPT_REQUIRED ... (0 in the macros above) */
 } ct_opt;
 
-#define CT_OPT_FLAG_(s, l, v, h) { CT_OPT_FLAG, s, l, v, NULL, h, 0, 0, NULL, 0, NULL, NULL }
-#define CT_OPT_INT_(s, l, v, a, h, lo, hi) { CT_OPT_INT, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL }
-#define CT_OPT_U64_(s, l, v, a, h) { CT_OPT_U64, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL }
-#define CT_OPT_DOUBLE_(s, l, v, a, h, lo, hi) { CT_OPT_DOUBLE, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL }
-#define CT_OPT_STRING_(s, l, v, a, h) { CT_OPT_STRING, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL }
-#define CT_OPT_CHOICE_(s, l, v, c, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, NULL, NULL }
+/* flags: a required option is checked after parsing ("option '-o' is required", a usage
+ * error) and marked "(required)" in --help */
+enum { CT_OPT_REQUIRED = 1 };
+
+#define CT_OPT_FLAG_(s, l, v, h) { CT_OPT_FLAG, s, l, v, NULL, h, 0, 0, NULL, 0, NULL, NULL, 0 }
+#define CT_OPT_INT_(s, l, v, a, h, lo, hi) { CT_OPT_INT, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL, 0 }
+#define CT_OPT_U64_(s, l, v, a, h) { CT_OPT_U64, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL, 0 }
+#define CT_OPT_DOUBLE_(s, l, v, a, h, lo, hi) { CT_OPT_DOUBLE, s, l, v, a, h, lo, hi, NULL, 0, NULL, NULL, 0 }
+#define CT_OPT_STRING_(s, l, v, a, h) { CT_OPT_STRING, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL, 0 }
+#define CT_OPT_CHOICE_(s, l, v, c, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, NULL, NULL, 0 }
 /* a choice that also sets an enum: v the string (default in it), e the int, vals the values
  * of the choices in order (NULL: 0, 1, 2, ...) */
-#define CT_OPT_CHOICE_ENUM_(s, l, v, c, e, vals, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, e, vals }
-#define CT_OPT_END_ { CT_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
+#define CT_OPT_CHOICE_ENUM_(s, l, v, c, e, vals, h) { CT_OPT_CHOICE, s, l, v, NULL, h, 0, 0, c, 0, e, vals, 0 }
+/* a string option that must be given (e.g. -o where a tool has no OUTPUT argument) */
+#define CT_OPT_STRING_REQUIRED_(s, l, v, a, h) { CT_OPT_STRING, s, l, v, a, h, 0, 0, NULL, 0, NULL, NULL, CT_OPT_REQUIRED }
+#define CT_OPT_END_ { CT_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, NULL, 0 }
 
 typedef struct ct_cmd {
 	const char *name;        /* "ct-convert" */

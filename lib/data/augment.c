@@ -1,6 +1,7 @@
 /* augment.c - block-streamed random affine augmentation of an images file. */
 #include "data/augment.h"
 #include "core/error.h"
+#include "data/images.h"
 #include "image/lung.h"
 
 #include <stdlib.h>
@@ -93,7 +94,7 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 	if (rc == 0 && ct_h5_exists(in->h.file, "lung_mask")) {
 		int nd = 0;
 		int64_t msh[CT_MAX_DIMS];
-		if (ct_h5_shape(in->h.file, "lung_mask", &nd, msh) < 0 || nd != 3 || msh[0] != n || msh[1] != H ||
+		if (ct_h5_shape(in->h.file, "lung_mask", &nd, msh) < 0 || nd != 3 || msh[0] != in->n || msh[1] != H ||
 		    msh[2] != W)
 			rc = ct_error("'%s': dataset 'lung_mask' does not match the images", in->h.path);
 		if (rc == 0 && (mset_in = H5Dopen2(in->h.file, "lung_mask", H5P_DEFAULT)) < 0)
@@ -204,4 +205,33 @@ int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct
 	ct_tensor_free(&outm);
 	free(first);
 	return rc;
+}
+
+int ct_augment_file(ct_images *in, const char *out_path, int force, ct_augment_opts *o, const ct_shard *sh,
+		    const ct_run *run, int64_t *nout)
+{
+	ct_shard whole = { 0, 0 };
+	if (!sh)
+		sh = &whole;
+	ct_images_out out;
+	if (ct_shard_check(sh, in->n, "input rows") < 0 || ct_images_create(&out, out_path, force) < 0)
+		return -1;
+	ct_shard_range(sh, in->n, &o->row0, &o->row1);
+	if (ct_augment_run(in, &out.h, o, run, nout) < 0) {
+		ct_images_abort(&out);
+		return -1;
+	}
+	char fp[65];
+	ct_shard_fingerprint_images(in, fp);
+	return ct_images_commit(&out, fp, sh, in->n);
+}
+
+void ct_augment_opts_default(ct_augment_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	ct_augment_defaults(&o->p);
+	ct_photo_defaults(&o->ph);
+	o->copies = 10;
+	o->seed = 42;
+	o->compress = CT_IMAGES_COMPRESS;
 }

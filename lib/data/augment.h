@@ -22,6 +22,10 @@ typedef struct ct_augment_opts {
 	void *progress_ctx;
 } ct_augment_opts;
 
+/* The defaults: no transform (ct_augment_defaults, ct_photo_defaults), 10 copies, seed 42,
+ * every row, deflate level 1. */
+void ct_augment_opts_default(ct_augment_opts *o);
+
 /* Read `in`, write the augmented file into the created (not committed) `out`.
  * Output order: each input row, followed by its copies. Copy k of input row i
  * draws its transform from rng stream (seed, i << 20 | k), so the result is
@@ -32,5 +36,13 @@ typedef struct ct_augment_opts {
  * random streams keep the input's row numbers: the shards of a run, in order, are the
  * rows of the unsharded output. */
 int ct_augment_run(ct_images *in, ct_h5 *out, const ct_augment_opts *o, const ct_run *run, int64_t *nout);
+
+/* ct-augment: shard `sh` of the input's rows (NULL or n = 0: every row; an empty shard is an
+ * error), written to `out_path` (data/images.h: created before the work, committed with the
+ * input's fingerprint and the shard attributes, nothing left on failure). o->row0/row1 are
+ * set from the shard. */
+struct ct_shard;
+int ct_augment_file(ct_images *in, const char *out_path, int force, ct_augment_opts *o, const struct ct_shard *sh,
+		    const ct_run *run, int64_t *nout);
 
 #endif

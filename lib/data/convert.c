@@ -1,5 +1,6 @@
 /* convert.c - listing image inputs and converting them to fixed-size tensors. */
 #include "data/convert.h"
+#include "data/shard.h"
 #include "core/error.h"
 #include "core/str.h"
 #include "core/sha256.h"
@@ -1518,4 +1519,72 @@ int ct_convert(const ct_sources *src, const ct_convert_opts *o, ct_converted *ou
 	if (rc < 0)
 		ct_converted_free(out);
 	return rc;
+}
+
+void ct_convert_opts_default(ct_convert_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->width = o->height = 224;
+	ct_intensity_defaults(&o->intensity);
+	o->fit = CT_FIT_STRETCH;
+	o->filter = CT_FILTER_AREA;
+	o->max_pixels = 100000000;
+	ct_lung_defaults(&o->lung);
+	ct_slice_select_parse("all", &o->slices);
+	o->groups_from = CT_GROUPS_NONE;
+}
+
+int ct_sources_list(ct_sources *s, const ct_sources_spec *spec)
+{
+	int rc;
+	memset(s, 0, sizeof *s);
+	if (!strcmp(spec->input, "-"))
+		rc = ct_sources_from_lines(s, stdin, "standard input", spec->unlabelled ? NULL : spec->label);
+	else if (spec->unlabelled)
+		rc = ct_sources_from_folder(s, spec->input);
+	else
+		rc = -2;
+	if (rc == -2) {
+		struct stat st;
+		if (stat(spec->input, &st) < 0)
+			return ct_error_errno("cannot open '%s'", spec->input);
+		rc = S_ISDIR(st.st_mode) ? ct_sources_from_tree(s, spec->input, spec->classes)
+					 : ct_sources_from_tsv(s, spec->input);
+	}
+	if (rc < 0)
+		return -1;
+	if ((spec->class_map && ct_sources_map_classes(s, spec->class_map) < 0) ||
+	    (spec->class_names && ct_sources_set_class_names(s, spec->class_names) < 0)) {
+		ct_sources_free(s);
+		return -1;
+	}
+	int64_t matched;
+	if (ct_sources_sort(s) < 0 || (spec->groups_tsv && ct_sources_set_groups(s, spec->groups_tsv, &matched) < 0) ||
+	    (spec->split_dir && ct_sources_set_splits(s, spec->split_dir, &matched) < 0)) {
+		ct_sources_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int ct_sources_shard(ct_sources *s, const ct_shard *sh, char fp[65], int64_t *total)
+{
+	/* The input's identity is the whole sorted list; a shard then keeps its range of it. */
+	ct_shard_fingerprint_sources(s, fp);
+	int64_t first, end;
+	*total = s->n;
+	ct_shard_range(sh, s->n, &first, &end);
+	if (ct_shard_check(sh, s->n, "image files") < 0)
+		return -1;
+	for (int64_t i = 0; i < s->n; i++)
+		if (i < first || i >= end) {
+			free(s->v[i].path);
+			free(s->v[i].name);
+			free(s->v[i].group);
+			free(s->v[i].split);
+		}
+	if (first > 0)
+		memmove(s->v, s->v + first, (size_t)(end - first) * sizeof *s->v);
+	s->n = end - first;
+	return 0;
 }

@@ -70,6 +70,28 @@ int ct_sources_set_groups(ct_sources *s, const char *tsv, int64_t *matched);
  * whose split cannot be told from its name. */
 int ct_sources_set_splits(ct_sources *s, const char *dir, int64_t *matched);
 
+/* Everything that says which files ct-convert reads, with which labels, groups and splits. */
+typedef struct ct_sources_spec {
+	const char *input;       /* folder ROOT/<class>/<image>, a TSV list, or "-": paths on stdin */
+	int unlabelled;          /* new images: INPUT a folder of images (or "-"), labels -1 */
+	const char *label;       /* the class of the paths on stdin (labelled "-") */
+	const char *classes;     /* class folders to use (comma-separated), or NULL: every one */
+	const char *class_map;   /* ct_sources_map_classes, or NULL */
+	const char *class_names; /* ct_sources_set_class_names, or NULL */
+	const char *groups_tsv;  /* ct_sources_set_groups, or NULL */
+	const char *split_dir;   /* ct_sources_set_splits, or NULL */
+} ct_sources_spec;
+
+/* List the sources of `spec` (stdin lines, a folder of unlabelled images, a class-folder tree
+ * or a TSV list, told apart by what INPUT is), rename and reorder the classes, sort by name
+ * and attach groups and splits. On failure nothing is left to free. */
+int ct_sources_list(ct_sources *s, const ct_sources_spec *spec);
+
+/* Keep shard `sh` (data/shard.h) of the sorted list: fp = the fingerprint of the whole list
+ * (ct_shard_fingerprint_sources), *total its length; an empty shard is an error. */
+struct ct_shard;
+int ct_sources_shard(ct_sources *s, const struct ct_shard *sh, char fp[65], int64_t *total);
+
 typedef struct ct_convert_opts {
 	int width, height;
 	ct_intensity intensity;
@@ -98,6 +120,11 @@ typedef struct ct_convert_opts {
 } ct_convert_opts;
 
 enum { CT_GROUPS_NONE = 0, CT_GROUPS_PATIENT, CT_GROUPS_STUDY };
+
+/* The defaults: the target size 224, intensity auto (ct_intensity_defaults: 3 channels, slope 1,
+ * offset 0), stretch, area filter, uint8, at most 100 megapixels, every NIfTI slice, the lung
+ * options off (ct_lung_defaults: margin 0.1), no groups from DICOM, no anonymising. */
+void ct_convert_opts_default(ct_convert_opts *o);
 
 typedef struct ct_converted {
 	ct_tensor images;    /* N x H x W x C, U8 or F32 */

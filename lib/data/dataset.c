@@ -1,4 +1,4 @@
-/* dataset.c - sample metadata, root attributes, provenance, and the images reader. */
+/* dataset.c - sample metadata, root attributes, provenance (the images file: images.c). */
 #include "data/dataset.h"
 #include "io/inputs.h"
 #include "core/error.h"
@@ -218,73 +218,4 @@ int ct_provenance_read(hid_t file, char ***lines, int64_t *n)
 		return *lines ? 0 : ct_error("out of memory");
 	}
 	return ct_h5_read_strings(file, "provenance", lines, n);
-}
-
-int ct_images_open(ct_images *im, const char *path)
-{
-	memset(im, 0, sizeof *im);
-	im->dset = H5I_INVALID_HID;
-	if (ct_h5_open(&im->h, path) < 0)
-		return -1;
-	hid_t f = im->h.file;
-	int nd;
-	int64_t shape[CT_MAX_DIMS];
-	if (ct_file_check(f, "images") < 0 || ct_samples_read(f, &im->s) < 0 ||
-	    ct_provenance_read(f, &im->prov, &im->nprov) < 0 || ct_h5_shape(f, "images", &nd, shape) < 0)
-		goto fail;
-	if (nd != 4 || shape[0] != im->s.n || shape[1] < 1 || shape[2] < 1 || (shape[3] != 1 && shape[3] != 3)) {
-		ct_error("dataset 'images' has shape %lldx%lldx%lldx%lld, expected %lld x H x W x 1|3",
-			 (long long)shape[0], nd > 1 ? (long long)shape[1] : 0LL, nd > 2 ? (long long)shape[2] : 0LL,
-			 nd > 3 ? (long long)shape[3] : 0LL, (long long)im->s.n);
-		goto fail;
-	}
-	im->dset = H5Dopen2(f, "images", H5P_DEFAULT);
-	hid_t t = H5Dget_type(im->dset);
-	if (H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1)
-		im->dtype = CT_U8;
-	else if (H5Tget_class(t) == H5T_FLOAT)
-		im->dtype = CT_F32;
-	else {
-		H5Tclose(t);
-		ct_error("dataset 'images' has an unsupported element type");
-		goto fail;
-	}
-	H5Tclose(t);
-	im->n = shape[0];
-	im->height = shape[1];
-	im->width = shape[2];
-	im->channels = shape[3];
-	return 0;
-fail:
-	ct_error_prefix("'%s'", path);
-	ct_images_close(im);
-	return -1;
-}
-
-int ct_images_read(ct_images *im, int64_t start, ct_tensor *batch)
-{
-	if (ct_h5_read_rows(im->dset, start, batch) < 0)
-		return ct_error_prefix("'%s': images", im->h.path);
-	/* float pixels must be numbers: a NaN would pass through every stage unnoticed */
-	if (batch->dtype == CT_F32 && im->dtype == CT_F32) {
-		const float *p = batch->data;
-		int64_t per = batch->shape[0] ? (int64_t)ct_tensor_numel(batch) / batch->shape[0] : 0;
-		for (int64_t i = 0; i < batch->shape[0]; i++)
-			for (int64_t k = 0; k < per; k++)
-				if (!isfinite(p[i * per + k]))
-					return ct_error("'%s': image '%s' (row %lld) has a NaN or infinite pixel",
-							im->h.path, im->s.names[start + i], (long long)(start + i));
-	}
-	return 0;
-}
-
-void ct_images_close(ct_images *im)
-{
-	if (im->dset > 0)
-		H5Dclose(im->dset);
-	ct_samples_free(&im->s);
-	ct_strings_free(im->prov, im->nprov);
-	if (im->h.path || im->h.file > 0)
-		ct_h5_close(&im->h);
-	memset(im, 0, sizeof *im);
 }

@@ -3,7 +3,8 @@
  *
  * Every file has root attributes schema_version, kind, tool, tool_version,
  * command, params (JSON), and a /provenance string list: one JSON object per
- * stage that led to it, oldest first, the file's own stage last. */
+ * stage that led to it, oldest first, the file's own stage last. The images file's own
+ * module is data/images.h (included here). */
 #ifndef CT_DATASET_H
 #define CT_DATASET_H
 
@@ -49,21 +50,7 @@ int ct_file_stamp(hid_t file, const char *kind, const ct_run *run, char *const *
 int ct_file_check(hid_t file, const char *want_kind);
 int ct_provenance_read(hid_t file, char ***lines, int64_t *n);
 
-/* An images file opened for streaming reads. */
-typedef struct ct_images {
-	ct_h5 h;
-	hid_t dset;
-	int64_t n, height, width, channels;
-	ct_dtype dtype;        /* CT_U8 or CT_F32 */
-	ct_samples s;
-	char **prov;
-	int64_t nprov;
-} ct_images;
-
-int ct_images_open(ct_images *im, const char *path);
-/* Read images [start, start + batch->shape[0]) into a preallocated
- * count x H x W x C tensor of the file's dtype. */
-int ct_images_read(ct_images *im, int64_t start, ct_tensor *batch);
-void ct_images_close(ct_images *im);
+/* The images file (kind "images"): its reader and writer. */
+#include "data/images.h"
 
 #endif

@@ -257,3 +257,72 @@ int ct_parse_weights(const char *s, double *w, int n)
 	}
 	return 0;
 }
+
+/* --select over every input: each must keep a block, each listed name must match one. */
+static int select_all(ct_features *in, char *const *paths, int n, const char *select)
+{
+	int nnames = 1, rc = 0;
+	for (const char *p = select; *p; p++)
+		nnames += *p == ',';
+	int *matched = calloc((size_t)nnames, sizeof *matched);
+	if (!matched)
+		return ct_error("out of memory");
+	for (int k = 0; k < n && rc == 0; k++) {
+		int kept = ct_features_select(&in[k], select, matched);
+		if (kept == 0)
+			rc = ct_error_usage("'%s': none of its blocks is selected by --select", paths[k]);
+		else if (kept < 0)
+			rc = -1;
+	}
+	for (int i = 0; rc == 0 && i < nnames; i++)
+		if (!matched[i]) {
+			const char *p = select;
+			for (int j = 0; j < i; j++)
+				p = strchr(p, ',') + 1;
+			const char *c = strchr(p, ',');
+			rc = ct_error_usage("--select: no input has a block or layer '%.*s'", c ? (int)(c - p) : (int)strlen(p), p);
+		}
+	free(matched);
+	return rc;
+}
+
+int ct_fuse_files(char *const *paths, int n, const ct_fuse_opts *o, const char *out_path, int force,
+		  const ct_run *run, int64_t *nsamples, int *nblocks, int64_t *ncolumns)
+{
+	ct_h5 h;
+	ct_features *in = calloc((size_t)n + 1, sizeof *in);
+	if (!in)
+		return ct_error("out of memory");
+	if (ct_h5_create(&h, out_path, force) < 0) {
+		free(in);
+		return -1;
+	}
+	int rc = 0, nread = 0;
+	for (int k = 0; k < n && rc == 0; k++) {
+		rc = ct_features_read(paths[k], &in[k]);
+		nread += rc == 0;
+	}
+	if (rc == 0 && o->select)
+		rc = select_all(in, paths, n, o->select);
+	ct_features out = { 0 };
+	ct_fuse_info info = { 0 };
+	if (rc == 0)
+		rc = ct_fuse(in, (const char *const *)paths, n, o, &out, &info);
+	if (rc == 0)
+		rc = ct_features_write(&h, &out, run);
+	if (rc == 0)
+		rc = ct_fuse_write_info(h.file, &info);
+	if (rc == 0)
+		rc = ct_h5_commit(&h);
+	else
+		ct_h5_abort(&h);
+	*nsamples = out.s.n;
+	*nblocks = out.nblocks;
+	*ncolumns = info.d;
+	for (int k = 0; k < nread; k++)
+		ct_features_free(&in[k]);
+	free(in);
+	ct_features_free(&out);
+	ct_fuse_info_free(&info);
+	return rc;
+}

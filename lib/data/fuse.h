@@ -16,6 +16,7 @@ typedef enum ct_fuse_norm {
 typedef struct ct_fuse_opts {
 	ct_fuse_norm norm;
 	const double *weights; /* one per input (multiplies every block of it), or NULL: all 1 */
+	const char *select;    /* ct_fuse_files: keep only these blocks (names or layers, comma-separated), or NULL */
 } ct_fuse_opts;
 
 /* What the fusion did, to be recorded in the output (ct_fuse_write_info). */
@@ -45,6 +46,14 @@ int ct_fuse(const ct_features *in, const char *const *paths, int n, const ct_fus
  * with attribute train_rows. */
 int ct_fuse_write_info(hid_t file, const ct_fuse_info *info);
 void ct_fuse_info_free(ct_fuse_info *info);
+
+/* ct-fuse: claim and create `out_path` first (an existing or unwritable output fails at
+ * once), read the n inputs, keep the blocks o->select names (every input must keep one and
+ * every name must match a block of some input: usage errors otherwise), fuse, and write the
+ * features file with its /fuse group, committed or left out. *nsamples, *nblocks and
+ * *ncolumns describe the output. */
+int ct_fuse_files(char *const *paths, int n, const ct_fuse_opts *o, const char *out_path, int force,
+		  const ct_run *run, int64_t *nsamples, int *nblocks, int64_t *ncolumns);
 
 /* Parse "1,0.5,2" into exactly n finite values (> 0). */
 int ct_parse_weights(const char *s, double *w, int n);

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/features.h"
+#include "data/subset.h"
 #include "image/phash.h"
 
 #include <ctype.h>
@@ -667,5 +668,145 @@ done:
 	free(kind);
 	ct_strings_free(prov, nprov);
 	ct_h5_close(&h);
+	return rc;
+}
+
+/* ---- ct-split: a file in, a file out, or a leakage report ---- */
+
+void ct_split_opts_default(ct_split_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->fractions = "0.6,0.2,0.2";
+	o->seed = 42;
+	o->hash_threshold = 4;
+}
+
+/* The samples (and the kind) of any ctfuse file; errors name it. */
+static int load_samples(const char *path, ct_samples *s, char **kind)
+{
+	ct_h5 h;
+	if (ct_h5_open(&h, path) < 0)
+		return -1;
+	if (ct_file_check(h.file, NULL) < 0 || (kind && ct_h5_get_str(h.file, "kind", kind) < 0) ||
+	    ct_samples_read(h.file, s) < 0) {
+		ct_error_prefix("'%s'", path);
+		ct_h5_close(&h);
+		return -1;
+	}
+	ct_h5_close(&h);
+	return 0;
+}
+
+int ct_split_file(const char *in, const char *out_path, int force, const ct_split_opts *o, const ct_run *run,
+		  ct_split_summary *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	double frac[3];
+	if (ct_split_parse_fractions(o->fractions, frac) < 0) {
+		char m[256];
+		snprintf(m, sizeof m, "%s", ct_last_error());
+		return ct_error_usage("%s", m); /* checked before the input is read */
+	}
+	ct_samples s;
+	if (load_samples(in, &s, NULL) < 0)
+		return -1;
+	int32_t *fold = NULL;
+	uint8_t *use = NULL;
+	int keep = o->keep_splits || o->train_fraction > 0;
+	int rc = keep ? 0 : ct_split_make(&s, frac, o->seed, sum->note, sizeof sum->note);
+	if (rc == 0 && o->train_fraction > 0 && ct_samples_count(&s, "train", -2) == 0)
+		rc = ct_error("no train samples to take a share of");
+	if (rc == 0 && o->train_fraction > 0)
+		rc = ct_subset_train(&s, o->train_fraction, o->seed, &sum->kept_groups, &sum->total_groups);
+	if (rc < 0)
+		ct_error_prefix("'%s'", in);
+	if (rc == 0 && o->folds) {
+		fold = malloc(((size_t)s.n + 1) * sizeof *fold);
+		use = malloc((size_t)s.n + 1);
+		if (!fold || !use)
+			rc = ct_error("out of memory");
+		for (int64_t i = 0; rc == 0 && i < s.n; i++)
+			use[i] = !strcmp(s.splits[i], "train") || !strcmp(s.splits[i], "val");
+		if (rc == 0 && ct_folds_make(&s, use, o->folds, o->seed, fold) < 0)
+			rc = ct_error_prefix("'%s'", in);
+	}
+	if (rc == 0 && keep) {
+		ct_leak_report r = { 0 };
+		rc = ct_leak_groups(&s, &r);
+		if (rc == 0 && r.nleaky)
+			rc = ct_error("'%s': group '%s' is in more than one split; cannot keep these splits", in,
+				      r.leaky[0].group);
+		ct_leak_report_free(&r);
+	}
+	ct_h5 h;
+	if (rc == 0)
+		rc = ct_h5_create(&h, out_path, force);
+	if (rc == 0) {
+		rc = ct_split_rewrite(in, &h, &s, fold, o->folds, run);
+		if (rc == 0)
+			rc = ct_h5_commit(&h);
+		else
+			ct_h5_abort(&h);
+	}
+	sum->n = s.n;
+	sum->train = ct_samples_count(&s, "train", -2);
+	sum->val = ct_samples_count(&s, "val", -2);
+	sum->test = ct_samples_count(&s, "test", -2);
+	free(fold);
+	free(use);
+	ct_samples_free(&s);
+	return rc;
+}
+
+int ct_split_check(const char *path, const ct_split_opts *o, FILE *out, int *leak)
+{
+	ct_samples s;
+	char *kind = NULL;
+	*leak = 0;
+	if (load_samples(path, &s, &kind) < 0) {
+		free(kind);
+		return -1;
+	}
+	ct_leak_report r = { 0 };
+	int rc = ct_leak_groups(&s, &r);
+	if (rc == 0 && !strcmp(kind, "images")) {
+		ct_images im;
+		uint64_t *hash = malloc(((size_t)s.n + 1) * sizeof *hash);
+		rc = hash ? ct_images_open(&im, path) : ct_error("out of memory");
+		if (rc == 0) {
+			rc = ct_images_dhash(&im, hash);
+			ct_images_close(&im);
+		}
+		if (rc == 0)
+			rc = ct_leak_duplicates(&s, hash, o->hash_threshold, &r);
+		free(hash);
+	}
+	if (rc == 0) {
+		fprintf(out, "%s: %s file, %lld samples, %lld groups (train %lld, val %lld, test %lld, none %lld)\n", path,
+			kind, (long long)s.n, (long long)r.ngroups, (long long)ct_samples_count(&s, "train", -2),
+			(long long)ct_samples_count(&s, "val", -2), (long long)ct_samples_count(&s, "test", -2),
+			(long long)ct_samples_count(&s, "", -2));
+		fprintf(out, "groups in more than one split: %lld\n", (long long)r.nleaky);
+		for (int64_t i = 0; i < r.nleaky; i++)
+			fprintf(out, "  group '%s': train %lld, val %lld, test %lld\n", r.leaky[i].group,
+				(long long)r.leaky[i].count[0], (long long)r.leaky[i].count[1], (long long)r.leaky[i].count[2]);
+		if (r.hashed) {
+			fprintf(out, "near-duplicate images in different splits (dHash distance <= %d): %lld\n",
+				o->hash_threshold, (long long)r.npairs);
+			for (int64_t i = 0; i < r.npairs && i < 100; i++)
+				fprintf(out, "  '%s' (%s) ~ '%s' (%s): distance %d\n", s.names[r.pairs[i].a],
+					s.splits[r.pairs[i].a], s.names[r.pairs[i].b], s.splits[r.pairs[i].b],
+					r.pairs[i].distance);
+			if (r.npairs > 100)
+				fprintf(out, "  ... and %lld more pairs\n", (long long)(r.npairs - 100));
+		} else {
+			fprintf(out, "near-duplicate images: not checked (a %s file has no images)\n", kind);
+		}
+		*leak = r.nleaky > 0 || r.npairs > 0;
+		fprintf(out, "%s\n", *leak ? "leakage found" : "no leakage found");
+	}
+	ct_leak_report_free(&r);
+	ct_samples_free(&s);
+	free(kind);
 	return rc;
 }

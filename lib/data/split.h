@@ -71,4 +71,35 @@ int ct_images_dhash(ct_images *im, uint64_t *hash);
 int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int32_t *folds, int k,
 		     const ct_run *run);
 
+/* ---- ct-split: a file in, a file out, or a leakage report ---- */
+typedef struct ct_split_opts {
+	const char *fractions; /* "TRAIN,VAL,TEST" shares (ct_split_parse_fractions) */
+	uint64_t seed;
+	int folds;             /* > 0: also assign train+val to k folds (/folds) */
+	int keep_splits;       /* keep the input's splits (only add folds) */
+	double train_fraction; /* > 0: keep the input's splits, only this share of the train groups */
+	int hash_threshold;    /* leakage check: near-duplicates at most this many dHash bits apart */
+} ct_split_opts;
+
+/* The defaults: fractions 0.6,0.2,0.2, seed 42, no folds, hash threshold 4. */
+void ct_split_opts_default(ct_split_opts *o);
+
+typedef struct ct_split_summary {
+	int64_t n, train, val, test;        /* samples in each split of the output */
+	int64_t kept_groups, total_groups;  /* with train_fraction */
+	char note[256];                     /* ct_split_make's note, or "" */
+} ct_split_summary;
+
+/* Read the samples of `in` (images or features), assign splits (ct_split_make), or keep them
+ * and take a share of the train groups (ct_subset_train), add folds, check that kept splits
+ * do not share a group, and write the output (ct_split_rewrite), committed or left out.
+ * Errors name the file; bad fractions are a usage error (core/error.h ct_error_usage). */
+int ct_split_file(const char *in, const char *out_path, int force, const ct_split_opts *o, const ct_run *run,
+		  ct_split_summary *sum);
+
+/* The leakage report of `path` on `out`: its groups by split, the groups in more than one
+ * split, and for an images file the near-duplicate images in different splits (at most
+ * o->hash_threshold bits apart); *leak = 1 when any was found. */
+int ct_split_check(const char *path, const ct_split_opts *o, FILE *out, int *leak);
+
 #endif

@@ -53,5 +53,8 @@ status 2 "a missing -o is a usage error (2)" ct-fuse "$d/a.h5" "$d/b.h5"
 status 2 "no input is a usage error (2)" ct-fuse -o "$d/u.h5"
 status 2 "an unknown option is a usage error (2)" ct-fuse --bogus "$d/a.h5" -o "$d/u.h5"
 ok "usage errors create no output" test ! -e "$d/u.h5"
+status 2 "a missing -o is a usage error (2)" ct-fuse "$d/a.h5" "$d/b.h5"
+err_has "ct-fuse: option '-o' is required" "... naming the required option"
+ok "--help marks -o required" sh -c "ct-fuse --help | grep -q -- '--output FILE .*(required)'"
 status 0 "--help exits 0" ct-fuse --help
 echo "1..$T_N"

@@ -21,6 +21,12 @@ ct-augment "$D/img.h5" --copies 2 --rotate 15 --shear 5 --seed 7 -o "$D/aug.h5" 
 for k in 1 2 3 4 5; do ct-augment "$D/img.h5" --copies 2 --rotate 15 --shear 5 --seed 7 --shard $k/5 -o "$D/aug.$k.h5" -q; done
 ok "merged augment shards = the unsharded augmented file (5 shards of 14 rows)" sh -c \
 	"ct-merge '$D'/aug.?.h5 -o '$D/aug.m.h5' -q && /usr/bin/python3 '$T_TOP/scripts/h5_same.py' '$D/aug.h5' '$D/aug.m.h5'"
+conv --lung-mask -o "$D/lm.h5"
+ct-augment "$D/lm.h5" --copies 1 --rotate 10 --seed 7 -o "$D/lma.h5" -q
+status 0 "ct-augment --shard of a file with a lung_mask" ct-augment "$D/lm.h5" --copies 1 --rotate 10 --seed 7 --shard 1/2 -o "$D/lma.1.h5" -q
+ct-augment "$D/lm.h5" --copies 1 --rotate 10 --seed 7 --shard 2/2 -o "$D/lma.2.h5" -q
+ok "... merged = the unsharded augmented file, lung_mask included" sh -c \
+	"ct-merge '$D'/lma.?.h5 -o '$D/lma.m.h5' -q && /usr/bin/python3 '$T_TOP/scripts/h5_same.py' '$D/lma.h5' '$D/lma.m.h5'"
 mkdir -p "$D/w"
 ct-weights synth --backbone mobilenet_v2 -o "$D/w/mobilenet_v2.h5" -q
 feat() { ct-features --backbone mobilenet_v2 -w "$D/w/mobilenet_v2.h5" --layer block_3_project_BN --batch 4 -q "$@"; }

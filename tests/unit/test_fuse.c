@@ -40,7 +40,7 @@ int main(void)
 	const char *paths[2] = { "a.h5", "b.h5" };
 	make(&in[0], 6, "A/x/avg", 3, 0, "{\"tool\":\"one\"}");
 	make(&in[1], 6, "B/y/avg", 2, 100, "{\"tool\":\"two\"}");
-	ct_fuse_opts o = { CT_FUSE_NONE, NULL };
+	ct_fuse_opts o = { CT_FUSE_NONE, NULL, NULL };
 	ok(ct_fuse(in, paths, 2, &o, &out, &info) == 0, "fuses two aligned inputs");
 	const float *y = out.x.data;
 	ok(out.x.shape[1] == 5 && y[0] == 0 && y[3] == 100 && y[5 + 2] == 5 && y[5 + 4] == 103,
@@ -53,7 +53,7 @@ int main(void)
 	ct_fuse_info_free(&info);
 
 	double w[2] = { 2.0, 0.5 };
-	o = (ct_fuse_opts){ CT_FUSE_L2, w };
+	o = (ct_fuse_opts){ CT_FUSE_L2, w, NULL };
 	ok(ct_fuse(in, paths, 2, &o, &out, &info) == 0, "fuses with --l2 and weights");
 	y = out.x.data;
 	double n1 = 0, n2 = 0;
@@ -70,7 +70,7 @@ int main(void)
 
 	/* Standardisation: a huge value in a test row must not change the statistics. */
 	((float *)in[0].x.data)[5 * 3 + 0] = 1e6f;
-	o = (ct_fuse_opts){ CT_FUSE_STANDARDIZE, NULL };
+	o = (ct_fuse_opts){ CT_FUSE_STANDARDIZE, NULL, NULL };
 	ok(ct_fuse(in, paths, 2, &o, &out, &info) == 0 && info.ntrain == 4, "standardises with the 4 train rows");
 	/* column 0 of input 0 over train rows: 0, 3, 6, 9 -> mean 4.5, sd sqrt(11.25) */
 	ok(fabs(info.mean[0] - 4.5) < 1e-9 && fabs(info.std[0] - sqrt(11.25)) < 1e-9,
@@ -85,7 +85,7 @@ int main(void)
 	/* Alignment errors. */
 	free(in[1].s.names[2]);
 	in[1].s.names[2] = strdup("other.png");
-	o = (ct_fuse_opts){ CT_FUSE_NONE, NULL };
+	o = (ct_fuse_opts){ CT_FUSE_NONE, NULL, NULL };
 	ok(ct_fuse(in, paths, 2, &o, &out, &info) < 0 &&
 		   !strcmp(ct_last_error(), "'b.h5': sample 2 is 'other.png', expected 's2.png' (as in 'a.h5')"),
 	   "a different name is named: %s", ct_last_error());
