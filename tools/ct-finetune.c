@@ -5,6 +5,7 @@
 #include "data/split.h"
 #include "models/models.h"
 #include "train/finetune.h"
+#include "train/ft_cv.h"
 #include "train/modelfile.h"
 
 #include <math.h>
@@ -37,7 +38,8 @@ static ct_opt options[] = {
 		    "stop after N epochs without a lower validation loss (0 = run every epoch)", 0, 100000),
 	CT_OPT_DOUBLE_(0, "val-fraction", &val_fraction, "F",
 		       "without a val split: hold out this share of the train groups (0 = fixed epochs)", 0, 0.9),
-	CT_OPT_INT_(0, "cv", &cv, "K", "also run K-fold cross-validation on train+val and report it", 2, 100),
+	CT_OPT_INT_(0, "cv", &cv, "K",
+		    "also run K-fold cross-validation on train+val and report it (with --finetune: each fold fine-tuned)", 2, 100),
 	CT_OPT_FLAG_(0, "finetune", &finetune,
 		     "also train the backbone layers above the cut of each input (files from ct-features --cut)"),
 	CT_OPT_DOUBLE_(0, "backbone-lr", &backbone_lr, "RATE", "--finetune: Adam learning rate of the backbone layers",
@@ -66,7 +68,8 @@ static ct_cmd cmd = {
 	"--finetune: each input holds the activations at a cut layer (ct-features --cut); the head is\n"
 	"trained on the pretrained features first, then jointly with the layers above each cut (Adam,\n"
 	"--backbone-lr, BN statistics frozen); the val loss picks the epoch (0 = head only). The model\n"
-	"stores the fine-tuned layers; ct-score applies them to a --cut file of the same layer.\n"
+	"stores the fine-tuned layers; ct-score applies them to a --cut file of the same layer or to\n"
+	"an images file. --cv K fine-tunes each fold from the pretrained layers as a split would be.\n"
 	"Exit status: 0 success, 1 failure (bad input, training diverged, unwritable output),\n"
 	"2 usage error.",
 	options,
@@ -269,8 +272,6 @@ int main(int argc, char **argv)
 			  ct_opts_seen(&cmd, "joint-head-lr") ||
 			  ct_opts_seen(&cmd, "weights")))
 		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay and --weights apply to --finetune");
-	if (finetune && cv)
-		return ct_tool_usage(&cmd, "--cv with --finetune is not supported");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
@@ -332,6 +333,24 @@ int main(int argc, char **argv)
 	if (rc == 0 && !created)
 		rc = -1;
 	ct_cv_result cvr = { 0 };
+	ct_head hd = { 0 };
+	ct_train_log lg = { 0 };
+	ft_run fr = { 0 };
+	ct_ft_log fl = { 0 };
+	ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
+	fo.head.sd_floor = 0.1;
+	int32_t *yu = NULL;
+	uint8_t *ru = NULL;
+	/* --finetune: the sources, and the labels and roles of the rows they hold */
+	if (rc == 0 && finetune) {
+		rc = ft_prepare(&fr, args, nargs, &f, role);
+		yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
+		ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
+		if (rc == 0 && (!yu || !ru))
+			rc = ct_error("out of memory");
+		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
+			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
+	}
 	if (rc == 0 && cv) {
 		rc = prepare_cv(in, &f, cvrole, &fold);
 		/* Augmented copies (names "...#augK") train but are never validated on, as in the val split. */
@@ -346,8 +365,20 @@ int main(int argc, char **argv)
 		if (rc == 0 && naug && !quiet)
 			fprintf(stderr, "ct-finetune: cross-validation: %lld augmented copies train only (never held out)\n",
 				(long long)naug);
-		if (rc == 0)
+		if (rc == 0 && !finetune)
 			rc = ct_train_cv_eval(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, &cvr);
+		if (rc == 0 && finetune) {
+			/* the used rows (train and val) are the rows with a fold */
+			int32_t *fu = malloc(((size_t)fr.nuse + 1) * sizeof *fu);
+			uint8_t *eu = malloc((size_t)fr.nuse + 1);
+			if (!fu || !eu)
+				rc = ct_error("out of memory");
+			for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
+				fu[i] = fold[fr.idx[i]], eu[i] = eval[fr.idx[i]];
+			if (rc == 0)
+				rc = ct_finetune_cv(fr.src, fr.nsrc, yu, fr.nuse, k, fu, cv, eu, &fo, &cvr);
+			free(fu), free(eu);
+		}
 		free(eval);
 		if (rc == 0) {
 			for (int i = 0; i < cv && !quiet; i++)
@@ -359,27 +390,13 @@ int main(int argc, char **argv)
 		}
 	}
 
-	ct_head hd = { 0 };
-	ct_train_log lg = { 0 };
-	ft_run fr = { 0 };
-	ct_ft_log fl = { 0 };
 	if (rc == 0 && !finetune)
 		rc = ct_train_head(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, role, &o, &hd, &lg);
 	if (rc == 0 && finetune) {
-		rc = ft_prepare(&fr, args, nargs, &f, role);
-		int32_t *yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
-		uint8_t *ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
-		if (rc == 0 && (!yu || !ru))
-			rc = ct_error("out of memory");
-		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
-			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
-		ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
-		fo.head.sd_floor = 0.1;
-		if (rc == 0)
-			rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
-		free(yu), free(ru);
+		rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
 		lg = fl.joint;
 	}
+	free(yu), free(ru);
 	/* The head takes over the input's class names and block layout. */
 	if (rc == 0) {
 		hd.class_names = f.s.class_names;
