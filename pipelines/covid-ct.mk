@@ -189,6 +189,9 @@ $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.
 # activations at the backbone's cut (CUT_BACKBONE), then ct-finetune --finetune trains the
 # layers above the cut with the head, and ct-score scores the test split from the cut file.
 # One backbone (FT_BACKBONE, default the first of BACKBONES): ct-score takes one cut file.
+# The weights are the backbone's file on the weights search path (as for the features). FT_ARGS
+# may add --cv K (each fold fine-tuned; K times the cost). predict.mk and evaluate.mk take the
+# experiment's folder as MODEL_DIR and score plain images with it.
 FINETUNE    ?= 0
 FT_BACKBONE ?= $(firstword $(BACKBONES))
 CUT_mobilenet_v2 ?= block_10_project_BN
@@ -198,14 +201,15 @@ ifeq ($(FINETUNE),1)
 FE   := $(OUT)/ft-$(FT_BACKBONE)$(SUFFIX)
 CUTF := $(OUT)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX).h5
 $(eval $(call stamp,cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX),$(FEATURE_ARGS)))
+FT_WEIGHTS := $(call weights_of,$(FT_BACKBONE))
 $(CUTF): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(FT_BACKBONE)).h5 \
-		$(P)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX) $(CT_WEIGHTS_DIR)/$(FT_BACKBONE).h5
+		$(P)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX) $(FT_WEIGHTS)
 	ct-features --backbone $(FT_BACKBONE) --layer $(CUT_$(FT_BACKBONE)) --cut $(CUT_$(FT_BACKBONE)) \
-		$(FEATURE_ARGS) $< -o $@ --force -q
+		$(if $(FT_WEIGHTS),--weights $(FT_WEIGHTS)) $(FEATURE_ARGS) $< -o $@ --force -q
 $(eval $(call stamp,ft-$(FT_BACKBONE)$(SUFFIX),$(FT_ARGS)))
 $(FE)/model.h5: $(CUTF) $(P)/ft-$(FT_BACKBONE)$(SUFFIX)
 	@mkdir -p $(FE)
-	ct-finetune --finetune $(CUTF) $(FT_ARGS) -o $@ --force
+	ct-finetune --finetune $(CUTF) $(if $(FT_WEIGHTS),--weights $(FT_WEIGHTS)) $(FT_ARGS) -o $@ --force
 $(eval $(call stamp,score-ft-$(FT_BACKBONE)$(SUFFIX),$(SCORE_ARGS)))
 $(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(CUTF) \
 		$(P)/score-ft-$(FT_BACKBONE)$(SUFFIX)

@@ -1,11 +1,11 @@
-/* ct-finetune - train a classifier head (logistic regression or MLP) on (fused) features. */
+/* ct-finetune - train a classifier head (logistic regression or MLP) on (fused) features, or
+ * fine-tune the backbone layers above a cut with it (--finetune). */
 #include "tool.h"
 
-#include "data/activations.h"
-#include "formats/keras_h5.h"
 #include "data/split.h"
-#include "models/models.h"
 #include "train/finetune.h"
+#include "train/ft_cv.h"
+#include "train/ft_run.h"
 #include "train/modelfile.h"
 
 #include <math.h>
@@ -38,7 +38,8 @@ static ct_opt options[] = {
 		    "stop after N epochs without a lower validation loss (0 = run every epoch)", 0, 100000),
 	CT_OPT_DOUBLE_(0, "val-fraction", &val_fraction, "F",
 		       "without a val split: hold out this share of the train groups (0 = fixed epochs)", 0, 0.9),
-	CT_OPT_INT_(0, "cv", &cv, "K", "also run K-fold cross-validation on train+val and report it", 2, 100),
+	CT_OPT_INT_(0, "cv", &cv, "K",
+		    "also run K-fold cross-validation on train+val and report it (with --finetune: each fold fine-tuned)", 2, 100),
 	CT_OPT_FLAG_(0, "finetune", &finetune,
 		     "also train the backbone layers above the cut of each input (files from ct-features --cut)"),
 	CT_OPT_DOUBLE_(0, "backbone-lr", &backbone_lr, "RATE", "--finetune: Adam learning rate of the backbone layers",
@@ -67,7 +68,8 @@ static ct_cmd cmd = {
 	"--finetune: each input holds the activations at a cut layer (ct-features --cut); the head is\n"
 	"trained on the pretrained features first, then jointly with the layers above each cut (Adam,\n"
 	"--backbone-lr, BN statistics frozen); the val loss picks the epoch (0 = head only). The model\n"
-	"stores the fine-tuned layers; ct-score applies them to a --cut file of the same layer.\n"
+	"stores the fine-tuned layers; ct-score applies them to a --cut file of the same layer or to\n"
+	"an images file. --cv K fine-tunes each fold from the pretrained layers as a split would be.\n"
 	"Exit status: 0 success, 1 failure (bad input, training diverged, unwritable output),\n"
 	"2 usage error.",
 	options,
@@ -129,113 +131,6 @@ static int prepare_cv(const char *path, const ct_features *f, const uint8_t *rol
 	return 0;
 }
 
-/* --finetune: the sources (one per input file), their activations for the used rows. */
-typedef struct ft_run {
-	int nsrc;
-	ct_ft_source src[8];
-	ct_graph *g[8];
-	char *backbone[8], *sha[8];
-	float *x[8];
-	ct_fblock *blocks;
-	int64_t nuse, *idx; /* rows used (train or val), their indices in the files */
-} ft_run;
-
-static void ft_free(ft_run *r)
-{
-	for (int s = 0; s < r->nsrc; s++) {
-		ct_subnet_free(r->src[s].net);
-		ct_graph_free(r->g[s]);
-		free(r->backbone[s]), free(r->sha[s]), free(r->x[s]);
-	}
-	if (r->blocks)
-		ct_fblocks_free(r->blocks, r->nsrc);
-	free(r->idx);
-}
-
-/* Open every cut file, check it matches the first input's samples, load the weights above the
- * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
-static int ft_prepare(ft_run *r, char **paths, int npaths, const ct_features *f, const uint8_t *role)
-{
-	memset(r, 0, sizeof *r);
-	r->idx = malloc(((size_t)f->s.n + 1) * sizeof *r->idx);
-	if (!r->idx)
-		return ct_error("out of memory");
-	for (int64_t i = 0; i < f->s.n; i++)
-		if (role[i] != CT_ROLE_NONE)
-			r->idx[r->nuse++] = i;
-	char *wl = weights_s ? strdup(weights_s) : NULL, *save = NULL;
-	char *wp = wl ? strtok_r(wl, ",", &save) : NULL;
-	int rc = 0;
-	for (int s = 0; s < npaths && rc == 0; s++, wp = wp ? strtok_r(NULL, ",", &save) : NULL) {
-		ct_actfile a;
-		if (ct_actfile_open(&a, paths[s]) < 0)
-			return free(wl), -1;
-		r->nsrc = s + 1;
-		r->backbone[s] = strdup(a.backbone);
-		r->sha[s] = strdup(a.weights_sha256);
-		if (a.n != f->s.n) {
-			rc = ct_error("'%s' has %lld samples, '%s' %lld", paths[s], (long long)a.n, paths[0], (long long)f->s.n);
-		} else if (s > 0) {
-			ct_features o;
-			memset(&o, 0, sizeof o);
-			if (ct_features_read(paths[s], &o) < 0)
-				rc = -1;
-			for (int64_t i = 0; rc == 0 && i < f->s.n; i++)
-				if (strcmp(o.s.names[i], f->s.names[i]) || o.s.labels[i] != f->s.labels[i])
-					rc = ct_error("'%s' and '%s' differ at sample %lld ('%s'); extract both from one images file",
-						      paths[s], paths[0], (long long)i, o.s.names[i]);
-			ct_features_free(&o);
-		}
-		const char *wpath = wp ? wp : ct_tool_default_weights(a.backbone);
-		ct_weights w = { 0 };
-		if (rc == 0 && !(r->g[s] = ct_model_build(a.backbone)))
-			rc = ct_error("'%s': unknown backbone '%s'", paths[s], a.backbone);
-		if (rc == 0 && ct_weights_load(&w, wpath) < 0)
-			rc = -1;
-		else if (rc == 0 && strcmp(w.sha256, a.weights_sha256))
-			rc = ct_error("'%s' has sha256 %.12s..., but '%s' was cut with weights %.12s...", wpath, w.sha256,
-				      paths[s], a.weights_sha256);
-		if (rc == 0 && !(r->src[s].net = ct_subnet_new(r->g[s], &w, a.cut, NULL, CT_POOL_AVG)))
-			rc = ct_error_prefix("'%s'", paths[s]);
-		ct_weights_free(&w);
-		int64_t per = (int64_t)a.height * a.width * a.channels;
-		if (rc == 0 && !(r->x[s] = malloc((size_t)(r->nuse * per + 1) * sizeof(float))))
-			rc = ct_error("out of memory for %lld activation maps of '%s'", (long long)r->nuse, paths[s]);
-		for (int64_t i = 0; rc == 0 && i < r->nuse; i++)
-			if (ct_actfile_read(&a, r->idx[i], 1, r->x[s] + i * per) < 0)
-				rc = ct_error_prefix("'%s'", paths[s]);
-		if (rc == 0) {
-			r->src[s].x = r->x[s];
-			r->src[s].per = per;
-			r->src[s].d = (int)ct_subnet_out_size(r->src[s].net);
-		}
-		ct_actfile_close(&a);
-	}
-	free(wl);
-	if (rc < 0)
-		return -1;
-	if (!(r->blocks = calloc((size_t)r->nsrc, sizeof *r->blocks)))
-		return ct_error("out of memory");
-	int64_t start = 0;
-	for (int s = 0; s < r->nsrc; s++) {
-		const ct_graph *gr;
-		int cut, outn;
-		ct_subnet_graph(r->src[s].net, &gr, &cut, &outn);
-		char name[256];
-		snprintf(name, sizeof name, "%s/%s/avg", r->backbone[s], gr->nodes[outn].name);
-		ct_fblock *b = &r->blocks[s];
-		b->name = strdup(name);
-		b->backbone = strdup(r->backbone[s]);
-		b->layer = strdup(gr->nodes[outn].name);
-		b->pool = strdup("avg");
-		b->weights_sha256 = strdup(r->sha[s]);
-		b->start = start;
-		b->width = r->src[s].d;
-		start += b->width;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	int nargs;
@@ -270,8 +165,6 @@ int main(int argc, char **argv)
 			  ct_opts_seen(&cmd, "joint-head-lr") ||
 			  ct_opts_seen(&cmd, "weights")))
 		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay and --weights apply to --finetune");
-	if (finetune && cv)
-		return ct_tool_usage(&cmd, "--cv with --finetune is not supported");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
@@ -333,6 +226,24 @@ int main(int argc, char **argv)
 	if (rc == 0 && !created)
 		rc = -1;
 	ct_cv_result cvr = { 0 };
+	ct_head hd = { 0 };
+	ct_train_log lg = { 0 };
+	ct_ft_run fr = { 0 };
+	ct_ft_log fl = { 0 };
+	ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
+	fo.head.sd_floor = 0.1;
+	int32_t *yu = NULL;
+	uint8_t *ru = NULL;
+	/* --finetune: the sources, and the labels and roles of the rows they hold */
+	if (rc == 0 && finetune) {
+		rc = ct_ft_run_prepare(&fr, args, nargs, &f, role, weights_s);
+		yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
+		ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
+		if (rc == 0 && (!yu || !ru))
+			rc = ct_error("out of memory");
+		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
+			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
+	}
 	if (rc == 0 && cv) {
 		rc = prepare_cv(in, &f, cvrole, &fold);
 		/* Augmented copies (names "...#augK") train but are never validated on, as in the val split. */
@@ -347,8 +258,20 @@ int main(int argc, char **argv)
 		if (rc == 0 && naug && !quiet)
 			fprintf(stderr, "ct-finetune: cross-validation: %lld augmented copies train only (never held out)\n",
 				(long long)naug);
-		if (rc == 0)
+		if (rc == 0 && !finetune)
 			rc = ct_train_cv_eval(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, &cvr);
+		if (rc == 0 && finetune) {
+			/* the used rows (train and val) are the rows with a fold */
+			int32_t *fu = malloc(((size_t)fr.nuse + 1) * sizeof *fu);
+			uint8_t *eu = malloc((size_t)fr.nuse + 1);
+			if (!fu || !eu)
+				rc = ct_error("out of memory");
+			for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
+				fu[i] = fold[fr.idx[i]], eu[i] = eval[fr.idx[i]];
+			if (rc == 0)
+				rc = ct_finetune_cv(fr.src, fr.nsrc, yu, fr.nuse, k, fu, cv, eu, &fo, &cvr);
+			free(fu), free(eu);
+		}
 		free(eval);
 		if (rc == 0) {
 			for (int i = 0; i < cv && !quiet; i++)
@@ -360,27 +283,13 @@ int main(int argc, char **argv)
 		}
 	}
 
-	ct_head hd = { 0 };
-	ct_train_log lg = { 0 };
-	ft_run fr = { 0 };
-	ct_ft_log fl = { 0 };
 	if (rc == 0 && !finetune)
 		rc = ct_train_head(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, role, &o, &hd, &lg);
 	if (rc == 0 && finetune) {
-		rc = ft_prepare(&fr, args, nargs, &f, role);
-		int32_t *yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
-		uint8_t *ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
-		if (rc == 0 && (!yu || !ru))
-			rc = ct_error("out of memory");
-		for (int64_t i = 0; rc == 0 && i < fr.nuse; i++)
-			yu[i] = f.s.labels[fr.idx[i]], ru[i] = role[fr.idx[i]];
-		ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
-		fo.head.sd_floor = 0.1;
-		if (rc == 0)
-			rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
-		free(yu), free(ru);
+		rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
 		lg = fl.joint;
 	}
+	free(yu), free(ru);
 	/* The head takes over the input's class names and block layout. */
 	if (rc == 0) {
 		hd.class_names = f.s.class_names;
@@ -439,7 +348,7 @@ int main(int argc, char **argv)
 	ct_head_free(&hd);
 	if (finetune) {
 		ct_ft_log_free(&fl);
-		ft_free(&fr);
+		ct_ft_run_free(&fr);
 	} else {
 		ct_train_log_free(&lg);
 	}

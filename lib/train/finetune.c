@@ -86,6 +86,17 @@ int ct_ft_features(ct_ft_source *src, int nsrc, int64_t n, int batch, float *fea
 	return rc;
 }
 
+int ct_ft_features_rows(ct_ft_source *src, int nsrc, const int64_t *idx, int64_t m, int batch, float *feats)
+{
+	ft_bufs b;
+	int rc = bufs_alloc(&b, src, nsrc, batch);
+	int D = total_d(src, nsrc);
+	for (int64_t i0 = 0; rc == 0 && i0 < m; i0 += batch)
+		rc = forward_rows(src, nsrc, idx + i0, m - i0 < batch ? m - i0 : batch, &b, feats + i0 * D);
+	bufs_free(&b, nsrc);
+	return rc;
+}
+
 void ct_ft_log_free(ct_ft_log *log)
 {
 	ct_train_log_free(&log->head);

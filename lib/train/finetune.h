@@ -50,6 +50,9 @@ void ct_ft_log_free(ct_ft_log *log);
 /* Pooled features of rows [0, n) of every source, side by side (n x sum d). */
 int ct_ft_features(ct_ft_source *src, int nsrc, int64_t n, int batch, float *feats);
 
+/* The same for rows idx[0..m) (m x sum d). */
+int ct_ft_features_rows(ct_ft_source *src, int nsrc, const int64_t *idx, int64_t m, int batch, float *feats);
+
 /* Model file part: group /finetune (attribute sources) with one subgroup per source
  * "/finetune/<i>": attributes backbone, cut_layer, output_layer, base_weights_sha256 and the
  * fine-tuned layers in the Keras weights layout (ct_weights_write). */

@@ -257,7 +257,6 @@ static void ft_cases(void)
 	   "weights other than those the cut was made with are refused (1)");
 	ok(run("ct-finetune c6.h5 -o bad.h5 --backbone-lr 1e-4") == 2, "--backbone-lr without --finetune is a usage error (2)");
 	ok(run("ct-finetune c6.h5 cn6.h5 -o bad.h5") == 2, "two inputs without --finetune are a usage error (2)");
-	ok(run("ct-finetune --finetune --cv 3 c6.h5 -o bad.h5") == 2, "--cv with --finetune is a usage error (2)");
 	ok(run("ct-finetune --finetune s6.h5 --weights mnv2.h5 -o bad.h5") == 1 && log_has("expected 'features'"),
 	   "an images file is refused (1)");
 	ok(run("test ! -e bad.h5") == 0, "no output is left by the failures");
