@@ -159,10 +159,12 @@ int ct_extract_run(ct_extract *x, int64_t start)
 			rc = -1;
 			break;
 		}
-		ct_tensor mv = ct_tensor_slice0(&masks, 0, cnt);
-		if (x->lung && ct_h5_read_rows(mask_d, r0 + b, &mv) < 0) {
-			rc = ct_error_prefix("'%s': lung_mask", in->h.path);
-			break;
+		if (x->lung) {
+			ct_tensor mv = ct_tensor_slice0(&masks, 0, cnt);
+			if (ct_h5_read_rows(mask_d, r0 + b, &mv) < 0) {
+				rc = ct_error_prefix("'%s': lung_mask", in->h.path);
+				break;
+			}
 		}
 		int64_t npx = in->height * in->width;
 		for (int64_t r = 0; x->lung && r < cnt; r++) {
@@ -251,7 +253,9 @@ int ct_extract_run(ct_extract *x, int64_t start)
 			rc = ct_error("internal: feature width %lld, expected %lld", (long long)col, (long long)D);
 		if (rc < 0)
 			break;
-		ct_tensor fv = ct_tensor_slice0(&feats, 0, cnt), bv1 = ct_tensor_slice0(&fbrows, 0, cnt);
+		ct_tensor fv = ct_tensor_slice0(&feats, 0, cnt), bv1 = fbrows;
+		if (x->lung)
+			bv1 = ct_tensor_slice0(&fbrows, 0, cnt);
 		if ((x->lung && ct_h5_write_rows(fb_d, b, &bv1) < 0) || ct_h5_write_rows(x->dset, b, &fv) < 0 || ct_h5_set_int(x->file, "rows_done", b + cnt) < 0 ||
 		    H5Fflush(x->file, H5F_SCOPE_LOCAL) < 0) {
 			rc = ct_error_prefix("cannot write the features");
