@@ -78,6 +78,7 @@ int ct_bw_conv2d(const ct_conv_geom *g, const float *x, const float *w, const fl
 	if (db) { /* column sums in row order, parallel over columns */
 		int64_t m = g->n * p;
 		int nt = few(m * n, nthreads);
+		(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -112,6 +113,7 @@ int ct_bw_conv2d(const ct_conv_geom *g, const float *x, const float *w, const fl
 		if (dw) {
 			/* col = im2col(x)^T: k x mc, column m is output pixel m's receptive field */
 			int nt = few(mc * k, nthreads);
+			(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
 #endif
@@ -149,6 +151,7 @@ int ct_bw_conv2d(const ct_conv_geom *g, const float *x, const float *w, const fl
 			/* col2im: each channel's sums run in (pixel, tap) order; threads split
 			 * the channels */
 			int nt = few(mc * k, nthreads);
+			(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -189,6 +192,7 @@ void ct_bw_dwconv(const ct_conv_geom *g, const float *x, const float *w, const f
 {
 	const int c = g->cin;
 	int nt = few((int64_t)g->n * g->oh * g->ow * c * g->kh * g->kw, nthreads);
+	(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -229,6 +233,7 @@ void ct_bw_pool(int is_max, const ct_conv_geom *g, const float *x, const float *
 {
 	const int c = g->cin;
 	int nt = few((int64_t)g->n * g->oh * g->ow * c * g->kh * g->kw, nthreads);
+	(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -274,6 +279,7 @@ void ct_bw_batchnorm(int64_t rows, int c, const float *x, const float *mean, con
 		     int nthreads)
 {
 	int nt = few(rows * c, nthreads);
+	(void)nt; /* unused without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
