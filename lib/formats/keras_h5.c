@@ -304,8 +304,48 @@ static int write_attr_strings(hid_t obj, const char *name, char *const *s, int n
 	return rc;
 }
 
+/* Keras layer names may hold '/' (DenseNet's "conv1/conv"): h5py makes them nested groups.
+ * Create the outer ones here, untimed like the rest (not through the lcpl, whose
+ * intermediate groups would carry modification times). */
+static int make_parents(hid_t file, const char *name, hid_t gcpl)
+{
+	char *path = ct_strdup(name);
+	int rc = path ? 0 : ct_error("out of memory");
+	for (char *sl = path ? strchr(path, '/') : NULL; sl && rc == 0; sl = strchr(sl + 1, '/')) {
+		*sl = 0;
+		if (H5Lexists(file, path, H5P_DEFAULT) <= 0) {
+			hid_t ig = H5Gcreate2(file, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+			if (ig < 0)
+				rc = ct_error("layer '%s': cannot create group '%s'", name, path);
+			else
+				H5Gclose(ig);
+		}
+		*sl = '/';
+	}
+	free(path);
+	return rc;
+}
+
+/* A layer name is a relative HDF5 path without empty, "." or ".." components. */
+static int layer_name_ok(const char *name)
+{
+	if (!name[0] || name[0] == '/')
+		return 0;
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += len;
+		if (*p == '/' && !*++p)
+			return 0; /* trailing '/' */
+	}
+	return 1;
+}
+
 static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl, hid_t gcpl, hid_t dcpl)
 {
+	if (make_parents(file, l->name, gcpl) < 0)
+		return -1;
 	hid_t g = H5Gcreate2(file, l->name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 	if (g < 0)
 		return ct_error("layer '%s': cannot create group (duplicate name?)", l->name);
@@ -382,7 +422,7 @@ int ct_weights_save(const ct_weights *w, const char *path)
 	H5Pset_obj_track_times(dcpl, 0);
 	for (int i = 0; i < w->nlayers; i++) {
 		names[i] = w->layers[i].name;
-		if (!names[i][0] || strchr(names[i], '/') || !strcmp(names[i], ".")) {
+		if (!layer_name_ok(names[i])) {
 			rc = ct_error("'%s': bad layer name '%s'", path, names[i]);
 			goto out;
 		}
@@ -424,7 +464,7 @@ int ct_weights_write(hid_t loc, const ct_weights *w)
 	H5Pset_obj_track_times(dcpl, 0);
 	for (int i = 0; i < w->nlayers && rc == 0; i++) {
 		names[i] = w->layers[i].name;
-		if (!names[i][0] || strchr(names[i], '/') || !strcmp(names[i], "."))
+		if (!layer_name_ok(names[i]))
 			rc = ct_error("bad layer name '%s'", names[i]);
 	}
 	if (rc == 0)

@@ -86,4 +86,15 @@ ok "info on a non-HDF5 file fails (1) naming it" has "^ct-weights: '$d/text.h5':
 code 1 ct-weights info "$d/nope.h5"
 ok "info on a missing file fails (1)" has "cannot open '$d/nope.h5': No such file or directory" "$d/err"
 
+# DenseNet121's Keras layer names hold '/' ("conv1/conv"): nested groups, as h5py writes them
+code 0 ct-weights synth -b densenet121 -o "$d/dn.h5" -q
+ok "synth writes DenseNet121 weights, whose layer names hold '/' (exit 0)" [ $? -eq 0 -a -s "$d/dn.h5" ]
+code 0 ct-weights info "$d/dn.h5"
+ok "... read back: conv1/conv with its kernel conv1/conv/kernel:0" \
+	sh -c "grep -q '^conv1/conv\$' '$d/out' && grep -q 'conv1/conv/kernel:0' '$d/out'"
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+	ok "... in h5py's layout: group conv1 holds conv, whose weight_names name the kernel" \
+		/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); g=f['conv1']['conv']; assert b'conv1/conv' in list(f.attrs['layer_names']); assert list(g.attrs['weight_names'])==[b'conv1/conv/kernel:0']; assert g['conv1']['conv']['kernel:0'].ndim==4" "$d/dn.h5"
+fi
+
 [ "$T_FAILS" -eq 0 ]
