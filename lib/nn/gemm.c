@@ -216,6 +216,8 @@ static void pro_run(float *dst, const float *src, const float *scale, const floa
 static void im2col_rows(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
 			const ct_prologue *pro, int64_t m0, int rows, int k0, int kc, float *dst)
 {
+	if (!pro && ct_im2col_dense(g, in, m0, rows, k0, kc, dst)) /* perf hook: first layers */
+		return;
 	int64_t ohw = (int64_t)g->oh * g->ow;
 	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
 	/* the prologue's loop for the kernel's ISA (-O2 leaves the portable one scalar) */

@@ -26,4 +26,10 @@ void ct_ukernel_rows_avx512(int kc, const float *a, int64_t lda, const float *b,
 			    int64_t ldc, int mrows, int ncols, int accumulate,
 			    const ct_epilogue *ep);
 
+/* im2col rows [m0, m0+rows) x columns [k0, k0+kc) into dst (leading dimension kc) when the
+ * whole K is one block and a kernel row is a short dense run (the first layers, cin = 3):
+ * returns 1 when done, 0 when the geometry is not one of those (im2col.c). */
+int ct_im2col_dense(const ct_conv_geom *g, const float *in, int64_t m0, int rows, int k0,
+		    int kc, float *dst);
+
 #endif
