@@ -344,11 +344,20 @@ void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const
 		float *w = work + (size_t)tid * wsz;
 		/* perf hook: this thread's rows x panels (gemm_split.c), in blocks of mc_max rows */
 		ct_gemm_part pt;
-		ct_gemm_split(m, npan, kern->mr, b->k, b->n, nt, tid, &pt);
+		ct_gemm_split(m, npan, kern->mr, b->k, b->n, is_pointwise(g) && !pro, nt, tid, &pt);
 		for (int64_t m0 = pt.r0; m0 < pt.r1 && pt.p0 < pt.p1; m0 += mc_max) {
 			int rows = (int)(pt.r1 - m0 < mc_max ? pt.r1 - m0 : mc_max);
 			int64_t p0 = pt.p0, p1 = pt.p1;
 			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
+		}
+		for (int64_t u = pt.u0; u < pt.u1;) { /* (panel, row tile) pairs, A in place */
+			int64_t q = u / pt.tiles, t0 = u % pt.tiles;
+			int64_t t1 = t0 + (pt.u1 - u) < pt.tiles ? t0 + (pt.u1 - u) : pt.tiles;
+			int64_t r0 = t0 * kern->mr, r1 = t1 * kern->mr < m ? t1 * kern->mr : m;
+			for (int64_t m0 = r0; m0 < r1; m0 += mc_max)
+				conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0,
+					  (int)(r1 - m0 < mc_max ? r1 - m0 : mc_max), q, q + 1);
+			u += t1 - t0;
 		}
 	}
 }
