@@ -55,6 +55,8 @@ static void pro_run(float *dst, const float *src, const float *scale, const floa
 static void im2col_rows(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
 			const ct_prologue *pro, int64_t m0, int rows, int k0, int kc, float *dst)
 {
+	if (!pro && ct_im2col_dense(g, in, m0, rows, k0, kc, dst)) /* perf hook: first layers */
+		return;
 	int64_t ohw = (int64_t)g->oh * g->ow;
 	const int merge = !pro && g->in_pitch == g->cin && g->dw == 1 && g->cin < 64;
 	/* the prologue's loop for the kernel's ISA (-O2 leaves the portable one scalar) */
@@ -181,11 +183,20 @@ void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const
 		float *w = work + (size_t)tid * wsz;
 		/* perf hook: this thread's rows x panels (gemm_split.c), in blocks of mc_max rows */
 		ct_gemm_part pt;
-		ct_gemm_split(m, npan, kern->mr, b->k, b->n, nt, tid, &pt);
+		ct_gemm_split(m, npan, kern->mr, b->k, b->n, is_pointwise(g) && !pro, nt, tid, &pt);
 		for (int64_t m0 = pt.r0; m0 < pt.r1 && pt.p0 < pt.p1; m0 += mc_max) {
 			int rows = (int)(pt.r1 - m0 < mc_max ? pt.r1 - m0 : mc_max);
 			int64_t p0 = pt.p0, p1 = pt.p1;
 			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
+		}
+		for (int64_t u = pt.u0; u < pt.u1;) { /* (panel, row tile) pairs, A in place */
+			int64_t q = u / pt.tiles, t0 = u % pt.tiles;
+			int64_t t1 = t0 + (pt.u1 - u) < pt.tiles ? t0 + (pt.u1 - u) : pt.tiles;
+			int64_t r0 = t0 * kern->mr, r1 = t1 * kern->mr < m ? t1 * kern->mr : m;
+			for (int64_t m0 = r0; m0 < r1; m0 += mc_max)
+				conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0,
+					  (int)(r1 - m0 < mc_max ? r1 - m0 : mc_max), q, q + 1);
+			u += t1 - t0;
 		}
 	}
 }

@@ -24,7 +24,9 @@ void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const 
 	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
-	const int direct = ct_dwk_fits(g); /* direct 3x3 kernels (depthwise.h) */
+	/* the direct 3x3 kernels (depthwise.h) give the same bits as the loops below; they are
+	 * faster on one thread, slower when a layer is split over the threads */
+	const int direct = ct_dwk_fits(g) && nthreads == 1;
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		if (direct && isa == 2)

@@ -18,7 +18,7 @@ typedef int mask_t; /* the number of valid lanes: whole vectors use plain loads 
 		else                                                      \
 			_mm256_maskstore_ps((p), LANES(m), (v));          \
 	} while (0)
-#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VFMA(a, b, c) _mm256_add_ps((c), _mm256_mul_ps((a), (b))) /* as the loops of ops_impl.h */
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define VMAX(a, b) _mm256_max_ps((a), (b))
 #define VMIN(a, b) _mm256_min_ps((a), (b))

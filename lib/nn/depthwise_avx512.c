@@ -11,7 +11,7 @@ typedef __mmask16 mask_t;
 #define VSET1(x) _mm512_set1_ps(x)
 #define VLOAD(p, m) ((m) == FULL_MASK ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((m), (p)))
 #define VSTORE(p, m, v) ((m) == FULL_MASK ? _mm512_storeu_ps((p), (v)) : _mm512_mask_storeu_ps((p), (m), (v)))
-#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VFMA(a, b, c) _mm512_add_ps((c), _mm512_mul_ps((a), (b))) /* as the loops of ops_impl.h */
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define VMAX(a, b) _mm512_max_ps((a), (b))
 #define VMIN(a, b) _mm512_min_ps((a), (b))

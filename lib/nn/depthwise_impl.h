@@ -16,7 +16,7 @@
  * results do not depend on the thread count or the split.
  *
  * The including file defines: VW (floats per vector), vec, mask_t, VZERO, VSET1(x),
- * VLOAD(p, m), VSTORE(p, m, v), VFMA(a, b, c) (= a * b + c), VADD, VMAX, VMIN, and
+ * VLOAD(p, m), VSTORE(p, m, v), VFMA(a, b, c) (= c + a * b, rounded twice), VADD, VMAX, VMIN, and
  * MASK_OF(n) (the first n lanes), FULL_MASK. */
 
 static inline vec dwk_in(const float *p, mask_t m, int in_act, vec hi_in)
@@ -27,11 +27,12 @@ static inline vec dwk_in(const float *p, mask_t m, int in_act, vec hi_in)
 	return x;
 }
 
-/* The epilogue of one output vector. */
-static inline void dwk_finish(vec acc, vec bv, const float *rs, float *o, mask_t m, int act,
-			      vec hi)
+/* The epilogue of one output vector; add_b: whether the bias is added (see dwk_rows). */
+static inline void dwk_finish(vec acc, vec bv, int add_b, const float *rs, float *o, mask_t m,
+			      int act, vec hi)
 {
-	acc = VADD(acc, bv);
+	if (add_b)
+		acc = VADD(acc, bv);
 	if (rs)
 		acc = VADD(acc, VLOAD(rs, m));
 	if (act)
@@ -128,6 +129,7 @@ static void dwk_rows(const ct_conv_geom *g, const float *in, int in_act, const f
 		int y0 = oy * g->sh - g->pad_t;
 		/* the tap rows inside the image: ky in [ky0, ky1) */
 		const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + 3 > g->h ? g->h - y0 : 3;
+		const int row_in = y0 >= 0 && y0 + 2 < g->h && xa < xb; /* as ops_impl.h */
 		const float *rowp[3];
 		for (int ky = 0; ky < 3; ky++)
 			rowp[ky] = ky >= ky0 && ky < ky1
@@ -141,6 +143,12 @@ static void dwk_rows(const ct_conv_geom *g, const float *in, int in_act, const f
 			for (int t = 0; t < 9; t++)
 				wv[t] = VLOAD(w + (int64_t)t * c + ch, m);
 			const vec bv = bias ? VLOAD(bias + ch, m) : VZERO;
+			/* the bias step as ops_impl.h's loops take it, so that every output has their
+			 * bits: interior pixels of whole 16-channel vectors always add it (zeros
+			 * without a bias), border pixels and the channels past c / 16 * 16 only
+			 * when there is one */
+			const int add_b = bias != NULL;
+			const int add_in = add_b || ch + VW <= c / 16 * 16;
 			for (int ox = 0; ox < g->ow;) {
 				const int four = ox >= xa && ox + 4 <= xb;
 				if (four) { /* four interior outputs */
@@ -151,10 +159,11 @@ static void dwk_rows(const ct_conv_geom *g, const float *in, int in_act, const f
 					DWK_ROW4(2)
 					float *o = orow + (int64_t)ox * op + ch;
 					const float *rs = rrow ? rrow + (int64_t)ox * op + ch : NULL;
-					dwk_finish(a0, bv, rs, o, m, act, hi);
-					dwk_finish(a1, bv, rs ? rs + op : NULL, o + op, m, act, hi);
-					dwk_finish(a2, bv, rs ? rs + 2 * op : NULL, o + 2 * op, m, act, hi);
-					dwk_finish(a3, bv, rs ? rs + 3 * op : NULL, o + 3 * op, m, act, hi);
+					const int ab4 = row_in ? add_in : add_b;
+					dwk_finish(a0, bv, ab4, rs, o, m, act, hi);
+					dwk_finish(a1, bv, ab4, rs ? rs + op : NULL, o + op, m, act, hi);
+					dwk_finish(a2, bv, ab4, rs ? rs + 2 * op : NULL, o + 2 * op, m, act, hi);
+					dwk_finish(a3, bv, ab4, rs ? rs + 3 * op : NULL, o + 3 * op, m, act, hi);
 				} else { /* one output (a border or the last interior ones) */
 					const int xx = ox * sw - g->pad_l;
 					const int kx0 = xx < 0 ? -xx : 0, kx1 = xx + 3 > g->w ? g->w - xx : 3;
@@ -162,7 +171,8 @@ static void dwk_rows(const ct_conv_geom *g, const float *in, int in_act, const f
 					DWK_TAP1(0, 0) DWK_TAP1(0, 1) DWK_TAP1(0, 2)
 					DWK_TAP1(1, 0) DWK_TAP1(1, 1) DWK_TAP1(1, 2)
 					DWK_TAP1(2, 0) DWK_TAP1(2, 1) DWK_TAP1(2, 2)
-					dwk_finish(acc, bv, rrow ? rrow + (int64_t)ox * op + ch : NULL,
+					const int in_x = row_in && ox >= xa && ox < xb;
+					dwk_finish(acc, bv, in_x ? add_in : add_b, rrow ? rrow + (int64_t)ox * op + ch : NULL,
 						   orow + (int64_t)ox * op + ch, m, act, hi);
 				}
 				ox += four ? 4 : 1;

@@ -2,6 +2,7 @@
  * kernel, whole images per thread or each op over the threads, profiling. */
 #include "nn/net_impl.h"
 #include "nn/ops.h"
+#include "nn/prep.h"
 
 #include <string.h>
 #include <time.h>
@@ -94,35 +95,6 @@ static void run_step(const ct_net *net, int cx, float *work, const step *st, int
 	}
 }
 
-/* Keras preprocess_input on uint8 pixels (keras-applications imagenet_utils), in float32
- * step by step as numpy does it: 'tf' x/127.5 - 1; 'caffe' RGB->BGR then minus the BGR
- * ImageNet mean; 'torch' x/255, minus the RGB mean, over the RGB std. */
-static void prep_u8(ct_prep prep, int c, const uint8_t *p, int64_t numel, float *x)
-{
-	static const float caffe_mean[3] = { 103.939f, 116.779f, 123.68f };
-	static const float torch_mean[3] = { 0.485f, 0.456f, 0.406f };
-	static const float torch_std[3] = { 0.229f, 0.224f, 0.225f };
-	if (c != 3 && (prep == CT_PREP_CAFFE || prep == CT_PREP_TORCH))
-		prep = CT_PREP_NONE; /* the modes are defined for RGB only */
-	for (int64_t i = 0; i < numel; i++) {
-		int ch = (int)(i % c);
-		switch (prep) {
-		case CT_PREP_TF:
-			x[i] = (float)p[i] / 127.5f - 1.f;
-			break;
-		case CT_PREP_CAFFE: /* output channel ch (BGR) takes input channel 2 - ch */
-			x[i] = (float)p[i - ch + 2 - ch] - caffe_mean[ch];
-			break;
-		case CT_PREP_TORCH:
-			x[i] = ((float)p[i] / 255.f - torch_mean[ch]) / torch_std[ch];
-			break;
-		case CT_PREP_NONE:
-			x[i] = (float)p[i];
-			break;
-		}
-	}
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -149,7 +121,7 @@ static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *
 		float *x = vbuf(net, cx, first->out);
 		int64_t numel = cn * per_img;
 		if (images->dtype == CT_U8) {
-			prep_u8(g->prep, (int)s[2], (const uint8_t *)images->data + i0 * per_img,
+			ct_prep_u8(g->prep, (int)s[2], (const uint8_t *)images->data + i0 * per_img,
 				numel, x);
 		} else {
 			memcpy(x, (const float *)images->data + i0 * per_img,

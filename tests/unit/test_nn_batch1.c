@@ -138,38 +138,52 @@ static void short_rows(void)
 /* Every (row, panel) of an M x npan GEMM is owned by exactly one of nt threads. */
 static void split_cover(void)
 {
-	int all = 1, cases = 0, by_cols = 0;
+	int all = 1, cases = 0, by_cols = 0, by_pairs = 0;
 	static const int64_t ms[] = { 1, 5, 12, 13, 49, 64, 100, 196, 361, 784, 3136 };
 	static const int64_t ps[] = { 1, 2, 3, 4, 8, 23, 64 };
 	for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
 		for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++)
-			for (int nt = 1; nt <= 4; nt++) {
+			for (int nt = 1; nt <= 4; nt++)
+			for (int inplace = 0; inplace < 2; inplace++) {
 				int64_t m = ms[i], np = ps[j];
 				int *own = calloc((size_t)(m * np), sizeof *own);
 				for (int t = 0; t < nt; t++) {
 					ct_gemm_part pt;
-					ct_gemm_split(m, np, 12, 256, np * 32, nt, t, &pt);
+					ct_gemm_split(m, np, 12, 256, np * 32, inplace, nt, t, &pt);
 					by_cols += nt > 1 && pt.r0 == 0 && pt.r1 == m && pt.p1 - pt.p0 < np;
+					by_pairs += pt.tiles > 0;
 					for (int64_t r = pt.r0; r < pt.r1; r++)
 						for (int64_t q = pt.p0; q < pt.p1; q++)
 							own[r * np + q]++;
+					for (int64_t u = pt.u0; u < pt.u1; u++) {
+						int64_t q = u / pt.tiles, tile = u % pt.tiles;
+						for (int64_t r = tile * 12; r < tile * 12 + 12 && r < m; r++)
+							own[r * np + q]++;
+					}
 				}
 				for (int64_t x = 0; x < m * np; x++)
 					all &= own[x] == 1;
 				cases++;
 				free(own);
 			}
-	ok(all && by_cols > 0, "the split of one layer covers every row x panel exactly once "
-			       "(%d shapes x 1-4 threads, %d shares by columns)", cases, by_cols);
+	ok(all && by_cols > 0 && by_pairs > 0,
+	   "the split of one layer covers every row x panel exactly once (%d cases: shapes x 1-4 "
+	   "threads x A in place or not; %d shares by columns, %d by pairs)", cases, by_cols,
+	   by_pairs);
 	ct_gemm_part a, b;
-	ct_gemm_split(49, 64, 12, 512, 2048, 2, 0, &a);
-	ct_gemm_split(49, 64, 12, 512, 2048, 2, 1, &b);
+	ct_gemm_split(49, 64, 12, 512, 2048, 0, 2, 0, &a);
+	ct_gemm_split(49, 64, 12, 512, 2048, 0, 2, 1, &b);
 	ok(a.r0 == 0 && a.r1 == 49 && b.r0 == 0 && b.r1 == 49 && a.p1 == 32 && b.p0 == 32,
 	   "a 7x7 layer at batch 1 (M = 49, 2048 outputs) is split by column panels, 32 each");
-	ct_gemm_split(3136, 2, 12, 64, 64, 2, 0, &a);
+	ct_gemm_split(3136, 2, 12, 64, 64, 1, 2, 0, &a);
 	ok(a.p0 == 0 && a.p1 == 2 && a.r0 == 0 && a.r1 > 1500 && a.r1 < 1640 && a.r1 % 12 == 0,
 	   "a 56x56 layer with 64 outputs is split by rows at a tile boundary (%lld)",
 	   (long long)a.r1);
+	ct_gemm_split(49, 5, 12, 960, 160, 1, 2, 0, &a);
+	ct_gemm_split(49, 5, 12, 960, 160, 1, 2, 1, &b);
+	ok(a.tiles == 5 && a.u0 == 0 && a.u1 == 12 && b.u0 == 12 && b.u1 == 25,
+	   "a 7x7 1x1 conv with 160 outputs (5 tiles x 5 panels) is dealt out pair by pair, 12 "
+	   "and 13");
 }
 
 int main(void)
@@ -194,6 +208,8 @@ int main(void)
 			{ 10, 40, 130, 3, 1, 1, CT_ACT_RELU },
 			{ 14, 64, 80, 1, 2, 0, 0 },
 			{ 28, 16, 24, 1, 1, 0, CT_ACT_RELU6 },
+			{ 7, 200, 160, 1, 1, 0, CT_ACT_RELU6 },
+			{ 14, 100, 96, 1, 1, 0, 0 },
 		};
 		int all_same = 1;
 		double worst = 0;

@@ -65,13 +65,14 @@ int main(void)
 				const float *, const float *, int, float *, int64_t, int64_t);
 	const char *names[] = { "avx512", "avx2" };
 	rows_fn fns[] = { ct_dwk_rows_avx512, ct_dwk_rows_avx2 };
+	rows_fn olds[] = { ct_dwconv_rows_pro_avx512, ct_dwconv_rows_pro_avx2 };
 	for (int ki = 0; ki < 2; ki++) {
 		if (!ct_gemm_kernel_find(names[ki])) {
 			printf("ok %d # skip %s not supported here\n", ++t_count, names[ki]);
 			continue;
 		}
 		double worst = 0;
-		int cases = 0, untouched = 1;
+		int cases = 0, untouched = 1, same_bits = 1;
 		for (int t = 0; t < 60; t++) {
 			ct_conv_geom g = { 0 };
 			g.n = 1 + (int)ct_rng_below(&rng, 2);
@@ -96,6 +97,13 @@ int main(void)
 			for (size_t i = 0; i < nout; i++)
 				out[i] = 1234.f, ref[i] = 1234.0; /* pitch gaps stay untouched */
 			fns[ki](&g, in, in_act, w, t % 4 ? b : NULL, res, act, out, 0, (int64_t)g.n * g.oh);
+			/* the per-pixel loops of ops_impl.h: the same bits, any stride and padding */
+			float *old = malloc(nout * sizeof *old);
+			for (size_t i = 0; i < nout; i++)
+				old[i] = 1234.f;
+			olds[ki](&g, in, in_act, w, t % 4 ? b : NULL, res, act, old, 0, (int64_t)g.n * g.oh);
+			same_bits &= !memcmp(old, out, nout * sizeof *old);
+			free(old);
 			ref_dw(&g, in, in_act, w, t % 4 ? b : NULL, res, act, ref);
 			double maxerr = 0, maxref = 1e-30;
 			for (size_t i = 0; i < nout; i++) {
@@ -115,6 +123,8 @@ int main(void)
 			cases++;
 			free(in), free(w), free(b), free(res), free(out), free(ref);
 		}
+		ok(same_bits, "%s direct 3x3 depthwise: the same bits as the per-pixel loops in all %d "
+		   "cases", names[ki], cases);
 		ok(cases >= 50 && worst <= 1e-5 && untouched,
 		   "%s direct 3x3 depthwise: %d cases (stride 1-3, same/valid, channel tails and "
 		   "pitches, ReLU/ReLU6 in front, bias, residual, activation) within 1e-5 of the "
