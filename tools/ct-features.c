@@ -131,8 +131,10 @@ int main(int argc, char **argv)
 		ct_graph_free(g);
 		return ct_tool_fail(&cmd);
 	}
-	ct_extract x = { &in, NULL, g->in_h, g->in_w, batch, resize, 0, 0, show_progress, NULL,
-			 cut_s != NULL, pool, H5I_INVALID_HID, cut_f16, 0, 0, lung, 0 };
+	/* the output's handles (file, dset, act_dset) are set once it is created, below */
+	ct_extract x = { .in = &in, .in_h = g->in_h, .in_w = g->in_w, .batch = batch,
+			 .resize = resize, .progress = show_progress, .cut = cut_s != NULL,
+			 .pool = pool, .f16 = cut_f16, .lung = lung };
 	char netouts[1024];
 	snprintf(netouts, sizeof netouts, "%s%s%s", layers, cut_s ? "," : "", cut_s ? cut_s : "");
 	if (cut_s && (ct_graph_find(g, cut_s) < 0 || strchr(cut_s, ','))) {
