@@ -106,10 +106,9 @@ ok "no partial or lock file is left" sh -c '[ -z "$(ls "$1"/r.h5.* 2>/dev/null)"
 # 4. SIGTERM, SIGINT, SIGHUP remove the temporaries.
 for sig in TERM INT HUP; do
 	rm -f "$D"/s.h5*
-	# (320 px: a conversion of several seconds, so a loaded machine that delays the kill
-	# still finds it running)
-	# a background job of a script starts with SIGINT ignored: restore the default
-	env --default-signal=INT ct-convert "$D/big" --size 320 --compress 9 -j 1 -o "$D/s.h5" -q 2>/dev/null &
+	# a background job of a script starts with SIGINT ignored, and a run under nohup with
+	# SIGHUP ignored (ct-convert keeps what it inherits ignored): restore the defaults
+	env --default-signal=INT,HUP,TERM ct-convert "$D/big" --size 160 --compress 9 -j 1 -o "$D/s.h5" -q 2>/dev/null &
 	p1=$!
 	wait_for "$D/s.h5.tmp-*"
 	kill -$sig $p1
