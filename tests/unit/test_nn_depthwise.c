@@ -3,6 +3,7 @@
  * pitches (slices), the ReLU / ReLU6 in front, bias, residual and activation; and through
  * ct_op_dwconv_pro, 1 and 2 threads bit-identical. */
 #include "test.h"
+#include "conv_ref.h"
 #include "core/rng.h"
 #include "nn/depthwise.h"
 #include "nn/gemm.h"
@@ -13,16 +14,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static ct_rng rng;
-
-static float *rnd(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)ct_rng_range(&rng, lo, hi);
-	return p;
-}
 
 static double clampd(double v, int act)
 {

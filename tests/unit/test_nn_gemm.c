@@ -1,6 +1,7 @@
 /* test_nn_gemm.c - the packed-GEMM convolution, each SIMD kernel, against a direct double
  * reference; epilogues; bit-identical results for 1 and 2 threads. */
 #include "test.h"
+#include "conv_ref.h"
 #include "core/rng.h"
 #include "nn/gemm.h"
 #include "nn/graph.h"
@@ -9,46 +10,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static ct_rng rng;
-
-static float *rnd(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)ct_rng_range(&rng, lo, hi);
-	return p;
-}
-
-/* Direct convolution in double, HWIO weights, explicit top/left padding. */
-static void ref_conv(const ct_conv_geom *g, const float *in, const float *w, const float *bias,
-		     const float *res, int act, double *out)
-{
-	for (int n = 0; n < g->n; n++)
-		for (int oy = 0; oy < g->oh; oy++)
-			for (int ox = 0; ox < g->ow; ox++)
-				for (int co = 0; co < g->cout; co++) {
-					double s = bias ? bias[co] : 0;
-					for (int ky = 0; ky < g->kh; ky++)
-						for (int kx = 0; kx < g->kw; kx++) {
-							int iy = oy * g->sh - g->pad_t + ky * g->dh;
-							int ix = ox * g->sw - g->pad_l + kx * g->dw;
-							if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-								continue;
-							for (int ci = 0; ci < g->cin; ci++)
-								s += (double)in[((n * g->h + iy) * g->w + ix) * g->cin + ci] *
-								     w[((ky * g->kw + kx) * g->cin + ci) * g->cout + co];
-						}
-					size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * g->cout + co;
-					if (res)
-						s += res[o];
-					if (act == CT_ACT_RELU && s < 0)
-						s = 0;
-					if (act == CT_ACT_RELU6)
-						s = s < 0 ? 0 : s > 6 ? 6 : s;
-					out[o] = s;
-				}
-}
 
 static int set_threads(int n)
 {

@@ -3,6 +3,7 @@
  * in place and BN prologues against the same graph run unfused, thread-count independence,
  * and the per-step profile's bookkeeping. */
 #include "test.h"
+#include "conv_ref.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/gemm.h"
@@ -13,16 +14,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static ct_rng rng;
-
-static float *rnd(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)ct_rng_range(&rng, lo, hi);
-	return p;
-}
 
 static void set_threads(int n)
 {

@@ -4,6 +4,8 @@
  * alone or in a batch, the prologue (BN + ReLU in front), bias, residual, activations,
  * channel pitches; and a whole network with CT_WINOGRAD=0 and 1. */
 #include "test.h"
+#define CONV_REF_NO_REF_CONV /* its ref_conv takes a prologue */
+#include "conv_ref.h"
 #include "core/rng.h"
 #include "nn/gemm.h"
 #include "nn/graph.h"
@@ -14,16 +16,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static ct_rng rng;
-
-static float *rnd(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)ct_rng_range(&rng, lo, hi);
-	return p;
-}
 
 /* Direct 3x3 convolution in double on pitched NHWC tensors, prologue in front. */
 static void ref_conv(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
