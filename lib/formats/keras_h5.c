@@ -304,7 +304,8 @@ static int write_attr_strings(hid_t obj, const char *name, char *const *s, int n
 	return rc;
 }
 
-/* Keras layer names may hold '/' (DenseNet's "conv1/conv"): h5py makes them nested groups.
+/* The outer groups of a path below loc: Keras layer names may hold '/' (DenseNet's
+ * "conv1/conv"), weight names do ("conv2d_1/kernel:0"); h5py makes them nested groups.
  * Create the outer ones here, untimed like the rest (not through the lcpl, whose
  * intermediate groups would carry modification times). */
 static int make_parents(hid_t file, const char *name, hid_t gcpl)
@@ -313,10 +314,10 @@ static int make_parents(hid_t file, const char *name, hid_t gcpl)
 	int rc = path ? 0 : ct_error("out of memory");
 	for (char *sl = path ? strchr(path, '/') : NULL; sl && rc == 0; sl = strchr(sl + 1, '/')) {
 		*sl = 0;
-		if (H5Lexists(file, path, H5P_DEFAULT) <= 0) {
+		if (path[0] && H5Lexists(file, path, H5P_DEFAULT) <= 0) {
 			hid_t ig = H5Gcreate2(file, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 			if (ig < 0)
-				rc = ct_error("layer '%s': cannot create group '%s'", name, path);
+				rc = ct_error("'%s': cannot create group '%s'", name, path);
 			else
 				H5Gclose(ig);
 		}
@@ -365,21 +366,7 @@ static int save_layer(hid_t file, const ct_wlayer *l, hid_t lcpl, hid_t gcpl, hi
 			break;
 		}
 		/* the inner groups of "conv2d_1/kernel:0", untimed like the rest */
-		char *path = ct_strdup(t->name);
-		for (char *sl = path ? strchr(path, '/') : NULL; sl && rc == 0; sl = strchr(sl + 1, '/')) {
-			*sl = 0;
-			if (path[0] && H5Lexists(g, path, H5P_DEFAULT) <= 0) {
-				hid_t ig = H5Gcreate2(g, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-				if (ig < 0)
-					rc = ct_error("weight '%s': cannot create group '%s'", t->name, path);
-				else
-					H5Gclose(ig);
-			}
-			*sl = '/';
-		}
-		if (!path)
-			rc = ct_error("out of memory");
-		free(path);
+		rc = make_parents(g, t->name, gcpl);
 		if (rc < 0)
 			break;
 		hsize_t dims[CT_MAX_DIMS];
