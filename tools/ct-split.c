@@ -18,6 +18,8 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "train-fraction", &o.train_fraction, "F",
 		       "keep the input's splits, but only this share of the train patients of each class (others: no split)",
 		       1e-9, 1),
+	CT_OPT_STRING_(0, "assign", &o.assign, "TSV",
+		       "take every sample's split from TSV lines 'file<TAB>train|val|test|none' (e.g. folds or sources held out)"),
 	CT_OPT_FLAG_(0, "check", &check, "report leakage in FILE (shared groups, near-duplicate images); no output"),
 	CT_OPT_INT_(0, "hash-threshold", &o.hash_threshold, "BITS",
 		    "--check: images whose dHashes differ in at most BITS bits are near-duplicates", 0, 64),
@@ -36,6 +38,9 @@ static ct_cmd cmd = {
 	"--train-fraction F (learning curves): per class, the first round(F x groups) train groups\n"
 	"in an order drawn from --seed and the group ids are kept, so the subsets of one seed are\n"
 	"nested across F and equal in every file of the same patients (augmented copies follow).\n"
+	"--assign TSV: a file name matches a sample name, that name without its '#augK' suffix, or\n"
+	"its base name (augmented copies follow their image); a header line 'file...' is skipped;\n"
+	"every sample must be named, and a patient may not be in two splits.\n"
 	"Exit status: 0 success (--check: no leakage), 1 failure (--check: leakage found),\n"
 	"2 usage error.",
 	options,
@@ -51,7 +56,7 @@ int main(int argc, char **argv)
 	ct_tool_parse(&cmd, argc, argv, &nargs, &args);
 	const char *in = args[0];
 	if (check) {
-		if (out_path || o.folds || o.keep_splits || ct_opts_seen(&cmd, "fractions") || ct_opts_seen(&cmd, "seed"))
+		if (out_path || o.folds || o.keep_splits || o.assign || ct_opts_seen(&cmd, "fractions") || ct_opts_seen(&cmd, "seed"))
 			return ct_tool_usage(&cmd, "--check takes only FILE and --hash-threshold");
 		int leak = 0;
 		if (ct_split_check(in, &o, stdout, &leak) < 0 || fflush(stdout) != 0)
@@ -64,6 +69,8 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "missing output (-o FILE)");
 	if (o.train_fraction > 0 && (o.folds || o.keep_splits || ct_opts_seen(&cmd, "fractions")))
 		return ct_tool_usage(&cmd, "--train-fraction keeps the input's splits: no --fractions, --folds, --keep-splits");
+	if (o.assign && (o.keep_splits || o.train_fraction > 0 || ct_opts_seen(&cmd, "fractions")))
+		return ct_tool_usage(&cmd, "--assign gives the splits: no --fractions, --keep-splits, --train-fraction");
 	if (o.keep_splits && !o.folds)
 		return ct_tool_usage(&cmd, "--keep-splits only makes sense with --folds");
 	if (o.keep_splits && ct_opts_seen(&cmd, "fractions"))

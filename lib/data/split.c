@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/features.h"
+#include "data/sourcetsv.h"
 #include "data/subset.h"
 #include "image/phash.h"
 
@@ -278,6 +279,33 @@ int ct_split_make(ct_samples *s, const double frac[3], uint64_t seed, char *note
 		s->splits[i] = v;
 	}
 	free(bin);
+	return rc;
+}
+
+int ct_split_assign(ct_samples *s, const char *tsv)
+{
+	char **val = NULL, *column = NULL;
+	if (ct_sources_tsv_read(tsv, 2, s, &val, &column) < 0)
+		return -1;
+	free(column);
+	int rc = 0;
+	for (int64_t i = 0; rc == 0 && i < s->n; i++) {
+		const char *v = val[i];
+		if (!strcmp(v, CT_TSV_UNKNOWN))
+			rc = ct_error("'%s' does not name sample '%s'", tsv, s->names[i]);
+		else if (!strcmp(v, "none") || !strcmp(v, "-"))
+			v = "";
+		else if (split_index(v) < 0)
+			rc = ct_error("'%s' gives '%s' the split '%s' (not train, val, test or none)", tsv, s->names[i], v);
+		char *d = rc == 0 ? strdup(v) : NULL;
+		if (rc == 0 && !d)
+			rc = ct_error("out of memory");
+		if (rc == 0) {
+			free(s->splits[i]);
+			s->splits[i] = d;
+		}
+	}
+	ct_strings_free(val, s->n);
 	return rc;
 }
 
@@ -712,8 +740,10 @@ int ct_split_file(const char *in, const char *out_path, int force, const ct_spli
 		return -1;
 	int32_t *fold = NULL;
 	uint8_t *use = NULL;
-	int keep = o->keep_splits || o->train_fraction > 0;
+	int keep = o->keep_splits || o->train_fraction > 0 || o->assign;
 	int rc = keep ? 0 : ct_split_make(&s, frac, o->seed, sum->note, sizeof sum->note);
+	if (rc == 0 && o->assign)
+		rc = ct_split_assign(&s, o->assign);
 	if (rc == 0 && o->train_fraction > 0 && ct_samples_count(&s, "train", -2) == 0)
 		rc = ct_error("no train samples to take a share of");
 	if (rc == 0 && o->train_fraction > 0)

@@ -28,6 +28,11 @@ int ct_split_parse_fractions(const char *str, double frac[3]);
  * written into note (else note[0] = 0). */
 int ct_split_make(ct_samples *s, const double frac[3], uint64_t seed, char *note, size_t notelen);
 
+/* Every sample's split from the TSV `tsv` (column 2: train, val, test, or none / "-" for no
+ * split; names matched as data/sourcetsv.h does); a sample it does not name, or another
+ * value, is an error naming the TSV. */
+int ct_split_assign(ct_samples *s, const char *tsv);
+
 /* Fold index 0..k-1 for every sample with use[i] != 0 (NULL: all), -1 for the
  * others; groups are never split across folds, folds are stratified. A fold
  * lacking a class present among the used rows, or k larger than the number of
@@ -79,6 +84,7 @@ typedef struct ct_split_opts {
 	int keep_splits;       /* keep the input's splits (only add folds) */
 	double train_fraction; /* > 0: keep the input's splits, only this share of the train groups */
 	int hash_threshold;    /* leakage check: near-duplicates at most this many dHash bits apart */
+	const char *assign;    /* non-NULL: a TSV "file<TAB>train|val|test|none" giving every sample's split */
 } ct_split_opts;
 
 /* The defaults: fractions 0.6,0.2,0.2, seed 42, no folds, hash threshold 4. */
@@ -91,7 +97,8 @@ typedef struct ct_split_summary {
 } ct_split_summary;
 
 /* Read the samples of `in` (images or features), assign splits (ct_split_make), or keep them
- * and take a share of the train groups (ct_subset_train), add folds, check that kept splits
+ * and take a share of the train groups (ct_subset_train), or take them from a TSV (o->assign,
+ * matched as data/sourcetsv.h matches; a sample it does not name is an error), add folds, check that kept splits
  * do not share a group, and write the output (ct_split_rewrite), committed or left out.
  * Errors name the file; bad fractions are a usage error (core/error.h ct_error_usage). */
 int ct_split_file(const char *in, const char *out_path, int force, const ct_split_opts *o, const ct_run *run,

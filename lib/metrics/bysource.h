@@ -11,6 +11,7 @@
 #define CT_BYSOURCE_H
 
 #include "data/dataset.h"
+#include "data/sourcetsv.h"
 #include "metrics/metrics.h"
 
 typedef struct ct_source_eval {
@@ -27,10 +28,6 @@ typedef struct ct_by_source {
 	ct_source_eval *v;     /* sorted by name, "(unknown)" last */
 	int64_t unmatched;     /* labelled rows of the split no TSV line named */
 } ct_by_source;
-
-/* Source of every sample from the TSV's column `column` (1-based; 0 = the last column).
- * src[i] is malloc'd ("(unknown)" when unnamed). */
-int ct_sources_tsv_read(const char *tsv, int column, const ct_samples *s, char ***src, char **column_name);
 
 /* Evaluate per source the rows i with in[i] != 0 and labels >= 0, from probs (n x 2). */
 int ct_by_source_eval(const ct_samples *s, const float *probs, const int *in, char **src, const char *column,

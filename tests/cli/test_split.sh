@@ -62,6 +62,33 @@ ok "adds a copy of a test image to the train list" sh -c '
 status 1 "--check finds the duplicated image (1)" ct-split --check "$d/dup.h5"
 ok "... reporting the pair at distance 0" grep -q "copy_.*distance 0" "$d/out"
 
+# --assign: every sample's split from a TSV (full names; P00 by base name; P19 in no split).
+ok "writes an assignment TSV for the 20 patients" sh -c '
+	{ printf "file\tsplit\n"
+	  for p in $(seq 0 19); do for k in 0 1 2; do
+		c=normal; [ $((p % 2)) -eq 1 ] && c=covid
+		n=$(printf "%s/P%02d_s%d.png" $c $p $k); [ $p -eq 0 ] && n=${n#*/}
+		s=train; [ $p -ge 10 ] && s=val; [ $p -ge 16 ] && s=test; [ $p -eq 19 ] && s=none
+		printf "%s\t%s\n" "$n" $s
+	  done; done; } >"$1/assign.tsv"' sh "$d"
+status 0 "--assign takes the splits from it" ct-split "$d/nosplit.h5" -o "$d/as.h5" --assign "$d/assign.tsv"
+err_has "60 samples -> train 30, val 18, test 9" "... 10/6/3 patients, one in no split"
+ok "... P00, named by its base name, is in train" sh -c '
+	ct-split --assign "$1/assign.tsv" "$1/nosplit.h5" -o - 2>/dev/null | ct-info - | grep -E -q "normal +30 +15 +9 +6 +0"' sh "$d"
+status 0 "--assign with --folds 2 folds train and val" ct-split "$d/nosplit.h5" -o "$d/asf.h5" --assign "$d/assign.tsv" --folds 2
+ok "a TSV that misses a sample" sh -c 'grep -v "P19_s2" "$1/assign.tsv" >"$1/miss.tsv"' sh "$d"
+status 1 "... is refused (1)" ct-split "$d/nosplit.h5" -o "$d/bad.h5" --assign "$d/miss.tsv"
+err_has "'$d/miss.tsv' does not name sample 'covid/P19_s2.png'" "... naming the TSV and the sample"
+ok "a TSV with a misspelt split" sh -c 'sed "s/P05_s1.png\ttrain/P05_s1.png\ttrian/" "$1/assign.tsv" >"$1/typo.tsv"' sh "$d"
+status 1 "... is refused (1)" ct-split "$d/nosplit.h5" -o "$d/bad.h5" --assign "$d/typo.tsv"
+err_has "gives 'covid/P05_s1.png' the split 'trian'" "... naming the value"
+ok "a TSV that puts one slice of P04 in test" sh -c 'sed "s/P04_s1.png\ttrain/P04_s1.png\ttest/" "$1/assign.tsv" >"$1/leak.tsv"' sh "$d"
+status 1 "... is refused: a patient in two splits (1)" ct-split "$d/nosplit.h5" -o "$d/bad.h5" --assign "$d/leak.tsv"
+err_has "group 'P04' is in more than one split" "... naming the patient"
+ok "refusals leave no output" test ! -e "$d/bad.h5"
+status 2 "--assign with --fractions is a usage error (2)" ct-split "$d/nosplit.h5" -o "$d/u.h5" --assign "$d/assign.tsv" --fractions 0.5,0.25,0.25
+status 2 "--assign with --check is a usage error (2)" ct-split --check "$d/s.h5" --assign "$d/assign.tsv"
+
 status 2 "fractions not summing to 1 are a usage error (2)" ct-split "$d/nosplit.h5" -o "$d/u.h5" --fractions 0.6,0.3,0.3
 status 2 "two fractions are a usage error (2)" ct-split "$d/nosplit.h5" -o "$d/u.h5" --fractions 0.5,0.5
 status 2 "--folds 1 is a usage error (2)" ct-split "$d/nosplit.h5" -o "$d/u.h5" --folds 1
