@@ -1,0 +1,50 @@
+#!/bin/sh
+# test_cross_source.sh - scripts/cross_source.py (leave-one-source-out CV over train+val) on the
+# synthetic fixture with two negative sources: one row per held-out source, seed, fold and
+# negative source; a held-out source is scored on all its train+val samples, the other on its
+# fold's; the summary's means come from the runs; the test split is never read.
+. "$(dirname "$0")/lib.sh"
+d=$T_DIR
+PY=/usr/bin/python3
+if ! $PY -c 'import h5py' 2>/dev/null; then
+	T_N=$((T_N + 1))
+	echo "ok $T_N # SKIP no /usr/bin/python3 with h5py"
+	echo "1..$T_N"
+	exit 0
+fi
+ok "the fixture generator writes synthetic features files" "$T_BUILD/tests/test_train_fixtures" "$d"
+# 20 patients x 3 slices, odd patients covid; normal patients 0,4,8,... from srcA, 2,6,10,... from srcB.
+ok "a sources TSV: covid from 'pos', normal patients from srcA or srcB" sh -c '
+	{ printf "file\tsource\n"
+	  for p in $(seq 0 19); do for k in 0 1 2; do
+		if [ $((p % 2)) -eq 1 ]; then c=covid s=pos; elif [ $((p % 4)) -eq 0 ]; then c=normal s=srcA; else c=normal s=srcB; fi
+		printf "%s/P%02d_s%d.png\t%s\n" $c $p $k $s
+	  done; done; } >"$1/src.tsv"' sh "$d"
+X="$PY $T_TOP/scripts/cross_source.py --sources $d/src.tsv --column 2 --folds 2 --seeds 1"
+status 0 "2 folds, 1 seed, nothing / srcA / srcB held out" $X -o "$d/xs" "fx=$d/a.h5" -- --epochs 5 --hidden 8 --val-fraction 0
+R=$d/xs/runs.tsv
+ok "... 3 held-out settings x 2 folds x (srcA, srcB, all) rows" test "$(tail -n +2 "$R" | wc -l)" -eq 18
+# train+val normal patients: srcA 0,4,8,12 and srcB 2,6,10,14: 12 slices each.
+ok "... a held-out source is scored on all its 12 train+val slices in every fold" sh -c '
+	test "$(awk -F "\t" "\$2 == \"srcA\" && \$5 == \"srcA\" && \$6 == 12" "$1" | wc -l)" -eq 2 &&
+	test "$(awk -F "\t" "\$2 == \"srcB\" && \$5 == \"srcB\" && \$6 == 12" "$1" | wc -l)" -eq 2' sh "$R"
+ok "... a trained-on source only on its held-out fold (the folds' counts add up to 12)" sh -c '
+	test "$(awk -F "\t" "\$2 == \"srcA\" && \$5 == \"srcB\" { n += \$6 } END { print n }" "$1")" -eq 12 &&
+	test "$(awk -F "\t" "\$2 == \"none\" && \$5 == \"srcA\" { n += \$6 } END { print n }" "$1")" -eq 12' sh "$R"
+ok "... AUCs between 0 and 1" awk -F '\t' 'NR > 1 && ($7 < 0 || $7 > 1) { bad = 1 } END { exit bad }' "$R"
+ok "... the summary's means are the runs' means over folds" awk -F '\t' '
+	FNR == NR { if (FNR > 1) { k = $1 SUBSEP $2 SUBSEP $5; s[k] += $7; n[k]++ } next }
+	FNR > 1 { k = $1 SUBSEP $2 SUBSEP $3; if (!(k in n) || ($5 - s[k] / n[k]) ^ 2 > 1e-7) bad = 1; rows++ }
+	END { exit !(rows == 9 && !bad) }' "$R" "$d/xs/summary.tsv"
+ok "... summary.md has the held-out columns" grep -q "vs srcA, held out" "$d/xs/summary.md"
+ok "a copy of the fixture with the test labels flipped" sh -c 'cp "$1/a.h5" "$1/flip.h5" && "$2" -c "$3" "$1/flip.h5"' sh "$d" "$PY" '
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    s = f["splits"][:]; l = f["labels"][:]
+    l[s == b"test"] = 1 - l[s == b"test"]; f["labels"][:] = l'
+status 0 "... the same protocol on it" env CT_NO_VERIFY=1 $X -o "$d/xf" "fx=$d/flip.h5" -- --epochs 5 --hidden 8 --val-fraction 0
+ok "... gives the same runs: the test split is never read" cmp "$R" "$d/xf/runs.tsv"
+ok "a sources TSV that misses samples" sh -c 'head -n 10 "$1/src.tsv" >"$1/short.tsv"' sh "$d"
+status 1 "... is an error (1)" $X -o "$d/xbad" "fx=$d/a.h5" --sources "$d/short.tsv"
+err_has "does not name" "... naming the sample"
+echo "1..$T_N"
