@@ -122,7 +122,38 @@ def main():
     with open(a.sources) as f:
         ncol = len(f.readline().rstrip("\n").split("\t"))
     src = read_sources(a.sources, col if col > 0 else ncol)
+    # Resumable: runs already in OUT/runs.tsv under the same arguments are kept, not rerun.
     rows = []
+    params = os.path.join(a.out, "params")
+    args_text = "\n".join([a.sources, str(col), str(a.folds), a.positive] + extra) + "\n"
+    runs_path = os.path.join(a.out, "runs.tsv")
+    # (an interrupted run left its finished runs in runs.tsv.tmp; a cut-off last line is dropped)
+    old = [x for x in (runs_path + ".tmp", runs_path) if os.path.exists(x)]
+    if os.path.exists(params) and open(params).read() == args_text and old:
+        with open(old[0]) as f:
+            for line in list(f)[1:]:
+                p = line.rstrip("\n").split("\t")
+                if not line.endswith("\n") or len(p) != 7:
+                    continue
+                rows.append((p[0], p[1], int(p[2]), int(p[3]), p[4], int(p[5]) if p[5] else None, float(p[6])))
+        # a run counts only when all its rows (every negative source and "(all)") are there
+        last = {}
+        for r in rows:
+            last[r[:4]] = last.get(r[:4], False) or r[4] == "(all)"
+        rows = [r for r in rows if last[r[:4]]]
+    with open(params + ".tmp", "w") as f:
+        f.write(args_text)
+    os.replace(params + ".tmp", params)
+    done_runs = {r[:4] for r in rows}
+    runs_file = open(runs_path + ".tmp", "w")
+    runs_file.write("name\theld_out\tseed\tfold\tnegatives\tn_negatives\tauc\n")
+
+    def save(r):
+        runs_file.write("\t".join("" if x is None else str(x) for x in r) + "\n")
+        runs_file.flush()
+
+    for r in rows:
+        save(r)
     for spec in a.runs:
         if "=" not in spec:
             sys.exit("cross_source.py: '%s' is not NAME=FEATURES.h5[:TRAIN.h5]" % spec)
@@ -143,6 +174,8 @@ def main():
             fold_of = {names[i]: folds[i] for i in pool}
             for held in ["none"] + negsrc:
                 for k in range(a.folds):
+                    if (name, held, seed, k) in done_runs:
+                        continue
                     def train_split(n):
                         b = base(n)[1]
                         if b not in fold_of or fold_of[b] == k or s_of[b] == held:
@@ -168,16 +201,17 @@ def main():
                         e = s.get("negatives_vs_all_positives")
                         if not e:
                             continue
-                        rows.append((name, held, seed, k, s["source"], s["negatives"], e["auc"]["value"]))
-                    rows.append((name, held, seed, k, "(all)", None, d["metrics"]["auc"]["value"]))
+                        rows.append((name, held, seed, k, s["source"], s["negatives"], float(e["auc"]["value"])))
+                    rows.append((name, held, seed, k, "(all)", None, float(d["metrics"]["auc"]["value"])))
                     done = [r for r in rows if r[:4] == (name, held, seed, k)]
+                    for r in done:
+                        save(r)
                     print("%s held-out=%s seed=%d fold=%d: %s" % (
                         name, held, seed, k, " ".join("%s %.3f" % (r[4], r[6]) for r in done)), file=sys.stderr, flush=True)
-    with open(os.path.join(a.out, "runs.tsv"), "w") as f:
-        f.write("name\theld_out\tseed\tfold\tnegatives\tn_negatives\tauc\n")
-        for r in rows:
-            f.write("\t".join("" if x is None else str(x) for x in r) + "\n")
-    summarise(rows, a.out)
+    runs_file.close()
+    os.replace(runs_path + ".tmp", runs_path)
+    names = [spec.split("=", 1)[0] for spec in a.runs]
+    summarise([r for r in rows if r[0] in names and r[2] in seeds], a.out)
 
 
 def summarise(rows, out):

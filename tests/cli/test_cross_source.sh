@@ -21,7 +21,7 @@ ok "a sources TSV: covid from 'pos', normal patients from srcA or srcB" sh -c '
 		printf "%s/P%02d_s%d.png\t%s\n" $c $p $k $s
 	  done; done; } >"$1/src.tsv"' sh "$d"
 X="$PY $T_TOP/scripts/cross_source.py --sources $d/src.tsv --column 2 --folds 2 --seeds 1"
-status 0 "2 folds, 1 seed, nothing / srcA / srcB held out" $X -o "$d/xs" "fx=$d/a.h5" -- --epochs 5 --hidden 8 --val-fraction 0
+status 0 "2 folds, 1 seed, nothing / srcA / srcB held out" $X -o "$d/xs" "fx=$d/a.h5" -- --epochs 60 --val-fraction 0
 R=$d/xs/runs.tsv
 ok "... 3 held-out settings x 2 folds x (srcA, srcB, all) rows" test "$(tail -n +2 "$R" | wc -l)" -eq 18
 # train+val normal patients: srcA 0,4,8,12 and srcB 2,6,10,14: 12 slices each.
@@ -31,18 +31,28 @@ ok "... a held-out source is scored on all its 12 train+val slices in every fold
 ok "... a trained-on source only on its held-out fold (the folds' counts add up to 12)" sh -c '
 	test "$(awk -F "\t" "\$2 == \"srcA\" && \$5 == \"srcB\" { n += \$6 } END { print n }" "$1")" -eq 12 &&
 	test "$(awk -F "\t" "\$2 == \"none\" && \$5 == \"srcA\" { n += \$6 } END { print n }" "$1")" -eq 12' sh "$R"
+ok "... the fixture's strong signal: every AUC with nothing held out above 0.9" awk -F '\t' '
+	NR > 1 && $2 == "none" { n++; if ($7 <= 0.9) bad = 1 } END { exit !(n == 6 && !bad) }' "$R"
 ok "... AUCs between 0 and 1" awk -F '\t' 'NR > 1 && ($7 < 0 || $7 > 1) { bad = 1 } END { exit bad }' "$R"
 ok "... the summary's means are the runs' means over folds" awk -F '\t' '
 	FNR == NR { if (FNR > 1) { k = $1 SUBSEP $2 SUBSEP $5; s[k] += $7; n[k]++ } next }
 	FNR > 1 { k = $1 SUBSEP $2 SUBSEP $3; if (!(k in n) || ($5 - s[k] / n[k]) ^ 2 > 1e-7) bad = 1; rows++ }
 	END { exit !(rows == 9 && !bad) }' "$R" "$d/xs/summary.tsv"
 ok "... summary.md has the held-out columns" grep -q "vs srcA, held out" "$d/xs/summary.md"
+cp "$R" "$d/runs.first"
+ok "a rerun finds every run done and leaves the runs as they were" sh -c '
+	'"$X"' -o "$1/xs" "fx=$1/a.h5" -- --epochs 60 --val-fraction 0 2>"$1/rerun.err" &&
+	cmp "$1/xs/runs.tsv" "$1/runs.first" && ! grep -q "held-out" "$1/rerun.err"' sh "$d"
+ok "an interrupted run (the last runs cut off) is completed to the same runs" sh -c '
+	head -n 10 "$1/runs.first" >"$1/xs/runs.tsv.tmp" && printf "fx\tsrcA\t1" >>"$1/xs/runs.tsv.tmp" &&
+	'"$X"' -o "$1/xs" "fx=$1/a.h5" -- --epochs 60 --val-fraction 0 2>/dev/null &&
+	cmp "$1/xs/runs.tsv" "$1/runs.first" && test ! -e "$1/xs/runs.tsv.tmp"' sh "$d"
 ok "a copy of the fixture with the test labels flipped" sh -c 'cp "$1/a.h5" "$1/flip.h5" && "$2" -c "$3" "$1/flip.h5"' sh "$d" "$PY" '
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
     s = f["splits"][:]; l = f["labels"][:]
     l[s == b"test"] = 1 - l[s == b"test"]; f["labels"][:] = l'
-status 0 "... the same protocol on it" env CT_NO_VERIFY=1 $X -o "$d/xf" "fx=$d/flip.h5" -- --epochs 5 --hidden 8 --val-fraction 0
+status 0 "... the same protocol on it" env CT_NO_VERIFY=1 $X -o "$d/xf" "fx=$d/flip.h5" -- --epochs 60 --val-fraction 0
 ok "... gives the same runs: the test split is never read" cmp "$R" "$d/xf/runs.tsv"
 ok "a sources TSV that misses samples" sh -c 'head -n 10 "$1/src.tsv" >"$1/short.tsv"' sh "$d"
 status 1 "... is an error (1)" $X -o "$d/xbad" "fx=$d/a.h5" --sources "$d/short.tsv"
