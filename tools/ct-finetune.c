@@ -16,7 +16,7 @@ static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, f
 static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2;
 static uint64_t seed = 42;
 static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
-static const char *weights_s;
+static const char *weights_s, *outputs_s;
 
 /* choices and the enums they set, in the order of their choices */
 static int head_e, optim_e, balanced;
@@ -50,6 +50,8 @@ static ct_opt options[] = {
 		       "--finetune: the head's learning rate while the backbone trains (default: --backbone-lr)", 1e-12, 10),
 	CT_OPT_STRING_(0, "weights", &weights_s, "FILE[,FILE...]",
 		       "--finetune: the backbones' weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+	CT_OPT_STRING_(0, "output-layer", &outputs_s, "LAYER[,LAYER...]",
+		       "--finetune: the layer the head reads, per input (default: the backbone's feature layer); only the layers from the cut to it train"),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed (initialisation, shuffling, dropout, hold-out, folds)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('v', "verbose", &verbose, "print the loss and accuracy of every epoch"),
@@ -162,9 +164,9 @@ int main(int argc, char **argv)
 	if (nargs > 1 && !finetune)
 		return ct_tool_usage(&cmd, "several inputs need --finetune (fuse features with ct-fuse)");
 	if (!finetune && (ct_opts_seen(&cmd, "backbone-lr") || ct_opts_seen(&cmd, "backbone-weight-decay") ||
-			  ct_opts_seen(&cmd, "joint-head-lr") ||
+			  ct_opts_seen(&cmd, "joint-head-lr") || ct_opts_seen(&cmd, "output-layer") ||
 			  ct_opts_seen(&cmd, "weights")))
-		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay and --weights apply to --finetune");
+		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay, --output-layer and --weights apply to --finetune");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
@@ -236,7 +238,7 @@ int main(int argc, char **argv)
 	uint8_t *ru = NULL;
 	/* --finetune: the sources, and the labels and roles of the rows they hold */
 	if (rc == 0 && finetune) {
-		rc = ct_ft_run_prepare(&fr, args, nargs, &f, role, weights_s);
+		rc = ct_ft_run_prepare(&fr, args, nargs, &f, role, weights_s, outputs_s);
 		yu = rc == 0 ? malloc(((size_t)fr.nuse + 1) * sizeof *yu) : NULL;
 		ru = rc == 0 ? malloc((size_t)fr.nuse + 1) : NULL;
 		if (rc == 0 && (!yu || !ru))

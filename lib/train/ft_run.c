@@ -23,8 +23,26 @@ void ct_ft_run_free(ct_ft_run *r)
 
 /* Open every cut file, check it matches the first input's samples, load the weights above the
  * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
+/* Item k of a comma-separated list (empty items allowed) into buf; 0 when absent or empty. */
+static int list_item(const char *list, int k, char *buf, size_t len)
+{
+	for (const char *p = list; p; k--) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (k == 0) {
+			if (n == 0 || n >= len)
+				return 0;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return 1;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_features *f, const uint8_t *role,
-		      const char *weights_list)
+		      const char *weights_list, const char *outputs_list)
 {
 	memset(r, 0, sizeof *r);
 	r->idx = malloc(((size_t)f->s.n + 1) * sizeof *r->idx);
@@ -68,7 +86,9 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 		else if (rc == 0 && strcmp(w.sha256, a.weights_sha256))
 			rc = ct_error("'%s' has sha256 %.12s..., but '%s' was cut with weights %.12s...", wpath, w.sha256,
 				      paths[s], a.weights_sha256);
-		if (rc == 0 && !(r->src[s].net = ct_subnet_new(r->g[s], &w, a.cut, NULL, CT_POOL_AVG)))
+		char outl[256];
+		const char *output = list_item(outputs_list, s, outl, sizeof outl) ? outl : NULL;
+		if (rc == 0 && !(r->src[s].net = ct_subnet_new(r->g[s], &w, a.cut, output, CT_POOL_AVG)))
 			rc = ct_error_prefix("'%s'", paths[s]);
 		ct_weights_free(&w);
 		int64_t per = (int64_t)a.height * a.width * a.channels;

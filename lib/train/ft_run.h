@@ -21,10 +21,12 @@ typedef struct ct_ft_run {
 
 /* Open every cut file (paths[0] is the file f was read from), check it matches f's samples, load
  * its backbone's weights (weights_list: comma-separated files in input order, NULL or fewer:
- * NAME.h5 on the weights search path) and the activations of the rows with role != CT_ROLE_NONE.
+ * NAME.h5 on the weights search path), the sub-network from its cut to its output layer
+ * (outputs_list: comma-separated layers in input order, NULL, fewer or "" for one: the
+ * backbone's feature layer) and the activations of the rows with role != CT_ROLE_NONE.
  * Errors name the file. */
 int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_features *f, const uint8_t *role,
-		      const char *weights_list);
+		      const char *weights_list, const char *outputs_list);
 void ct_ft_run_free(ct_ft_run *r);
 
 #endif

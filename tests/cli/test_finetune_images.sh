@@ -141,5 +141,32 @@ status 2 "--weights with a model without fine-tuned layers is a usage error (2)"
 	ct-score "$d/head.h5" "$d/c.h5" -w "$d/mnv2.h5"
 status 1 "a head-only model refuses an images file (1)" ct-score "$d/head.h5" "$d/s.h5"
 err_has "expected 'features'" "... saying it needs features"
+
+# --output-layer: only the layers from the cut to that layer train, and the head reads it.
+ok "cut at block_13_project_BN, fine-tuned to --output-layer block_14_add" sh -c '
+	cd "$1" && ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_13_project_BN s.h5 -o c13.h5 -q &&
+	ct-finetune --finetune c13.h5 --output-layer block_14_add --weights mnv2.h5 -o ft14.h5 --epochs 3 --hidden 16 \
+		--backbone-lr 1e-2 --batch 4 --val-fraction 0 -q' sh "$d"
+if "$PY" -c 'import h5py' 2>/dev/null; then
+	ok "... the model stores block_14's layers only, and output_layer block_14_add" "$PY" -c '
+import h5py, sys
+g = h5py.File(sys.argv[1])["finetune/0"]
+names = [x.decode() if isinstance(x, bytes) else x for x in g.attrs["layer_names"]]
+out = g.attrs["output_layer"]; out = out.decode() if isinstance(out, bytes) else out
+assert out == "block_14_add", out
+assert names and all(n.startswith("block_14_") for n in names), names' "$d/ft14.h5"
+else
+	echo "ok $((T_N += 1)) # skip /usr/bin/python3 with h5py is needed to read the model"
+fi
+ok "... its head reads 160 features (block_14_add), not out_relu's 1280" sh -c '
+	ct-info "$1" | grep -q "mobilenet_v2/block_14_add/avg"' sh "$d/ft14.h5"
+ok "... and ct-score gives the same probabilities from the images as from the cut file" sh -c '
+	ct-score "$1/ft14.h5" "$1/c13.h5" --split all --bootstrap 0 --tsv "$1/c14.tsv" >/dev/null &&
+	ct-score "$1/ft14.h5" "$1/s.h5" -w "$1/mnv2.h5" --split all --bootstrap 0 --tsv "$1/i14.tsv" >/dev/null &&
+	cmp "$1/c14.tsv" "$1/i14.tsv"' sh "$d"
+status 2 "--output-layer without --finetune is a usage error (2)" ct-finetune "$d/c13.h5" --output-layer block_14_add -o "$d/u.h5"
+status 1 "an --output-layer before the cut is refused (1)" \
+	ct-finetune --finetune "$d/c13.h5" --output-layer block_12_add --weights "$d/mnv2.h5" -o "$d/u.h5"
+err_has "layer 'block_12_add' does not come after the cut 'block_13_project_BN'" "... naming both layers"
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
