@@ -64,18 +64,22 @@ spec  = $(1)=$(call noaug,$(1))$(if $(filter 1,$(call varg,$(1),3)),:$(call aug,
 .DELETE_ON_ERROR:
 all: $(T)/summary.md
 
-define variant
+# one rule per folder for the originals, one per augmented variant for its copies
+define variant_noaug
 $(call noaug,$(1)):
 	$$(MAKE) -f $(TOP)/pipelines/covid-ct.mk DATA=$(DATA) OUT=$(call vdir,$(1)) AUGMENT=0 BACKBONES="$(BACKBONES)" \
 		CONVERT_ARGS="$(call varg,$(1),1)" FEATURE_ARGS="$(call varg,$(1),2)" AUDIT=0 $$@
+endef
 # after the originals: the two sub-makes share the folder's images files
+define variant_aug
 $(call aug,$(1)): | $(call noaug,$(1))
 	$$(MAKE) -f $(TOP)/pipelines/covid-ct.mk DATA=$(DATA) OUT=$(call vdir,$(1)) AUGMENT=1 BACKBONES="$(BACKBONES)" \
 		CONVERT_ARGS="$(call varg,$(1),1)" FEATURE_ARGS="$(call varg,$(1),2)" AUDIT=0 \
 		$(if $(call varg,$(1),5),AUGMENT_ARGS="$(call varg,$(1),5)") $$@
 endef
 TARGETS :=
-$(foreach v,$(VARIANTS),$(if $(filter $(call noaug,$(v)),$(TARGETS)),,$(eval $(call variant,$(v)))$(eval TARGETS += $(call noaug,$(v)))))
+$(foreach v,$(VARIANTS),$(if $(filter $(call noaug,$(v)),$(TARGETS)),,$(eval $(call variant_noaug,$(v)))$(eval TARGETS += $(call noaug,$(v)))))
+$(foreach v,$(VARIANTS),$(if $(filter 1,$(call varg,$(v),3)),$(if $(filter $(call aug,$(v)),$(TARGETS)),,$(eval $(call variant_aug,$(v)))$(eval TARGETS += $(call aug,$(v))))))
 
 INPUTS := $(sort $(foreach v,$(VARIANTS),$(call noaug,$(v)) $(if $(filter 1,$(call varg,$(v),3)),$(call aug,$(v)))))
 $(T)/summary.md: $(INPUTS) $(TOP)/scripts/cross_source.py

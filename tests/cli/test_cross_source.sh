@@ -57,4 +57,16 @@ ok "... gives the same runs: the test split is never read" cmp "$R" "$d/xf/runs.
 ok "a sources TSV that misses samples" sh -c 'head -n 10 "$1/src.tsv" >"$1/short.tsv"' sh "$d"
 status 1 "... is an error (1)" $X -o "$d/xbad" "fx=$d/a.h5" --sources "$d/short.tsv"
 err_has "does not name" "... naming the sample"
+
+# pipelines/transfer.mk, dry run: the variants' features by covid-ct.mk in shared folders, then
+# one cross_source.py over them (originals scored, augmented copies trained on).
+ok "transfer.mk -n: whole and whole-aug share a folder, lung-avg pools over the lung field" sh -c '
+	make -s -n -f "$1/pipelines/transfer.mk" DATA=/data OUT=/o VARIANTS="whole whole-aug lung-avg" >"$2/n.txt" 2>&1 &&
+	grep -q "OUT=/o/transfer/whole AUGMENT=0 .*/o/transfer/whole/inception_v3+mobilenet_v2-noaug/fused.h5" "$2/n.txt" &&
+	grep -q "OUT=/o/transfer/whole AUGMENT=1 .*AUGMENT_ARGS=\"--copies 10 .*/o/transfer/whole/inception_v3+mobilenet_v2/fused.h5" "$2/n.txt" &&
+	grep -q "OUT=/o/transfer/lung-avg AUGMENT=0 .*CONVERT_ARGS=\"[^\"]*--lung-mask\" FEATURE_ARGS=\"--batch 16 --pool lung-avg\"" "$2/n.txt" &&
+	test "$(grep -c "OUT=/o/transfer/whole AUGMENT=0" "$2/n.txt")" -eq 1' sh "$T_TOP" "$d"
+ok "... and one cross_source.py run over the three, whole-aug trained on the copies" sh -c '
+	test "$(grep -c "scripts/cross_source.py" "$1")" -eq 1 &&
+	grep -q "whole=/o/transfer/whole/inception_v3+mobilenet_v2-noaug/fused.h5 whole-aug=/o/transfer/whole/inception_v3+mobilenet_v2-noaug/fused.h5:/o/transfer/whole/inception_v3+mobilenet_v2/fused.h5 lung-avg=/o/transfer/lung-avg/" "$1"' sh "$d/n.txt"
 echo "1..$T_N"
