@@ -54,16 +54,23 @@ static int pair_at(const ct_net *net, int s)
 
 void ct_irb_plan(ct_net *net)
 {
+	/* at batch 1 a block is split by output rows: 7 each fuses MobileNetV2's 14 x 14
+	 * blocks on 2 threads and leaves the 7 x 7 ones to the per-op split (gemm_split.c) */
+	net->irb_minrows = env_int("CT_IRB_MINROWS", 7);
 	if (!env_int("CT_IRB", 1))
 		return;
 	const int kb = env_int("CT_IRB_KB", 384);
+	/* depthwise -> 1x1 pairs without an expand conv in front (Xception's separable convs)
+	 * measured 5-10% slower fused (one thread, in-process A/B, 2026-12-02): off unless
+	 * CT_IRB_PAIRS=1 */
+	const int pairs = env_int("CT_IRB_PAIRS", 0);
 	for (int s = 1; s < net->nsteps; s++) {
 		step *st = &net->steps[s];
 		int expand = 0;
 		if (is_conv(net, st) && st->res < 0 && s + 2 < net->nsteps && pair_at(net, s + 1) &&
 		    private_value(net, st->out, s) && st->geom.out_pitch == st->geom.cout)
 			expand = 1;
-		else if (!pair_at(net, s))
+		else if (!pairs || !pair_at(net, s))
 			continue;
 		const step *d = &net->steps[s + expand], *p = &net->steps[s + expand + 1];
 		const ct_conv_geom *dg = &d->geom;
@@ -71,6 +78,10 @@ void ct_irb_plan(ct_net *net)
 		 * and the depthwise output of a tile within about kb KiB */
 		double row = (double)dg->sh * dg->w * dg->cin + (double)dg->ow * dg->cin;
 		int t = (int)((double)kb * 256.0 / row);
+		/* and at least the rows of one GEMM block (conv.c's MC_MAX): each tile streams
+		 * the weights of both 1x1 convs again (2 MB for Xception's 728 x 728) */
+		int tmin = (192 + dg->ow - 1) / dg->ow;
+		t = t < tmin ? tmin : t;
 		t = t < 1 ? 1 : t > dg->oh ? dg->oh : t;
 		t = (dg->oh + (dg->oh + t - 1) / t - 1) / ((dg->oh + t - 1) / t); /* even tiles */
 		int erows = (t - 1) * dg->sh + (dg->kh - 1) * dg->dh + 1;

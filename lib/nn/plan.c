@@ -642,7 +642,6 @@ int ct_net_plan(ct_net *net, const ct_weights *w)
 	if (assign_buffers(net))
 		return -1;
 	choose_chunk(net);
-	net->irb_minrows = getenv("CT_IRB_MINROWS") ? atoi(getenv("CT_IRB_MINROWS")) : 7;
 	for (int i = 0; i < net->nsteps; i++)
 		step_opname(net, &net->steps[i]);
 	return 0;

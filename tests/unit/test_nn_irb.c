@@ -32,6 +32,7 @@ typedef struct setting {
 static void apply(const setting *s)
 {
 	setenv("CT_IRB", s->irb, 1);
+	setenv("CT_IRB_PAIRS", "1", 1); /* off by default: test the pairs' path as well */
 	setenv("CT_IRB_KB", s->kb, 1);
 	setenv("CT_IRB_MINROWS", s->minrows, 1);
 	set_threads(s->threads);
@@ -137,6 +138,7 @@ static void check_net(const char *what, const ct_graph *g, const char *outs, int
 	unsetenv("CT_IRB");
 	unsetenv("CT_IRB_KB");
 	unsetenv("CT_IRB_MINROWS");
+	unsetenv("CT_IRB_PAIRS");
 	free(r);
 	free(x);
 	ct_tensor_free(&img);
