@@ -74,6 +74,14 @@ void ct_irb_plan(ct_net *net)
 			continue;
 		const step *d = &net->steps[s + expand], *p = &net->steps[s + expand + 1];
 		const ct_conv_geom *dg = &d->geom;
+		/* worth it where the tensors kept out of memory outweigh the weights the tiles
+		 * stream: not at MobileNetV2's 7 x 7 blocks (188 KB expanded, 1-2 MB of weights)
+		 * nor in Xception's middle flow (1 MB, 4 MB) */
+		double wbytes = 4.0 * (double)p->packed.k * p->packed.n;
+		if (expand)
+			wbytes += 4.0 * (double)st->packed.k * st->packed.n;
+		if (4.0 * dg->h * dg->w * dg->cin < wbytes)
+			continue;
 		/* output rows per tile from the shape only: the expanded rows (s per output row)
 		 * and the depthwise output of a tile within about kb KiB */
 		double row = (double)dg->sh * dg->w * dg->cin + (double)dg->ow * dg->cin;
