@@ -161,18 +161,47 @@ void ct_conv2d_gemm(const ct_gemm_kernel *kern, const ct_conv_geom *g, const flo
 	ct_conv2d_gemm_pro(kern, g, in, NULL, b, res, ldr, act, out, work, nthreads);
 }
 
+/* Thread tid of nt's share of the conv (gemm_split.c), in blocks of mc_max rows. */
+static void conv_part(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
+		      const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr,
+		      int act, float *out, float *w, int tid, int nt)
+{
+	const int64_t m = (int64_t)g->n * g->oh * g->ow;
+	const int mc_max = MC_MAX / kern->mr * kern->mr;
+	const int64_t npan = (b->n + b->nr - 1) / b->nr;
+	/* perf hook: this thread's rows x panels (gemm_split.c), in blocks of mc_max rows */
+	ct_gemm_part pt;
+	ct_gemm_split(m, npan, kern->mr, b->k, b->n, is_pointwise(g) && !pro, nt, tid, &pt);
+	for (int64_t m0 = pt.r0; m0 < pt.r1 && pt.p0 < pt.p1; m0 += mc_max) {
+		int rows = (int)(pt.r1 - m0 < mc_max ? pt.r1 - m0 : mc_max);
+		int64_t p0 = pt.p0, p1 = pt.p1;
+		conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
+	}
+	for (int64_t u = pt.u0; u < pt.u1;) { /* (panel, row tile) pairs, A in place */
+		int64_t q = u / pt.tiles, t0 = u % pt.tiles;
+		int64_t t1 = t0 + (pt.u1 - u) < pt.tiles ? t0 + (pt.u1 - u) : pt.tiles;
+		int64_t r0 = t0 * kern->mr, r1 = t1 * kern->mr < m ? t1 * kern->mr : m;
+		for (int64_t m0 = r0; m0 < r1; m0 += mc_max)
+			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0,
+				  (int)(r1 - m0 < mc_max ? r1 - m0 : mc_max), q, q + 1);
+		u += t1 - t0;
+	}
+}
+
 void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *in,
 			const ct_prologue *pro, const ct_packed *b, const float *res, int64_t ldr,
 			int act, float *out, float *work, int nthreads)
 {
 	const int64_t m = (int64_t)g->n * g->oh * g->ow;
-	const int mc_max = MC_MAX / kern->mr * kern->mr;
-	const int64_t npan = (b->n + b->nr - 1) / b->nr;
 	if (nthreads < 1 || (double)m * b->n * b->k < (double)(1 << 18))
 		nthreads = 1; /* a small GEMM is not worth waking the team */
+	if (nthreads == 1) { /* no region at all: even one of one thread costs microseconds */
+		conv_part(kern, g, in, pro, b, res, ldr, act, out, work, 0, 1);
+		return;
+	}
 	const size_t wsz = ct_conv_work_floats(kern, g);
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#pragma omp parallel num_threads(nthreads)
 #endif
 	{
 #ifdef _OPENMP
@@ -180,23 +209,7 @@ void ct_conv2d_gemm_pro(const ct_gemm_kernel *kern, const ct_conv_geom *g, const
 #else
 		int tid = 0, nt = 1;
 #endif
-		float *w = work + (size_t)tid * wsz;
-		/* perf hook: this thread's rows x panels (gemm_split.c), in blocks of mc_max rows */
-		ct_gemm_part pt;
-		ct_gemm_split(m, npan, kern->mr, b->k, b->n, is_pointwise(g) && !pro, nt, tid, &pt);
-		for (int64_t m0 = pt.r0; m0 < pt.r1 && pt.p0 < pt.p1; m0 += mc_max) {
-			int rows = (int)(pt.r1 - m0 < mc_max ? pt.r1 - m0 : mc_max);
-			int64_t p0 = pt.p0, p1 = pt.p1;
-			conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0, rows, p0, p1);
-		}
-		for (int64_t u = pt.u0; u < pt.u1;) { /* (panel, row tile) pairs, A in place */
-			int64_t q = u / pt.tiles, t0 = u % pt.tiles;
-			int64_t t1 = t0 + (pt.u1 - u) < pt.tiles ? t0 + (pt.u1 - u) : pt.tiles;
-			int64_t r0 = t0 * kern->mr, r1 = t1 * kern->mr < m ? t1 * kern->mr : m;
-			for (int64_t m0 = r0; m0 < r1; m0 += mc_max)
-				conv_task(kern, g, in, pro, b, res, ldr, act, out, w, m0,
-					  (int)(r1 - m0 < mc_max ? r1 - m0 : mc_max), q, q + 1);
-			u += t1 - t0;
-		}
+		conv_part(kern, g, in, pro, b, res, ldr, act, out, work + (size_t)tid * wsz, tid,
+			  nt);
 	}
 }

@@ -18,6 +18,23 @@ void ct_op_dwconv(const ct_conv_geom *g, const float *in, const float *w, const 
 	ct_op_dwconv_pro(g, in, CT_ACT_NONE, w, bias, res, act, out, nthreads);
 }
 
+/* Output rows [r0, r1) by the kernels of ISA isa (direct: the 3x3 kernels of depthwise.h). */
+static void dw_rows_isa(int isa, int direct, const ct_conv_geom *g, const float *in, int in_act,
+			const float *w, const float *bias, const float *res, int act, float *out,
+			int64_t r0, int64_t r1)
+{
+	if (direct && isa == 2)
+		ct_dwk_rows_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
+	else if (direct && isa == 1)
+		ct_dwk_rows_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
+	else if (isa == 2)
+		ct_dwconv_rows_pro_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
+	else if (isa == 1)
+		ct_dwconv_rows_pro_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
+	else
+		dw_rows_pro(g, in, in_act, w, bias, res, act, out, r0, r1);
+}
+
 void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
 		      const float *bias, const float *res, int act, float *out, int nthreads)
 {
@@ -27,18 +44,13 @@ void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const 
 	/* the direct 3x3 kernels (depthwise.h) give the same bits as the loops below; they are
 	 * faster on one thread, slower when a layer is split over the threads */
 	const int direct = ct_dwk_fits(g) && nthreads == 1;
+	if (nthreads == 1) { /* no region at all (fused blocks call this per row tile) */
+		dw_rows_isa(isa, direct, g, in, in_act, w, bias, res, act, out, 0, rows);
+		return;
+	}
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
-		if (direct && isa == 2)
-			ct_dwk_rows_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
-		else if (direct && isa == 1)
-			ct_dwk_rows_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
-		else if (isa == 2)
-			ct_dwconv_rows_pro_avx512(g, in, in_act, w, bias, res, act, out, r0, r1);
-		else if (isa == 1)
-			ct_dwconv_rows_pro_avx2(g, in, in_act, w, bias, res, act, out, r0, r1);
-		else
-			dw_rows_pro(g, in, in_act, w, bias, res, act, out, r0, r1);
+		dw_rows_isa(isa, direct, g, in, in_act, w, bias, res, act, out, r0, r1);
 	}
 }
 

@@ -56,6 +56,8 @@ int ct_net_reserve(ct_net *net, int batch)
 						      : ct_conv_work_floats(net->kern, &net->steps[s].geom);
 			wmax = f > wmax ? f : wmax;
 		}
+	for (int s = 0; s < net->nsteps; s++) /* fused blocks (irb.c) */
+		wmax = net->steps[s].fwork > wmax ? net->steps[s].fwork : wmax;
 	net->work_per_thread = wmax;
 	size_t wbytes;
 	if (ct_mul_size(wmax * sizeof(float), (size_t)threads, &wbytes))

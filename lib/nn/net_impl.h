@@ -44,6 +44,10 @@ typedef struct step {
 	double flops;	   /* per image */
 	int head;	   /* the first graph node of the step (node is the last fused one) */
 	char opname[16];   /* op kind for profiles: conv1x1, conv3x3, conv3x3/s2, dwconv3x3, ... */
+	/* irb.c: this step and the next `fuse` ones ([conv ->] dwconv -> 1x1 conv) may run
+	 * as one, in tiles of `tile` output rows, with fwork floats of workspace per thread */
+	int fuse, tile;
+	size_t fwork;
 } step;
 
 typedef struct out_spec {
@@ -73,6 +77,7 @@ struct ct_net {
 	float *work;  /* per-thread GEMM workspaces, work_per_thread floats each */
 	size_t work_per_thread, arena_bytes;
 	int last_n;
+	int irb_minrows; /* irb.c: fused blocks split over threads need this many rows each */
 	/* profile (ct_net_profile_enable): seconds per step and activation set, scaled to
 	 * machine time (see run_images) */
 	int prof_on;

@@ -2,6 +2,7 @@
  * activation in front of a conv as its prologue, activation and Add as its epilogue, padding
  * into the conv), concat inputs written in place, liveness, buffers, the chunk size. */
 #include "nn/net_impl.h"
+#include "nn/irb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -637,6 +638,7 @@ int ct_net_plan(ct_net *net, const ct_weights *w)
 		return -1;
 	resolve_offsets(net);
 	find_liveness(net);
+	ct_irb_plan(net); /* perf hook: fused inverted residual blocks (irb.c) */
 	if (assign_buffers(net))
 		return -1;
 	choose_chunk(net);

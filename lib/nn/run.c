@@ -3,6 +3,7 @@
 #include "nn/net_impl.h"
 #include "nn/ops.h"
 #include "nn/prep.h"
+#include "nn/irb.h"
 
 #include <string.h>
 #include <time.h>
@@ -129,7 +130,12 @@ static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *
 		}
 		for (int st = 1; st < net->nsteps; st++) {
 			double t0 = prof ? now_s() : 0;
-			run_step(net, cx, work, &net->steps[st], cn, nt);
+			const step *sp = &net->steps[st];
+			int fused = ct_irb_use(net, sp, cn, nt); /* perf hook: irb.c */
+			if (fused)
+				ct_irb_run(net, cx, work, sp, cn, nt);
+			else
+				run_step(net, cx, work, sp, cn, nt);
 			if (prof) {
 				double dt = (now_s() - t0) * tscale;
 				double *best = net->prof_best + (size_t)cx * net->nsteps + st;
@@ -137,6 +143,8 @@ static void run_images(const ct_net *net, int cx, float *work, const ct_tensor *
 				if (*best == 0 || dt / cn < *best)
 					*best = dt / cn;
 			}
+			if (fused)
+				st += sp->fuse; /* the group's time is its first step's */
 		}
 		for (int i = 0; i < net->nout; i++) {
 			out_spec *o = &net->outs[i];
