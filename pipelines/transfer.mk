@@ -15,10 +15,7 @@
 # augmented copies of its folds and is scored on the originals.
 
 TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
-CTBIN   ?= $(if $(wildcard $(TOP)/tools/ct-features.c),$(TOP)/bin,$(abspath $(TOP)/../../bin))
-export PATH := $(CTBIN):$(PATH)
-export CT_WEIGHTS_DIR
-export OMP_WAIT_POLICY ?= passive
+include $(TOP)/pipelines/tools.mk
 
 DATA     ?= $(TOP)/../shared/data/covid-ct
 OUT      ?= out
