@@ -108,6 +108,22 @@ else
 	echo "ok $((T_N += 1)) # skip /usr/bin/python3 with h5py is needed for the reconstruction"
 fi
 
+# ct-finetune's own evaluation: with a val split it reports the kept epoch's val loss (mean
+# cross-entropy); ct-score's val probabilities must give the same loss (to its 4 decimals).
+ok "a val split of the same images, cut at both layers" sh -c '
+	cd "$1" && ct-split i.h5 -o sv.h5 --fractions 0.5,0.25,0.25 -q &&
+	ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_13_project_BN sv.h5 -o v13.h5 -q &&
+	ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_14_add sv.h5 -o v14.h5 -q' sh "$d"
+status 0 "fine-tuned with the val split choosing the epoch" ct-finetune --finetune "$d/v13.h5" "$d/v14.h5" \
+	--output-layer block_14_add,block_15_add --weights "$d/mnv2.h5,$d/mnv2.h5" -o "$d/fv.h5" --epochs 3 --hidden 16 \
+	--backbone-lr 3e-3 --batch 4 --seed 1
+want=$(sed -n 's/.*joint epoch [1-9][0-9]* of [0-9]* kept.*: val loss \([0-9.]*\) .*/\1/p' "$d/err")
+ct-score "$d/fv.h5" "$d/sv.h5" "$d/v14.h5" -w "$d/mnv2.h5" --split val --bootstrap 0 --tsv "$d/fv.tsv" >/dev/null 2>&1
+got=$(awk -F'\t' 'NR > 1 && $2 == "val" { p = $3 == "lesion" ? $4 : 1 - $4; s -= log(p); n++ }
+	END { if (n) printf "%.4f", s / n }' "$d/fv.tsv")
+[ -n "$want" ] && [ "$got" = "$want" ]
+t_report $? "ct-score's val probabilities give the val loss ct-finetune kept (${got:-none} = ${want:-none})"
+
 # refusals
 status 1 "inputs in the wrong order are refused (1)" ct-score "$d/ft.h5" "$d/c14.h5" "$d/c13.h5" -o "$d/bad.h5"
 err_has "'$d/c14.h5' is cut at mobilenet_v2/block_14_add, but source 1 of 2" "... naming the file and the source"
