@@ -65,6 +65,10 @@ assert all(len(x[\"sha256\"]) == 64 for x in j[\"inputs\"])
 assert [b[\"name\"] for b in j[\"blocks\"]] == [\"mobilenet_v2/block_14_add/avg\", \"mobilenet_v2/block_15_add/avg\"]
 " "$1/j.json" "$1"' sh "$d"
 
+ok "the HTML report names the second input" sh -c '
+	ct-score "$1/ft.h5" "$1/c13.h5" "$1/c14.h5" --split all --bootstrap 0 --report "$1/r.html" >/dev/null &&
+	grep -q "<dt>Input 2</dt><dd><code>$1/c14.h5</code>" "$1/r.html"' sh "$d"
+
 # The reconstruction, independent of lib/train/ft_apply.c: weights with /finetune/SRC merged in by
 # h5py, the whole backbone to the output layer (ct-features), the two fused (ct-fuse), and the
 # model without /finetune (its head alone) scoring them.
