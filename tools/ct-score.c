@@ -1,5 +1,6 @@
-/* ct-score - apply a model to a features file: probabilities, predictions, metrics with
- * bootstrap intervals, and optionally a TSV and a self-contained HTML report. */
+/* ct-score - apply a model to a features file (a fine-tuned model: to one cut or images file per
+ * source): probabilities, predictions, metrics with bootstrap intervals, and optionally a TSV
+ * and a self-contained HTML report. */
 #include "tool.h"
 
 #include "io/outfile.h"
@@ -43,10 +44,10 @@ static ct_opt options[] = {
 		       "metrics per source: file<TAB>...<TAB>source lines (e.g. hospital or web site of each image)"),
 	CT_OPT_INT_(0, "source-column", &source_column, "N", "column of --sources holding the source (1-based; 0: the last)", 0,
 		    1000),
-	CT_OPT_STRING_('w', "weights", &weights_s, "FILE",
-		       "a fine-tuned model on an images file: the backbone's pretrained weights (default NAME.h5 on the "
-		       "weights search path, ctfuse(7))"),
-	CT_OPT_INT_(0, "batch", &batch, "N", "a fine-tuned model on an images file: images per forward pass", 1, 4096),
+	CT_OPT_STRING_('w', "weights", &weights_s, "FILE[,FILE...]",
+		       "a fine-tuned model on images files: the backbones' pretrained weights, one per source (default "
+		       "NAME.h5 on the weights search path, ctfuse(7))"),
+	CT_OPT_INT_(0, "batch", &batch, "N", "a fine-tuned model on images files: images per forward pass", 1, 4096),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
 	CT_OPT_END_,
@@ -54,18 +55,21 @@ static ct_opt options[] = {
 
 static ct_cmd cmd = {
 	"ct-score",
-	"[OPTIONS] MODEL FEATURES|IMAGES [-o SCORES]",
+	"[OPTIONS] MODEL FEATURES|IMAGES [IN...] [-o SCORES]",
 	"Apply a model (ct-finetune) to a features file (ct-features, ct-fuse): write the class\n"
 	"probabilities and predictions of every sample, and report accuracy, precision, recall,\n"
 	"specificity, F1 and AUC with bootstrap confidence intervals on one split.",
-	"A model with fine-tuned layers (ct-finetune --finetune) takes a file of its cut (ct-features\n"
-	"--cut) or an images file (ct-convert, prepared like its training images): the backbone runs\n"
-	"to the cut with the pretrained weights (--weights; their sha256 must be the model's), then\n"
-	"the fine-tuned layers. Unlabelled samples get probabilities only. The same seed gives the\n"
-	"same intervals for any number of threads. Exit status: 0 success, 1 failure, 2 usage error.",
+	"A model with fine-tuned layers (ct-finetune --finetune) takes one input per fine-tuned\n"
+	"backbone, in the model's order: a file of its cut (ct-features --cut) or an images file\n"
+	"(ct-convert, prepared like its training images): the backbone runs to the cut with the\n"
+	"pretrained weights (--weights; their sha256 must be the model's), then the fine-tuned layers;\n"
+	"the backbones' features go side by side to the head. All inputs hold the same samples; the\n"
+	"first gives the splits and labels. Unlabelled samples get probabilities only. The same seed\n"
+	"gives the same intervals for any number of threads. Exit status: 0 success, 1 failure, 2\n"
+	"usage error.",
 	options,
 	2,
-	2,
+	-1,
 };
 
 static char **args;
@@ -132,7 +136,7 @@ int main(int argc, char **argv)
 	if ((tsv_path && ct_outfile_create(&tsv, tsv_path, force) < 0) ||
 	    (report_path && ct_outfile_create(&rep, report_path, force) < 0))
 		goto done;
-	if (ct_score_run(args[0], args[1], &o, &r) < 0)
+	if (ct_score_run(args[0], args + 1, nargs - 1, &o, &r) < 0)
 		goto done;
 	ct_run run = { "ct-score", cmdline, params };
 	if (!(json = ct_score_json(&r, 0)) || (out_path && ct_score_write_h5(&h, &r, &run, json) < 0))

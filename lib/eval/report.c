@@ -745,6 +745,12 @@ int ct_report_write(FILE *f, const ct_scored *r, const ct_report_info *info)
 		r->nblocks == 1 ? "" : "s");
 	if (r->features_sha256[0])
 		fprintf(f, "<dt>sha256</dt><dd><code>%s</code></dd>\n", r->features_sha256);
+	/* a model of several fine-tuned sources: its further inputs, in source order */
+	for (int i = 1; i < r->ninputs; i++) {
+		fprintf(f, "<dt>Input %d</dt><dd><code>", i + 1);
+		ct_html_escape(f, r->input_paths[i]);
+		fprintf(f, "</code></dd>\n<dt>sha256</dt><dd><code>%s</code></dd>\n", r->input_sha256[i]);
+	}
 	fputs("</dl>\n", f);
 	if (r->nblocks > 0) {
 		fputs("<h3>Feature blocks</h3>\n<div class=\"scroll\"><table><thead><tr><th>Block</th><th>Backbone</th>"

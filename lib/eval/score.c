@@ -19,6 +19,8 @@ void ct_scored_free(ct_scored *r)
 {
 	free(r->model_path);
 	free(r->features_path);
+	ct_strings_free(r->input_paths, r->input_paths ? r->ninputs : 0);
+	free(r->input_sha256);
 	ct_samples_free(&r->s);
 	free(r->probs);
 	free(r->pred);
@@ -45,23 +47,6 @@ static int hash_file(const char *path, char hex[65])
 	return ct_h5_sha256(path, hex);
 }
 
-/* Whether an input file is an images file (ct-convert): a fine-tuned model scores those
- * through its backbone. Anything else (or unreadable) goes to the features reader, whose
- * errors name the problem. */
-static int input_is_images(const char *path)
-{
-	ct_h5 h;
-	if (ct_h5_open(&h, path) < 0) {
-		ct_error_clear();
-		return 0;
-	}
-	char *kind = NULL;
-	int yes = ct_h5_attr_exists(h.file, "kind") && ct_h5_get_str(h.file, "kind", &kind) == 0 && !strcmp(kind, "images");
-	free(kind);
-	ct_h5_close(&h);
-	return yes;
-}
-
 /* Metrics per source of the evaluated split (bysource.h). */
 static int score_by_source(ct_scored *r, const ct_samples *s, const ct_score_opts *o)
 {
@@ -83,7 +68,7 @@ static int score_by_source(ct_scored *r, const ct_samples *s, const ct_score_opt
 	return rc;
 }
 
-int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r)
+int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const ct_score_opts *o, ct_scored *r)
 {
 	memset(r, 0, sizeof *r);
 	r->positive = -1;
@@ -94,12 +79,21 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	memset(&mf, 0, sizeof mf);
 	memset(&f, 0, sizeof f);
 	const ct_head *mh = &mf.head;
+	const char *features_path = inputs[0];
 	r->model_path = strdup(model_path);
 	r->features_path = strdup(features_path);
-	if (!r->model_path || !r->features_path) {
+	r->input_paths = calloc((size_t)ninputs, sizeof *r->input_paths);
+	r->input_sha256 = calloc((size_t)ninputs, sizeof *r->input_sha256);
+	if (!r->model_path || !r->features_path || !r->input_paths || !r->input_sha256) {
 		ct_error("out of memory");
 		goto fail;
 	}
+	r->ninputs = ninputs;
+	for (int i = 0; i < ninputs; i++)
+		if (!(r->input_paths[i] = strdup(inputs[i]))) {
+			ct_error("out of memory");
+			goto fail;
+		}
 	/* the model file, read once: head, provenance, training curves, fine-tuned layers */
 	if (ct_model_open(&mf, model_path) < 0)
 		goto fail;
@@ -115,23 +109,29 @@ int ct_score_run(const char *model_path, const char *features_path, const ct_sco
 	memset(&mf.curves, 0, sizeof mf.curves);
 	if (hash_file(model_path, r->model_sha256) < 0)
 		goto fail;
-	if (ct_model_finetuned(&mf) && input_is_images(features_path)) {
-		/* a fine-tuned model on plain images: the backbone to the cut, then its own layers */
+	if (ct_model_finetuned(&mf)) {
+		/* its own layers above each cut give the features, from cut files or plain images */
 		ct_ft_images_opts fo = { o->weights, o->batch };
-		if (ct_model_images_features(&mf, features_path, &fo, &f) < 0 ||
-		    hash_file(features_path, r->features_sha256) < 0)
+		if (ct_model_inputs_features(&mf, inputs, ninputs, &fo, &f) < 0)
 			goto fail;
 	} else {
+		if (ninputs != 1) {
+			ct_error_usage("model '%s' has no fine-tuned layers: it scores one features file, not %d inputs "
+				       "(ct-fuse puts features side by side)",
+				       model_path, ninputs);
+			goto fail;
+		}
 		if (o->weights || o->batch > 0) {
 			ct_error_usage("--weights and --batch apply to a model with fine-tuned layers scoring an images file");
 			goto fail;
 		}
-		if (ct_features_read(features_path, &f) < 0 || hash_file(features_path, r->features_sha256) < 0)
-			goto fail;
-		/* a fine-tuned model: its own layers above the cut give the features */
-		if (ct_model_apply_finetune(&mf, features_path, &f) < 0)
+		if (ct_features_read(features_path, &f) < 0)
 			goto fail;
 	}
+	for (int i = 0; i < ninputs; i++)
+		if (hash_file(inputs[i], r->input_sha256[i]) < 0)
+			goto fail;
+	memcpy(r->features_sha256, r->input_sha256[0], sizeof r->features_sha256);
 	if (ct_head_check(mh, &f) < 0) {
 		ct_error_prefix("features '%s' do not fit model '%s'", features_path, model_path);
 		goto fail;
@@ -330,6 +330,13 @@ char *ct_score_json(const ct_scored *r, int pretty)
 	cJSON *fo = cJSON_AddObjectToObject(o, "features");
 	cJSON_AddStringToObject(fo, "path", r->features_path);
 	cJSON_AddStringToObject(fo, "sha256", r->features_sha256);
+	cJSON *ins = cJSON_AddArrayToObject(fo, "inputs");
+	for (int i = 0; i < r->ninputs; i++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "path", r->input_paths[i]);
+		cJSON_AddStringToObject(e, "sha256", r->input_sha256[i]);
+		cJSON_AddItemToArray(ins, e);
+	}
 	cJSON *bl = cJSON_AddArrayToObject(fo, "blocks");
 	for (int b = 0; b < r->nblocks; b++) {
 		cJSON *e = cJSON_CreateObject();
@@ -621,7 +628,10 @@ void ct_score_print(FILE *f, const ct_scored *r)
 	const ct_samples *s = &r->s;
 	const int K = r->nclasses;
 	fprintf(f, "model:      %s (%s, %d inputs)\n", r->model_path, ct_head_kind_name(r->kind), r->d_in);
-	fprintf(f, "features:   %s (%lld samples)\n", r->features_path, (long long)s->n);
+	fprintf(f, "features:   %s", r->features_path);
+	for (int i = 1; i < r->ninputs; i++)
+		fprintf(f, " + %s", r->input_paths[i]);
+	fprintf(f, " (%lld samples)\n", (long long)s->n);
 	fprintf(f, "split:      %s: %lld samples, %lld labelled\n", r->split, (long long)r->nsplit,
 		(long long)r->nlabelled);
 	if (r->positive >= 0) {

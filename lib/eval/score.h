@@ -29,14 +29,18 @@ typedef struct ct_score_opts {
 	const char *sources;   /* TSV of sample sources (bysource.h), or NULL */
 	int source_column;     /* its column, 1-based; 0 = the last */
 	const char *audit;     /* images file (ct-convert) for the shortcut audit (audit.h), or NULL */
-	const char *weights;   /* a fine-tuned model on an images file: the backbone's pretrained
-				* weights (NULL: the weights search path) */
+	const char *weights;   /* a fine-tuned model on images files: the backbones' pretrained
+				* weights, FILE[,FILE...] one per source (NULL or an empty item:
+				* the weights search path) */
 	int batch;             /* ... images per forward pass (0: 16) */
 } ct_score_opts;
 
 typedef struct ct_scored {
-	char *model_path, *features_path;
+	char *model_path, *features_path;            /* features_path: the first input */
 	char model_sha256[65], features_sha256[65];  /* of the bytes read (stdin's too) */
+	int ninputs;           /* the inputs: one, or one per source of a fine-tuned model */
+	char **input_paths;
+	char (*input_sha256)[65];
 	ct_samples s;          /* every row of the features file */
 	int nclasses;
 	float *probs;          /* n x K */
@@ -64,11 +68,14 @@ typedef struct ct_scored {
 	ct_audit audit;
 } ct_scored;
 
-/* Load both files (the second a features file; for a model with fine-tuned layers also a
- * cut file of its cut, or an images file: train/ft_apply.h), check the layout (ct_head_check), predict every row, choose the
- * threshold and evaluate the split. Errors name the file. A split without rows is an
- * error; a split without labelled rows is not (evaluated = 0). */
-int ct_score_run(const char *model_path, const char *features_path, const ct_score_opts *o, ct_scored *r);
+/* Load the model and its inputs: for a head-only model one features file; for a model with
+ * fine-tuned layers one input per source, in the model's order, each a cut file of that
+ * source's cut or an images file (train/ft_apply.h ct_ft_inputs_features: the sources'
+ * features side by side; the samples, splits, labels and provenance are the first input's).
+ * Check the layout (ct_head_check), predict every row, choose the threshold and evaluate the
+ * split. Errors name the file; a wrong number of inputs is a usage error. A split without
+ * rows is an error; a split without labelled rows is not (evaluated = 0). */
+int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const ct_score_opts *o, ct_scored *r);
 void ct_scored_free(ct_scored *r);
 
 /* The JSON summary (malloc'd): metrics with intervals, confusion matrix, per-class metrics,

@@ -28,37 +28,72 @@ void ct_ft_part_free(ct_ft_part *p)
 	memset(p, 0, sizeof *p);
 }
 
-int ct_ft_part_read(hid_t model_file, const char *model_path, ct_ft_part *p)
+void ct_ft_parts_free(ct_ft_part *parts, int n)
 {
-	memset(p, 0, sizeof *p);
-	if (!ct_ft_present(model_file))
-		return 0;
-	int rc = 1;
-	int64_t nsrc = 0;
-	hid_t g = H5Gopen2(model_file, "finetune", H5P_DEFAULT), sg = H5I_INVALID_HID;
-	if (g < 0 || ct_h5_get_int(g, "sources", &nsrc) < 0) {
-		rc = ct_error("'%s': bad /finetune group", model_path);
-		goto out;
-	}
-	if (nsrc != 1) {
-		rc = ct_error("'%s' fine-tunes %lld backbones; scoring takes a model of one (score each "
-			      "backbone's model, or train the fused head on features)",
-			      model_path, (long long)nsrc);
-		goto out;
-	}
-	sg = H5Gopen2(g, "0", H5P_DEFAULT);
+	for (int i = 0; parts && i < n; i++)
+		ct_ft_part_free(&parts[i]);
+	free(parts);
+}
+
+/* Source i of /finetune (open as g). */
+static int part_read(hid_t g, int i, const char *model_path, ct_ft_part *p)
+{
+	char name[16];
+	snprintf(name, sizeof name, "%d", i);
+	hid_t sg = ct_h5_exists(g, name) > 0 ? H5Gopen2(g, name, H5P_DEFAULT) : H5I_INVALID_HID;
+	int rc = 0;
 	if (sg < 0 || ct_h5_get_str(sg, "backbone", &p->backbone) < 0 || ct_h5_get_str(sg, "cut_layer", &p->cut) < 0 ||
 	    ct_h5_get_str(sg, "output_layer", &p->output) < 0 ||
 	    ct_h5_get_str(sg, "base_weights_sha256", &p->base_sha256) < 0 || ct_weights_read(sg, &p->w) < 0)
-		rc = ct_error_prefix("'%s': bad /finetune/0", model_path);
-out:
+		rc = sg < 0 ? ct_error("'%s': no /finetune/%d", model_path, i)
+			    : ct_error_prefix("'%s': bad /finetune/%d", model_path, i);
 	if (sg >= 0)
 		H5Gclose(sg);
-	if (g >= 0)
-		H5Gclose(g);
-	if (rc < 0)
-		ct_ft_part_free(p);
 	return rc;
+}
+
+int ct_ft_parts_read(hid_t model_file, const char *model_path, ct_ft_part **parts, int *n)
+{
+	*parts = NULL;
+	*n = 0;
+	if (!ct_ft_present(model_file))
+		return 0;
+	int64_t nsrc = 0;
+	hid_t g = H5Gopen2(model_file, "finetune", H5P_DEFAULT);
+	if (g < 0 || ct_h5_get_int(g, "sources", &nsrc) < 0 || nsrc < 1 || nsrc > 64) {
+		if (g >= 0)
+			H5Gclose(g);
+		return ct_error("'%s': bad /finetune group", model_path);
+	}
+	ct_ft_part *v = calloc((size_t)nsrc, sizeof *v);
+	int rc = v ? 1 : ct_error("out of memory");
+	for (int i = 0; rc == 1 && i < (int)nsrc; i++)
+		if (part_read(g, i, model_path, &v[i]) < 0)
+			rc = -1;
+	H5Gclose(g);
+	if (rc < 0) {
+		ct_ft_parts_free(v, (int)nsrc);
+		return -1;
+	}
+	*parts = v;
+	*n = (int)nsrc;
+	return 1;
+}
+
+int ct_ft_part_read(hid_t model_file, const char *model_path, ct_ft_part *p)
+{
+	memset(p, 0, sizeof *p);
+	ct_ft_part *v;
+	int n, rc = ct_ft_parts_read(model_file, model_path, &v, &n);
+	if (rc <= 0)
+		return rc;
+	if (n != 1) {
+		ct_ft_parts_free(v, n);
+		return ct_error("'%s' fine-tunes %d backbones; this takes a model of one", model_path, n);
+	}
+	*p = v[0];
+	free(v);
+	return 1;
 }
 
 int ct_ft_base_weights(const ct_ft_part *p, const char *model_path, const char *weights_path, ct_weights *w)
@@ -124,27 +159,119 @@ int ct_ft_merged_weights(const char *model_path, const char *weights_path, ct_ft
 	return 0;
 }
 
-/* The features block the stored layers give (named like ct-features'). */
-static int set_block(ct_features *f, const ct_ft_part *p, const char *weights_sha256, int64_t d)
+/* ---- features of one source ---- */
+
+/* Replace f's matrix and blocks by the features of the n sources side by side (rows x sum d),
+ * one block "BACKBONE/OUTPUT/avg" per source with consecutive starts, as ct-finetune --finetune
+ * lays them out for the head (lib/train/ft_run.c). */
+static int set_features(ct_features *f, const ct_ft_part *parts, int n, float *const *x, const int64_t *d,
+			char (*sha)[65], int64_t rows)
 {
+	int64_t D = 0;
+	for (int s = 0; s < n; s++)
+		D += d[s];
+	ct_tensor t = { 0 };
+	ct_fblock *b = calloc((size_t)n, sizeof *b);
+	if (!b || ct_tensor_alloc(&t, CT_F32, 2, (int64_t[2]){ rows, D }) < 0) {
+		free(b);
+		return ct_error("out of memory");
+	}
+	int64_t start = 0;
+	int rc = 0;
+	for (int s = 0; s < n; s++) {
+		for (int64_t i = 0; i < rows; i++)
+			memcpy((float *)t.data + i * D + start, x[s] + i * d[s], (size_t)d[s] * sizeof(float));
+		char bname[256];
+		snprintf(bname, sizeof bname, "%s/%s/avg", parts[s].backbone, parts[s].output);
+		b[s].name = strdup(bname);
+		b[s].backbone = strdup(parts[s].backbone);
+		b[s].layer = strdup(parts[s].output);
+		b[s].pool = strdup("avg");
+		b[s].weights_sha256 = strdup(sha[s]);
+		b[s].start = start;
+		b[s].width = d[s];
+		start += d[s];
+		if (!b[s].name || !b[s].backbone || !b[s].layer || !b[s].pool || !b[s].weights_sha256)
+			rc = ct_error("out of memory");
+	}
+	if (rc < 0) {
+		ct_fblocks_free(b, n);
+		ct_tensor_free(&t);
+		return -1;
+	}
 	ct_fblocks_free(f->blocks, f->nblocks);
-	f->nblocks = 0;
-	if (!(f->blocks = calloc(1, sizeof *f->blocks)))
-		return ct_error("out of memory");
-	f->nblocks = 1;
-	char bname[256];
-	snprintf(bname, sizeof bname, "%s/%s/avg", p->backbone, p->output);
-	ct_fblock *b = f->blocks;
-	b->name = strdup(bname);
-	b->backbone = strdup(p->backbone);
-	b->layer = strdup(p->output);
-	b->pool = strdup("avg");
-	b->weights_sha256 = strdup(weights_sha256);
-	b->start = 0;
-	b->width = d;
-	if (!b->name || !b->backbone || !b->layer || !b->pool || !b->weights_sha256)
-		return ct_error("out of memory");
+	f->blocks = b;
+	f->nblocks = n;
+	ct_tensor_free(&f->x);
+	f->x = t;
 	return 0;
+}
+
+/* Open the cut activations of path for source p (a = { 0 } before; ct_actfile_close after). */
+static int open_cut(const ct_ft_part *p, const char *model_path, const char *path, ct_actfile *a)
+{
+	if (ct_actfile_open(a, path) == 0)
+		return 0;
+	return ct_error("model '%s' fine-tuned the layers above '%s' of %s: score a file from "
+			"ct-features --backbone %s --cut %s, or the images file itself ('%s' has no cut activations)",
+			model_path, p->cut, p->backbone, p->backbone, p->cut, path);
+}
+
+/* Whether the cut file path (a) is cut where source i of n is. */
+static int check_cut(const ct_ft_part *p, int i, int n, const char *model_path, const ct_actfile *a, const char *path)
+{
+	if (!strcmp(a->cut, p->cut) && !strcmp(a->backbone, p->backbone))
+		return 0;
+	if (n == 1)
+		return ct_error("'%s' is cut at %s/%s, the model at %s/%s", path, a->backbone, a->cut, p->backbone, p->cut);
+	return ct_error("'%s' is cut at %s/%s, but source %d of %d of model '%s' is cut at %s/%s (give one input per "
+			"source, in the model's order)",
+			path, a->backbone, a->cut, i + 1, n, model_path, p->backbone, p->cut);
+}
+
+int ct_ft_part_cut_features(const ct_ft_part *p, const char *model_path, ct_actfile *a, const char *cut_path,
+			    float **out, int64_t *dout)
+{
+	*out = NULL;
+	*dout = 0;
+	if (check_cut(p, 0, 1, model_path, a, cut_path) < 0)
+		return -1;
+	int rc = 0;
+	ct_graph *gr = NULL;
+	ct_subnet *sn = NULL;
+	float *x = NULL, *feats = NULL;
+	if (!(gr = ct_model_build(p->backbone)) || !(sn = ct_subnet_new(gr, &p->w, p->cut, p->output, CT_POOL_AVG))) {
+		rc = ct_error_prefix("'%s'", model_path);
+		goto out;
+	}
+	const ct_node *cn = &gr->nodes[ct_graph_find(gr, p->cut)];
+	int64_t per = (int64_t)a->height * a->width * a->channels, d = ct_subnet_out_size(sn), B = 16;
+	if (per != (int64_t)cn->h * cn->w * cn->c) {
+		rc = ct_error("'%s': activation maps do not match layer '%s'", cut_path, p->cut);
+		goto out;
+	}
+	x = malloc((size_t)(B * per) * sizeof *x);
+	feats = malloc(((size_t)a->n * (size_t)d + 1) * sizeof *feats);
+	if (!x || !feats) {
+		rc = ct_error("out of memory");
+		goto out;
+	}
+	for (int64_t i0 = 0; i0 < a->n && rc == 0; i0 += B) {
+		int64_t m = a->n - i0 < B ? a->n - i0 : B;
+		if (ct_actfile_read(a, i0, m, x) < 0 || ct_subnet_forward(sn, x, (int)m, feats + i0 * d) < 0)
+			rc = ct_error_prefix("'%s'", cut_path);
+	}
+	if (rc == 0) {
+		*out = feats;
+		feats = NULL;
+		*dout = d;
+	}
+out:
+	free(feats);
+	free(x);
+	ct_subnet_free(sn);
+	ct_graph_free(gr);
+	return rc;
 }
 
 int ct_ft_apply(const char *model_path, const char *features_path, ct_features *f)
@@ -159,59 +286,32 @@ int ct_ft_apply(const char *model_path, const char *features_path, ct_features *
 
 int ct_ft_apply_file(hid_t model_file, const char *model_path, const char *features_path, ct_features *f)
 {
-	ct_ft_part p;
-	int rc = ct_ft_part_read(model_file, model_path, &p);
+	ct_ft_part *parts;
+	int np, rc = ct_ft_parts_read(model_file, model_path, &parts, &np);
 	if (rc <= 0)
 		return rc;
 	rc = 0;
-	ct_graph *gr = NULL;
-	ct_subnet *sn = NULL;
 	ct_actfile a = { 0 };
 	float *x = NULL;
-	ct_tensor nx = { 0 };
-	if (ct_actfile_open(&a, features_path) < 0) {
-		rc = ct_error("model '%s' fine-tuned the layers above '%s' of %s: score a file from "
-			      "ct-features --backbone %s --cut %s, or the images file itself ('%s' has no cut activations)",
-			      model_path, p.cut, p.backbone, p.backbone, p.cut, features_path);
-		goto out;
+	int64_t d = 0;
+	if (np != 1)
+		rc = ct_error("'%s' fine-tunes %d backbones: give one input per backbone", model_path, np);
+	else if (open_cut(&parts[0], model_path, features_path, &a) < 0 ||
+		 check_cut(&parts[0], 0, 1, model_path, &a, features_path) < 0)
+		rc = -1;
+	else if (a.n != f->s.n)
+		rc = ct_error("'%s' has %lld activation maps for %lld samples", features_path, (long long)a.n,
+			      (long long)f->s.n);
+	else if (ct_ft_part_cut_features(&parts[0], model_path, &a, features_path, &x, &d) < 0)
+		rc = -1;
+	if (rc == 0) {
+		char sha[1][65];
+		snprintf(sha[0], sizeof sha[0], "%s", a.weights_sha256);
+		rc = set_features(f, parts, 1, &x, &d, sha, f->s.n);
 	}
-	if (strcmp(a.cut, p.cut) || strcmp(a.backbone, p.backbone) || a.n != f->s.n) {
-		rc = ct_error("'%s' is cut at %s/%s, the model at %s/%s", features_path, a.backbone, a.cut, p.backbone,
-			      p.cut);
-		goto out;
-	}
-	if (!(gr = ct_model_build(p.backbone)) || !(sn = ct_subnet_new(gr, &p.w, p.cut, p.output, CT_POOL_AVG))) {
-		rc = ct_error_prefix("'%s'", model_path);
-		goto out;
-	}
-	const ct_node *cn = &gr->nodes[ct_graph_find(gr, p.cut)];
-	int64_t per = (int64_t)a.height * a.width * a.channels, d = ct_subnet_out_size(sn), B = 16;
-	if (per != (int64_t)cn->h * cn->w * cn->c) {
-		rc = ct_error("'%s': activation maps do not match layer '%s'", features_path, p.cut);
-		goto out;
-	}
-	x = malloc((size_t)(B * per) * sizeof *x);
-	if (!x || ct_tensor_alloc(&nx, CT_F32, 2, (int64_t[2]){ a.n, d }) < 0) {
-		rc = ct_error("out of memory");
-		goto out;
-	}
-	for (int64_t i0 = 0; i0 < a.n && rc == 0; i0 += B) {
-		int64_t m = a.n - i0 < B ? a.n - i0 : B;
-		if (ct_actfile_read(&a, i0, m, x) < 0 || ct_subnet_forward(sn, x, (int)m, (float *)nx.data + i0 * d) < 0)
-			rc = ct_error_prefix("'%s'", features_path);
-	}
-	if (rc == 0 && (rc = set_block(f, &p, a.weights_sha256, d)) == 0) {
-		ct_tensor_free(&f->x);
-		f->x = nx;
-		memset(&nx, 0, sizeof nx);
-	}
-out:
-	ct_tensor_free(&nx);
 	free(x);
 	ct_actfile_close(&a);
-	ct_subnet_free(sn);
-	ct_graph_free(gr);
-	ct_ft_part_free(&p);
+	ct_ft_parts_free(parts, np);
 	return rc;
 }
 
@@ -242,68 +342,50 @@ static int prepare(const ct_images *in, const ct_tensor *rows, int64_t r, uint8_
 	return 0;
 }
 
-int ct_ft_images_features(hid_t model_file, const char *model_path, char *const *model_prov, int64_t nmodel_prov,
-			  const char *images_path, const ct_ft_images_opts *o, ct_features *f)
+int ct_ft_part_images_features(const ct_ft_part *p, const char *model_path, ct_images *im, const char *images_path,
+			       const char *weights_path, int batch, float **out, int64_t *dout, char base_sha[65])
 {
-	memset(f, 0, sizeof *f);
-	ct_ft_part p;
-	int rc = ct_ft_part_read(model_file, model_path, &p);
-	if (rc == 0)
-		return ct_error("model '%s' has no fine-tuned layers: score a features file of its blocks", model_path);
-	if (rc < 0)
-		return -1;
-	rc = 0;
-	int B = o && o->batch > 0 ? o->batch : 16;
-	ct_images im;
-	memset(&im, 0, sizeof im);
-	int opened = 0;
+	*out = NULL;
+	*dout = 0;
+	base_sha[0] = '\0';
+	int rc = 0, B = batch > 0 ? batch : 16;
 	ct_graph *g = NULL;
 	ct_net *net = NULL;
 	ct_subnet *sn = NULL;
 	ct_weights base = { 0 };
-	ct_tensor rows = { 0 }, batch = { 0 };
+	ct_tensor rows = { 0 }, bt = { 0 };
 	float *cutx = NULL, *feats = NULL;
-	char base_sha[65] = "";
-	if (ct_images_open(&im, images_path) < 0) {
-		rc = -1;
-		goto out;
-	}
-	opened = 1;
-	/* the model applies to images prepared like its training images: refuse before the work */
-	if (ct_preprocessing_check(model_prov, nmodel_prov, im.prov, im.nprov) < 0) {
-		rc = ct_error_prefix("'%s'", images_path);
-		goto out;
-	}
-	if (!(g = ct_model_build(p.backbone))) {
+	if (!(g = ct_model_build(p->backbone))) {
 		rc = ct_error_prefix("'%s'", model_path);
 		goto out;
 	}
-	if (im.channels != 1 && im.channels != 3) {
+	if (im->channels != 1 && im->channels != 3) {
 		rc = ct_error("'%s': images have %lld channels, the backbone needs 3 (or 1, replicated)", images_path,
-			      (long long)im.channels);
+			      (long long)im->channels);
 		goto out;
 	}
-	if (im.height != g->in_h || im.width != g->in_w) {
+	if (im->height != g->in_h || im->width != g->in_w) {
 		rc = ct_error("'%s': images are %lldx%lld but the fine-tuned %s expects %dx%d; convert them with --size %d",
-			      images_path, (long long)im.width, (long long)im.height, p.backbone, g->in_w, g->in_h, g->in_w);
+			      images_path, (long long)im->width, (long long)im->height, p->backbone, g->in_w, g->in_h,
+			      g->in_w);
 		goto out;
 	}
-	if (ct_ft_base_weights(&p, model_path, o ? o->weights : NULL, &base) < 0) {
+	if (ct_ft_base_weights(p, model_path, weights_path, &base) < 0) {
 		rc = -1;
 		goto out;
 	}
-	snprintf(base_sha, sizeof base_sha, "%s", base.sha256);
-	net = ct_net_new(g, &base, p.cut, CT_POOL_NONE);
+	snprintf(base_sha, 65, "%s", base.sha256);
+	net = ct_net_new(g, &base, p->cut, CT_POOL_NONE);
 	ct_weights_free(&base);
-	if (!net || !(sn = ct_subnet_new(g, &p.w, p.cut, p.output, CT_POOL_AVG))) {
+	if (!net || !(sn = ct_subnet_new(g, &p->w, p->cut, p->output, CT_POOL_AVG))) {
 		rc = ct_error_prefix("'%s'", model_path);
 		goto out;
 	}
 	int sh, sw, sc;
 	ct_subnet_in_shape(sn, &sh, &sw, &sc);
-	int64_t per = (int64_t)sh * sw * sc, d = ct_subnet_out_size(sn), n = im.n;
-	if (ct_tensor_alloc4(&rows, im.dtype, B, im.height, im.width, im.channels) < 0 ||
-	    ct_tensor_alloc4(&batch, CT_U8, B, g->in_h, g->in_w, 3) < 0 ||
+	int64_t per = (int64_t)sh * sw * sc, d = ct_subnet_out_size(sn), n = im->n;
+	if (ct_tensor_alloc4(&rows, im->dtype, B, im->height, im->width, im->channels) < 0 ||
+	    ct_tensor_alloc4(&bt, CT_U8, B, g->in_h, g->in_w, 3) < 0 ||
 	    !(cutx = malloc((size_t)B * (size_t)per * sizeof *cutx)) ||
 	    !(feats = malloc(((size_t)n * (size_t)d + 1) * sizeof *feats))) {
 		rc = ct_error("out of memory");
@@ -312,22 +394,22 @@ int ct_ft_images_features(hid_t model_file, const char *model_path, char *const 
 	for (int64_t b = 0; rc == 0 && b < n; b += B) {
 		int64_t cnt = n - b < B ? n - b : B;
 		ct_tensor rv = ct_tensor_slice0(&rows, 0, cnt);
-		if (ct_images_read(&im, b, &rv) < 0) {
+		if (ct_images_read(im, b, &rv) < 0) {
 			rc = -1;
 			break;
 		}
 		for (int64_t r = 0; r < cnt; r++)
-			if (prepare(&im, &rv, r, (uint8_t *)batch.data + r * (int64_t)g->in_h * g->in_w * 3) < 0) {
-				rc = ct_error("'%s': sample '%s' has NaN or Inf pixel values", images_path, im.s.names[b + r]);
+			if (prepare(im, &rv, r, (uint8_t *)bt.data + r * (int64_t)g->in_h * g->in_w * 3) < 0) {
+				rc = ct_error("'%s': sample '%s' has NaN or Inf pixel values", images_path, im->s.names[b + r]);
 				goto out;
 			}
-		ct_tensor bv = ct_tensor_slice0(&batch, 0, cnt), v;
+		ct_tensor bv = ct_tensor_slice0(&bt, 0, cnt), v;
 		if (ct_net_run(net, &bv) < 0 || ct_net_output(net, 0, &v) < 0) {
 			rc = ct_error_prefix("'%s': rows %lld..%lld", images_path, (long long)b, (long long)(b + cnt));
 			break;
 		}
 		if (ct_tensor_numel(&v) != cnt * per) {
-			rc = ct_error("internal: the cut '%s' gives %lld values per image, expected %lld", p.cut,
+			rc = ct_error("internal: the cut '%s' gives %lld values per image, expected %lld", p->cut,
 				      (long long)(ct_tensor_numel(&v) / cnt), (long long)per);
 			break;
 		}
@@ -341,38 +423,212 @@ int ct_ft_images_features(hid_t model_file, const char *model_path, char *const 
 			for (int64_t j = 0; j < d; j++)
 				if (!isfinite(feats[(b + r) * d + j])) {
 					rc = ct_error("'%s': sample '%s' gives a non-finite feature (bad weights?)", images_path,
-						      im.s.names[b + r]);
+						      im->s.names[b + r]);
 					break;
 				}
 	}
-	if (rc < 0)
-		goto out;
-	f->x = ct_tensor_wrap(feats, CT_F32, 2, (int64_t[2]){ n, d });
-	f->x.owned = 1;
-	feats = NULL;
-	if (set_block(f, &p, base_sha, d) < 0) {
-		rc = -1;
-		goto out;
+	if (rc == 0) {
+		*out = feats;
+		feats = NULL;
+		*dout = d;
 	}
-	f->s = im.s;
-	memset(&im.s, 0, sizeof im.s);
-	f->prov = im.prov;
-	f->nprov = im.nprov;
-	im.prov = NULL;
-	im.nprov = 0;
 out:
-	if (rc < 0)
-		ct_features_free(f);
 	free(feats);
 	free(cutx);
 	ct_tensor_free(&rows);
-	ct_tensor_free(&batch);
+	ct_tensor_free(&bt);
 	ct_subnet_free(sn);
 	ct_net_free(net);
 	ct_graph_free(g);
 	ct_weights_free(&base);
-	if (opened)
-		ct_images_close(&im);
-	ct_ft_part_free(&p);
 	return rc;
+}
+
+/* ---- every source ---- */
+
+/* Whether an input file is an images file (ct-convert); anything else (or unreadable) goes to
+ * the features reader, whose errors name the problem. */
+static int input_is_images(const char *path)
+{
+	ct_h5 h;
+	if (ct_h5_open(&h, path) < 0) {
+		ct_error_clear();
+		return 0;
+	}
+	char *kind = NULL;
+	int yes = ct_h5_attr_exists(h.file, "kind") && ct_h5_get_str(h.file, "kind", &kind) == 0 && !strcmp(kind, "images");
+	free(kind);
+	ct_h5_close(&h);
+	return yes;
+}
+
+/* Item k of a comma-separated list into buf: 1, or 0 when absent or empty (as ct-finetune
+ * --weights reads it). *count receives the number of items. */
+static int list_item(const char *list, int k, char *buf, size_t len, int *count)
+{
+	int found = 0, i = 0;
+	for (const char *q = list; q; i++) {
+		const char *e = strchr(q, ',');
+		size_t n = e ? (size_t)(e - q) : strlen(q);
+		if (i == k && n > 0 && n < len) {
+			memcpy(buf, q, n);
+			buf[n] = '\0';
+			found = 1;
+		}
+		q = e ? e + 1 : NULL;
+	}
+	if (count)
+		*count = i;
+	return found;
+}
+
+/* Inputs a and b hold the same samples: names and labels, in the same order. */
+static int same_samples(const ct_samples *a, const char *pa, const ct_samples *b, const char *pb)
+{
+	if (a->n != b->n)
+		return ct_error("'%s' has %lld samples, '%s' %lld: give inputs made from one images file", pa,
+				(long long)a->n, pb, (long long)b->n);
+	for (int64_t i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], b->names[i]) || a->labels[i] != b->labels[i])
+			return ct_error("'%s' and '%s' differ at sample %lld ('%s', '%s'): give inputs made from one "
+					"images file",
+					pa, pb, (long long)i, a->names[i], b->names[i]);
+	return 0;
+}
+
+typedef struct ft_input {
+	int images;           /* an images file, else a cut file */
+	int im_open;
+	ct_images im;
+	ct_actfile a;
+	ct_features cf;       /* a cut file read as a features file: its samples and provenance */
+	const ct_samples *s;
+	char **prov;
+	int64_t nprov;
+	float *x;             /* the source's features, n x d */
+	int64_t d;
+} ft_input;
+
+int ct_ft_inputs_features(hid_t model_file, const char *model_path, char *const *model_prov, int64_t nmodel_prov,
+			  char *const *inputs, int ninputs, const ct_ft_images_opts *o, ct_features *f)
+{
+	memset(f, 0, sizeof *f);
+	ct_ft_part *parts;
+	int np, rc = ct_ft_parts_read(model_file, model_path, &parts, &np);
+	if (rc == 0)
+		return ct_error("model '%s' has no fine-tuned layers: score a features file of its blocks", model_path);
+	if (rc < 0)
+		return -1;
+	if (ninputs != np) {
+		ct_ft_parts_free(parts, np);
+		return ct_error_usage("model '%s' fine-tunes %d backbone%s: give %d input%s (a cut file or an images file "
+				      "per source, in the model's order), not %d",
+				      model_path, np, np == 1 ? "" : "s", np, np == 1 ? "" : "s", ninputs);
+	}
+	const char *wlist = o ? o->weights : NULL;
+	int batch = o ? o->batch : 0;
+	ft_input *in = calloc((size_t)np, sizeof *in);
+	float **xs = calloc((size_t)np, sizeof *xs);
+	int64_t *ds = calloc((size_t)np, sizeof *ds);
+	char(*sha)[65] = calloc((size_t)np, sizeof *sha);
+	rc = in && xs && ds && sha ? 0 : ct_error("out of memory");
+	int nimages = 0;
+	/* open every input and check it before any work: kind, samples, preparation, cut */
+	for (int s = 0; s < np && rc == 0; s++) {
+		ft_input *q = &in[s];
+		const char *path = inputs[s];
+		q->a.dset = H5I_INVALID_HID;
+		if ((q->images = input_is_images(path))) {
+			if (ct_images_open(&q->im, path) < 0) {
+				rc = -1;
+				break;
+			}
+			q->im_open = 1;
+			q->s = &q->im.s;
+			q->prov = q->im.prov;
+			q->nprov = q->im.nprov;
+			nimages++;
+		} else {
+			if (ct_features_read(path, &q->cf) < 0) {
+				rc = -1;
+				break;
+			}
+			q->s = &q->cf.s;
+			q->prov = q->cf.prov;
+			q->nprov = q->cf.nprov;
+			if (open_cut(&parts[s], model_path, path, &q->a) < 0 ||
+			    check_cut(&parts[s], s, np, model_path, &q->a, path) < 0) {
+				rc = -1;
+				break;
+			}
+			if (q->a.n != q->s->n) {
+				rc = ct_error("'%s' has %lld activation maps for %lld samples", path, (long long)q->a.n,
+					      (long long)q->s->n);
+				break;
+			}
+		}
+		if (s > 0 && same_samples(q->s, path, in[0].s, inputs[0]) < 0)
+			rc = -1;
+		/* the model applies to images prepared like its training images: refuse before the work */
+		else if (ct_preprocessing_check(model_prov, nmodel_prov, q->prov, q->nprov) < 0)
+			rc = ct_error_prefix("'%s'", path);
+	}
+	int nw = 0;
+	char wbuf[4096];
+	if (wlist)
+		list_item(wlist, 0, wbuf, sizeof wbuf, &nw);
+	if (rc == 0 && nimages == 0 && (wlist || batch > 0))
+		rc = ct_error_usage("--weights and --batch apply to a model with fine-tuned layers scoring an images file");
+	else if (rc == 0 && nw > np)
+		rc = ct_error_usage("--weights lists %d files, but model '%s' has %d source%s", nw, model_path, np,
+				    np == 1 ? "" : "s");
+	for (int s = 0; s < np && rc == 0; s++) {
+		ft_input *q = &in[s];
+		if (q->images) {
+			const char *wp = list_item(wlist, s, wbuf, sizeof wbuf, NULL) ? wbuf : NULL;
+			rc = ct_ft_part_images_features(&parts[s], model_path, &q->im, inputs[s], wp, batch, &xs[s], &ds[s],
+							sha[s]);
+		} else {
+			rc = ct_ft_part_cut_features(&parts[s], model_path, &q->a, inputs[s], &xs[s], &ds[s]);
+			snprintf(sha[s], sizeof sha[s], "%s", q->a.weights_sha256);
+		}
+	}
+	if (rc == 0) {
+		/* the first input gives the samples and provenance */
+		ft_input *q = &in[0];
+		if (q->images) {
+			f->s = q->im.s;
+			memset(&q->im.s, 0, sizeof q->im.s);
+			f->prov = q->im.prov;
+			f->nprov = q->im.nprov;
+			q->im.prov = NULL;
+			q->im.nprov = 0;
+		} else {
+			*f = q->cf;
+			memset(&q->cf, 0, sizeof q->cf);
+		}
+		rc = set_features(f, parts, np, xs, ds, sha, f->s.n);
+		if (rc < 0)
+			ct_features_free(f);
+	}
+	for (int s = 0; in && s < np; s++) {
+		if (in[s].im_open)
+			ct_images_close(&in[s].im);
+		ct_actfile_close(&in[s].a);
+		ct_features_free(&in[s].cf);
+		free(xs ? xs[s] : NULL);
+	}
+	free(in);
+	free(xs);
+	free(ds);
+	free(sha);
+	ct_ft_parts_free(parts, np);
+	return rc;
+}
+
+int ct_ft_images_features(hid_t model_file, const char *model_path, char *const *model_prov, int64_t nmodel_prov,
+			  const char *images_path, const ct_ft_images_opts *o, ct_features *f)
+{
+	char *in[1] = { (char *)images_path };
+	return ct_ft_inputs_features(model_file, model_path, model_prov, nmodel_prov, in, 1, o, f);
 }

@@ -150,6 +150,12 @@ int ct_model_images_features(ct_model *m, const char *images_path, const ct_ft_i
 	return ct_ft_images_features(m->h.file, m->h.path, m->prov, m->nprov, images_path, o, f);
 }
 
+int ct_model_inputs_features(ct_model *m, char *const *inputs, int ninputs, const ct_ft_images_opts *o,
+			     ct_features *f)
+{
+	return ct_ft_inputs_features(m->h.file, m->h.path, m->prov, m->nprov, inputs, ninputs, o, f);
+}
+
 int ct_model_ft_part(ct_model *m, ct_ft_part *p)
 {
 	return ct_ft_part_read(m->h.file, m->h.path, p);

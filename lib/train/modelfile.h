@@ -72,7 +72,13 @@ int ct_model_finetuned(const ct_model *m);
  * ct_ft_images_features): the backbone to the cut with the pretrained weights, then the
  * stored layers. f receives the images' samples and provenance. */
 int ct_model_images_features(ct_model *m, const char *images_path, const ct_ft_images_opts *o, ct_features *f);
-/* Read the fine-tuned part (train/ft_apply.h ct_ft_part_read): 1, 0 without, -1. */
+/* A fine-tuned model's features from its inputs, one per source in the model's order, each a
+ * cut file or an images file (train/ft_apply.h ct_ft_inputs_features): the sources' pooled
+ * features side by side. f receives the first input's samples and provenance. */
+int ct_model_inputs_features(ct_model *m, char *const *inputs, int ninputs, const ct_ft_images_opts *o,
+			     ct_features *f);
+/* Read the fine-tuned part of a model of one source (train/ft_apply.h ct_ft_part_read): 1, 0
+ * without, -1. */
 int ct_model_ft_part(ct_model *m, ct_ft_part *p);
 /* Close and free; safe on a zeroed struct and after a failed open. */
 void ct_model_close(ct_model *m);

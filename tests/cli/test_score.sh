@@ -141,7 +141,7 @@ ok "--help exits 0 and lists every option" sh -c '
 		--seed --threads --force; do grep -q -e "$o" "$1" || exit 1; done' sh "$tmp/help"
 if [ -f "$T_TOP/man/ct-score.1" ]; then
 	ok "the man page SYNOPSIS matches --help" sh -c '
-		grep -q "^usage: ct-score \[OPTIONS\] MODEL FEATURES|IMAGES \[-o SCORES\]" "$1" &&
+		grep -q "^usage: ct-score \[OPTIONS\] MODEL FEATURES|IMAGES \[IN\.\.\.\] \[-o SCORES\]" "$1" &&
 		grep -q "MODEL FEATURES" "$2" && grep -q "^\.SH EXIT STATUS" "$2"' sh "$tmp/help" "$T_TOP/man/ct-score.1"
 fi
 

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 	ct_scored r;
 	snprintf(p, sizeof p, "%s/model.h5", dir);
 	snprintf(q, sizeof q, "%s/feat.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) == 0, "score the binary fixture");
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) == 0, "score the binary fixture");
 	ok(!strcmp(r.split, "test") && r.nsplit == 45 && r.nlabelled == 40, "split auto = test: 45 rows, 40 labelled");
 	ok(r.positive == 0 && !strcmp(r.threshold_method, "default") && r.threshold == 0.5,
 	   "positive class CT_COVID (index 0), threshold 0.5 (default)");
@@ -356,7 +356,7 @@ int main(int argc, char **argv)
 	/* hostile class names */
 	snprintf(p, sizeof p, "%s/evil_model.h5", dir);
 	snprintf(q, sizeof q, "%s/evil.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) == 0, "score features whose class names hold html");
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) == 0, "score features whose class names hold html");
 	html = report_of(&r, &len);
 	ok(html && !strstr(html, "<b>covid") && !strstr(html, "<script") && strstr(html, "&lt;b&gt;covid&lt;/b&gt; &amp; &quot;x&quot;") &&
 		   strstr(html, "non&#39;covid &lt;script&gt;"),
@@ -368,12 +368,12 @@ int main(int argc, char **argv)
 	/* mismatched layout, multi-class, youden */
 	snprintf(p, sizeof p, "%s/model.h5", dir);
 	snprintf(q, sizeof q, "%s/other.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) < 0 && strstr(ct_last_error(), "do not fit model") &&
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) < 0 && strstr(ct_last_error(), "do not fit model") &&
 		   strstr(ct_last_error(), "columns"),
 	   "features of another layout are refused: %s", ct_last_error());
 	snprintf(p, sizeof p, "%s/model3.h5", dir);
 	snprintf(q, sizeof q, "%s/feat3.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) == 0 && r.positive == -1 && !strcmp(r.threshold_method, "argmax") &&
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) == 0 && r.positive == -1 && !strcmp(r.threshold_method, "argmax") &&
 		   r.ev.nclasses == 3 && !r.has_curves,
 	   "3 classes: arg-max, macro metrics, no curves");
 	html = report_of(&r, &len);
@@ -384,19 +384,19 @@ int main(int argc, char **argv)
 	o.mode = CT_THRESH_YOUDEN;
 	snprintf(p, sizeof p, "%s/model.h5", dir);
 	snprintf(q, sizeof q, "%s/feat.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) == 0 && !strcmp(r.threshold_method, "youden") && r.youden_n == 30 &&
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) == 0 && !strcmp(r.threshold_method, "youden") && r.youden_n == 30 &&
 		   r.threshold > 0 && r.threshold < 1,
 	   "youden threshold %.4f chosen on the 30 val rows", r.threshold);
 	ct_scored_free(&r);
 	snprintf(q, sizeof q, "%s/train.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) < 0 && strstr(ct_last_error(), "val"), "youden without val rows fails: %s",
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) < 0 && strstr(ct_last_error(), "val"), "youden without val rows fails: %s",
 	   ct_last_error());
 	o.mode = CT_THRESH_DEFAULT;
 	o.split = "test";
-	ok(ct_score_run(p, q, &o, &r) < 0 && strstr(ct_last_error(), "no samples in split 'test'"),
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) < 0 && strstr(ct_last_error(), "no samples in split 'test'"),
 	   "an empty split is an error: %s", ct_last_error());
 	snprintf(q, sizeof q, "%s/unl.h5", dir);
-	ok(ct_score_run(p, q, &o, &r) == 0 && r.nsplit == 24 && r.nlabelled == 12 && r.evaluated,
+	ok(ct_score_run(p, (char *[]){ q }, 1, &o, &r) == 0 && r.nsplit == 24 && r.nlabelled == 12 && r.evaluated,
 	   "unlabelled rows get probabilities, metrics use the 12 labelled");
 	ct_scored_free(&r);
 	TEST_DONE();
