@@ -8,8 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static int t_count, t_failed;
+
+/* Threads for the parallel regions that follow (thread-count invariance checks). */
+static inline void t_set_threads(int n)
+{
+#ifdef _OPENMP
+	omp_set_num_threads(n);
+#else
+	(void)n;
+#endif
+}
 
 static inline __attribute__((format(printf, 4, 5))) int t_ok(int cond, const char *file, int line,
 							     const char *fmt, ...)

@@ -14,15 +14,6 @@
 #include <omp.h>
 #endif
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-	omp_set_num_threads(n);
-#else
-	(void)n;
-#endif
-}
-
 /* One conv with kernel k at 1 and 2 threads: error against the reference, same bits? */
 static double run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int act, int *same)
 {
@@ -39,9 +30,9 @@ static double run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int act,
 		return INFINITY;
 	size_t ws = ct_conv_work_floats(k, &g);
 	float *work = malloc(ws * 2 * sizeof(float));
-	set_threads(1);
+	t_set_threads(1);
 	ct_conv2d_gemm(k, &g, in, &p, res, g.cout, act, o1, work, 1);
-	set_threads(2);
+	t_set_threads(2);
 	ct_conv2d_gemm(k, &g, in, &p, res, g.cout, act, o2, work, 2);
 	*same = !memcmp(o1, o2, nout * sizeof *o1);
 	ref_conv(&g, in, w, b, res, act, ref);

@@ -15,15 +15,6 @@
 #include <omp.h>
 #endif
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-	omp_set_num_threads(n);
-#else
-	(void)n;
-#endif
-}
-
 typedef struct setting {
 	const char *irb, *kb, *minrows;
 	int threads;
@@ -35,7 +26,7 @@ static void apply(const setting *s)
 	setenv("CT_IRB_PAIRS", "1", 1); /* off by default: test the pairs' path as well */
 	setenv("CT_IRB_KB", s->kb, 1);
 	setenv("CT_IRB_MINROWS", s->minrows, 1);
-	set_threads(s->threads);
+	t_set_threads(s->threads);
 }
 
 /* Run images [i0, i0+n) of img through a fresh net under setting s; the raw outputs of

@@ -15,15 +15,6 @@
 #include <omp.h>
 #endif
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-	omp_set_num_threads(n);
-#else
-	(void)n;
-#endif
-}
-
 /* conv(act(x * scale + shift)) in double with zero padding of the transformed input;
  * the input has pixel pitch `pitch` (a channel slice of a wider buffer). */
 static void ref_pro_conv(const ct_conv_geom *g, const float *in, int64_t pitch,
@@ -85,9 +76,9 @@ static void prologue_cases(const ct_gemm_kernel *k)
 		ct_packed_init(&p, k, (int64_t)kk, g.cout, w, b);
 		float *work = malloc(ct_conv_work_floats(k, &g) * 2 * sizeof(float));
 		ct_prologue pro = { sc, sh, pact };
-		set_threads(1);
+		t_set_threads(1);
 		ct_conv2d_gemm_pro(k, &g, in, &pro, &p, NULL, 0, CT_ACT_NONE, o1, work, 1);
-		set_threads(2);
+		t_set_threads(2);
 		ct_conv2d_gemm_pro(k, &g, in, &pro, &p, NULL, 0, CT_ACT_NONE, o2, work, 2);
 		ref_pro_conv(&g, in, g.in_pitch, sc, sh, pact, w, b, ref);
 		double me = 0, mr = 1e-30;
@@ -169,14 +160,14 @@ static void densenet_paths(void)
 	ct_tensor_alloc4(&in, CT_F32, n, 40, 36, 3);
 	for (int64_t i = 0; i < ct_tensor_numel(&in); i++)
 		((float *)in.data)[i] = (float)ct_rng_range(&rng, -1, 1);
-	set_threads(2);
+	t_set_threads(2);
 	ct_net_run(plain, &in);
 	int last = ct_net_noutputs(plain) - 1;
 	ct_net_output(plain, last, &o);
 	size_t cnt = (size_t)ct_tensor_numel(&o);
 	float *ref = malloc(cnt * sizeof *ref);
 	memcpy(ref, o.data, cnt * sizeof *ref);
-	set_threads(1);
+	t_set_threads(1);
 	ct_net_run(fast, &in);
 	ct_net_output(fast, 0, &o);
 	float *f1 = malloc(cnt * sizeof *f1);
@@ -188,7 +179,7 @@ static void densenet_paths(void)
 	}
 	ok((size_t)ct_tensor_numel(&o) == cnt && me / mr <= 1e-5,
 	   "in-place concatenation and BN prologues give the unfused result (%.2g)", me / mr);
-	set_threads(2);
+	t_set_threads(2);
 	ct_net_run(fast, &in); /* whole images per thread */
 	ct_net_output(fast, 0, &o);
 	ok(!memcmp(f1, o.data, cnt * sizeof *f1), "batch of 3: bit-identical with 1 and 2 threads");

@@ -59,15 +59,6 @@ typedef struct result {
 	int same_threads, same_alone;
 } result;
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-	omp_set_num_threads(n);
-#else
-	(void)n;
-#endif
-}
-
 static double rel_err(const float *o, const double *ref, const ct_conv_geom *g)
 {
 	double maxerr = 0, maxref = 1e-30;
@@ -102,10 +93,10 @@ static result run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int use_
 		return rs;
 	size_t ws = ct_wino_work_floats(k, wi), wd = ct_conv_work_floats(k, &g);
 	float *work = malloc((ws > wd ? ws : wd) * 2 * sizeof(float));
-	set_threads(1);
+	t_set_threads(1);
 	ct_wino_conv(k, wi, &g, in, pp, res, g.cout, act, o1, work, 1);
 	ct_conv2d_gemm_pro(k, &g, in, pp, &pk, res, g.cout, act, od, work, 1);
-	set_threads(2);
+	t_set_threads(2);
 	ct_wino_conv(k, wi, &g, in, pp, res, g.cout, act, o2, work, 2);
 	rs.same_threads = !memcmp(o1, o2, nout * sizeof *o1);
 	/* each image alone gives the bits of the batch */
@@ -238,7 +229,7 @@ int main(void)
 			((uint8_t *)img.data)[i] = (uint8_t)ct_rng_below(&rng, 256);
 		for (int v = 0; ran && v < 3; v++) {
 			setenv("CT_WINOGRAD", v == 0 ? "0" : "1", 1);
-			set_threads(v == 2 ? 1 : 2);
+			t_set_threads(v == 2 ? 1 : 2);
 			ct_net *net = ct_net_new(gr, &w, "c4", CT_POOL_AVG);
 			ran = net && !ct_net_run(net, &img) && !ct_net_features(net, &f[v]);
 			ct_net_free(net);

@@ -104,15 +104,6 @@ static int same_head(const ct_head *a, const ct_head *b)
 	return same;
 }
 
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-	omp_set_num_threads(n);
-#else
-	(void)n;
-#endif
-}
-
 /* A features struct in memory with the given blocks (names and widths). */
 static void make_features(ct_features *f, int64_t n, int nb, const char **names, const int64_t *widths)
 {
@@ -173,9 +164,9 @@ int main(void)
 	o.epochs = 15;
 	ct_head_free(&m1);
 	ct_train_log_free(&l1);
-	set_threads(1);
+	t_set_threads(1);
 	rc = ct_train_head(x, y, n, d, 2, role, &o, &m1, &l1);
-	set_threads(2);
+	t_set_threads(2);
 	rc |= ct_train_head(x, y, n, d, 2, role, &o, &m2, &l2);
 	ok(rc == 0 && same_head(&m1, &m2), "mlp weights are bit-identical for 1 and 2 threads");
 	ok(l1.epochs == l2.epochs && !memcmp(l1.val_loss, l2.val_loss, sizeof(double) * l1.epochs),
@@ -184,11 +175,11 @@ int main(void)
 	ct_train_log_free(&l2);
 	o.kind = CT_HEAD_LOGREG;
 	o.optimizer = CT_OPTIM_SGD;
-	set_threads(1);
+	t_set_threads(1);
 	ct_head_free(&m1);
 	ct_train_log_free(&l1);
 	rc = ct_train_head(x, y, n, d, 2, role, &o, &m1, &l1);
-	set_threads(2);
+	t_set_threads(2);
 	rc |= ct_train_head(x, y, n, d, 2, role, &o, &m2, &l2);
 	ok(rc == 0 && same_head(&m1, &m2), "logreg (sgd) weights are bit-identical for 1 and 2 threads");
 	ct_head_free(&m1);
