@@ -128,6 +128,19 @@ static float *vptr(const ct_net *net, int cx, int vid)
 }
 
 /* Output rows [y0, y1) of image img of the group at st, one thread, workspace work. */
+/* x's geometry for one image's output rows [o0, o1) read from its input rows [i0, i1),
+ * written with row pitch out_pitch (the slice starts at input row i0). */
+static ct_conv_geom row_slice(const ct_conv_geom *x, int i0, int i1, int o0, int o1, int64_t out_pitch)
+{
+	ct_conv_geom g = *x;
+	g.n = 1;
+	g.h = i1 - i0;
+	g.pad_t = x->pad_t - o0 * x->sh + i0;
+	g.oh = o1 - o0;
+	g.out_pitch = out_pitch;
+	return g;
+}
+
 static void run_rows(const ct_net *net, int cx, const step *st, int img, int y0, int y1,
 		     float *work)
 {
@@ -169,12 +182,7 @@ static void run_rows(const ct_net *net, int cx, const step *st, int img, int y0,
 				int i1 = (e1 - 1) * xg->sh - xg->pad_t + (xg->kh - 1) * xg->dh + 1;
 				i0 = i0 < 0 ? 0 : i0;
 				i1 = i1 > xg->h ? xg->h : i1;
-				ct_conv_geom g = *xg;
-				g.n = 1;
-				g.h = i1 - i0;
-				g.pad_t = xg->pad_t - b1 * xg->sh + i0;
-				g.oh = e1 - b1;
-				g.out_pitch = ce;
+				ct_conv_geom g = row_slice(xg, i0, i1, b1, e1, ce);
 				ct_prologue pro = { e->pscale, e->pshift, e->pact };
 				ct_conv2d_gemm_pro(net->kern, &g,
 						   in + ((int64_t)img * xg->h + i0) * xg->w * in_pitch,
@@ -188,13 +196,8 @@ static void run_rows(const ct_net *net, int cx, const step *st, int img, int y0,
 			din = in + ((int64_t)img * eh + e0) * ew * in_pitch;
 			dpitch = in_pitch;
 		}
-		ct_conv_geom g = *dg;
-		g.n = 1;
-		g.h = e1 - e0;
-		g.pad_t = dg->pad_t - t0 * dg->sh + e0;
-		g.oh = t1 - t0;
+		ct_conv_geom g = row_slice(dg, e0, e1, t0, t1, ce);
 		g.in_pitch = dpitch;
-		g.out_pitch = ce;
 		ct_op_dwconv_pro(&g, din, d->pact, d->w, d->b, NULL, d->act, dbuf, 1);
 		ct_conv_geom pg = p->geom;
 		pg.n = 1;
