@@ -15,6 +15,8 @@ that learned what the sources look like, not the disease, loses most when H is h
     cross_source.py --sources S.tsv --column 3 --folds 5 --seeds "1 2 3" -o OUT \\
         NAME=FEATURES.h5[:TRAIN_FEATURES.h5] ...  [-- ct-finetune options]
 
+FEATURES may be several files joined by '+' (the cut files of a fused fine-tuned model:
+NAME=CUT_A.h5+CUT_B.h5 -- --finetune --output-layer LA,LB ...), each split alike.
 TRAIN_FEATURES (optional): the same images' features with augmented copies, trained on
 (copies follow their image); FEATURES (originals) is scored. Writes OUT/runs.tsv (one row
 per name, held-out source, seed, fold and negative source), OUT/summary.tsv and
@@ -61,14 +63,26 @@ def read_sources(path, col):
     return src
 
 
+def h5open(path):
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        sys.exit("cross_source.py: cannot read '%s': %s" % (path, e.strerror or e))
+
+
 def samples(path):
-    with h5py.File(path, "r") as f:
+    with h5open(path) as f:
         names = [x.decode() for x in f["names"][:]]
         labels = [int(x) for x in f["labels"][:]]
         splits = [x.decode() for x in f["splits"][:]]
         folds = [int(x) for x in f["folds"][:]] if "folds" in f else None
         classes = [x.decode() for x in f["class_names"][:]]
     return names, labels, splits, folds, classes
+
+
+def sample_names(path):
+    with h5open(path) as f:
+        return [x.decode() for x in f["names"][:]] if "names" in f else None
 
 
 def positive_label(classes, want):
@@ -160,8 +174,20 @@ def main():
         name, files = spec.split("=", 1)
         feat, _, train_feat = files.partition(":")
         train_feat = train_feat or feat
+        # several files joined by '+': one per source of a fused fine-tuned model
+        # (ct-finetune --finetune CUT_A CUT_B), the same samples in each
+        feats, train_feats = feat.split("+"), train_feat.split("+")
+        if len(feats) != len(train_feats):
+            sys.exit("cross_source.py: '%s': %d scored files but %d trained on" % (spec, len(feats), len(train_feats)))
+        feat, train_feat = feats[0], train_feats[0]
         names, labels, splits, _, classes = samples(feat)
         tnames = samples(train_feat)[0]
+        for f in feats[1:]:
+            if sample_names(f) != names:
+                sys.exit("cross_source.py: '%s' and '%s' hold other samples" % (feat, f))
+        for f in train_feats[1:]:
+            if sample_names(f) != tnames:
+                sys.exit("cross_source.py: '%s' and '%s' hold other samples" % (train_feat, f))
         pos = positive_label(classes, a.positive)
         s_of = {n: source_of(src, n) for n in names}
         pool = [i for i, sp in enumerate(splits) if sp in ("train", "val")]
@@ -190,11 +216,14 @@ def main():
                     ta, sa = os.path.join(tmp, "train.tsv"), os.path.join(tmp, "score.tsv")
                     write_assign(ta, tnames, lambda n: train_split(n))
                     write_assign(sa, names, score_split)
-                    th, sh, mh = (os.path.join(tmp, x) for x in ("train.h5", "score.h5", "model.h5"))
-                    run([tool("ct-split"), train_feat, "--assign", ta, "-o", th, "-f", "-q"])
-                    run([tool("ct-split"), feat, "--assign", sa, "-o", sh, "-f", "-q"])
-                    run([tool("ct-finetune"), th, "-o", mh, "--seed", str(seed), "-f", "-q"] + extra)
-                    out = run([tool("ct-score"), mh, sh, "--split", "val", "--json", "--bootstrap", "0",
+                    mh = os.path.join(tmp, "model.h5")
+                    th = [os.path.join(tmp, "train%d.h5" % j) for j in range(len(feats))]
+                    sh = [os.path.join(tmp, "score%d.h5" % j) for j in range(len(feats))]
+                    for j in range(len(feats)):
+                        run([tool("ct-split"), train_feats[j], "--assign", ta, "-o", th[j], "-f", "-q"])
+                        run([tool("ct-split"), feats[j], "--assign", sa, "-o", sh[j], "-f", "-q"])
+                    run([tool("ct-finetune")] + th + ["-o", mh, "--seed", str(seed), "-f", "-q"] + extra)
+                    out = run([tool("ct-score"), mh] + sh + ["--split", "val", "--json", "--bootstrap", "0",
                                "--sources", a.sources, "--source-column", str(col), "--positive", classes[pos]])
                     d = json.loads(out)
                     for s in d["by_source"]["sources"]:

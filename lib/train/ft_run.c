@@ -41,10 +41,26 @@ static int list_item(const char *list, int k, char *buf, size_t len)
 	return 0;
 }
 
+/* The number of items of a comma-separated list (0 for none). */
+static int list_count(const char *list)
+{
+	int n = list ? 1 : 0;
+	for (const char *p = list; p && *p; p++)
+		n += *p == ',';
+	return n;
+}
+
 int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_features *f, const uint8_t *role,
 		      const char *weights_list, const char *outputs_list)
 {
 	memset(r, 0, sizeof *r);
+	/* one item per cut file: a longer list is a mistake, not extra layers to ignore */
+	if (list_count(outputs_list) > npaths)
+		return ct_error("--output-layer names %d layers for %d cut file%s", list_count(outputs_list), npaths,
+				npaths == 1 ? "" : "s");
+	if (list_count(weights_list) > npaths)
+		return ct_error("--weights names %d files for %d cut file%s", list_count(weights_list), npaths,
+				npaths == 1 ? "" : "s");
 	r->idx = malloc(((size_t)f->s.n + 1) * sizeof *r->idx);
 	if (!r->idx)
 		return ct_error("out of memory");

@@ -69,4 +69,39 @@ ok "transfer.mk -n: whole and whole-aug share a folder, lung-avg pools over the 
 ok "... and one cross_source.py run over the three, whole-aug trained on the copies" sh -c '
 	test "$(grep -c "scripts/cross_source.py" "$1")" -eq 1 &&
 	grep -q "whole=/o/transfer/whole/inception_v3+mobilenet_v2-noaug/fused.h5 whole-aug=/o/transfer/whole/inception_v3+mobilenet_v2-noaug/fused.h5:/o/transfer/whole/inception_v3+mobilenet_v2/fused.h5 lung-avg=/o/transfer/lung-avg/" "$1"' sh "$d/n.txt"
+
+# A fused fine-tuned model (NAME=CUT_A+CUT_B -- --finetune ...): each file split alike, the model
+# trained on both and scored with both. MobileNetV2 twice (synthetic weights), phantoms at 224:
+# 16 patients, lesion = positive, the normal patients alternately from srcA and srcB.
+ct-phantom -o "$d/ph" --patients 16 --slices-per-patient 2 --size 64 --seed 5 >/dev/null 2>&1
+ok "phantoms converted (patient groups), split train/test, two cut files" sh -c '
+	cd "$1" && ct-convert ph --size 224 --groups ph/patients.tsv -o pi.h5 -q &&
+	ct-split pi.h5 -o ps.h5 --fractions 0.75,0,0.25 --seed 3 -q && ct-weights synth -b mobilenet_v2 -o mnv2.h5 -q &&
+	ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_13_project_BN ps.h5 -o c13.h5 -q &&
+	ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_14_add ps.h5 -o c14.h5 -q &&
+	{ printf "file\tsource\n"; cd ph; n=0
+	  for f in lesion/*.png; do printf "%s\tpos\n" "$f"; done
+	  for p in $(ls normal | cut -c1-5 | sort -u); do
+		n=$((n + 1)); for f in normal/$p*; do printf "%s\tsrc%s\n" "$f" $((n % 2 ? 1 : 2)); done
+	  done; } >"$1/psrc.tsv"' sh "$d"
+XF="$PY $T_TOP/scripts/cross_source.py --sources $d/psrc.tsv --column 2 --folds 2 --seeds 1"
+FT="--finetune --output-layer block_14_add,block_15_add --weights $d/mnv2.h5,$d/mnv2.h5 --epochs 2 --hidden 8 --batch 4 --val-fraction 0"
+status 0 "CUT_A+CUT_B: the fused model fine-tuned in every fold and held-out setting" $XF -o "$d/xft" "ft=$d/c13.h5+$d/c14.h5" -- $FT
+ok "... 3 held-out settings x 2 folds x (src1, src2, all) rows, AUCs in [0, 1]" awk -F '\t' '
+	NR > 1 { n++; if ($7 < 0 || $7 > 1) bad = 1 } END { exit !(n == 18 && !bad) }' "$d/xft/runs.tsv"
+ok "... a held-out source scored on all its train+val slices" sh -c '
+	n=$(awk -F "\t" "\$2 == \"src1\" && \$5 == \"src1\" { print \$6; exit }" "$1/xft/runs.tsv") &&
+	test "$n" -gt 0 && test "$(awk -F "\t" "\$2 == \"none\" && \$5 == \"src1\" { s += \$6 } END { print s }" "$1/xft/runs.tsv")" -eq "$n"' sh "$d"
+status 1 "... one file alone for the two-source options: ct-finetune's error is passed on (1)" \
+	$XF -o "$d/xft1" "ft=$d/c13.h5" -- $FT
+err_has "ct-finetune failed" "... naming the tool"
+ct-phantom -o "$d/ph2" --patients 4 --slices-per-patient 2 --size 64 --seed 6 >/dev/null 2>&1
+ct-convert "$d/ph2" --size 224 -o "$d/other.h5" -q 2>/dev/null
+status 1 "files of other samples joined by '+' are refused (1)" $XF -o "$d/xft2" "ft=$d/c13.h5+$d/other.h5" -- $FT
+err_has "hold other samples" "... naming both files"
+status 1 "two scored files but one trained on are refused (1)" $XF -o "$d/xft3" "ft=$d/c13.h5+$d/c14.h5:$d/c13.h5" -- $FT
+err_has "2 scored files but 1 trained on" "... saying so"
+status 1 "a missing file is refused (1)" $XF -o "$d/xft4" "ft=$d/c13.h5+$d/nonexistent.h5" -- $FT
+err_has "cannot read '$d/nonexistent.h5'" "... naming it"
+err_one_line "... in one line"
 echo "1..$T_N"

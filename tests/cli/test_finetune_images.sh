@@ -168,5 +168,12 @@ status 2 "--output-layer without --finetune is a usage error (2)" ct-finetune "$
 status 1 "an --output-layer before the cut is refused (1)" \
 	ct-finetune --finetune "$d/c13.h5" --output-layer block_12_add --weights "$d/mnv2.h5" -o "$d/u.h5"
 err_has "layer 'block_12_add' does not come after the cut 'block_13_project_BN'" "... naming both layers"
+status 1 "two --output-layer items for one cut file are refused (1)" \
+	ct-finetune --finetune "$d/c13.h5" --output-layer block_14_add,block_15_add --weights "$d/mnv2.h5" -o "$d/u.h5"
+err_has "names 2 layers for 1 cut file" "... saying so"
+status 1 "two --weights items for one cut file are refused (1)" \
+	ct-finetune --finetune "$d/c13.h5" --weights "$d/mnv2.h5,$d/mnv2.h5" -o "$d/u.h5"
+err_has "names 2 files for 1 cut file" "... saying so"
+ok "... and no output is left" test ! -e "$d/u.h5"
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
