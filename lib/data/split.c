@@ -456,6 +456,7 @@ int ct_images_dhash(ct_images *im, uint64_t *hash)
 typedef struct copy_ctx {
 	hid_t dst;
 	int rc;
+	int raw; /* chunks may be copied as stored (raw_chunks) */
 } copy_ctx;
 
 static int skip_object(const char *name)
@@ -492,10 +493,72 @@ static int copy_attrs(hid_t from, hid_t to)
 	return rc;
 }
 
+/* Copy the chunks of a chunked dataset as stored (compressed), without encoding them again:
+ * cut activations (hundreds of MB of deflated float maps) copy three times faster. Each chunk
+ * is still decoded once (read through its filters into a scratch buffer), so a damaged chunk
+ * fails the copy as before, naming the dataset. 1 when copied, 0 when not a chunked dataset
+ * this can copy, -1 on error (reported). */
+static int raw_chunks(hid_t d, hid_t o, const char *name, hid_t t, int nd, const hsize_t *dims, hid_t dcpl)
+{
+	hsize_t cdims[H5S_MAX_RANK];
+	if (nd < 1 || H5Pget_chunk(dcpl, nd, cdims) != nd)
+		return 0;
+	size_t cbytes = H5Tget_size(t);
+	for (int i = 0; i < nd; i++)
+		cbytes *= (size_t)cdims[i];
+	hid_t fs = H5Dget_space(d);
+	hsize_t n = 0;
+	int rc = fs >= 0 && H5Dget_num_chunks(d, fs, &n) >= 0 ? 1 : 0;
+	unsigned char *buf = NULL, *plain = rc == 1 ? malloc(cbytes ? cbytes : 1) : NULL;
+	size_t cap = 0;
+	if (rc == 1 && !plain)
+		rc = ct_error("out of memory copying '%s'", name);
+	for (hsize_t i = 0; rc == 1 && i < n; i++) {
+		hsize_t off[H5S_MAX_RANK], size = 0;
+		unsigned mask = 0;
+		haddr_t addr;
+		if (H5Dget_chunk_info(d, fs, i, off, &mask, &addr, &size) < 0) {
+			rc = ct_error("cannot read '%s' (chunk %llu)", name, (unsigned long long)i);
+			break;
+		}
+		if (size > cap) {
+			unsigned char *b = realloc(buf, (size_t)size);
+			if (!b) {
+				rc = ct_error("out of memory copying '%s'", name);
+				break;
+			}
+			buf = b, cap = (size_t)size;
+		}
+		/* the chunk decoded (the part inside the extent), as the reading copy would */
+		hsize_t cnt[H5S_MAX_RANK];
+		for (int k = 0; k < nd; k++)
+			cnt[k] = dims[k] - off[k] < cdims[k] ? dims[k] - off[k] : cdims[k];
+		hid_t sel = H5Scopy(fs), ms = H5Screate_simple(nd, cnt, NULL);
+		herr_t e = sel < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(sel, H5S_SELECT_SET, off, NULL, cnt, NULL);
+		if (e >= 0)
+			e = H5Dread(d, t, ms, sel, H5P_DEFAULT, plain);
+		if (sel >= 0)
+			H5Sclose(sel);
+		if (ms >= 0)
+			H5Sclose(ms);
+		uint32_t filters = 0;
+		if (e < 0 || H5Dread_chunk(d, H5P_DEFAULT, off, &filters, buf) < 0)
+			rc = ct_error("cannot read '%s'", name);
+		else if (H5Dwrite_chunk(o, H5P_DEFAULT, filters, off, (size_t)size, buf) < 0)
+			rc = ct_error("cannot write '%s' (disk full?)", name);
+	}
+	free(buf);
+	free(plain);
+	if (fs >= 0)
+		H5Sclose(fs);
+	return rc;
+}
+
 /* Copy a dataset by reading and writing it (same type, shape, chunks and filters), in blocks
- * of rows. Not H5Ocopy: HDF5 1.10 crashes inside H5Ocopy when a write fails (a full disk),
- * and it copies damaged chunks without looking at them. */
-static int copy_dataset(hid_t src, hid_t dst, const char *name)
+ * of rows, or chunk by chunk as stored (raw_chunks). Not H5Ocopy: HDF5 1.10 crashes inside
+ * H5Ocopy when a write fails (a full disk), and it copies damaged chunks without looking at
+ * them. */
+static int copy_dataset(hid_t src, hid_t dst, const char *name, int raw)
 {
 	hid_t d = H5Dopen2(src, name, H5P_DEFAULT);
 	if (d < 0)
@@ -515,6 +578,15 @@ static int copy_dataset(hid_t src, hid_t dst, const char *name)
 	if ((o = H5Dcreate2(dst, name, t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
 		rc = ct_error("cannot write '%s' (disk full?)", name);
 		goto out;
+	}
+	if (raw && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+		int r = raw_chunks(d, o, name, t, nd, dims, dcpl);
+		if (r != 0) {
+			rc = r < 0 ? -1 : 0;
+			if (rc == 0 && copy_attrs(d, o) < 0)
+				rc = ct_error("cannot copy the attributes of '%s'", name);
+			goto out;
+		}
 	}
 	for (int i = 1; i < nd; i++)
 		row *= (size_t)dims[i];
@@ -564,7 +636,7 @@ out:
 static herr_t copy_object(hid_t src, const char *name, const H5L_info_t *info, void *data);
 
 /* A group: created untimed, its attributes and members copied. */
-static int copy_group(hid_t src, hid_t dst, const char *name)
+static int copy_group(hid_t src, hid_t dst, const char *name, int raw)
 {
 	hid_t g = H5Gopen2(src, name, H5P_DEFAULT);
 	if (g < 0)
@@ -573,7 +645,7 @@ static int copy_group(hid_t src, hid_t dst, const char *name)
 	int rc = o < 0 ? -1 : 0;
 	if (rc == 0 && copy_attrs(g, o) < 0)
 		rc = ct_error("cannot copy the attributes of '%s'", name);
-	copy_ctx c = { o, 0 };
+	copy_ctx c = { o, 0, raw };
 	if (rc == 0 && H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_object, &c) < 0)
 		rc = c.rc < 0 ? -1 : ct_error("cannot copy '%s'", name);
 	if (o >= 0)
@@ -593,8 +665,8 @@ static herr_t copy_object(hid_t src, const char *name, const H5L_info_t *info, v
 		c->rc = ct_error("cannot read '%s'", name);
 		return -1;
 	}
-	int rc = oi.type == H5O_TYPE_DATASET ? copy_dataset(src, c->dst, name)
-		 : oi.type == H5O_TYPE_GROUP ? copy_group(src, c->dst, name)
+	int rc = oi.type == H5O_TYPE_DATASET ? copy_dataset(src, c->dst, name, c->raw)
+		 : oi.type == H5O_TYPE_GROUP ? copy_group(src, c->dst, name, c->raw)
 					      : ct_error("'%s' is not a dataset or group", name);
 	if (rc < 0) {
 		c->rc = -1;
@@ -670,7 +742,7 @@ int ct_split_rewrite(const char *in, ct_h5 *out, const ct_samples *s, const int3
 		rc = -1;
 		goto done;
 	}
-	copy_ctx c = { out->file, 0 };
+	copy_ctx c = { out->file, 0, !out->no_checksum };
 	if (H5Literate(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_object, &c) < 0 ||
 	    H5Aiterate2(h.file, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr, &c) < 0) {
 		rc = c.rc < 0 ? ct_error_prefix("'%s'", out->path) : ct_error("cannot write '%s' (disk full?)", out->path);

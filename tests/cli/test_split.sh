@@ -99,4 +99,37 @@ status 2 "--hash-threshold 65 is a usage error (2)" ct-split --check "$d/s.h5" -
 status 2 "a missing -o is a usage error (2)" ct-split "$d/nosplit.h5"
 ok "usage errors create no output" test ! -e "$d/u.h5"
 status 0 "--help exits 0" ct-split --help
+
+# A cut file (ct-features --cut: /activations, one deflated chunk per image): its chunks are
+# copied as stored, each decoded once on the way; the output's maps equal the input's, and a
+# damaged chunk (read with CT_NO_VERIFY=1, past the whole-file checksum) fails the split.
+PY=/usr/bin/python3
+if $PY -c 'import h5py' 2>/dev/null; then
+	ok "a MobileNetV2 cut file of phantoms (synthetic weights)" sh -c '
+		cd "$1" && ct-phantom -o cph --patients 6 --slices-per-patient 2 --size 64 --seed 2 >/dev/null 2>&1 &&
+		ct-convert cph --size 224 -o ci.h5 -q && ct-weights synth -b mobilenet_v2 -o mnv2.h5 -q &&
+		ct-features -b mobilenet_v2 -w mnv2.h5 --cut block_13_project_BN ci.h5 -o cut.h5 -q' sh "$d"
+	status 0 "ct-split of the cut file" ct-split "$d/cut.h5" -o "$d/cuts.h5" --fractions 0.5,0.25,0.25 -q
+	ok "... keeps every map, its chunks and filters" $PY -c '
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1])["activations"], h5py.File(sys.argv[2])["activations"]
+assert a.shape == b.shape and a.chunks == b.chunks and a.compression == b.compression
+assert np.array_equal(a[()], b[()]) and np.abs(a[()]).max() > 0' "$d/cut.h5" "$d/cuts.h5"
+	ok "a copy with one chunk of the maps damaged" $PY -c '
+import sys, h5py
+with h5py.File(sys.argv[1]) as f:
+    c = f["activations"].id.get_chunk_info(3)
+b = bytearray(open(sys.argv[1], "rb").read())
+for i in range(64):
+    b[c.byte_offset + c.size // 2 + i] ^= 0x5A
+open(sys.argv[2], "wb").write(b)' "$d/cut.h5" "$d/cutbad.h5"
+	status 1 "... is refused by its checksum (1)" ct-split "$d/cutbad.h5" -o "$d/cutbad-s.h5" --fractions 0.5,0.25,0.25
+	status 1 "... and past it (CT_NO_VERIFY=1) the damaged chunk fails the split (1)" \
+		env CT_NO_VERIFY=1 ct-split "$d/cutbad.h5" -o "$d/cutbad-s.h5" --fractions 0.5,0.25,0.25
+	err_has "cannot read 'activations'" "... naming the dataset"
+	ok "... leaving no output" test ! -e "$d/cutbad-s.h5"
+else
+	T_N=$((T_N + 1))
+	echo "ok $T_N # SKIP no /usr/bin/python3 with h5py"
+fi
 echo "1..$T_N"
