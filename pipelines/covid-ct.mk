@@ -179,35 +179,73 @@ $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.
 	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) $(GEN_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
 		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
-# FINETUNE=1 adds the fine-tuned experiment OUT/ft-BACKBONE[-noaug] (docs/finetune.md): the
-# activations at the backbone's cut (CUT_BACKBONE), then ct-finetune --finetune trains the
-# layers above the cut with the head, and ct-score scores the test split from the cut file.
-# One backbone (FT_BACKBONE, default the first of BACKBONES): ct-score takes one cut file.
-# The weights are the backbone's file on the weights search path (as for the features). FT_ARGS
-# may add --cv K (each fold fine-tuned; K times the cost). predict.mk and evaluate.mk take the
-# experiment's folder as MODEL_DIR and score plain images with it.
-FINETUNE    ?= 0
-FT_BACKBONE ?= $(firstword $(BACKBONES))
-CUT_mobilenet_v2 ?= block_10_project_BN
-CUT_inception_v3 ?= mixed7
-FT_ARGS     ?= --head mlp --seed $(SEED) --epochs 30 --patience 5 --backbone-lr 1e-5
+# FINETUNE=1 adds the fine-tuned experiment OUT/ft-EXP (docs/finetune.md, "The pipeline"):
+# for each backbone of FT_BACKBONES (default: BACKBONES, all fused under one head) the
+# activations at its cut CUT_BACKBONE (ct-features --cut: OUT/cut-BACKBONE.CUT[-noaug].h5), then
+# one ct-finetune --finetune CUT_1 CUT_2 ... trains the layers from each cut to the layer the
+# head reads (--output-layer: LAYER_BACKBONE of backbones.mk, the head-only pipeline's layers;
+# empty = the backbone's feature layer) together with the fused head, and ct-score MODEL CUT_1
+# CUT_2 ... scores the test split. EXP is the backbones joined by '+' (ft-inception_v3+mobilenet_v2;
+# ft-mobilenet_v2 with FT_BACKBONES=mobilenet_v2), with '-aug' when FT_AUGMENT=1.
+# FT_AUGMENT=0 (default): the cut maps of the plain images (images-SIZE.h5), whatever AUGMENT
+# says: ct-finetune holds the maps of every train and val row in memory, and those of the
+# augmented copies do not fit in 8 GiB (mixed5: 35x35x288 float32 = 1.4 MB per image; COVID-CT
+# with 10 copies: 425 x 11 train + 118 val rows, 6.8 GB for InceptionV3's maps alone; an epoch
+# also costs ~9x). FT_AUGMENT=1 reads aug-SIZE.h5
+# (AUGMENT_ARGS) instead. The weights are each backbone's file on the weights search path (as
+# for the features). FT_ARGS may add --cv K (each fold fine-tuned; K times the cost).
+# predict.mk and evaluate.mk take the experiment's folder as MODEL_DIR and score plain images.
+# FT_BACKBONE (one name) is the older spelling of FT_BACKBONES.
+FINETUNE     ?= 0
+FT_BACKBONES ?= $(or $(FT_BACKBONE),$(BACKBONES))
+FT_AUGMENT   ?= 0
+# The cuts measured best on COVID-CT validation (docs/results.md): InceptionV3 trains mixed6,
+# MobileNetV2 block_10 (the heads read mixed6 and block_10_project_BN). For the others, the
+# last block trains (not measured); Xception has no backward pass (SeparableConv2D).
+CUT_inception_v3 ?= mixed5
+CUT_mobilenet_v2 ?= block_9_add
+CUT_resnet50     ?= conv5_block2_out
+CUT_vgg16        ?= block5_conv2
+CUT_densenet121  ?= conv5_block15_concat
+FT_ARGS      ?= --head mlp --seed $(SEED) --epochs 30 --patience 5
 ifeq ($(FINETUNE),1)
-FE   := $(OUT)/ft-$(FT_BACKBONE)$(SUFFIX)
-CUTF := $(OUT)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX).h5
-$(eval $(call stamp,cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX),$(FEATURE_ARGS)))
-FT_WEIGHTS := $(call weights_of,$(FT_BACKBONE))
-$(CUTF): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(FT_BACKBONE)).h5 \
-		$(P)/cut-$(FT_BACKBONE).$(CUT_$(FT_BACKBONE))$(SUFFIX) $(FT_WEIGHTS)
-	ct-features --backbone $(FT_BACKBONE) --layer $(CUT_$(FT_BACKBONE)) --cut $(CUT_$(FT_BACKBONE)) \
-		$(if $(FT_WEIGHTS),--weights $(FT_WEIGHTS)) $(FEATURE_ARGS) $< -o $@ --force -q
-$(eval $(call stamp,ft-$(FT_BACKBONE)$(SUFFIX),$(FT_ARGS)))
-$(FE)/model.h5: $(CUTF) $(P)/ft-$(FT_BACKBONE)$(SUFFIX)
+$(foreach b,$(FT_BACKBONES),$(if $(filter xception,$(b)),$(error FINETUNE=1: xception cannot be fine-tuned \
+	(SeparableConv2D has no backward pass); set FT_BACKBONES to the others)))
+$(foreach b,$(FT_BACKBONES),$(if $(CUT_$(b)),,$(error FINETUNE=1: no cut for $(b): set CUT_$(b)=LAYER)))
+$(foreach b,$(FT_BACKBONES),$(if $(SIZE_$(b)),,$(error FINETUNE=1: unknown backbone '$(b)' in FT_BACKBONES)))
+$(foreach b,$(FT_BACKBONES),$(if $(findstring $(comma),$(LAYER_$(b))),$(error FINETUNE=1: LAYER_$(b)=$(LAYER_$(b)): \
+	the fine-tuned head reads one layer per backbone)))
+FT_SUFFIX := $(if $(filter 1,$(FT_AUGMENT)),,-noaug)
+# images of the sizes BACKBONES does not need
+$(foreach s,$(filter-out $(SIZES),$(sort $(foreach b,$(FT_BACKBONES),$(SIZE_$(b))))),$(eval $(call size_rules,$(s))))
+FT_EXP    ?= ft-$(subst $(space),+,$(strip $(FT_BACKBONES)))$(if $(filter 1,$(FT_AUGMENT)),-aug)
+FE        := $(OUT)/$(FT_EXP)
+# $(call CUT_NAME,B): the shared stage name of B's cut file; $(call CUTF,B) the file
+CUT_NAME = cut-$(1).$(CUT_$(1))$(FT_SUFFIX)
+CUTF     = $(OUT)/$(call CUT_NAME,$(1)).h5
+define cut_rules
+$(eval $(call stamp,$(call CUT_NAME,$(1)),$(FEATURE_ARGS)))
+$(call CUTF,$(1)): $(OUT)/$(if $(FT_SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) $(call weights_of,$(1))
+	ct-features --backbone $(1) --layer $(CUT_$(1)) --cut $(CUT_$(1)) \
+		$(if $(call weights_of,$(1)),--weights $(call weights_of,$(1))) $(FEATURE_ARGS) $$< -o $$@ --force -q
+endef
+$(foreach b,$(FT_BACKBONES),$(eval $(call cut_rules,$(b))))
+FT_CUTS    := $(foreach b,$(FT_BACKBONES),$(call CUTF,$(b)))
+FT_WEIGHTS := $(foreach b,$(FT_BACKBONES),$(call weights_of,$(b)))
+# one item per backbone, in order (an empty item: the backbone's feature layer)
+FT_OUTPUTS := $(subst @,,$(subst $(space),$(comma),$(strip $(foreach b,$(FT_BACKBONES),$(or $(LAYER_$(b)),@)))))
+FT_CMD_ARGS = $(if $(subst $(comma),,$(FT_OUTPUTS)),--output-layer $(FT_OUTPUTS)) $(if $(filter $(words $(FT_BACKBONES)),$(words $(FT_WEIGHTS))),--weights \
+	$(subst $(space),$(comma),$(strip $(FT_WEIGHTS)))) $(FT_ARGS)
+# The stamp names the cut files and the weights, so that another cut (even one whose file is
+# older than the model) retrains the model, and nothing else does.
+$(eval $(call stamp,$(FT_EXP),$(FT_CUTS) $(FT_CMD_ARGS)))
+$(FE)/model.h5: $(FT_CUTS) $(FT_WEIGHTS) $(P)/$(FT_EXP)
 	@mkdir -p $(FE)
-	ct-finetune --finetune $(CUTF) $(if $(FT_WEIGHTS),--weights $(FT_WEIGHTS)) $(FT_ARGS) -o $@ --force
-$(eval $(call stamp,score-ft-$(FT_BACKBONE)$(SUFFIX),$(SCORE_ARGS)))
-$(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(CUTF) \
-		$(P)/score-ft-$(FT_BACKBONE)$(SUFFIX)
-	ct-score $(FE)/model.h5 $(CUTF) $(SCORE_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
+	ct-finetune --finetune $(FT_CUTS) $(FT_CMD_ARGS) -o $@ --force
+$(eval $(call stamp,score-$(FT_EXP),$(SCORE_ARGS)))
+$(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(FT_CUTS) \
+		$(P)/score-$(FT_EXP)
+	ct-score $(FE)/model.h5 $(FT_CUTS) $(SCORE_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
 		--report $(FE)/report.html --force --json > $(FE)/metrics.json.new && mv $(FE)/metrics.json.new $(FE)/metrics.json
 all: $(FE)/report.html
 endif

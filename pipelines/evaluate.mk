@@ -13,8 +13,9 @@
 # name<TAB>...<TAB>source giving the source (hospital, scanner, web site) of each image:
 # ct-score then adds metrics per source (docs/results.md, "Generalisation").
 # Backbones, layers, pooling and class names come from the model (pipelines/model.mk).
-# A fine-tuned experiment (FINETUNE=1: MODEL_DIR=out/ft-mobilenet_v2) scores the converted
-# images directly: the backbone to the cut with the pretrained weights, then its own layers.
+# A fine-tuned experiment (FINETUNE=1: MODEL_DIR=out/ft-inception_v3+mobilenet_v2) scores the
+# converted images directly, one file per source in the model's order: each backbone to its cut
+# with the pretrained weights, then the model's own layers.
 
 DATA      ?= $(error set DATA to a labelled folder DATA/<class>/<image> or a TSV list)
 OUT       ?= $(MODEL_DIR)/eval

@@ -1,7 +1,7 @@
 # model.mk - shared by predict.mk and evaluate.mk: read a trained experiment of covid-ct.mk
 # (MODEL_DIR/model.h5 and MODEL_DIR/metrics.json) and extract and fuse the features of an
 # images file W/images-SIZE.h5 the way the model expects them (a fine-tuned model takes the
-# images file itself: SCORE_IN below).
+# images files themselves, one per source: SCORE_IN below).
 #
 # Everything is taken from the experiment: the backbones, layers and pooling from the
 # model's feature blocks, the class names from the model, the decision threshold from its
@@ -43,10 +43,13 @@ CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
 PREPROCESSING := $(shell $(CTINFO) --preprocessing $(MODEL) 2>/dev/null)
 THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json 2>/dev/null | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
 $(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
-# A fine-tuned model (ct-finetune --finetune: covid-ct.mk FINETUNE=1, OUT/ft-BACKBONE) scores the
-# images file itself: ct-score runs the backbone to the cut with the pretrained weights (the
-# weights search path, CT_WEIGHTS_DIR) and then the model's own layers, so no features are
-# extracted here. SCORE_IN is the file ct-score takes.
+# A fine-tuned model (ct-finetune --finetune: covid-ct.mk FINETUNE=1, OUT/ft-EXP) scores the
+# images files themselves: ct-score runs each backbone to its cut with the pretrained weights
+# (the weights search path, CT_WEIGHTS_DIR) and then the model's own layers, so no features are
+# extracted here. SCORE_IN is what ct-score takes: for a fine-tuned model one images file per
+# source, in the model's source order (its blocks as ct-info lists them: one block
+# BACKBONE/OUTPUT/avg per source), each at that backbone's input size
+# (ft-inception_v3+mobilenet_v2: W/images-299.h5 W/images-224.h5); else the fused features.
 FINETUNED := $(shell $(CTINFO) --json $(MODEL) 2>/dev/null | grep -m1 -E '^.?"command":' | grep -c -E -- ' --finetune( |",?$$)')
 # Backbones in block order; each backbone's layers (comma-joined) and pooling.
 BACKBONES := $(shell printf '%s\n' $(BLOCKS) | awk -F/ '!seen[$$1]++ { print $$1 }')
@@ -56,7 +59,8 @@ space := $(empty) $(empty)
 layers_of = $(subst $(space),$(comma),$(strip $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(word 2,$(subst /, ,$(b)))))))
 pool_of = $(word 3,$(subst /, ,$(firstword $(foreach b,$(BLOCKS),$(if $(filter $(1),$(word 1,$(subst /, ,$(b)))),$(b))))))
 SIZES := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
-SCORE_IN := $(if $(filter-out 0,$(FINETUNED)),$(W)/images-$(firstword $(SIZES)).h5,$(W)/fused.h5)
+FT_SOURCES := $(foreach b,$(BLOCKS),$(word 1,$(subst /, ,$(b))))
+SCORE_IN := $(if $(filter-out 0,$(FINETUNED)),$(foreach b,$(FT_SOURCES),$(W)/images-$(SIZE_$(b)).h5),$(W)/fused.h5)
 
 # $(W)/.inputs lists the input files (path, size, time) and is rewritten only when that
 # list changes, so the images are converted again exactly when the input changed; it works

@@ -11,9 +11,10 @@
 # images are converted alike; CONVERT_ARGS adds options of your own. The experiment must have
 # been fused
 # without --standardize (the model standardises itself). A fine-tuned experiment (FINETUNE=1:
-# MODEL_DIR=out/ft-mobilenet_v2) works the same way: ct-score takes the converted images and
-# runs the backbone to the cut with the pretrained weights (the weights search path,
-# CT_WEIGHTS_DIR), then the model's fine-tuned layers.
+# MODEL_DIR=out/ft-inception_v3+mobilenet_v2) works the same way: ct-score takes the converted
+# images, one file per source in the model's order (images-299.h5 images-224.h5), and runs each
+# backbone to its cut with the pretrained weights (the weights search path, CT_WEIGHTS_DIR),
+# then the model's fine-tuned layers.
 
 IMAGES    ?= $(error set IMAGES to a folder of images to classify)
 PRED      ?= $(MODEL_DIR)/predict

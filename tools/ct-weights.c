@@ -19,7 +19,7 @@
 static const char *out_path;
 static int force, quiet, as_json;
 static const char *backbone, *weights_path, *layers_s, *pool_s = "avg", *batch_s = "dynamic", *model_path;
-static int synthetic;
+static int synthetic, source;
 
 /* choices and the enums they set, in the order of their choices */
 static int pool_e;
@@ -39,13 +39,19 @@ static ct_opt sha_opts[] = {
 	CT_OPT_END_,
 };
 static ct_opt export_opts[] = {
-	CT_OPT_STRING_('b', "backbone", &backbone, "NAME", "backbone: inception_v3, mobilenet_v2, ... (required without --model)"),
+	CT_OPT_STRING_('b', "backbone", &backbone, "NAME",
+		       "backbone: inception_v3, mobilenet_v2, ... (required without --model; with --model: its source of "
+		       "that backbone)"),
 	CT_OPT_STRING_('w', "weights", &weights_path, "FILE",
 		       "Keras-layout weights (default: NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_FLAG_(0, "synthetic", &synthetic, "deterministic synthetic weights instead of a file (tests, benchmarks)"),
 	CT_OPT_STRING_('m', "model", &model_path, "MODEL.h5",
 		       "a fine-tuned model (ct-finetune --finetune): its backbone with the fine-tuned layers merged into the "
 		       "pretrained weights (--weights or the search path, sha256 checked)"),
+	CT_OPT_INT_(0, "source", &source, "K",
+		    "--model of several sources (ct-finetune --finetune CUT_1 CUT_2 ...): export source K (1 = the first "
+		    "input; 0: the only one), one ONNX model per source",
+		    1, 64),
 	CT_OPT_STRING_('l', "layer", &layers_s, "NAME[,NAME...]",
 		       "layers to output, one ONNX output each (default: the last block; with --model the fine-tuned output)"),
 	CT_OPT_CHOICE_ENUM_(0, "pool", &pool_s, "avg|max|none", &pool_e, pool_v, "global pooling of each output (none: flattened NHWC)"),
@@ -113,7 +119,8 @@ static ct_cmd export_cmd = {
 	"(InceptionV3, MobileNetV2, Xception: x / 127.5 - 1; see the model's metadata); one output\n"
 	"'<layer>/avg', '<layer>/max' (N x C) or '<layer>/flat' (N x H*W*C, NHWC order) per layer.\n"
 	"--model: the backbone of a fine-tuned model with its fine-tuned layers merged in, so that the\n"
-	"output gives the features its head takes (ct-score MODEL IMAGES.h5).",
+	"output gives the features its head takes (ct-score MODEL IMAGES.h5). A model of several sources\n"
+	"needs --source K or --backbone NAME: each source is exported on its own.",
 	"Exit status: 0 success, 1 failure, 2 usage error.",
 	export_opts,
 	0,
@@ -348,19 +355,17 @@ static int cmd_export(int argc, char **argv)
 	if (output_refused(out_path, 1))
 		return CT_EXIT_FAILURE;
 	ct_weights w = { 0 };
-	int rc = 0;
+	int rc = 0, nsources = 0;
 	ct_ft_part ft = { 0 };
-	char model_sha[65] = "";
+	char model_sha[65] = "", source_s[32] = "";
+	if (source && !model_path)
+		return ct_tool_usage(&export_cmd, "--source applies to --model");
 	if (model_path) {
-		if (ct_ft_merged_weights(model_path, weights_path, &ft, &w, model_sha) < 0)
+		if (ct_ft_merged_weights(model_path, weights_path, &source, &nsources, backbone, &ft, &w, model_sha) < 0)
 			return fail();
-		if (backbone && strcmp(backbone, ft.backbone)) {
-			ct_error_usage("'%s' fine-tunes %s, not --backbone %s", model_path, ft.backbone, backbone);
-			ct_ft_part_free(&ft);
-			ct_weights_free(&w);
-			return fail();
-		}
 		backbone = ft.backbone;
+		snprintf(source_s, sizeof source_s, "%d/%d", source, nsources);
+		o.finetune_source = source_s;
 		if (!layers_s)
 			layers_s = ft.output;
 		o.outputs = layers_s;
@@ -375,10 +380,10 @@ static int cmd_export(int argc, char **argv)
 	if (rc == 0)
 		rc = ct_onnx_save(g, &w, &o, out_path);
 	if (rc == 0 && !quiet)
-		fprintf(stderr, "ct-weights: '%s': %s, outputs %s pooled %s, batch %s, weights %s%s%s\n", out_path, backbone,
-			layers_s ? layers_s : g->default_output, pool_s, o.batch ? batch_s : "dynamic",
+		fprintf(stderr, "ct-weights: '%s': %s, outputs %s pooled %s, batch %s, weights %s%s%s%s%s\n", out_path,
+			backbone, layers_s ? layers_s : g->default_output, pool_s, o.batch ? batch_s : "dynamic",
 			synthetic ? "synthetic" : w.sha256, model_path ? " with the fine-tuned layers of " : "",
-			model_path ? model_path : "");
+			model_path ? model_path : "", nsources > 1 ? ", source " : "", nsources > 1 ? source_s : "");
 	ct_weights_free(&w);
 	ct_graph_free(g);
 	ct_ft_part_free(&ft);

@@ -730,6 +730,8 @@ int ct_onnx_encode(const ct_graph *g, const ct_weights *w, const ct_onnx_opts *o
 	metadata(&model, "ctfuse.weights_sha256", w->sha256);
 	if (o->finetune_model_sha256)
 		metadata(&model, "ctfuse.finetune_model_sha256", o->finetune_model_sha256);
+	if (o->finetune_source)
+		metadata(&model, "ctfuse.finetune_source", o->finetune_source);
 	pb_msg(&model, 7, &e.graph);
 	if (model.err) {
 		pb_free(&model);

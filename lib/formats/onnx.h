@@ -24,7 +24,7 @@
  * Softmax -> Softmax (axis 1). Value names are the Keras layer names; initializers are
  * "<layer>/<Keras weight>" (e.g. "conv2d_1/kernel", in ONNX layout). Only the layers the outputs need are written.
  * The model also carries metadata_props: ctfuse.arch, ctfuse.outputs, ctfuse.pool,
- * ctfuse.preprocessing, ctfuse.weights_sha256 (and ctfuse.finetune_model_sha256 when set). */
+ * ctfuse.preprocessing, ctfuse.weights_sha256 (and ctfuse.finetune_model_sha256, ctfuse.finetune_source when set). */
 #ifndef CT_ONNX_H
 #define CT_ONNX_H
 
@@ -45,6 +45,8 @@ typedef struct ct_onnx_opts {
 	const char *finetune_model_sha256; /* set: the weights are those of weights_sha256 with the
 					    * fine-tuned layers of this model file merged in (metadata
 					    * ctfuse.finetune_model_sha256) */
+	const char *finetune_source;	   /* set: "K/N", the model's source merged in (metadata
+					    * ctfuse.finetune_source) */
 } ct_onnx_opts;
 
 /* Encode the model in memory: *buf (malloc'd, the caller frees it) of *len bytes. The

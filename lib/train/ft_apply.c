@@ -137,20 +137,67 @@ int ct_ft_merge(const ct_ft_part *p, ct_weights *w)
 	return 0;
 }
 
-int ct_ft_merged_weights(const char *model_path, const char *weights_path, ct_ft_part *p, ct_weights *w,
-			 char model_sha256[65])
+/* Choose the source of parts (n of them) for ct_ft_merged_weights: 0-based index or -1. */
+static int choose_source(const ct_ft_part *parts, int n, int source, const char *backbone, const char *model_path)
+{
+	char list[1024] = "";
+	size_t k = 0;
+	int found = -1, nfound = 0;
+	for (int i = 0; i < n; i++) {
+		if (backbone && !strcmp(parts[i].backbone, backbone))
+			found = i, nfound++;
+		if (k < sizeof list)
+			k += (size_t)snprintf(list + k, sizeof list - k, "%s%d: %s %s -> %s", i ? ", " : "", i + 1,
+					      parts[i].backbone, parts[i].cut, parts[i].output);
+	}
+	if (source > 0) {
+		if (source > n)
+			return ct_error_usage("'%s' fine-tunes %d backbone%s (%s): no source %d", model_path, n,
+					      n > 1 ? "s" : "", list, source);
+		if (backbone && strcmp(parts[source - 1].backbone, backbone))
+			return ct_error_usage("source %d of '%s' fine-tunes %s, not --backbone %s (%s)", source, model_path,
+					      parts[source - 1].backbone, backbone, list);
+		return source - 1;
+	}
+	if (backbone) {
+		if (nfound == 1)
+			return found;
+		return nfound ? ct_error_usage("'%s' fine-tunes %s %d times (%s): choose one with --source K", model_path,
+					       backbone, nfound, list)
+			      : n == 1 ? ct_error_usage("'%s' fine-tunes %s, not --backbone %s", model_path, parts[0].backbone,
+							  backbone)
+				       : ct_error_usage("'%s' fine-tunes no %s (%s)", model_path, backbone, list);
+	}
+	if (n == 1)
+		return 0;
+	return ct_error_usage("'%s' fine-tunes %d backbones (%s): choose one with --source K or --backbone NAME", model_path,
+			      n, list);
+}
+
+int ct_ft_merged_weights(const char *model_path, const char *weights_path, int *source, int *nsources,
+			 const char *backbone, ct_ft_part *p, ct_weights *w, char model_sha256[65])
 {
 	memset(w, 0, sizeof *w);
 	memset(p, 0, sizeof *p);
 	ct_h5 h;
 	if (ct_h5_open(&h, model_path) < 0)
 		return -1;
+	ct_ft_part *parts = NULL;
+	int n = 0;
 	int rc = ct_file_check(h.file, "model") < 0 ? ct_error_prefix("'%s'", model_path)
-						    : ct_ft_part_read(h.file, model_path, p);
+						    : ct_ft_parts_read(h.file, model_path, &parts, &n);
 	ct_h5_close(&h);
 	if (rc == 0)
 		rc = ct_error("'%s' has no fine-tuned layers (a model of ct-finetune --finetune has)", model_path);
-	if (rc < 0 || ct_h5_sha256(model_path, model_sha256) < 0 || ct_ft_base_weights(p, model_path, weights_path, w) < 0 ||
+	int k = rc < 0 ? -1 : choose_source(parts, n, *source, backbone, model_path);
+	if (k >= 0) {
+		*p = parts[k];
+		memset(&parts[k], 0, sizeof parts[k]);
+		*source = k + 1;
+		*nsources = n;
+	}
+	ct_ft_parts_free(parts, n);
+	if (k < 0 || ct_h5_sha256(model_path, model_sha256) < 0 || ct_ft_base_weights(p, model_path, weights_path, w) < 0 ||
 	    ct_ft_merge(p, w) < 0) {
 		ct_ft_part_free(p);
 		ct_weights_free(w);

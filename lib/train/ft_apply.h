@@ -39,11 +39,15 @@ int ct_ft_base_weights(const ct_ft_part *p, const char *model_path, const char *
 /* Replace, in w (the backbone's weights), every tensor of the layers p stores by p's value. */
 int ct_ft_merge(const ct_ft_part *p, ct_weights *w);
 
-/* The pretrained weights of the model file's backbone (weights_path, or the search path; sha256
+/* The pretrained weights of one source's backbone (weights_path, or the search path; sha256
  * checked) with its fine-tuned layers merged in: the weights ct-weights export-onnx --model
- * exports. p receives the model's fine-tuned part, model_sha256 the model file's sha256. */
-int ct_ft_merged_weights(const char *model_path, const char *weights_path, ct_ft_part *p, ct_weights *w,
-			 char model_sha256[65]);
+ * exports. The source: source (1-based, in the model's source order), else the one source of
+ * backbone (a name), else the model's only source; *source receives the one chosen, *nsources
+ * the model's count. A model of several sources without a choice, a source out of range, or a
+ * backbone that no source (or more than one) fine-tunes is a usage error (core/error.h) listing
+ * the sources. p receives that fine-tuned part, model_sha256 the model file's sha256. */
+int ct_ft_merged_weights(const char *model_path, const char *weights_path, int *source, int *nsources,
+			 const char *backbone, ct_ft_part *p, ct_weights *w, char model_sha256[65]);
 
 typedef struct ct_ft_images_opts {
 	const char *weights;  /* pretrained weights: FILE[,FILE...], item i for source i (an empty

@@ -10,6 +10,9 @@
 # Refused: inputs in the wrong order (1, naming the file and the source), a wrong number of
 # inputs (2), inputs of other samples (1, naming both files), a head-only model with two inputs
 # (2), --weights lists longer than the sources (2); no output is left.
+# ct-weights export-onnx --model of the two sources: --source K exports source K, whose
+# initializers equal those of the weights with that source merged in by h5py (ONNX Runtime on
+# it when scripts/ort is set up); without a choice, or a --backbone two sources share: usage error.
 . "$(dirname "$0")/lib.sh"
 d=$T_DIR
 PY=/usr/bin/python3
@@ -110,6 +113,91 @@ f = h5py.File(sys.argv[2], "a"); del f["finetune"]; f.close()' "$d/ft.h5" "$d/he
 else
 	echo "ok $((T_N += 1)) # skip /usr/bin/python3 with h5py is needed for the reconstruction"
 	echo "ok $((T_N += 1)) # skip /usr/bin/python3 with h5py is needed for the reconstruction"
+fi
+
+# ---- ct-weights export-onnx --model of two sources: --source K / --backbone NAME ----
+status 2 "export-onnx --model of two sources without a choice is a usage error (2)" \
+	ct-weights export-onnx --model "$d/ft.h5" -w "$d/mnv2.h5" -o "$d/bad.onnx"
+err_has "fine-tunes 2 backbones (1: mobilenet_v2 block_13_project_BN -> block_14_add, 2: mobilenet_v2 block_14_add -> block_15_add): choose one with --source K or --backbone NAME" \
+	"... listing the sources and the options"
+status 2 "... and so is --backbone naming a backbone two sources share (2)" \
+	ct-weights export-onnx --model "$d/ft.h5" -b mobilenet_v2 -w "$d/mnv2.h5" -o "$d/bad.onnx"
+err_has "fine-tunes mobilenet_v2 2 times" "... saying so"
+status 2 "... --source 3 of 2 (2)" ct-weights export-onnx --model "$d/ft.h5" --source 3 -w "$d/mnv2.h5" -o "$d/bad.onnx"
+status 2 "... --source without --model (2)" ct-weights export-onnx -b mobilenet_v2 --synthetic --source 1 -o "$d/bad.onnx"
+ok "... leaving no output" test ! -e "$d/bad.onnx"
+status 0 "export-onnx --model --source 2 exports the second source" \
+	ct-weights export-onnx --model "$d/ft.h5" --source 2 -w "$d/mnv2.h5" -o "$d/s2.onnx"
+err_has "outputs block_15_add pooled avg.*source 2/2" "... to its output layer, and says which source"
+ok "... recording it in the metadata (ctfuse.finetune_source 2/2)" grep -a -q "ctfuse.finetune_source.*2/2" "$d/s2.onnx"
+status 0 "export-onnx --model --source 1 exports the first" \
+	ct-weights export-onnx --model "$d/ft.h5" --source 1 -w "$d/mnv2.h5" -o "$d/s1.onnx"
+err_has "outputs block_14_add pooled avg.*source 1/2" "... to its output layer"
+# The initializers (name -> raw bytes) of an ONNX file, read by a minimal protobuf walk written
+# here (ModelProto 7 graph -> GraphProto 5 initializer -> TensorProto 8 name, 9 raw_data).
+cat >"$d/inits.py" <<'PY'
+import sys
+def varint(b, i):
+    r = s = 0
+    while True:
+        c = b[i]; i += 1; r |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return r, i
+def fields(b):
+    i = 0
+    while i < len(b):
+        k, i = varint(b, i); f, t = k >> 3, k & 7
+        if t == 0: v, i = varint(b, i)
+        elif t == 2: n, i = varint(b, i); v = b[i:i + n]; i += n
+        elif t == 5: v = b[i:i + 4]; i += 4
+        elif t == 1: v = b[i:i + 8]; i += 8
+        else: raise ValueError(t)
+        yield f, v
+def inits(path):
+    b = open(path, 'rb').read()
+    g = [v for f, v in fields(b) if f == 7][0]
+    out = {}
+    for f, v in fields(g):
+        if f == 5:
+            d = dict((ff, vv) for ff, vv in fields(v) if ff in (8, 9))
+            out[d[8].decode()] = d.get(9, b'')
+    return out
+a, b = inits(sys.argv[1]), inits(sys.argv[2])
+same = a == b and len(a) > 0
+print('initializers', len(a), len(b), 'equal' if same else 'differ:',
+      '' if same else sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:4])
+sys.exit(0 if same else 1)
+PY
+if "$PY" -c 'import h5py' 2>/dev/null; then
+	# the same backbone exported from the weights merge.py made (h5py, independent of ft_apply.c)
+	ct-weights export-onnx -b mobilenet_v2 -w "$d/m1.h5" -l block_15_add -o "$d/m1.onnx" -q
+	ct-weights export-onnx -b mobilenet_v2 -w "$d/m0.h5" -l block_14_add -o "$d/m0.onnx" -q
+	ct-weights export-onnx -b mobilenet_v2 -w "$d/mnv2.h5" -l block_15_add -o "$d/p1.onnx" -q
+	ok "source 2's initializers equal those of the weights with /finetune/1 merged in by h5py" \
+		"$PY" "$d/inits.py" "$d/s2.onnx" "$d/m1.onnx"
+	ok "source 1's equal those with /finetune/0 merged in" "$PY" "$d/inits.py" "$d/s1.onnx" "$d/m0.onnx"
+	ok "... and source 2's are not the pretrained ones (the check is not vacuous)" \
+		sh -c '! "$1" "$2/inits.py" "$2/s2.onnx" "$2/p1.onnx"' sh "$PY" "$d"
+else
+	for i in 1 2 3; do echo "ok $((T_N += 1)) # skip /usr/bin/python3 with h5py is needed for the merged weights"; done
+fi
+# ONNX Runtime on source 2 against our engine's features with the h5py-merged weights
+ort_js=$T_TOP/scripts/ort/ort_run.js
+skip=""
+command -v node >/dev/null 2>&1 || skip="node not found"
+[ -z "$skip" ] && [ ! -d "$T_TOP/scripts/ort/node_modules/onnxruntime-node" ] &&
+	skip="onnxruntime-node not installed (cd scripts/ort && npm ci)"
+"$PY" -c 'import h5py' 2>/dev/null || skip="${skip:-/usr/bin/python3 with h5py needed}"
+if [ -z "$skip" ]; then
+	CT_NO_VERIFY=1 ct-features -b mobilenet_v2 -w "$d/m1.h5" -l block_15_add "$d/s.h5" -o "$d/o1.h5" -q -f
+	"$PY" -c 'import h5py, numpy as np, sys
+d = sys.argv[1]
+im = h5py.File(d + "/s.h5", "r")["images"][...]
+(im.astype(np.float32) / np.float32(127.5) - np.float32(1)).astype(np.float32).tofile(d + "/in.f32")
+h5py.File(d + "/o1.h5", "r")["features"][...].astype(np.float32).tofile(d + "/o1.f32")' "$d"
+	node "$ort_js" "$d/s2.onnx" --threads 2 --input "$d/in.f32" --compare "$d/o1.f32" --tol 1e-4 >"$d/ort" 2>&1
+	t_report $? "ONNX Runtime on source 2 gives our engine's features of the merged weights (max rel <= 1e-4)"
+else
+	echo "ok $((T_N += 1)) # skip ONNX Runtime check: $skip"
 fi
 
 # ct-finetune's own evaluation: with a val split it reports the kept epoch's val loss (mean
