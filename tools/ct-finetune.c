@@ -49,7 +49,7 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "joint-head-lr", &joint_head_lr, "RATE",
 		       "--finetune: the head's learning rate while the backbone trains (default: --backbone-lr)", 1e-12, 10),
 	CT_OPT_STRING_(0, "weights", &weights_s, "FILE[,FILE...]",
-		       "--finetune: the backbones' weights (default $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
+		       "--finetune: the backbones' weights, one per cut file (an empty item: $CT_WEIGHTS_DIR/NAME.h5, else weights/NAME.h5)"),
 	CT_OPT_STRING_(0, "output-layer", &outputs_s, "LAYER[,LAYER...]",
 		       "--finetune: the layer the head reads, per input (default: the backbone's feature layer); only the layers from the cut to it train"),
 	CT_OPT_U64_(0, "seed", &seed, "S", "random seed (initialisation, shuffling, dropout, hold-out, folds)"),

@@ -21,8 +21,6 @@ void ct_ft_run_free(ct_ft_run *r)
 	free(r->idx);
 }
 
-/* Open every cut file, check it matches the first input's samples, load the weights above the
- * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
 /* Item k of a comma-separated list (empty items allowed) into buf; 0 when absent or empty. */
 static int list_item(const char *list, int k, char *buf, size_t len)
 {
@@ -50,6 +48,8 @@ static int list_count(const char *list)
 	return n;
 }
 
+/* Open every cut file, check it matches the first input's samples, load the weights above the
+ * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
 int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_features *f, const uint8_t *role,
 		      const char *weights_list, const char *outputs_list)
 {
@@ -67,13 +67,14 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 	for (int64_t i = 0; i < f->s.n; i++)
 		if (role[i] != CT_ROLE_NONE)
 			r->idx[r->nuse++] = i;
-	char *wl = weights_list ? strdup(weights_list) : NULL, *save = NULL;
-	char *wp = wl ? strtok_r(wl, ",", &save) : NULL;
 	int rc = 0;
-	for (int s = 0; s < npaths && rc == 0; s++, wp = wp ? strtok_r(NULL, ",", &save) : NULL) {
+	for (int s = 0; s < npaths && rc == 0; s++) {
+		/* item s of --weights; an empty or missing item: the search path (as ct-score) */
+		char witem[4096];
+		const char *wp = list_item(weights_list, s, witem, sizeof witem) ? witem : NULL;
 		ct_actfile a;
 		if (ct_actfile_open(&a, paths[s]) < 0)
-			return free(wl), -1;
+			return -1;
 		r->nsrc = s + 1;
 		r->backbone[s] = strdup(a.backbone);
 		r->sha[s] = strdup(a.weights_sha256);
@@ -120,7 +121,6 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 		}
 		ct_actfile_close(&a);
 	}
-	free(wl);
 	if (rc < 0)
 		return -1;
 	if (!(r->blocks = calloc((size_t)r->nsrc, sizeof *r->blocks)))

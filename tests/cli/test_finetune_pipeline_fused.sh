@@ -78,5 +78,13 @@ ok "evaluate.mk evaluates the fused fine-tuned model on a labelled folder" \
 nall=$(find "$D/ph" -name '*.png' | wc -l)
 ok "... every image labelled and scored ($nall)" grep -q "\"labelled\":[[:space:]]*$nall" "$D/eval/metrics.json"
 ok "... with the experiment's probabilities" same_probs "$F/scores.tsv" "$D/eval/scores.tsv" 0 4
+# ct-finetune --weights ",B": an empty item is the search path for that source (as ct-score);
+# here the search path holds only InceptionV3's weights, so giving source 1 B would fail.
+mkdir -p "$D/wi" && cp "$D/w/inception_v3.h5" "$D/wi/"
+# (ok, not status: status writes T_DIR/out, the pipeline's output folder here)
+ok "ct-finetune --weights ',MNV2': source 1 from the search path, source 2 from the list" \
+	env CT_WEIGHTS_DIR="$D/wi" ct-finetune --finetune "$D/out/cut-inception_v3.mixed5-noaug.h5" \
+	"$D/out/cut-mobilenet_v2.block_9_add-noaug.h5" --output-layer mixed6,block_10_project_BN \
+	--weights ",$D/w/mobilenet_v2.h5" --head mlp --hidden 8 --epochs 1 --batch 8 -o "$D/wlist.h5" -q
 echo "1..$T_N"
 [ "$T_FAILS" -eq 0 ]
