@@ -65,11 +65,13 @@ all: $(E)/report.html
 
 # $(call stamp,NAME,TEXT): $(P)/NAME holds TEXT and is rewritten only when TEXT changes. The
 # comparison happens while make reads this file, so a stamp is out of date (and `make -n`
-# shows it and the stages after it) only when its parameters changed.
+# shows it and the stages after it) only when its parameters changed. Both sides are stripped:
+# inside this makefile, make 4.3's $(file <) returned the fine-tuning stamp (261 bytes of long
+# paths) with its final newline, so that stage reran every time (not reproduced standalone).
 same = $(and $(findstring x$(1)x,x$(2)x),$(findstring x$(2)x,x$(1)x))
 STAMPS :=
 define stamp
-$(if $(call same,$(file <$(P)/$(1)),$(2)),,$(eval $(P)/$(1): FORCE))
+$(if $(call same,$(strip $(file <$(P)/$(1))),$(strip $(2))),,$(eval $(P)/$(1): FORCE))
 STAMPS += $(P)/$(1)
 $(P)/$(1):
 	@mkdir -p $(P)
@@ -242,10 +244,11 @@ $(eval $(call stamp,$(FT_EXP),$(FT_CUTS) $(FT_CMD_ARGS)))
 $(FE)/model.h5: $(FT_CUTS) $(FT_WEIGHTS) $(P)/$(FT_EXP)
 	@mkdir -p $(FE)
 	ct-finetune --finetune $(FT_CUTS) $(FT_CMD_ARGS) -o $@ --force
-$(eval $(call stamp,score-$(FT_EXP),$(SCORE_ARGS)))
+# scored like the head-only experiment: metrics per source and the shortcut audit (GEN_ARGS)
+$(eval $(call stamp,score-$(FT_EXP),$(SCORE_ARGS) $(GEN_ARGS)))
 $(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(FT_CUTS) \
-		$(P)/score-$(FT_EXP)
-	ct-score $(FE)/model.h5 $(FT_CUTS) $(SCORE_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
+		$(P)/score-$(FT_EXP) $(AUDIT_IMAGES)
+	ct-score $(FE)/model.h5 $(FT_CUTS) $(SCORE_ARGS) $(GEN_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
 		--report $(FE)/report.html --force --json > $(FE)/metrics.json.new && mv $(FE)/metrics.json.new $(FE)/metrics.json
 all: $(FE)/report.html
 endif

@@ -33,6 +33,8 @@ ok "... from one cut file per backbone at its default cut, of the plain images" 
 ok "... fine-tuned by one ct-finetune --finetune of both, to the head-only layers" grep -q \
 	"^ct-finetune --finetune .*/cut-inception_v3.mixed5-noaug.h5 .*/cut-mobilenet_v2.block_9_add-noaug.h5 --output-layer mixed6,block_10_project_BN --weights .*/inception_v3.h5,.*/mobilenet_v2.h5" \
 	"$D/run1.log"
+ok "... scored with the shortcut audit, as the head-only experiment (AUDIT=1)" sh -c "
+	grep -q -- '--audit .*/images-224.h5' '$D/run1.log' && tr -d ' \n\t' <'$F/metrics.json' | grep -q '\"margin\":'"
 ok "the model's blocks are the two sources in order" sh -c "
 	ct-info '$F/model.h5' | grep -A2 '^blocks:' | awk 'NR == 2 { a = \$1 } NR == 3 { b = \$1 }
 		END { exit !(a == \"inception_v3/mixed6/avg\" && b == \"mobilenet_v2/block_10_project_BN/avg\") }'"
