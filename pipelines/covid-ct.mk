@@ -190,10 +190,11 @@ $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.
 # CUT_2 ... scores the test split. EXP is the backbones joined by '+' (ft-inception_v3+mobilenet_v2;
 # ft-mobilenet_v2 with FT_BACKBONES=mobilenet_v2), with '-aug' when FT_AUGMENT=1.
 # FT_AUGMENT=0 (default): the cut maps of the plain images (images-SIZE.h5), whatever AUGMENT
-# says: ct-finetune holds the maps of every train and val row in memory, and those of the
-# augmented copies do not fit in 8 GiB (mixed5: 35x35x288 float32 = 1.4 MB per image; COVID-CT
-# with 10 copies: 425 x 11 train + 118 val rows, 6.8 GB for InceptionV3's maps alone; an epoch
-# also costs ~9x). FT_AUGMENT=1 reads aug-SIZE.h5
+# says: ct-finetune holds the maps of every train and val row in memory, and with the augmented
+# copies the run leaves the issue's budget (mixed5: 17x17x768 float32 = 0.89 MB per image;
+# COVID-CT with 10 copies: 425 x 11 train + 118 val rows, 4.3 GB for InceptionV3's maps alone,
+# and an epoch costs ~11x: about 5 min, so 30 epochs of patience run far past 30 minutes).
+# FT_AUGMENT=1 reads aug-SIZE.h5
 # (AUGMENT_ARGS) instead. The weights are each backbone's file on the weights search path (as
 # for the features). FT_ARGS may add --cv K (each fold fine-tuned; K times the cost).
 # predict.mk and evaluate.mk take the experiment's folder as MODEL_DIR and score plain images.
