@@ -218,15 +218,21 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 	const int64_t ntiles = (int64_t)g->n * ((g->oh + 3) / 4) * ((g->ow + 3) / 4);
 	const int64_t cap = block_cap(kern, wi);
 	const size_t wsz = ct_wino_work_floats(kern, wi);
-	/* blocks of about tb tiles (rows are independent: the cut changes no result) */
-	int64_t nblocks = (ntiles + wi->tb / 2) / wi->tb;
-	if (nblocks < 1)
-		nblocks = 1;
 	if (nthreads < 1)
 		nthreads = 1;
-	/* enough blocks: each thread runs whole blocks in its own workspace, no barriers;
-	 * else the team shares each block */
-	const int own = nthreads > 1 && nblocks >= 2 * nthreads;
+	/* Two ways to share a conv over the threads (either gives each output value the same
+	 * operations, so the same bits):
+	 * - tiles: each thread takes a contiguous range of tiles and runs it alone, as blocks of
+	 *   about tb tiles in its own workspace, no barriers; every thread streams all of U;
+	 * - team: the threads share each block: input tiles, then the 36 x panels GEMM tasks,
+	 *   then output tiles, with a barrier between; each thread streams a share of U but
+	 *   reads V and M rows the other threads wrote.
+	 * Tiles unless U outweighs a thread's share of the block (V and M: 36 (cin + cout) per
+	 * tile) four times over: at batch 1 DenseNet's 56 x 56 .. 14 x 14 convs (128 -> 32) ran
+	 * 1.2-1.8x faster by tiles, InceptionV3's 8 x 8 (448 -> 384) and ResNet50's 14 x 14
+	 * (256 -> 256) 1.4-2x slower (two threads, best of 200 calls). */
+	const int by_tiles = nthreads > 1 && (ntiles / nthreads) * (wi->cin + wi->cout) * 4 >=
+						      (int64_t)wi->cin * wi->cout;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
@@ -236,13 +242,32 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 #else
 		int tid = 0, nt = 1;
 #endif
-		float *v = work + (own ? (size_t)tid * wsz : 0);
-		float *m = v + CT_WINO_POINTS * cap * wi->cin;
-		int64_t b0 = own ? nblocks * tid / nt : 0, b1 = own ? nblocks * (tid + 1) / nt : nblocks;
-		for (int64_t b = b0; b < b1; b++) {
-			int64_t t0 = ntiles * b / nblocks, t1 = ntiles * (b + 1) / nblocks;
-			wino_block(kern, wi, g, in, pro, res, ldr, act, out, v, m, cap, t0,
-				   (int)(t1 - t0), own ? 0 : tid, own ? 1 : nt, tin, tout);
+		if (by_tiles || nt == 1) {
+			/* range ends on whole row tiles of the kernel when there are plenty, else on
+			 * multiples of 4 (the short-row kernels' sizes) */
+			const int q = ntiles >= 4 * kern->mr * nt ? kern->mr : 4;
+			int64_t r0 = tid == 0 ? 0 : (ntiles * tid / nt + q / 2) / q * q;
+			int64_t r1 = tid == nt - 1 ? ntiles : (ntiles * (tid + 1) / nt + q / 2) / q * q;
+			r1 = r1 < ntiles ? r1 : ntiles;
+			float *v = work + (size_t)tid * wsz;
+			float *m = v + CT_WINO_POINTS * cap * wi->cin;
+			int64_t nb = (r1 - r0 + wi->tb / 2) / wi->tb; /* blocks of at most 1.5 tb */
+			nb = nb < 1 ? 1 : nb;
+			for (int64_t b = 0; b < nb && r1 > r0; b++) {
+				int64_t t0 = r0 + (r1 - r0) * b / nb, t1 = r0 + (r1 - r0) * (b + 1) / nb;
+				wino_block(kern, wi, g, in, pro, res, ldr, act, out, v, m, cap, t0,
+					   (int)(t1 - t0), 0, 1, tin, tout);
+			}
+		} else {
+			/* blocks of about tb tiles (rows are independent: the cut changes no result) */
+			float *v = work, *m = v + CT_WINO_POINTS * cap * wi->cin;
+			int64_t nblocks = (ntiles + wi->tb / 2) / wi->tb;
+			nblocks = nblocks < 1 ? 1 : nblocks;
+			for (int64_t b = 0; b < nblocks; b++) {
+				int64_t t0 = ntiles * b / nblocks, t1 = ntiles * (b + 1) / nblocks;
+				wino_block(kern, wi, g, in, pro, res, ldr, act, out, v, m, cap, t0,
+					   (int)(t1 - t0), tid, nt, tin, tout);
+			}
 		}
 	}
 }

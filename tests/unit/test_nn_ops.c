@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "nn/gemm.h"
 #include "nn/net.h"
+#include "nn/ops.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -286,6 +287,49 @@ static void binding_errors(void)
 	ct_graph_free(g);
 }
 
+/* A standalone BN (+ ReLU / ReLU6) as scale and shift: every kernel's row loop gives the floats
+ * of x * scale + shift (multiply, then add) clamped, bit for bit, on 1 and 2 threads. */
+static void scale_shift_kernels(void)
+{
+	const char *names[] = { "avx512", "avx2", "generic" };
+	const int cs[] = { 7, 16, 37, 1024 };
+	for (int i = 0; i < 3; i++) {
+		if (ct_gemm_kernel_set(names[i]))
+			continue;
+		int same = 1;
+		for (int ci = 0; ci < 4; ci++)
+			for (int act = CT_ACT_NONE; act <= CT_ACT_RELU6; act++) {
+				int c = cs[ci], rows = 70; /* 70 x 1024: split over the threads */
+				size_t n = (size_t)rows * c;
+				float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+				float *sc = malloc(c * sizeof *sc), *sh = malloc(c * sizeof *sh);
+				float *want = malloc(n * sizeof *want);
+				for (int k = 0; k < c; k++)
+					sc[k] = (float)ct_rng_uniform(&rng) * 3.f - 1.f,
+					sh[k] = (float)ct_rng_uniform(&rng) * 4.f - 2.f;
+				for (size_t k = 0; k < n; k++) {
+					x[k] = (float)ct_rng_uniform(&rng) * 16.f - 8.f;
+					volatile float p = x[k] * sc[k % c]; /* rounded, then added */
+					float v = p + sh[k % c];
+					if (act != CT_ACT_NONE)
+						v = v > 0.f ? v : 0.f;
+					if (act == CT_ACT_RELU6)
+						v = v > 6.f ? 6.f : v;
+					want[k] = v;
+				}
+				for (int nt = 1; nt <= 2; nt++) {
+					memset(y, 0xff, n * sizeof *y);
+					ct_op_scale_shift(rows, c, x, sc, sh, act, y, nt);
+					same &= !memcmp(y, want, n * sizeof *y);
+				}
+				free(x), free(y), free(sc), free(sh), free(want);
+			}
+		ok(same, "[%s] BN as scale and shift (+ ReLU, ReLU6), 7-1024 channels: the floats of "
+		   "multiply then add, on 1 and 2 threads", names[i]);
+	}
+	ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512" : "generic");
+}
+
 int main(void)
 {
 	ct_rng_init(&rng, 7, 0);
@@ -301,6 +345,7 @@ int main(void)
 	ops_once();
 	bn_folding();
 	binding_errors();
+	scale_shift_kernels();
 	/* thread-count independence through the whole engine */
 	{
 		ct_graph *g = ct_graph_new("t");

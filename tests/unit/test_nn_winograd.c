@@ -194,6 +194,23 @@ int main(void)
 		ok(r.err_wino <= 1e-4 && r.same_threads && r.same_alone,
 		   "%s kernel: 196 tiles in blocks per thread: error %.2g, bit-identical for 1 and 2 "
 		   "threads and alone", k->name, r.err_wino);
+		/* batch 1, the two ways of sharing a conv (winograd.c): tile ranges per thread
+		 * (DenseNet-like: 30 tiles of 128 -> 32, cut 16 + 14) and the team on each
+		 * block (4 tiles of 256 -> 200: the filters outweigh the tiles) */
+		ct_conv_geom gt = { .n = 1, .h = 21, .w = 19, .cin = 128, .oh = 21, .ow = 19,
+				    .cout = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+				    .pad_t = 1, .pad_l = 1, .in_pitch = 160, .out_pitch = 32 };
+		r = run_case(k, &gt, 1, 1, CT_ACT_RELU);
+		ok(r.err_wino <= 1e-4 && r.same_threads,
+		   "%s kernel: batch 1, tile ranges per thread: error %.2g, bit-identical for 1 and "
+		   "2 threads", k->name, r.err_wino);
+		ct_conv_geom gs = { .n = 1, .h = 8, .w = 8, .cin = 256, .oh = 8, .ow = 8,
+				    .cout = 200, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+				    .pad_t = 1, .pad_l = 1, .in_pitch = 256, .out_pitch = 200 };
+		r = run_case(k, &gs, 0, 0, CT_ACT_RELU6);
+		ok(r.err_wino <= 1e-4 && r.same_threads,
+		   "%s kernel: batch 1, the team on each block: error %.2g, bit-identical for 1 and "
+		   "2 threads", k->name, r.err_wino);
 	}
 	{ /* geometry that does not fit: strided, 5x5, too small, too few channels */
 		ct_conv_geom g = { .n = 1, .h = 16, .w = 16, .cin = 32, .oh = 16, .ow = 16, .cout = 8,
