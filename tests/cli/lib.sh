@@ -51,3 +51,12 @@ err_one_line() {
 json_num() {
 	grep -o "\"$2\":[[:space:]]*[0-9.e+-]*" "$1" | head -n 1 | sed 's/.*:[[:space:]]*//'
 }
+# ort_skip: why the ONNX Runtime peer (scripts/ort, node) cannot run here, or "" when it can;
+# tests that compare against it skip with this reason.
+ort_skip() {
+	if ! command -v node >/dev/null 2>&1; then
+		echo "node not found"
+	elif [ ! -d "$T_TOP/scripts/ort/node_modules/onnxruntime-node" ]; then
+		echo "onnxruntime-node not installed (cd scripts/ort && npm ci)"
+	fi
+}

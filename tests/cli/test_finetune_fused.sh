@@ -182,10 +182,7 @@ else
 fi
 # ONNX Runtime on source 2 against our engine's features with the h5py-merged weights
 ort_js=$T_TOP/scripts/ort/ort_run.js
-skip=""
-command -v node >/dev/null 2>&1 || skip="node not found"
-[ -z "$skip" ] && [ ! -d "$T_TOP/scripts/ort/node_modules/onnxruntime-node" ] &&
-	skip="onnxruntime-node not installed (cd scripts/ort && npm ci)"
+skip=$(ort_skip)
 "$PY" -c 'import h5py' 2>/dev/null || skip="${skip:-/usr/bin/python3 with h5py needed}"
 if [ -z "$skip" ]; then
 	CT_NO_VERIFY=1 ct-features -b mobilenet_v2 -w "$d/m1.h5" -l block_15_add "$d/s.h5" -o "$d/o1.h5" -q -f

@@ -111,10 +111,7 @@ status 2 "--model with --synthetic is a usage error (2)" ct-weights export-onnx 
 ok "no ONNX output is left by the failures" test ! -e "$d/bad.onnx"
 # ONNX Runtime on the images vs our engine with the weights merged by merge.py (independent of ours)
 ort_js=$T_TOP/scripts/ort/ort_run.js
-skip=""
-command -v node >/dev/null 2>&1 || skip="node not found"
-[ -z "$skip" ] && [ ! -d "$T_TOP/scripts/ort/node_modules/onnxruntime-node" ] &&
-	skip="onnxruntime-node not installed (cd scripts/ort && npm ci)"
+skip=$(ort_skip)
 "$PY" -c 'import h5py' 2>/dev/null || skip="${skip:-/usr/bin/python3 with h5py needed}"
 if [ -z "$skip" ]; then
 	"$PY" "$d/merge.py" "$d/mnv2.h5" "$d/ft.h5" "$d/merged.h5"

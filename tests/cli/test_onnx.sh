@@ -39,10 +39,7 @@ ok "the same export gives the same bytes" sh -c "ct-weights export-onnx -b mobil
 # ---- ONNX Runtime vs our engine ----
 ort_js=$top/scripts/ort/ort_run.js
 engine=$build/tests/test_onnx
-skip=""
-command -v node >/dev/null 2>&1 || skip="node not found"
-[ -z "$skip" ] && [ ! -d "$top/scripts/ort/node_modules/onnxruntime-node" ] &&
-	skip="onnxruntime-node not installed (cd scripts/ort && npm ci)"
+skip=$(ort_skip)
 [ -z "$skip" ] && [ ! -x "$engine" ] && skip="'$engine' not built"
 
 # compare ARCH WEIGHTS|synthetic LAYERS|default POOL BATCH [export options...]
