@@ -83,3 +83,21 @@ void ct_strbuf_release(ct_strbuf *b)
 	free(b->p);
 	memset(b, 0, sizeof *b);
 }
+
+int ct_list_item(const char *list, int k, char *buf, size_t len, int *count)
+{
+	int found = 0, i = 0;
+	for (const char *q = list; q; i++) {
+		const char *e = strchr(q, ',');
+		size_t n = e ? (size_t)(e - q) : strlen(q);
+		if (i == k && n > 0 && n < len) {
+			memcpy(buf, q, n);
+			buf[n] = '\0';
+			found = 1;
+		}
+		q = e ? e + 1 : NULL;
+	}
+	if (count)
+		*count = i;
+	return found;
+}

@@ -25,4 +25,9 @@ void ct_strbuf_printf(ct_strbuf *b, const char *fmt, ...) __attribute__((format(
 char *ct_strbuf_take(ct_strbuf *b);
 void ct_strbuf_release(ct_strbuf *b);
 
+/* Item k of a comma-separated list (empty items allowed) into buf (len bytes): 1, or 0 when the
+ * item is absent, empty or too long. *count (if not NULL) receives the number of items (0 for a
+ * NULL list). The --weights and --output-layer lists of fine-tuning and scoring. */
+int ct_list_item(const char *list, int k, char *buf, size_t len, int *count);
+
 #endif

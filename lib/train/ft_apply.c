@@ -2,6 +2,7 @@
  * plain images, and merged into the backbone's weights (ft_apply.h). */
 #include "train/ft_apply.h"
 #include "core/error.h"
+#include "core/str.h"
 #include "data/activations.h"
 #include "data/preprocessing.h"
 #include "formats/keras_h5.h"
@@ -509,26 +510,6 @@ static int input_is_images(const char *path)
 	return yes;
 }
 
-/* Item k of a comma-separated list into buf: 1, or 0 when absent or empty (as ct-finetune
- * --weights reads it). *count receives the number of items. */
-static int list_item(const char *list, int k, char *buf, size_t len, int *count)
-{
-	int found = 0, i = 0;
-	for (const char *q = list; q; i++) {
-		const char *e = strchr(q, ',');
-		size_t n = e ? (size_t)(e - q) : strlen(q);
-		if (i == k && n > 0 && n < len) {
-			memcpy(buf, q, n);
-			buf[n] = '\0';
-			found = 1;
-		}
-		q = e ? e + 1 : NULL;
-	}
-	if (count)
-		*count = i;
-	return found;
-}
-
 /* Inputs a and b hold the same samples: names and labels, in the same order. */
 static int same_samples(const ct_samples *a, const char *pa, const ct_samples *b, const char *pb)
 {
@@ -623,7 +604,7 @@ int ct_ft_inputs_features(hid_t model_file, const char *model_path, char *const 
 	int nw = 0;
 	char wbuf[4096];
 	if (wlist)
-		list_item(wlist, 0, wbuf, sizeof wbuf, &nw);
+		ct_list_item(wlist, 0, wbuf, sizeof wbuf, &nw);
 	if (rc == 0 && nimages == 0 && (wlist || batch > 0))
 		rc = ct_error_usage("--weights and --batch apply to a model with fine-tuned layers scoring an images file");
 	else if (rc == 0 && nw > np)
@@ -632,7 +613,7 @@ int ct_ft_inputs_features(hid_t model_file, const char *model_path, char *const 
 	for (int s = 0; s < np && rc == 0; s++) {
 		ft_input *q = &in[s];
 		if (q->images) {
-			const char *wp = list_item(wlist, s, wbuf, sizeof wbuf, NULL) ? wbuf : NULL;
+			const char *wp = ct_list_item(wlist, s, wbuf, sizeof wbuf, NULL) ? wbuf : NULL;
 			rc = ct_ft_part_images_features(&parts[s], model_path, &q->im, inputs[s], wp, batch, &xs[s], &ds[s],
 							sha[s]);
 		} else {

@@ -1,6 +1,7 @@
 /* ft_run.c - the inputs of ct-finetune --finetune: cut files, their weights and activations (ft_run.h). */
 #include "train/ft_run.h"
 #include "core/error.h"
+#include "core/str.h"
 #include "data/activations.h"
 #include "formats/keras_h5.h"
 #include "models/models.h"
@@ -21,33 +22,6 @@ void ct_ft_run_free(ct_ft_run *r)
 	free(r->idx);
 }
 
-/* Item k of a comma-separated list (empty items allowed) into buf; 0 when absent or empty. */
-static int list_item(const char *list, int k, char *buf, size_t len)
-{
-	for (const char *p = list; p; k--) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (k == 0) {
-			if (n == 0 || n >= len)
-				return 0;
-			memcpy(buf, p, n);
-			buf[n] = '\0';
-			return 1;
-		}
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
-/* The number of items of a comma-separated list (0 for none). */
-static int list_count(const char *list)
-{
-	int n = list ? 1 : 0;
-	for (const char *p = list; p && *p; p++)
-		n += *p == ',';
-	return n;
-}
-
 /* Open every cut file, check it matches the first input's samples, load the weights above the
  * cut (sha256 as recorded by ct-features) and the activations of the used rows. */
 int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_features *f, const uint8_t *role,
@@ -55,12 +29,14 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 {
 	memset(r, 0, sizeof *r);
 	/* one item per cut file: a longer list is a mistake, not extra layers to ignore */
-	if (list_count(outputs_list) > npaths)
-		return ct_error("--output-layer names %d layers for %d cut file%s", list_count(outputs_list), npaths,
-				npaths == 1 ? "" : "s");
-	if (list_count(weights_list) > npaths)
-		return ct_error("--weights names %d files for %d cut file%s", list_count(weights_list), npaths,
-				npaths == 1 ? "" : "s");
+	char tmp[4096];
+	int nout = 0, nw = 0;
+	ct_list_item(outputs_list, 0, tmp, sizeof tmp, &nout);
+	ct_list_item(weights_list, 0, tmp, sizeof tmp, &nw);
+	if (nout > npaths)
+		return ct_error("--output-layer names %d layers for %d cut file%s", nout, npaths, npaths == 1 ? "" : "s");
+	if (nw > npaths)
+		return ct_error("--weights names %d files for %d cut file%s", nw, npaths, npaths == 1 ? "" : "s");
 	r->idx = malloc(((size_t)f->s.n + 1) * sizeof *r->idx);
 	if (!r->idx)
 		return ct_error("out of memory");
@@ -71,7 +47,7 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 	for (int s = 0; s < npaths && rc == 0; s++) {
 		/* item s of --weights; an empty or missing item: the search path (as ct-score) */
 		char witem[4096];
-		const char *wp = list_item(weights_list, s, witem, sizeof witem) ? witem : NULL;
+		const char *wp = ct_list_item(weights_list, s, witem, sizeof witem, NULL) ? witem : NULL;
 		ct_actfile a;
 		if (ct_actfile_open(&a, paths[s]) < 0)
 			return -1;
@@ -104,7 +80,7 @@ int ct_ft_run_prepare(ct_ft_run *r, char *const *paths, int npaths, const ct_fea
 			rc = ct_error("'%s' has sha256 %.12s..., but '%s' was cut with weights %.12s...", wpath, w.sha256,
 				      paths[s], a.weights_sha256);
 		char outl[256];
-		const char *output = list_item(outputs_list, s, outl, sizeof outl) ? outl : NULL;
+		const char *output = ct_list_item(outputs_list, s, outl, sizeof outl, NULL) ? outl : NULL;
 		if (rc == 0 && !(r->src[s].net = ct_subnet_new(r->g[s], &w, a.cut, output, CT_POOL_AVG)))
 			rc = ct_error_prefix("'%s'", paths[s]);
 		ct_weights_free(&w);
