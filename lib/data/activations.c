@@ -160,6 +160,10 @@ int ct_actfile_open(ct_actfile *a, const char *path)
 		ct_actfile_close(a);
 		return ct_error("'%s': cannot open the activations", path);
 	}
+	if (ct_h5_check_stored(a->dset, "activations") < 0) {
+		ct_actfile_close(a);
+		return ct_error_prefix("'%s'", path);
+	}
 	return 0;
 }
 

@@ -105,6 +105,8 @@ int ct_images_open(ct_images *im, const char *path)
 		goto fail;
 	}
 	im->dset = H5Dopen2(f, "images", H5P_DEFAULT);
+	if (im->dset < 0 || ct_h5_check_stored(im->dset, "images") < 0)
+		goto fail;
 	hid_t t = H5Dget_type(im->dset);
 	if (H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1)
 		im->dtype = CT_U8;

@@ -715,6 +715,35 @@ int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0,
 	return rc;
 }
 
+int ct_h5_check_stored(hid_t d, const char *name)
+{
+	hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d), sp = H5Dget_space(d);
+	H5D_layout_t layout = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+	int external = dcpl < 0 ? -1 : H5Pget_external_count(dcpl);
+	size_t esz = t < 0 ? 0 : H5Tget_size(t);
+	hssize_t npoints = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+	hsize_t stored = H5Dget_storage_size(d);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (t >= 0)
+		H5Tclose(t);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
+		return ct_error("dataset '%s' has an unsupported storage layout", name);
+	if (external != 0)
+		return ct_error("dataset '%s' is stored in files outside this one (external storage)", name);
+	if (esz == 0 || npoints < 0)
+		return ct_error("dataset '%s' has an unreadable type or shape", name);
+	/* compared in long double: a declared size may overflow 64 bits */
+	long double declared = (long double)esz * (long double)npoints;
+	if (declared > (long double)CT_H5_MAX_RATIO * (long double)stored + (long double)CT_H5_UNSTORED_SLACK)
+		return ct_error("dataset '%s' declares %.0Lf bytes but the file stores %llu of them (damaged, or "
+				"written only in part)",
+				name, declared, (unsigned long long)stored);
+	return 0;
+}
+
 int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out)
 {
 	int nd;
@@ -722,10 +751,16 @@ int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out)
 	memset(out, 0, sizeof *out);
 	if (ct_h5_shape(loc, name, &nd, shape) < 0)
 		return -1;
-	if (ct_tensor_alloc(out, dtype, nd, shape) < 0)
-		return ct_error_prefix("dataset '%s'", name);
 	hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-	int rc = 0;
+	if (d < 0)
+		return ct_error("missing dataset '%s'", name);
+	int rc = ct_h5_check_stored(d, name);
+	if (rc == 0 && ct_tensor_alloc(out, dtype, nd, shape) < 0)
+		rc = ct_error_prefix("dataset '%s'", name);
+	if (rc < 0) {
+		H5Dclose(d);
+		return -1;
+	}
 	if (nd == 0) {
 		if (H5Dread(d, ct_h5_native(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
 			rc = ct_error("cannot read dataset '%s'", name);

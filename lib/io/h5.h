@@ -116,6 +116,13 @@ int ct_h5_write_rows_z(hid_t dset, int64_t start, const ct_tensor *rows, int com
 /* Whole-dataset write (chunked by chunk0 rows, compressed when compress > 0) and read. */
 int ct_h5_write(hid_t loc, const char *name, const ct_tensor *t, int64_t chunk0, int compress);
 int ct_h5_read(hid_t loc, const char *name, ct_dtype dtype, ct_tensor *out);
+/* Refuse a dataset whose declared size the file cannot hold: stored outside the file (external
+ * or virtual), or declaring more than CT_H5_MAX_RATIO times the bytes it stores plus
+ * CT_H5_UNSTORED_SLACK (unwritten chunks read as fill values: a 17 kB file can otherwise ask for
+ * gigabytes). Deflate expands at most ~1032:1. Called by ct_h5_read and the streaming readers. */
+#define CT_H5_MAX_RATIO 2048
+#define CT_H5_UNSTORED_SLACK ((size_t)16 << 20)
+int ct_h5_check_stored(hid_t d, const char *name);
 
 /* 1-d string datasets: written fixed-length UTF-8, NUL-padded to the longest string (not
  * variable-length: HDF5 1.10 crashes on a corrupt global heap); read fixed or variable. Bytes

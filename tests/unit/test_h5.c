@@ -328,6 +328,63 @@ static void test_features(void)
 	   "a NaN feature is refused, naming the sample");
 }
 
+/* A dataset that declares more than its file can hold is refused before anything is allocated:
+ * unwritten chunks (read as fill values), external storage; a small, highly compressed one and
+ * a fully written one are read. */
+static void test_unstored(void)
+{
+	const char *p = path_in("unstored.h5");
+	hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	hsize_t big[2] = { 8, (hsize_t)1 << 24 }, chunk[2] = { 1, (hsize_t)1 << 16 };
+	hid_t sp = H5Screate_simple(2, big, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, 2, chunk);
+	H5Pset_deflate(dcpl, 1);
+	hid_t d = H5Dcreate2(f, "sparse", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	float one = 1;
+	hsize_t off[2] = { 0, 0 }, cnt[2] = { 1, 1 };
+	hid_t ms = H5Screate_simple(1, cnt, NULL);
+	H5Sselect_hyperslab(sp, H5S_SELECT_SET, off, NULL, cnt, NULL);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, &one);
+	H5Dclose(d);
+	H5Sclose(sp);
+	H5Pclose(dcpl);
+	/* all zeros, compressed: a genuine ratio of several hundred, 4 MB declared */
+	hsize_t zdims[2] = { 16, 65536 }, zchunk[2] = { 1, 65536 };
+	sp = H5Screate_simple(2, zdims, NULL);
+	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, 2, zchunk);
+	H5Pset_deflate(dcpl, 9);
+	d = H5Dcreate2(f, "zeros", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	float *z = calloc(16 * 65536, sizeof *z);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, z);
+	free(z);
+	H5Dclose(d);
+	H5Pclose(dcpl);
+	H5Sclose(sp);
+	/* contiguous, stored in another file */
+	hsize_t edims[1] = { (hsize_t)1 << 26 };
+	sp = H5Screate_simple(1, edims, NULL);
+	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_external(dcpl, "/dev/zero", 0, edims[0] * 4);
+	d = H5Dcreate2(f, "external", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Dclose(d);
+	H5Pclose(dcpl);
+	H5Sclose(sp);
+	ct_tensor t;
+	ok(ct_h5_read(f, "sparse", CT_F32, &t) < 0 && strstr(ct_last_error(), "'sparse'") &&
+		   strstr(ct_last_error(), "declares 536870912 bytes") && !t.data,
+	   "a chunked dataset of 512 MB with one chunk written is refused: %s", ct_last_error());
+	ok(ct_h5_read(f, "external", CT_F32, &t) < 0 && strstr(ct_last_error(), "'external'") &&
+		   strstr(ct_last_error(), "external storage"),
+	   "a dataset stored in another file is refused: %s", ct_last_error());
+	int rc = ct_h5_read(f, "zeros", CT_F32, &t);
+	ok(rc == 0 && t.ndim == 2 && t.shape[1] == 65536 && ((float *)t.data)[12345] == 0,
+	   "an all-zero 4 MB dataset compressed to a few kB is read");
+	if (rc == 0)
+		ct_tensor_free(&t);
+	H5Fclose(f);
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -336,5 +393,6 @@ int main(void)
 	test_bad_files();
 	test_samples();
 	test_features();
+	test_unstored();
 	TEST_DONE();
 }
