@@ -1,7 +1,8 @@
 # curves.mk - the small-sample study (docs/results.md, "Small samples"): learning curves at
 # 5, 10, 25, 50 and 100% of the training patients (ct-split --train-fraction: nested, the same
 # patients for every arm), several seeds, for each backbone alone and fused, without and with
-# augmentation; head-only training on cached features, scored on val and test, with the
+# augmentation, head-only (cached features) and fine-tuned (fused, from cut activations: arm
+# fused-ft-noaug); scored on val and test, with the
 # style-matched AUC (COVID against the non-COVID paper figures; sources.tsv column 3).
 #
 #   make -f pipelines/curves.mk DATA=../shared/data/covid-ct OUT=out -j2
@@ -30,15 +31,29 @@ PYTHON    ?= /usr/bin/python3
 include $(TOP)/pipelines/backbones.mk
 
 C := $(OUT)/curves
+empty :=
+space := $(empty) $(empty)
 # Features of each backbone, augmented ('') or not (-noaug), as pipelines/covid-ct.mk names them.
 feat = $(OUT)/feat-$(1).$(LAYER_$(1))$(2).h5
-ARMS ?= inception_v3 mobilenet_v2 fused inception_v3-noaug mobilenet_v2-noaug fused-noaug
+ARMS ?= inception_v3 mobilenet_v2 fused inception_v3-noaug mobilenet_v2-noaug fused-noaug fused-ft-noaug
 FILE_inception_v3        = $(call feat,inception_v3,)
 FILE_mobilenet_v2        = $(call feat,mobilenet_v2,)
 FILE_fused               = $(C)/fused.h5
 FILE_inception_v3-noaug  = $(call feat,inception_v3,-noaug)
 FILE_mobilenet_v2-noaug  = $(call feat,mobilenet_v2,-noaug)
 FILE_fused-noaug         = $(C)/fused-noaug.h5
+# The fine-tuned arm (docs/finetune.md): the fused fine-tuned experiment of covid-ct.mk
+# FINETUNE=1 (InceptionV3 from mixed5 to mixed6 and MobileNetV2 from block_9_add to
+# block_10_project_BN, trained with the head) on the same patient subsets, from the cut
+# activations of the plain images; FT_SEEDS (each run fine-tunes: minutes, not seconds).
+CUT_inception_v3 ?= mixed5
+CUT_mobilenet_v2 ?= block_9_add
+cut = $(OUT)/cut-$(1).$(CUT_$(1))-noaug.h5
+FT_SEEDS ?= 1 2 3
+FT_CURVE_ARGS ?= --finetune --output-layer $(LAYER_inception_v3),$(LAYER_mobilenet_v2) --head mlp --epochs 30 --patience 5
+FILES_fused-ft-noaug     = $(call cut,inception_v3) $(call cut,mobilenet_v2)
+ARGS_fused-ft-noaug      = $(FT_CURVE_ARGS)
+SEEDS_fused-ft-noaug     = $(FT_SEEDS)
 
 .PHONY: all
 .DELETE_ON_ERROR:
@@ -50,6 +65,10 @@ $(call feat,inception_v3,) $(call feat,mobilenet_v2,):
 $(call feat,inception_v3,-noaug) $(call feat,mobilenet_v2,-noaug):
 	$(MAKE) -f $(TOP)/pipelines/covid-ct.mk DATA=$(DATA) OUT=$(OUT) AUGMENT=0 $@
 
+$(call cut,inception_v3) $(call cut,mobilenet_v2):
+	$(MAKE) -f $(TOP)/pipelines/covid-ct.mk DATA=$(DATA) OUT=$(OUT) FINETUNE=1 \
+		CUT_inception_v3=$(CUT_inception_v3) CUT_mobilenet_v2=$(CUT_mobilenet_v2) $@
+
 $(C)/fused.h5: $(call feat,inception_v3,) $(call feat,mobilenet_v2,)
 	@mkdir -p $(C)
 	ct-fuse $^ -o $@ --force -q
@@ -60,8 +79,8 @@ $(C)/fused-noaug.h5: $(call feat,inception_v3,-noaug) $(call feat,mobilenet_v2,-
 # Parameter stamps, rewritten only when their text changes (as in covid-ct.mk): the training
 # arguments (a change discards the arm's finished runs) and the grid (a change reruns the arm,
 # reusing the runs it already has).
-ARGS_TEXT := $(FINETUNE_ARGS) | $(SOURCES) $(SOURCE_COLUMN)
-GRID_TEXT := $(SEEDS) | $(AUG_SEEDS) | $(FRACTIONS)
+ARGS_TEXT := $(FINETUNE_ARGS) | $(SOURCES) $(SOURCE_COLUMN) | $(FT_CURVE_ARGS)
+GRID_TEXT := $(SEEDS) | $(AUG_SEEDS) | $(FT_SEEDS) | $(FRACTIONS)
 .PHONY: FORCE
 FORCE:
 $(if $(filter x$(ARGS_TEXT)x,x$(file <$(C)/.args)x),,$(eval $(C)/.args: FORCE))
@@ -74,11 +93,15 @@ $(C)/.grid:
 	@printf '%s\n' '$(GRID_TEXT)' > $@
 
 # One TSV per arm (OUT/curves/arm-ARM.tsv.part holds the finished runs while it runs).
+# An arm reads FILE_ARM, or FILES_ARM (several files: one ct-finetune over all of them), with
+# ARGS_ARM (default FINETUNE_ARGS) and SEEDS_ARM (default SEEDS, AUG_SEEDS for augmented arms).
 define arm_rule
-$(C)/arm-$(1).tsv: $(FILE_$(1)) $(C)/.args $(C)/.grid $(TOP)/scripts/curves.sh
+$(C)/arm-$(1).tsv: $(or $(FILES_$(1)),$(FILE_$(1))) $(C)/.args $(C)/.grid $(TOP)/scripts/curves.sh
 	@if [ -f $$@.part ] && [ $(C)/.args -nt $$@.part ]; then rm -f $$@.part; fi
-	SEEDS="$(if $(findstring noaug,$(1)),$(SEEDS),$(AUG_SEEDS))" FRACTIONS="$(FRACTIONS)" FINETUNE_ARGS="$(FINETUNE_ARGS)" SOURCES="$(SOURCES)" \
-		SOURCE_COLUMN=$(SOURCE_COLUMN) PYTHON=$(PYTHON) sh $(TOP)/scripts/curves.sh $(1) $(FILE_$(1)) $$@.part
+	SEEDS="$(or $(SEEDS_$(1)),$(if $(findstring noaug,$(1)),$(SEEDS),$(AUG_SEEDS)))" FRACTIONS="$(FRACTIONS)" \
+		FINETUNE_ARGS="$(or $(ARGS_$(1)),$(FINETUNE_ARGS))" SOURCES="$(SOURCES)" \
+		SOURCE_COLUMN=$(SOURCE_COLUMN) PYTHON=$(PYTHON) sh $(TOP)/scripts/curves.sh $(1) \
+		$(subst $(space),+,$(strip $(or $(FILES_$(1)),$(FILE_$(1))))) $$@.part
 	cp -f $$@.part $$@
 endef
 $(foreach a,$(ARMS),$(eval $(call arm_rule,$(a))))

@@ -3,7 +3,9 @@
 # the training PATIENTS and score it on the val and test splits, for every fraction and seed.
 # Usage: [FRACTIONS="0.05 0.1 0.25 0.5 1"] [SEEDS="1 2 3 4 5"] [FINETUNE_ARGS="--head mlp"]
 #        [SOURCES=sources.tsv [SOURCE_COLUMN=3] [STYLE_SOURCE=crawled-paper-figure]]
-#        scripts/curves.sh ARM FEATURES.h5 OUT.tsv
+#        scripts/curves.sh ARM FEATURES.h5[+FEATURES2.h5...] OUT.tsv
+# Several files joined by '+' (cut activations of fused backbones, with FINETUNE_ARGS="--finetune
+# --output-layer ..."): each is split alike and all go to one ct-finetune and ct-score.
 # For each seed S and fraction F: ct-split --train-fraction F --seed S (the same patients for
 # every features file of those patients, nested across F), ct-finetune --seed S, ct-score on
 # val (threshold 0.5) and on test (threshold by Youden's J on val). One TSV row per run:
@@ -14,8 +16,8 @@
 # the file is rewritten whole through a temporary name after each run); at the end, rows of
 # other fractions or seeds are dropped. Tools on PATH.
 set -eu
-[ $# -eq 3 ] || { echo "usage: scripts/curves.sh ARM FEATURES.h5 OUT.tsv" >&2; exit 2; }
-arm=$1 feat=$2 out=$3
+[ $# -eq 3 ] || { echo "usage: scripts/curves.sh ARM FEATURES.h5[+FEATURES2.h5...] OUT.tsv" >&2; exit 2; }
+arm=$1 feats=$2 out=$3
 FRACTIONS=${FRACTIONS:-0.05 0.1 0.25 0.5 1}
 SEEDS=${SEEDS:-1 2 3 4 5}
 FINETUNE_ARGS=${FINETUNE_ARGS:---head mlp}
@@ -46,18 +48,28 @@ for seed in $SEEDS; do
 			continue
 		fi
 		t0=$(date +%s)
-		ct-split "$feat" --train-fraction "$f" --seed "$seed" -o "$tmp/sub.h5" --force 2>"$tmp/split.err" ||
-			{ cat "$tmp/split.err" >&2; exit 1; }
-		groups=$(sed -n 's/.*(\([0-9]*\) of [0-9]* train groups kept).*/\1/p' "$tmp/split.err")
-		rows=$(sed -n 's/.*-> train \([0-9]*\),.*/\1/p' "$tmp/split.err")
+		# one subset per file (the same patients in each: nested by seed), the first one's counts
+		set --
+		k=0
+		rest=$feats
+		while [ -n "$rest" ]; do
+			feat=${rest%%+*}
+			case $rest in *+*) rest=${rest#*+} ;; *) rest= ;; esac
+			k=$((k + 1))
+			ct-split "$feat" --train-fraction "$f" --seed "$seed" -o "$tmp/sub$k.h5" --force 2>"$tmp/split$k.err" ||
+				{ cat "$tmp/split$k.err" >&2; exit 1; }
+			set -- "$@" "$tmp/sub$k.h5"
+		done
+		groups=$(sed -n 's/.*(\([0-9]*\) of [0-9]* train groups kept).*/\1/p' "$tmp/split1.err")
+		rows=$(sed -n 's/.*-> train \([0-9]*\),.*/\1/p' "$tmp/split1.err")
 		# shellcheck disable=SC2086
-		ct-finetune "$tmp/sub.h5" $FINETUNE_ARGS --seed "$seed" -o "$tmp/m.h5" --force 2>"$tmp/ft.err" ||
+		ct-finetune "$@" $FINETUNE_ARGS --seed "$seed" -o "$tmp/m.h5" --force 2>"$tmp/ft.err" ||
 			{ cat "$tmp/ft.err" >&2; exit 1; }
 		best=$(sed -n 's/.*; epoch \([0-9]*\) of .*/\1/p' "$tmp/ft.err")
 		# shellcheck disable=SC2086
-		ct-score "$tmp/m.h5" "$tmp/sub.h5" --split val --bootstrap 0 $src_args --json >"$tmp/val.json"
+		ct-score "$tmp/m.h5" "$@" --split val --bootstrap 0 $src_args --json >"$tmp/val.json"
 		# shellcheck disable=SC2086
-		ct-score "$tmp/m.h5" "$tmp/sub.h5" --threshold youden --bootstrap 0 $src_args --json >"$tmp/test.json"
+		ct-score "$tmp/m.h5" "$@" --threshold youden --bootstrap 0 $src_args --json >"$tmp/test.json"
 		v=$(metrics "$tmp/val.json") t=$(metrics "$tmp/test.json")
 		set -- $v $t
 		cp "$out" "$out.tmp.$$"

@@ -50,6 +50,20 @@ t_report $? "a rerun with nothing changed has nothing to do (make -q)"
 pipe -n "$F/report.html" >"$D/n.log"
 ok "... and make -n lists no tool" sh -c "! grep -q '^ *ct-' '$D/n.log'"
 
+# The fine-tuned arm of the learning curves (pipelines/curves.mk fused-ft-noaug): curves.sh
+# with the two cut files joined by '+' splits both alike and fine-tunes over both.
+ok "scripts/curves.sh A.h5+B.h5: the fused fine-tuned arm, 2 fractions" env FRACTIONS="0.5 1" SEEDS="1" \
+	FINETUNE_ARGS="--finetune --output-layer mixed6,block_10_project_BN --weights $D/w/inception_v3.h5,$D/w/mobilenet_v2.h5 --head mlp --hidden 8 --epochs 1 --batch 8" \
+	sh "$top/scripts/curves.sh" ft "$D/out/cut-inception_v3.mixed5-noaug.h5+$D/out/cut-mobilenet_v2.block_9_add-noaug.h5" "$D/curves.tsv" 2>"$D/curves.err"
+ok "... one row per fraction, fewer train rows at 0.5, metrics in [0, 1]" awk -F '\t' '
+	NR > 1 { n++; r[$2] = $5; for (i = 7; i <= 11; i++) if (i != 9 && ($i < 0 || $i > 1 || $i == "")) bad = 1 }
+	END { exit !(n == 2 && !bad && r[0.5] > 0 && r[0.5] < r[1]) }' "$D/curves.tsv"
+ok "... at 100% every train row of the cut files" /usr/bin/python3 -c "import h5py, sys, csv
+f = h5py.File(sys.argv[1])
+n = sum(1 for x in f['splits'][:] if (x.decode() if isinstance(x, bytes) else x) == 'train')
+r = [r for r in csv.DictReader(open(sys.argv[2]), delimiter='\t') if r['fraction'] == '1']
+sys.exit(not (len(r) == 1 and int(r[0]['train_rows']) == n))" "$D/out/cut-mobilenet_v2.block_9_add-noaug.h5" "$D/curves.tsv"
+
 # ---- predict.mk and evaluate.mk with the fused fine-tuned experiment ----
 # same_probs A B KEEP PB: every image of B (TSV: name col 1, probability col PB) has the
 # probability the experiment's scores.tsv A (name col 1, probability col 4) gives it, within
