@@ -348,6 +348,7 @@ static void test_unstored(void)
 	H5Dclose(d);
 	H5Sclose(sp);
 	H5Pclose(dcpl);
+	/* ms (one value) is used again below */
 	/* all zeros, compressed: a genuine ratio of several hundred, 4 MB declared */
 	hsize_t zdims[2] = { 16, 65536 }, zchunk[2] = { 1, 65536 };
 	sp = H5Screate_simple(2, zdims, NULL);
@@ -383,6 +384,36 @@ static void test_unstored(void)
 	if (rc == 0)
 		ct_tensor_free(&t);
 	H5Fclose(f);
+
+	/* checksummed and sealed (as a tool writes it): the open accepts it (the trailer matches),
+	 * the readers refuse the dataset, and the object checksums (ct-info --verify) refuse it
+	 * before hashing its fill values */
+	const char *q = path_in("unstored-sealed.h5");
+	ct_h5 h;
+	ok(ct_h5_create(&h, q, 1) == 0, "a sealed file with a 64 MB dataset of one written chunk: created");
+	hsize_t sdims[2] = { 16, (hsize_t)1 << 20 }, schunk[2] = { 1, (hsize_t)1 << 16 };
+	sp = H5Screate_simple(2, sdims, NULL);
+	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, 2, schunk);
+	H5Pset_deflate(dcpl, 1);
+	d = H5Dcreate2(h.file, "sparse", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Sselect_hyperslab(sp, H5S_SELECT_SET, off, NULL, cnt, NULL);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, &one);
+	H5Dclose(d);
+	H5Pclose(dcpl);
+	H5Sclose(sp);
+	H5Sclose(ms);
+	ok(ct_h5_commit(&h) == 0, "... committed with its checksums");
+	ct_h5 h2;
+	int64_t nchecked = 0;
+	if (ok(ct_h5_open(&h2, q) == 0, "... its trailer matches at open")) {
+		ok(ct_h5_read(h2.file, "sparse", CT_F32, &t) < 0 && strstr(ct_last_error(), "declares 67108864 bytes"),
+		   "... reading the dataset is refused");
+		ok(ct_h5_checksum_verify(h2.file, &nchecked) < 0 &&
+			   strstr(ct_last_error(), "'sparse' declares 67108864 bytes"),
+		   "... verifying its checksums refuses it unhashed: %s", ct_last_error());
+		ct_h5_close(&h2);
+	}
 }
 
 int main(void)
