@@ -13,7 +13,7 @@
 
 static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
 static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose, finetune;
-static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2;
+static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2, sd_floor;
 static uint64_t seed = 42;
 static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
 static const char *weights_s, *outputs_s;
@@ -31,6 +31,9 @@ static ct_opt options[] = {
 	CT_OPT_DOUBLE_(0, "lr", &lr, "RATE", "learning rate (0.01 with --optimizer sgd)", 1e-9, 10),
 	CT_OPT_DOUBLE_(0, "momentum", &momentum, "MU", "SGD momentum", 0, 0.999),
 	CT_OPT_DOUBLE_(0, "weight-decay", &weight_decay, "L", "L2 penalty (L/2)||W||^2 on the weight matrices", 0, 10),
+	CT_OPT_DOUBLE_(0, "sd-floor", &sd_floor, "F",
+		       "standardise each feature by at least F x the mean feature sd of the train rows (0.1 with --finetune unless given)",
+		       0, 10),
 	CT_OPT_CHOICE_ENUM_(0, "class-weights", &cw_s, "none|balanced", &balanced, NULL, "balanced: weight class c by n / (K n_c)"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "mini-batch size", 1, 1 << 20),
 	CT_OPT_INT_(0, "epochs", &epochs, "N", "maximum epochs", 1, 100000),
@@ -160,6 +163,8 @@ int main(int argc, char **argv)
 	o.epochs = epochs;
 	o.patience = patience;
 	o.seed = seed;
+	o.sd_floor = ct_opts_seen(&cmd, "sd-floor") ? sd_floor : finetune ? 0.1 : 0;
+	sd_floor = o.sd_floor; /* recorded in params */
 	ct_tool_threads(threads);
 	if (nargs > 1 && !finetune)
 		return ct_tool_usage(&cmd, "several inputs need --finetune (fuse features with ct-fuse)");
@@ -233,7 +238,6 @@ int main(int argc, char **argv)
 	ct_ft_run fr = { 0 };
 	ct_ft_log fl = { 0 };
 	ct_ft_opts fo = { o, backbone_lr, backbone_wd, joint_head_lr > 0 ? joint_head_lr : backbone_lr, verbose };
-	fo.head.sd_floor = 0.1;
 	int32_t *yu = NULL;
 	uint8_t *ru = NULL;
 	/* --finetune: the sources, and the labels and roles of the rows they hold */

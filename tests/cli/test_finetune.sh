@@ -72,6 +72,22 @@ status 2 "--cv 1 is a usage error (2)" ct-finetune "$d/ab.h5" -o "$d/u.h5" --cv 
 status 2 "--batch 0 is a usage error (2)" ct-finetune "$d/ab.h5" -o "$d/u.h5" --batch 0
 status 2 "a missing -o is a usage error (2)" ct-finetune "$d/ab.h5"
 status 2 "two inputs are a usage error (2)" ct-finetune "$d/ab.h5" "$d/a.h5" -o "$d/u.h5"
+status 2 "--sd-floor -1 is a usage error (2)" ct-finetune "$d/ab.h5" -o "$d/u.h5" --sd-floor -1
+
+# --sd-floor F: each column's sd at least F x the mean column sd of the train rows (numpy on the
+# train rows as the reference); without it only the train rows' own sd (population).
+if /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+	ct-finetune "$d/ab.h5" -o "$d/sdf0.h5" --epochs 2 -q && ct-finetune "$d/ab.h5" -o "$d/sdf5.h5" --epochs 2 --sd-floor 5 -q
+	ok "--sd-floor 5 floors the stored sd at 5 x the mean train sd; the default keeps each column's own" \
+		/usr/bin/python3 -c 'import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1]); s = np.array([x.decode() for x in f["splits"][:]])
+x = f["features"][:][s == "train"].astype(np.float64)
+sd = x.std(axis=0); sd[sd <= 1e-12] = 1
+floor = np.maximum(sd, 5 * x.std(axis=0).mean())
+s0 = h5py.File(sys.argv[2])["head/std"][:]; s5 = h5py.File(sys.argv[3])["head/std"][:]
+sys.exit(not (np.allclose(s0, sd, rtol=1e-5) and np.allclose(s5, floor, rtol=1e-5) and (s5 > s0 * 1.01).any()))' \
+		"$d/ab.h5" "$d/sdf0.h5" "$d/sdf5.h5"
+fi
 ok "usage errors create no output" test ! -e "$d/u.h5"
 status 0 "--help exits 0" ct-finetune --help
 echo "1..$T_N"
