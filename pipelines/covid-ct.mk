@@ -276,7 +276,7 @@ endif
 # shards of a stage as one job array, each merge and the last three stages as single jobs.
 # With FINETUNE=1 the images and augmented images the cuts read join them, and four stages
 # follow: the cut activations (cut-input: the files they read, whose jobs the cuts wait for),
-# their merge, the fine-tuning and its scoring.
+# their merge, the fine-tuning and its scoring (single jobs too).
 IMAGES := $(foreach s,$(sort $(SIZES) $(FT_SIZES)),$(OUT)/images-$(s).h5)
 AUGS   := $(foreach s,$(sort $(if $(SUFFIX),,$(SIZES)) $(if $(FT_SUFFIX),,$(FT_SIZES))),$(OUT)/aug-$(s).h5)
 sharded = $(if $(filter 1,$(SHARDS)),$(1),$(foreach f,$(1),$(call shards,$(f))))
