@@ -15,10 +15,11 @@
 # that stage and those downstream of it, and rerunning with nothing changed does nothing;
 # `make -n` lists exactly the stages a run would run.
 #
-# SHARDS=N splits convert, augment and features into N shard files each (OUT/shards/, made
-# with --shard K/N, joined by ct-merge into the same file names): the Slurm job graph
-# (pipelines/slurm/submit.sh) builds one shard per array task with this makefile. The merged
-# files equal the unsharded ones, so a run with any SHARDS picks up another's outputs.
+# SHARDS=N splits convert, augment and features (and FINETUNE=1's cut activations) into N
+# shard files each (OUT/shards/, made with --shard K/N, joined by ct-merge into the same file
+# names): the Slurm job graph (pipelines/slurm/submit.sh) builds one shard per array task
+# with this makefile. The merged files equal the unsharded ones, so a run with any SHARDS
+# picks up another's outputs.
 # QUIET= (empty) lets the tools print progress and summaries (job logs).
 
 TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
@@ -226,14 +227,31 @@ FE        := $(OUT)/$(FT_EXP)
 # $(call CUT_NAME,B): the shared stage name of B's cut file; $(call CUTF,B) the file
 CUT_NAME = cut-$(1).$(CUT_$(1))$(FT_SUFFIX)
 CUTF     = $(OUT)/$(call CUT_NAME,$(1)).h5
+CUT_CMD  = ct-features --backbone $(1) --layer $(CUT_$(1)) --cut $(CUT_$(1)) \
+	$(if $(call weights_of,$(1)),--weights $(call weights_of,$(1))) $(FEATURE_ARGS)
+# SHARDS=N: N shard files per cut (resumable, as the features), joined by ct-merge.
 define cut_rules
 $(eval $(call stamp,$(call CUT_NAME,$(1)),$(FEATURE_ARGS)))
+ifeq ($(SHARDS),1)
 $(call CUTF,$(1)): $(OUT)/$(if $(FT_SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) $(call weights_of,$(1))
-	ct-features --backbone $(1) --layer $(CUT_$(1)) --cut $(CUT_$(1)) \
-		$(if $(call weights_of,$(1)),--weights $(call weights_of,$(1))) $(FEATURE_ARGS) $$< -o $$@ --force -q
+	$(call CUT_CMD,$(1)) $$< -o $$@ --force $(QUIET)
+else
+$(call shards,$(call CUTF,$(1))): $(OUT)/$(if $(FT_SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) \
+		$(call weights_of,$(1))
+	@mkdir -p $(SH)
+	$(call CUT_CMD,$(1)) --shard $$(call shard_k,$$@)/$(SHARDS) $$< -o $$@ --resume --force $(QUIET)
+$(call CUTF,$(1)): $(call shards,$(call CUTF,$(1)))
+	ct-merge $$^ -o $$@ --force $(QUIET)
+endif
 endef
 $(foreach b,$(FT_BACKBONES),$(eval $(call cut_rules,$(b))))
 FT_CUTS    := $(foreach b,$(FT_BACKBONES),$(call CUTF,$(b)))
+ifneq ($(SHARDS),1)
+.SECONDARY: $(foreach f,$(FT_CUTS),$(call shards,$(f)))
+endif
+# for the job graph (plan): the input sizes the cuts read, as images or augmented images
+FT_SIZES := $(sort $(foreach b,$(FT_BACKBONES),$(SIZE_$(b))))
+FT_READS := $(foreach s,$(FT_SIZES),$(OUT)/$(if $(FT_SUFFIX),images,aug)-$(s).h5)
 FT_WEIGHTS := $(foreach b,$(FT_BACKBONES),$(call weights_of,$(b)))
 # one item per backbone, in order (an empty item: the backbone's feature layer)
 FT_OUTPUTS := $(subst @,,$(subst $(space),$(comma),$(strip $(foreach b,$(FT_BACKBONES),$(or $(LAYER_$(b)),@)))))
@@ -256,8 +274,11 @@ endif
 
 # The job graph that pipelines/slurm/submit.sh submits: "STAGE TARGET..." lines in order, the
 # shards of a stage as one job array, each merge and the last three stages as single jobs.
-IMAGES := $(foreach s,$(SIZES),$(OUT)/images-$(s).h5)
-AUGS   := $(if $(SUFFIX),,$(foreach s,$(SIZES),$(OUT)/aug-$(s).h5))
+# With FINETUNE=1 the images and augmented images the cuts read join them, and four stages
+# follow: the cut activations (cut-input: the files they read, whose jobs the cuts wait for),
+# their merge, the fine-tuning and its scoring (single jobs too).
+IMAGES := $(foreach s,$(sort $(SIZES) $(FT_SIZES)),$(OUT)/images-$(s).h5)
+AUGS   := $(foreach s,$(sort $(if $(SUFFIX),,$(SIZES)) $(if $(FT_SUFFIX),,$(FT_SIZES))),$(OUT)/aug-$(s).h5)
 sharded = $(if $(filter 1,$(SHARDS)),$(1),$(foreach f,$(1),$(call shards,$(f))))
 .PHONY: plan
 plan:
@@ -271,6 +292,13 @@ plan:
 	@echo 'fuse $(E)/fused.h5'
 	@echo 'train $(E)/model.h5'
 	@echo 'score $(E)/report.html'
+ifeq ($(FINETUNE),1)
+	@echo 'cut-input $(FT_READS)'
+	@echo 'cut $(call sharded,$(FT_CUTS))'
+	@echo 'cut-merge $(if $(filter 1,$(SHARDS)),,$(FT_CUTS))'
+	@echo 'finetune $(FE)/model.h5'
+	@echo 'ft-score $(FE)/report.html'
+endif
 
 # Bring every parameter stamp up to date (the Slurm submit script does before submitting, so
 # that concurrent array tasks find them current).

@@ -183,14 +183,19 @@ for f in $(cd "$D/make" && ls images-*.h5 aug-*.h5 feat-*.h5); do
 	ok "$f: the Slurm run's (4 shards, merged) equals the make run's, bit for bit" same "$f"
 done
 ok "$E/model.h5: the same classifier" same "$E/model.h5"
-ok "$E/metrics.json: equal metrics (every value but paths, checksums, provenance)" /usr/bin/python3 -c "
+# same_metrics A B: two metrics.json files hold equal values (all but paths, checksums, provenance)
+same_metrics() {
+	/usr/bin/python3 -c "
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
 drop = ('tool', 'version', 'model', 'features')
 for d in (a, b):
     d.get('shortcut_audit', {}).pop('images', None)  # the images file's path
 strip = lambda d: {k: v for k, v in d.items() if k not in drop}
-sys.exit(strip(a) != strip(b) or not a.get('metrics'))" "$D/make/$E/metrics.json" "$D/slurm/$E/metrics.json"
+sys.exit(strip(a) != strip(b) or not a.get('metrics'))" "$1" "$2"
+}
+ok "$E/metrics.json: equal metrics (every value but paths, checksums, provenance)" same_metrics \
+	"$D/make/$E/metrics.json" "$D/slurm/$E/metrics.json"
 submit "$@" >"$D/submit3.log" 2>&1
 ok "resubmitting a finished graph submits nothing" grep -q 'nothing to submit: up to date' "$D/submit3.log"
 ok "make -n on the Slurm run's outputs has nothing to do" sh -c \
@@ -209,4 +214,38 @@ timeout 600 sbatch --wait --dependency="afterok:${jid%%;*}" --kill-on-invalid-de
 ok "examples/slurm/features.sbatch runs unmodified and gives the make run's features" \
 	/usr/bin/python3 "$top/scripts/h5_same.py" --values "$D/make/$f.h5" "$D/example.h5"
 ok "job logs show progress with rate and ETA" sh -c "grep -h '^ct-features: .*images/s, ETA' '$D'/slurm/logs/features-*.out | grep -q ."
+
+# FINETUNE=1: the fine-tuned experiment, a second branch of the graph (convert -> cut ->
+# finetune -> ft-score), from scratch in a new OUT with 2 shards, against the make run's.
+F=ft-inception_v3+mobilenet_v2
+set -- "$@" FINETUNE=1 FT_ARGS="--head mlp --hidden 8 --epochs 2 --batch 8 --backbone-lr 1e-3 --seed 1"
+make --no-print-directory -f "$top/pipelines/covid-ct.mk" "$@" OUT="$D/make" -j2 >"$D/make-ft.log" 2>&1
+ok "the make pipeline runs FINETUNE=1 ($F)" [ -s "$D/make/$F/metrics.json" ]
+# AUGMENT=0 keeps it short: the fine-tuned experiment reads the plain images either way
+fsubmit() { "$top/pipelines/slurm/submit.sh" "$@" AUGMENT=0 OUT="$D/slurm-ft" SHARDS=2 CPUS=1; }
+fsubmit "$@" >"$D/submit-ft1.log" 2>&1
+grep '^submit.sh' "$D/submit-ft1.log" | sed 's/^/# /'
+# sjob LOG STAGE: the job a submit log gives STAGE; safter LOG STAGE: what that job waits for
+sjob() { sed -n "s/^submit.sh: $2: job \([0-9]*\),.*/\1/p" "$1"; }
+safter() { sed -n "s/^submit.sh: $2: job [0-9]*, .*, after \([0-9:]*\)\$/\1/p" "$1"; }
+L=$D/submit-ft1.log
+ok "submit.sh FINETUNE=1: cuts (2 backbones x 2 shards) after convert's merge, then cut-merge, finetune, ft-score" sh -c "
+	[ -n '$(sjob "$L" convert-merge)' ] && grep -q '^submit.sh: cut: job .*, array of 4 tasks, after $(sjob "$L" convert-merge)\$' '$L' &&
+	[ '$(safter "$L" cut-merge)' = '$(sjob "$L" cut)' ] && [ '$(safter "$L" finetune)' = '$(sjob "$L" cut-merge)' ] &&
+	[ -n '$(sjob "$L" ft-score)' ] && [ '$(safter "$L" ft-score)' = '$(sjob "$L" finetune)' ] &&
+	grep -q '^submit.sh: submitted 11 jobs, last $(sjob "$L" score):$(sjob "$L" ft-score)\$' '$L'"
+ok "the FINETUNE=1 graph finishes" wait_idle 600
+ok "... every job succeeded" sh -c "ls '$D'/slurm-ft/logs/ft-score-*.out >/dev/null && ! grep -q 'make: \*\*\*' '$D'/slurm-ft/logs/*.out"
+same_ft() { /usr/bin/python3 "$top/scripts/h5_same.py" "$D/make/$1" "$D/slurm-ft/$1"; }
+for f in $(cd "$D/make" && ls cut-*.h5); do
+	ok "$f: the Slurm run's (2 shards, merged) equals the make run's, bit for bit" same_ft "$f"
+done
+ok "$F/model.h5: the same fine-tuned model" same_ft "$F/model.h5"
+ok "$F/metrics.json: equal metrics" same_metrics "$D/make/$F/metrics.json" "$D/slurm-ft/$F/metrics.json"
+ok "... and the head-only experiment beside it" [ -s "$D/slurm-ft/$E-noaug/metrics.json" ]
+fsubmit "$@" >"$D/submit-ft2.log" 2>&1
+ok "resubmitting the finished FINETUNE=1 graph submits nothing" grep -q 'nothing to submit: up to date' "$D/submit-ft2.log"
+make -q -f "$top/pipelines/covid-ct.mk" "$@" AUGMENT=0 OUT="$D/slurm-ft" >/dev/null 2>&1
+rc=$?
+ok "make -q FINETUNE=1 on the Slurm run's outputs: up to date" [ "$rc" -eq 0 ]
 finish
