@@ -51,7 +51,7 @@ def summarise(rows):
     return out
 
 
-ORDER = ["inception_v3", "mobilenet_v2", "fused"]
+ORDER = ["inception_v3", "mobilenet_v2", "fused", "fused-ft"]
 
 
 def arm_order(arm):
@@ -59,7 +59,7 @@ def arm_order(arm):
     return (ORDER.index(base) if base in ORDER else len(ORDER), base, arm.endswith("-noaug"))
 
 
-COLOURS = {"inception_v3": "#1f77b4", "mobilenet_v2": "#ff7f0e", "fused": "#2ca02c"}
+COLOURS = {"inception_v3": "#1f77b4", "mobilenet_v2": "#ff7f0e", "fused": "#2ca02c", "fused-ft": "#9467bd"}
 
 
 def svg(summary, path):
@@ -165,6 +165,9 @@ def paired(rows):
         for single in ("inception_v3", "mobilenet_v2"):
             if "fused" + suf in arms and single + suf in arms:
                 pairs.append(("fused" + suf, single + suf, "fusion vs %s%s" % (single, ", no augmentation" if suf else ", augmented")))
+    for suf in ("", "-noaug"):
+        if "fused-ft" + suf in arms and "fused" + suf in arms:
+            pairs.append(("fused-ft" + suf, "fused" + suf, "fine-tuned vs head-only (fused%s)" % (", no augmentation" if suf else "")))
     if not pairs:
         return
     fracs = sorted({float(r["fraction"]) for r in rows})

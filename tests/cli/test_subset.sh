@@ -114,6 +114,16 @@ runs = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
 m = sum(float(r["test_auc"]) for r in runs if r["fraction"] == "1") / 2
 s = [r for r in rows if r["fraction"] == "1"][0]
 sys.exit(not (len(rows) == 2 and s["seeds"] == "2" and abs(float(s["test_auc_mean"]) - m) < 1e-4))' "$d/sum.tsv" "$d/curves.tsv"
+	# the fine-tuned arm: its own colour and a paired row against the head-only fused arm
+	printf 'arm\tfraction\tseed\ttrain_groups\ttrain_rows\tbest_epoch\tval_acc\tval_auc\tval_style_auc\ttest_acc\ttest_auc\ttest_style_auc\tseconds\n' >"$d/ft.tsv"
+	for s in 1 2; do for a in fused-noaug:0.70:0.60 fused-ft-noaug:0.75:0.66; do
+		printf '%s\t0.5\t%s\t10\t20\t1\t0.7\t0.7\t0.6\t0.7\t%s\t%s\t5\n' "${a%%:*}" $s \
+			"$(echo "$a" | cut -d: -f2)$s" "$(echo "$a" | cut -d: -f3)$s" >>"$d/ft.tsv"
+	done; done
+	$PY "$T_TOP/scripts/curves_plot.py" "$d/ft.tsv" "$d/ftsum.tsv" "$d/ft.svg" >"$d/ft.md" 2>/dev/null
+	ok "curves_plot.py: the fine-tuned arm pairs with the head-only fused arm (+0.050 test AUC, +0.060 style-matched)" \
+		grep -q '^| fine-tuned vs head-only (fused, no augmentation) | +0.050 +- 0.000 / +0.060 (2) |' "$d/ft.md"
+	ok "... and is drawn in its own colour" grep -q '#9467bd' "$d/ft.svg"
 fi
 
 status 2 "--train-fraction 0 is a usage error (2)" ct-split "$d/im.h5" -o "$d/u.h5" --train-fraction 0
