@@ -142,10 +142,14 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 			int64_t col = q * nr;
 			int ncols = (int)(n - col < nr ? n - col : nr);
 			/* perf hook: the next B micro-panel is fetched into L2 while this one is
-			 * used (weights stream from DRAM: 2 MB per 728 x 728 layer) */
+			 * used, where the weights outweigh L2 and so stream from L3 or DRAM
+			 * (2 MB per Xception 728 x 728 layer, 4 MB for InceptionV3's 3x3/2
+			 * 288 -> 384); smaller ones stay in L2 and gain nothing from it */
 			const char *nx = NULL;
 			int64_t nlines = 0;
-			if (q + 1 < p1)
+			if (4.0 * (double)k * (double)n <= (double)(1 << 20))
+				;
+			else if (q + 1 < p1)
 				nx = (const char *)(bp + k * nr), nlines = (int64_t)kc * nr / 16;
 			else if (k0 + kc < k)
 				nx = (const char *)(b->data + p0 * k * nr + (k0 + kc) * nr),

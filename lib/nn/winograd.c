@@ -137,26 +137,18 @@ static void wino_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, 
 
 /* M_p[:, panel q] = V_p * U_p[:, panel q] for rows [0, rows) (padded to MR rows in V_p). */
 static void wino_gemm(const ct_gemm_kernel *kern, const ct_wino *wi, const float *vp, float *mp,
-		      const ct_packed *u, int64_t q, int rows, const float *next)
+		      const ct_packed *u, int64_t q, int rows)
 {
 	const int mr = kern->mr, nr = kern->nr, cin = wi->cin, cout = wi->cout;
 	const int64_t nb = (cin + KC_MAX - 1) / KC_MAX;
 	const int kcm = (int)((cin + nb - 1) / nb);
 	const int ncols = cout - q * nr < nr ? (int)(cout - q * nr) : nr;
-	/* perf hook: the next task's panel (cin x nr floats) is fetched into L2 while this
-	 * one runs, spread over its kernel calls (U streams from L3 or DRAM) */
-	const int64_t lines = next ? (int64_t)cin * nr / 16 : 0;
-	const int64_t calls = nb * ((rows + mr - 1) / mr);
-	int64_t call = 0;
 	for (int k0 = 0; k0 < cin; k0 += kcm) {
 		int kc = cin - k0 < kcm ? cin - k0 : kcm;
 		const float *bp = u->data + q * (int64_t)cin * nr + (int64_t)k0 * nr;
-		for (int i = 0; i < rows; i += mr, call++) {
-			for (int64_t l = lines * call / calls; l < lines * (call + 1) / calls; l++)
-				__builtin_prefetch((const char *)next + l * 64, 0, 2);
+		for (int i = 0; i < rows; i += mr)
 			kern->fn(kc, vp + (int64_t)i * cin + k0, cin, bp, mp + (int64_t)i * cout + q * nr,
 				 cout, rows - i < mr ? rows - i : mr, ncols, k0 > 0, NULL);
-		}
 	}
 }
 
@@ -194,13 +186,9 @@ static void wino_block(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_c
 	}
 #endif
 	/* 2. one GEMM per (point, column panel) */
-	const int64_t task1 = ntask * (tid + 1) / nt;
-	for (int64_t task = ntask * tid / nt; task < task1; task++) {
+	for (int64_t task = ntask * tid / nt; task < ntask * (tid + 1) / nt; task++) {
 		int p = (int)(task / npan);
-		const float *next = NULL;
-		if (task + 1 < task1)
-			next = wi->u[(task + 1) / npan].data + (task + 1) % npan * (int64_t)wi->cin * nr;
-		wino_gemm(kern, wi, v + p * vs, m + p * ms, &wi->u[p], task % npan, rows, next);
+		wino_gemm(kern, wi, v + p * vs, m + p * ms, &wi->u[p], task % npan, rows);
 	}
 #ifdef _OPENMP
 	if (nt > 1) {
