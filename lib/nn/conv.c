@@ -141,7 +141,24 @@ static void conv_task(const ct_gemm_kernel *kern, const ct_conv_geom *g, const f
 			const float *bp = b->data + q * k * nr + k0 * nr;
 			int64_t col = q * nr;
 			int ncols = (int)(n - col < nr ? n - col : nr);
-			for (int i = 0; i < mc; i += mr) {
+			/* perf hook: the next B micro-panel is fetched into L2 while this one is
+			 * used, where the weights outweigh L2 and so stream from L3 or DRAM
+			 * (2 MB per Xception 728 x 728 layer, 4 MB for InceptionV3's 3x3/2
+			 * 288 -> 384); smaller ones stay in L2 and gain nothing from it */
+			const char *nx = NULL;
+			int64_t nlines = 0;
+			if (4.0 * (double)k * (double)n <= (double)(1 << 20))
+				;
+			else if (q + 1 < p1)
+				nx = (const char *)(bp + k * nr), nlines = (int64_t)kc * nr / 16;
+			else if (k0 + kc < k)
+				nx = (const char *)(b->data + p0 * k * nr + (k0 + kc) * nr),
+				nlines = (int64_t)(k - k0 - kc < kc_max ? k - k0 - kc : kc_max) * nr / 16;
+			const int ntile = (mc + mr - 1) / mr;
+			for (int i = 0, ti = 0; i < mc; i += mr, ti++) {
+				if (nx)
+					for (int64_t l = nlines * ti / ntile; l < nlines * (ti + 1) / ntile; l++)
+						__builtin_prefetch(nx + l * 64, 0, 2);
 				int mrows = mc - i < mr ? mc - i : mr;
 				float *c = out + (m0 + i) * ldc + col;
 				ct_epilogue ep = { b->bias + col, res ? res + (m0 + i) * ldr + col : NULL,

@@ -89,6 +89,13 @@ void ct_irb_plan(ct_net *net)
 		/* and at least the rows of one GEMM block (conv.c's MC_MAX): each tile streams
 		 * the weights of both 1x1 convs again (2 MB for Xception's 728 x 728) */
 		int tmin = (192 + dg->ow - 1) / dg->ow;
+		/* where tmin rows need more than three times the budget the group's tensors
+		 * do not stay in L2 anyway, and every tile streams the weights again:
+		 * Xception's block4 (37 x 37 x 728: 6-row tiles of 1.5 MB, 2.9 MB of weights
+		 * per tile) runs unfused (perf6: unfused as fast on one thread, on two the
+		 * fused rows split 3 tiles against 4, the last of one row) */
+		if (t * 3 < tmin && env_int("CT_IRB_WIDE", 0) == 0)
+			continue;
 		t = t < tmin ? tmin : t;
 		t = t < 1 ? 1 : t > dg->oh ? dg->oh : t;
 		t = (dg->oh + (dg->oh + t - 1) / t - 1) / ((dg->oh + t - 1) / t); /* even tiles */

@@ -18,10 +18,10 @@ void ct_dwconv_rows_avx2(const ct_conv_geom *g, const float *in, const float *w,
 			 const float *bias, const float *res, int act, float *out, int64_t r0,
 			 int64_t r1);
 
-void ct_pool_rows_avx512(int is_max, const ct_conv_geom *g, const float *in, float *out,
-			 int64_t r0, int64_t r1);
-void ct_pool_rows_avx2(int is_max, const ct_conv_geom *g, const float *in, float *out,
-		       int64_t r0, int64_t r1);
+void ct_pool_rows_avx512(int is_max, const ct_conv_geom *g, const float *in, const float *res,
+			 int64_t ldr, float *out, int64_t r0, int64_t r1);
+void ct_pool_rows_avx2(int is_max, const ct_conv_geom *g, const float *in, const float *res,
+		       int64_t ldr, float *out, int64_t r0, int64_t r1);
 /* ct_op_dwconv with in_act (a ct_act) applied to every input value first: the ReLU in
  * front of Xception's separable convs, without writing its output. */
 void ct_op_dwconv_pro(const ct_conv_geom *g, const float *in, int in_act, const float *w,
@@ -34,6 +34,9 @@ void ct_dwconv_rows_pro_avx2(const ct_conv_geom *g, const float *in, int in_act,
 			     int64_t r1);
 /* Max (is_max=1) or average pooling with geometry g (cin == cout == channels). */
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads);
+/* The same, then + res (pixel pitch ldr; NULL: ct_op_pool): a pool followed by an Add. */
+void ct_op_pool_res(int is_max, const ct_conv_geom *g, const float *in, const float *res,
+		    int64_t ldr, float *out, int nthreads);
 /* ZeroPadding2D: out is n x (h+t+b) x (w+l+r) x c. */
 void ct_op_zeropad(int n, int h, int w, int c, int t, int b, int l, int r, const float *in,
 		   float *out, int nthreads);

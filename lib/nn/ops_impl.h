@@ -241,9 +241,11 @@ static __attribute__((unused)) void dw_rows(const ct_conv_geom *g, const float *
 }
 
 /* Max / average pooling of output rows r0..r1 (Keras semantics: padding cells are skipped,
- * the average divides by the number of cells inside the image). */
-static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, float *out, int64_t r0,
-		      int64_t r1)
+ * the average divides by the number of cells inside the image); then, when res is not
+ * NULL, + res (pixel pitch ldr): an Add of two values after the pool (Xception), the same
+ * float addition as the Add step's. */
+static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, const float *res,
+		      int64_t ldr, float *out, int64_t r0, int64_t r1)
 {
 	const int c = g->cin, c16 = c / 16 * 16;
 	for (int64_t r = r0; r < r1; r++) {
@@ -254,6 +256,7 @@ static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, float 
 			int x0 = ox * g->sw - g->pad_l;
 			int xa = x0 < 0 ? 0 : x0, xb = x0 + g->kw > g->w ? g->w : x0 + g->kw;
 			float *o = out + (r * g->ow + ox) * g->out_pitch;
+			const float *rs = res ? res + (r * g->ow + ox) * ldr : NULL;
 			float inv = 1.f / (float)((yb - ya) * (xb - xa));
 			for (int ch = 0; ch < c16; ch += 16) {
 				ct_v16 acc;
@@ -272,6 +275,11 @@ static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, float 
 					}
 				if (!is_max)
 					acc *= inv;
+				if (rs) {
+					ct_v16 r_;
+					V16_LOAD(r_, rs + ch);
+					acc += r_;
+				}
 				memcpy(o + ch, &acc, sizeof acc);
 			}
 			for (int ch = c16; ch < c; ch++) {
@@ -281,7 +289,8 @@ static void pool_rows(int is_max, const ct_conv_geom *g, const float *in, float 
 						float x = in[(((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch + ch];
 						acc = is_max ? (x > acc ? x : acc) : acc + x;
 					}
-				o[ch] = is_max ? acc : acc * inv;
+				acc = is_max ? acc : acc * inv;
+				o[ch] = rs ? acc + rs[ch] : acc;
 			}
 		}
 	}

@@ -393,6 +393,18 @@ static int make_steps(ct_net *net, const ct_weights *w, const char *need, const 
 			st->kind = S_POOL;
 			st->is_max = nd->op == CT_OP_MAXPOOL;
 			st->geom = geom_of(&g->nodes[nd->in[0]], nd);
+			/* an Add of the pool and a value already computed, the pool's only
+			 * reader, is done as the pool writes (Xception's entry flow: one
+			 * pass over the activations less) */
+			if (use[i].count == 1 && !is_output(net, i)) {
+				const ct_node *nx = &g->nodes[use[i].first];
+				int other = nx->nin == 2 ? nx->in[nx->in[0] == i] : -1;
+				if (nx->op == CT_OP_ADD && other >= 0 && other != i &&
+				    net->node_value[other] >= 0) {
+					st->res = net->node_value[other];
+					st->node = use[i].first;
+				}
+			}
 			break;
 		case CT_OP_ZEROPAD:
 			st->kind = S_PAD;

@@ -15,17 +15,23 @@
 
 void ct_op_pool(int is_max, const ct_conv_geom *g, const float *in, float *out, int nthreads)
 {
+	ct_op_pool_res(is_max, g, in, NULL, 0, out, nthreads);
+}
+
+void ct_op_pool_res(int is_max, const ct_conv_geom *g, const float *in, const float *res,
+		    int64_t ldr, float *out, int nthreads)
+{
 	int isa = kernel_isa();
 	int64_t rows = (int64_t)g->n * g->oh;
 	nthreads = par_threads(rows * g->ow * g->cin * g->kh * g->kw, nthreads);
 	PAR_RANGE(rows, nthreads, r0, r1)
 	{
 		if (isa == 2)
-			ct_pool_rows_avx512(is_max, g, in, out, r0, r1);
+			ct_pool_rows_avx512(is_max, g, in, res, ldr, out, r0, r1);
 		else if (isa == 1)
-			ct_pool_rows_avx2(is_max, g, in, out, r0, r1);
+			ct_pool_rows_avx2(is_max, g, in, res, ldr, out, r0, r1);
 		else
-			pool_rows(is_max, g, in, out, r0, r1);
+			pool_rows(is_max, g, in, res, ldr, out, r0, r1);
 	}
 }
 

@@ -47,7 +47,9 @@ static void run_step(const ct_net *net, int cx, float *work, const step *st, int
 		break;
 	}
 	case S_POOL:
-		ct_op_pool(st->is_max, &gm, vbuf(net, cx, st->in[0]), out, nt);
+		ct_op_pool_res(st->is_max, &gm, vbuf(net, cx, st->in[0]),
+			       st->res >= 0 ? vbuf(net, cx, st->res) : NULL,
+			       st->res >= 0 ? net->values[st->res].pitch : 0, out, nt);
 		break;
 	case S_PAD: {
 		const ct_node *src = &g->nodes[nd->in[0]];

@@ -26,6 +26,8 @@ static void apply(const setting *s)
 	setenv("CT_IRB_PAIRS", "1", 1); /* off by default: test the pairs' path as well */
 	setenv("CT_IRB_KB", s->kb, 1);
 	setenv("CT_IRB_MINROWS", s->minrows, 1);
+	/* fuse also where the budget is far below a GEMM block of rows (off by default) */
+	setenv("CT_IRB_WIDE", "1", 1);
 	t_set_threads(s->threads);
 }
 
@@ -130,6 +132,7 @@ static void check_net(const char *what, const ct_graph *g, const char *outs, int
 	unsetenv("CT_IRB_KB");
 	unsetenv("CT_IRB_MINROWS");
 	unsetenv("CT_IRB_PAIRS");
+	unsetenv("CT_IRB_WIDE");
 	free(r);
 	free(x);
 	ct_tensor_free(&img);
@@ -159,6 +162,37 @@ static ct_graph *sep_net(void)
 	return g;
 }
 
+/* With the default settings Xception's entry flow fuses block2 and block3 (147 x 147 x 128,
+ * 74 x 74 x 256) but not block4 (37 x 37 x 728: a GEMM block of rows needs 1.5 MB, four
+ * times the tile budget): the profile books no time to a fused group's later steps. */
+static void xception_groups(void)
+{
+	ct_graph *g = ct_model_build("xception");
+	ct_weights w = { 0 };
+	ct_tensor img = { 0 };
+	int ok_ = g && !ct_graph_testweights(g, &w) &&
+		  !ct_tensor_alloc4(&img, CT_U8, 1, g->in_h, g->in_w, g->in_c);
+	t_set_threads(1);
+	ct_net *net = ok_ ? ct_net_new(g, &w, "block5_sepconv1_act", CT_POOL_NONE) : NULL;
+	ok_ = net && !ct_net_profile_enable(net, 1) && !ct_net_run(net, &img);
+	double b3 = -1, b4 = -1;
+	for (int i = 0; ok_ && i < ct_net_nsteps(net); i++) {
+		ct_net_step_info si;
+		ct_net_step_get(net, i, &si);
+		if (!strcmp(si.op, "dwconv3x3") && !strcmp(si.layer, "block3_sepconv2"))
+			b3 = si.seconds;
+		if (!strcmp(si.op, "dwconv3x3") && !strcmp(si.layer, "block4_sepconv2"))
+			b4 = si.seconds;
+	}
+	ok(ok_ && b3 == 0 && b4 > 0,
+	   "xception: block3's depthwise runs inside its fused group (%g s), block4's alone (%g s)",
+	   b3, b4);
+	ct_net_free(net);
+	ct_tensor_free(&img);
+	ct_weights_free(&w);
+	ct_graph_free(g);
+}
+
 int main(void)
 {
 	ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512"
@@ -173,5 +207,6 @@ int main(void)
 	check_net("mobilenet_v2 with block_5_expand_relu as an output", g,
 		  "block_5_expand_relu,out_relu", 2, "block_2_depthwise");
 	ct_graph_free(g);
+	xception_groups();
 	TEST_DONE();
 }
