@@ -72,7 +72,7 @@ def svg(summary, path):
     X = lambda f, p: p * W + L + (math.log(f) - math.log(fracs[0])) / (math.log(fracs[-1]) - math.log(fracs[0]) or 1) * (W - L - R)
     Y = lambda v: T + (hi - v) / (hi - lo) * (H - T - B)
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">'
-         % (W * len(panels), H + 60),
+         % (W * len(panels), H + 60 + (32 if any(a.replace("-noaug", "") in ORDER[len(panels):] for a in arms) else 0)),
          '<rect width="100%" height="100%" fill="white"/>']
     for p, (key, title) in enumerate(panels):
         o.append('<text x="%.1f" y="16" text-anchor="middle" font-size="12">%s</text>' % (p * W + (W + L - R) / 2, title))
@@ -101,15 +101,19 @@ def svg(summary, path):
                     o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>'
                              % (X(f, p) + off, X(f, p) + off, Y(max(lo, m - sd)), Y(min(hi, m + sd)), c))
                 o.append('<circle cx="%.1f" cy="%.1f" r="2.2" fill="%s"/>' % (X(f, p) + off, Y(m), c))
-    # legend: one column per backbone, augmented on the first row, without on the second
+    # legend: one column per backbone, augmented on the first row, without on the second; the
+    # fine-tuned arm under the fused one (rows 3-4)
     for arm in arms:
         base = arm.replace("-noaug", "")
         col = ORDER.index(base) if base in ORDER else len(ORDER)
-        row = 1 if arm.endswith("-noaug") else 0
+        noaug = arm.endswith("-noaug")
+        row = (1 if noaug else 0) + 2 * (col // len(panels))
+        col %= len(panels)
         x, y = 10 + col * W, H + 22 + row * 16
         c = COLOURS.get(base, "#666")
-        dash = ' stroke-dasharray="5,3"' if row else ""
-        label = base.replace("fused", "fused (both)") + (", no augmentation" if row else ", augmented")
+        dash = ' stroke-dasharray="5,3"' if noaug else ""
+        name = "fused (both), fine-tuned" if base == "fused-ft" else base.replace("fused", "fused (both)")
+        label = name + (", no augmentation" if noaug else ", augmented")
         o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="1.6"%s/>' % (x, x + 22, y, y, c, dash))
         o.append('<text x="%d" y="%d">%s</text>' % (x + 26, y + 4, label))
     o.append("</svg>")
