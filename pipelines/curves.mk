@@ -12,6 +12,8 @@
 # The features are those of pipelines/covid-ct.mk (OUT/feat-BACKBONE.LAYER[-noaug].h5); a
 # missing one is made by that pipeline (AUGMENT=0 or 1), existing ones are used as they are.
 # Each arm writes its own TSV (resumable: finished runs are kept), so -j2 runs two arms at once.
+# The fine-tuned arm takes most of the time (its 15 runs: 33 min of CPU, 75 min wall on the
+# shared 2-core machine; ARMS without fused-ft-noaug skips it).
 # SEEDS (AUG_SEEDS for the augmented arms), FRACTIONS, FINETUNE_ARGS (default: the pipeline's
 # MLP head) and ARMS select the grid.
 
