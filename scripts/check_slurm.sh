@@ -172,7 +172,7 @@ done
 # been caught late and the rest done between two polls. Then there is nothing to requeue, and
 # the two requeue checks are skipped (said so), not failed; a requeue that Slurm refuses fails.
 if [ -z "$again" ]; then
-	pass=$((pass + 2))
+	pass=$((pass + 1))
 	echo "ok - the resumed task is requeued while it runs # skip it finished before it was seen running"
 else
 	ok "the resumed task is requeued while it runs (scontrol requeue $again)" sh -c "[ ! -s '$D/requeue.err' ]"
@@ -184,6 +184,7 @@ ok "the resubmitted task resumed from the cancelled task's partial file" [ -n "$
 # its output complete; either way it must have restarted, and the outputs below must equal
 # the make run's bit for bit.
 if [ -z "$again" ]; then
+	pass=$((pass + 1))
 	echo "ok - the requeued task restarted and resumed # skip not requeued (above)"
 else
 	ok "the requeued task restarted and resumed" sh -c \
