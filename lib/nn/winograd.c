@@ -1,6 +1,6 @@
-/* winograd.c - Winograd F(4x4, 3x3) convolutions (winograd.h): filter transform and packing,
- * the block driver (transform, 36 GEMMs on the packed micro-kernels, inverse transform),
- * and the portable build of the transforms. */
+/* winograd.c - Winograd convolutions (winograd.h), F(4x4, 3x3) and F(2, 7): filter
+ * transform and packing, the block driver (transform, one GEMM per point on the packed
+ * micro-kernels, inverse transform), and the portable build of the transforms. */
 #include "nn/winograd.h"
 #include "core/error.h"
 #include "winograd_impl.h"
@@ -22,8 +22,24 @@ int ct_wino_enabled(void)
 
 int ct_wino_fits(const ct_conv_geom *g)
 {
-	return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-	       g->cin >= 16 && g->oh >= 8 && g->ow >= 8;
+	if (g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 || g->cin < 16)
+		return 0;
+	if (g->kh == 3 && g->kw == 3)
+		return g->oh >= 8 && g->ow >= 8;
+	const char *e = getenv("CT_WINOGRAD");
+	if (e && !strcmp(e, "3"))
+		return 0;
+	return (g->kh == 1 && g->kw == 7 && g->ow >= 8) || (g->kh == 7 && g->kw == 1 && g->oh >= 8);
+}
+
+/* Tiles of the geometry, all images. */
+static int64_t wino_ntiles(const ct_wino *wi, const ct_conv_geom *g)
+{
+	if (wi->kind == CT_WINO_3X3)
+		return (int64_t)g->n * ((g->oh + 3) / 4) * ((g->ow + 3) / 4);
+	if (wi->kind == CT_WINO_1X7)
+		return (int64_t)g->n * g->oh * ((g->ow + 1) / 2);
+	return (int64_t)g->n * ((g->oh + 1) / 2) * g->ow;
 }
 
 void ct_wino_free(ct_wino *wi)
@@ -46,29 +62,10 @@ static const double G[6][3] = {
 	{ 0, 0, 1 },
 };
 
-ct_wino *ct_wino_new(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *w,
-		     const float *bias)
+/* U = G g G^T per (cin, cout) pair, in double; u[p][ci][co] (w: 3x3 taps of cin x cout) */
+static void wino3_filters(const float *w, int cin, int cout, float *u)
 {
-	const int cin = g->cin, cout = g->cout;
-	ct_wino *wi = calloc(1, sizeof *wi);
-	float *u = malloc((size_t)CT_WINO_POINTS * cin * cout * sizeof(float));
-	if (!wi || !u) {
-		free(wi), free(u);
-		ct_error("out of memory for the Winograd filters");
-		return NULL;
-	}
-	wi->cin = cin, wi->cout = cout;
-	int64_t tb = BLOCK_FLOATS / (CT_WINO_POINTS * (int64_t)(cin + cout));
-	tb = tb / kern->mr * kern->mr;
-	if (tb < kern->mr)
-		tb = kern->mr;
-	if (tb > 16 * kern->mr)
-		tb = 16 * kern->mr;
-	wi->tb = (int)tb;
-	/* U = G g G^T in double, per (cin, cout) pair; u[p][ci][co] */
 	const size_t plane = (size_t)cin * cout;
-	/* bind time: VGG16's 14.7 M filter weights take seconds on one core; every element is
-	 * computed alone, so the threads change no bit */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
@@ -88,11 +85,75 @@ ct_wino *ct_wino_new(const ct_gemm_kernel *kern, const ct_conv_geom *g, const fl
 						(float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] +
 							t[a][2] * G[b][2]);
 		}
+}
+
+/* G (8 x 7) of F(2, 7): row i of a finite point a holds a^k / prod_{j != i} (a - a_j) (the
+ * first row's sign flipped, with B^T's in winograd_impl.h), the last row is infinity's */
+static const double G7[8][7] = {
+	{ 1, 0, 0, 0, 0, 0, 0 },
+	{ -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9 },
+	{ -2.0 / 9, 2.0 / 9, -2.0 / 9, 2.0 / 9, -2.0 / 9, 2.0 / 9, -2.0 / 9 },
+	{ 1.0 / 90, 1.0 / 45, 2.0 / 45, 4.0 / 45, 8.0 / 45, 16.0 / 45, 32.0 / 45 },
+	{ 1.0 / 90, -1.0 / 45, 2.0 / 45, -4.0 / 45, 8.0 / 45, -16.0 / 45, 32.0 / 45 },
+	{ 32.0 / 45, 16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45, 1.0 / 45, 1.0 / 90 },
+	{ 32.0 / 45, -16.0 / 45, 8.0 / 45, -4.0 / 45, 2.0 / 45, -1.0 / 45, 1.0 / 90 },
+	{ 0, 0, 0, 0, 0, 0, 1 },
+};
+
+/* U = G7 g per (cin, cout) pair, in double; u[p][ci][co] (w: 7 taps of cin x cout) */
+static void wino7_filters(const float *w, int cin, int cout, float *u)
+{
+	const size_t plane = (size_t)cin * cout;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+	for (int ci = 0; ci < cin; ci++)
+		for (int co = 0; co < cout; co++) {
+			double gg[7];
+			for (int k = 0; k < 7; k++)
+				gg[k] = w[((size_t)k * cin + ci) * cout + co];
+			for (int p = 0; p < 8; p++) {
+				double s = 0;
+				for (int k = 0; k < 7; k++)
+					s += G7[p][k] * gg[k];
+				u[(size_t)p * plane + (size_t)ci * cout + co] = (float)s;
+			}
+		}
+}
+
+ct_wino *ct_wino_new(const ct_gemm_kernel *kern, const ct_conv_geom *g, const float *w,
+		     const float *bias)
+{
+	const int cin = g->cin, cout = g->cout;
+	const int kind = g->kh == 3 ? CT_WINO_3X3 : g->kw == 7 ? CT_WINO_1X7 : CT_WINO_7X1;
+	const int np = kind == CT_WINO_3X3 ? CT_WINO_POINTS : 8;
+	ct_wino *wi = calloc(1, sizeof *wi);
+	float *u = malloc((size_t)np * cin * cout * sizeof(float));
+	if (!wi || !u) {
+		free(wi), free(u);
+		ct_error("out of memory for the Winograd filters");
+		return NULL;
+	}
+	wi->cin = cin, wi->cout = cout, wi->kind = kind, wi->np = np;
+	int64_t tb = BLOCK_FLOATS / (np * (int64_t)(cin + cout));
+	tb = tb / kern->mr * kern->mr;
+	if (tb < kern->mr)
+		tb = kern->mr;
+	if (tb > 16 * kern->mr)
+		tb = 16 * kern->mr;
+	wi->tb = (int)tb;
+	/* bind time: VGG16's 14.7 M filter weights take seconds on one core; every element is
+	 * computed alone, so the threads change no bit */
+	const size_t plane = (size_t)cin * cout;
+	if (kind == CT_WINO_3X3)
+		wino3_filters(w, cin, cout, u);
+	else
+		wino7_filters(w, cin, cout, u);
 	int rc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) reduction(| : rc)
 #endif
-	for (int p = 0; p < CT_WINO_POINTS; p++)
+	for (int p = 0; p < np; p++)
 		rc |= ct_packed_init(&wi->u[p], kern, cin, cout, u + (size_t)p * plane, NULL) != 0;
 	free(u);
 	wi->bias = calloc((size_t)cout, sizeof(float));
@@ -110,7 +171,7 @@ ct_wino *ct_wino_new(const ct_gemm_kernel *kern, const ct_conv_geom *g, const fl
 size_t ct_wino_bytes(const ct_wino *wi)
 {
 	size_t b = 0;
-	for (int p = 0; p < CT_WINO_POINTS; p++)
+	for (int p = 0; p < wi->np; p++)
 		b += (size_t)wi->u[p].k * (size_t)((wi->u[p].n + wi->u[p].nr - 1) / wi->u[p].nr) *
 		     (size_t)wi->u[p].nr * sizeof(float);
 	return b;
@@ -119,7 +180,7 @@ size_t ct_wino_bytes(const ct_wino *wi)
 size_t ct_wino_work_floats(const ct_gemm_kernel *kern, const ct_wino *wi)
 {
 	int64_t cap = ((int64_t)wi->tb * 3 / 2 + kern->mr) / kern->mr * kern->mr;
-	return (size_t)CT_WINO_POINTS * (size_t)cap * (size_t)(wi->cin + wi->cout) + 16;
+	return (size_t)wi->np * (size_t)cap * (size_t)(wi->cin + wi->cout) + 16;
 }
 
 static void wino_in_generic(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
@@ -133,6 +194,19 @@ static void wino_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, 
 			     float *out)
 {
 	wino_out(g, m, ms, t0, rows, bias, res, ldr, act, out);
+}
+
+static void wino7_in_generic(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
+			     int64_t t0, int rows, float *v, int64_t vs)
+{
+	wino7_in(g, in, pro, t0, rows, v, vs);
+}
+
+static void wino7_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, int64_t t0,
+			      int rows, const float *bias, const float *res, int64_t ldr, int act,
+			      float *out)
+{
+	wino7_out(g, m, ms, t0, rows, bias, res, ldr, act, out);
 }
 
 /* M_p[:, panel q] = V_p * U_p[:, panel q] for rows [0, rows) (padded to MR rows in V_p). */
@@ -169,14 +243,14 @@ static void wino_block(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_c
 {
 	const int mr = kern->mr, nr = kern->nr;
 	const int rpad = (rows + mr - 1) / mr * mr;
-	const int64_t npan = (wi->cout + nr - 1) / nr, ntask = CT_WINO_POINTS * npan;
+	const int64_t npan = (wi->cout + nr - 1) / nr, ntask = wi->np * npan;
 	const int64_t vs = cap * wi->cin, ms = cap * wi->cout;
 	/* 1. input transform, one tile at a time; rows up to the MR padding zeroed */
 	for (int r = rpad * tid / nt; r < rpad * (tid + 1) / nt; r++) {
 		if (r < rows)
 			tin(g, in, pro, t0 + r, 1, v + (int64_t)r * wi->cin, vs);
 		else
-			for (int p = 0; p < CT_WINO_POINTS; p++)
+			for (int p = 0; p < wi->np; p++)
 				memset(v + p * vs + (int64_t)r * wi->cin, 0,
 				       (size_t)wi->cin * sizeof(float));
 	}
@@ -211,11 +285,15 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 {
 	ct_wino_in_fn tin = wino_in_generic;
 	ct_wino_out_fn tout = wino_out_generic;
-	if (!strcmp(kern->name, "avx512"))
+	const int avx512 = !strcmp(kern->name, "avx512"), avx2 = !strcmp(kern->name, "avx2");
+	if (wi->kind != CT_WINO_3X3)
+		tin = avx512 ? ct_wino7_in_avx512 : avx2 ? ct_wino7_in_avx2 : wino7_in_generic,
+		tout = avx512 ? ct_wino7_out_avx512 : avx2 ? ct_wino7_out_avx2 : wino7_out_generic;
+	else if (avx512)
 		tin = ct_wino_in_avx512, tout = ct_wino_out_avx512;
-	else if (!strcmp(kern->name, "avx2"))
+	else if (avx2)
 		tin = ct_wino_in_avx2, tout = ct_wino_out_avx2;
-	const int64_t ntiles = (int64_t)g->n * ((g->oh + 3) / 4) * ((g->ow + 3) / 4);
+	const int64_t ntiles = wino_ntiles(wi, g);
 	const int64_t cap = block_cap(kern, wi);
 	const size_t wsz = ct_wino_work_floats(kern, wi);
 	if (nthreads < 1)
@@ -250,7 +328,7 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 			int64_t r1 = tid == nt - 1 ? ntiles : (ntiles * (tid + 1) / nt + q / 2) / q * q;
 			r1 = r1 < ntiles ? r1 : ntiles;
 			float *v = work + (size_t)tid * wsz;
-			float *m = v + CT_WINO_POINTS * cap * wi->cin;
+			float *m = v + wi->np * cap * wi->cin;
 			int64_t nb = (r1 - r0 + wi->tb / 2) / wi->tb; /* blocks of at most 1.5 tb */
 			nb = nb < 1 ? 1 : nb;
 			for (int64_t b = 0; b < nb && r1 > r0; b++) {
@@ -260,7 +338,7 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 			}
 		} else {
 			/* blocks of about tb tiles (rows are independent: the cut changes no result) */
-			float *v = work, *m = v + CT_WINO_POINTS * cap * wi->cin;
+			float *v = work, *m = v + wi->np * cap * wi->cin;
 			int64_t nblocks = (ntiles + wi->tb / 2) / wi->tb;
 			nblocks = nblocks < 1 ? 1 : nblocks;
 			for (int64_t b = 0; b < nblocks; b++) {

@@ -167,3 +167,131 @@ static void wino_out(const ct_conv_geom *g, const float *m, int64_t ms, int64_t 
 		}
 	}
 }
+
+/* F(2, 7) (winograd.h): y = B^T x over eight vectors along the filter's axis. The rows of
+ * B^T: [1 0 -21/4 0 21/4 0 -1 0], [0 1 1 -17/4 -17/4 1 1 0], [0 -1 1 17/4 -17/4 -1 1 0],
+ * [0 1/2 1/4 -5/2 -5/4 2 1 0], [0 -1/2 1/4 5/2 -5/4 -2 1 0], [0 2 4 -5/2 -5 1/2 1 0],
+ * [0 -2 4 5/2 -5 -1/2 1 0], [0 -1 0 21/4 0 -21/4 0 1] (Toom-Cook at 0, +-1, +-2, +-1/2
+ * and infinity; the filter side is winograd.c's G7). */
+#define W7BT(y, x)                                                                   \
+	do {                                                                         \
+		wv16 a_, b_;                                                         \
+		(y)[0] = ((x)[0] - (x)[6]) + 5.25f * ((x)[4] - (x)[2]);              \
+		(y)[7] = ((x)[7] - (x)[1]) + 5.25f * ((x)[3] - (x)[5]);              \
+		a_ = ((x)[2] + (x)[6]) - 4.25f * (x)[4];                             \
+		b_ = ((x)[1] + (x)[5]) - 4.25f * (x)[3];                             \
+		(y)[1] = a_ + b_, (y)[2] = a_ - b_;                                  \
+		a_ = (0.25f * (x)[2] - 1.25f * (x)[4]) + (x)[6];                     \
+		b_ = (0.5f * (x)[1] - 2.5f * (x)[3]) + 2.f * (x)[5];                 \
+		(y)[3] = a_ + b_, (y)[4] = a_ - b_;                                  \
+		a_ = (4.f * (x)[2] - 5.f * (x)[4]) + (x)[6];                         \
+		b_ = (2.f * (x)[1] - 2.5f * (x)[3]) + 0.5f * (x)[5];                 \
+		(y)[5] = a_ + b_, (y)[6] = a_ - b_;                                  \
+	} while (0)
+
+/* Where F(2, 7)'s tile t starts: image n, first output pixel (oy, ox), and the step between
+ * its pixels (along x for a 1x7 filter, along y for 7x1); the tiles of an image go row by
+ * row (1x7: each output row is cut in tiles of 2; 7x1: each pair of rows in columns). */
+static void w7_tile(const ct_conv_geom *g, int64_t t, int *n, int *oy, int *ox, int *len)
+{
+	if (g->kw == 7) {
+		int tw = (g->ow + 1) / 2;
+		int64_t tpi = (int64_t)g->oh * tw;
+		int rem = (int)(t % tpi);
+		*n = (int)(t / tpi), *oy = rem / tw, *ox = rem % tw * 2;
+		*len = g->ow - *ox < 2 ? 1 : 2;
+	} else {
+		int th = (g->oh + 1) / 2;
+		int64_t tpi = (int64_t)th * g->ow;
+		int rem = (int)(t % tpi);
+		*n = (int)(t / tpi), *oy = rem / g->ow * 2, *ox = rem % g->ow;
+		*len = g->oh - *oy < 2 ? 1 : 2;
+	}
+}
+
+/* V_p for F(2, 7)'s tiles [t0, t0 + rows): 8 input pixels per tile, padding taps zero, the
+ * prologue applied to the real ones. */
+static void wino7_in(const ct_conv_geom *g, const float *in, const ct_prologue *pro, int64_t t0,
+		     int rows, float *v, int64_t vs)
+{
+	const int c = g->cin, along_x = g->kw == 7;
+	wv16 hi;
+	for (int j = 0; j < 16; j++)
+		hi[j] = pro && pro->act == 2 ? 6.f : __builtin_inff();
+	for (int r = 0; r < rows; r++) {
+		int n, oy, ox, len;
+		w7_tile(g, t0 + r, &n, &oy, &ox, &len);
+		int iy0 = oy - g->pad_t, ix0 = ox - g->pad_l;
+		const float *pix[8];
+		for (int j = 0; j < 8; j++) {
+			int iy = along_x ? iy0 : iy0 + j, ix = along_x ? ix0 + j : ix0;
+			pix[j] = iy < 0 || iy >= g->h || ix < 0 || ix >= g->w
+					 ? NULL
+					 : in + (((int64_t)n * g->h + iy) * g->w + ix) * g->in_pitch;
+		}
+		float *vr = v + (int64_t)r * c;
+		for (int ch = 0; ch < c; ch += 16) {
+			int l = c - ch < 16 ? c - ch : 16;
+			wv16 sc = { 0 }, sh = { 0 }, d[8], y[8];
+			if (pro) {
+				WLOAD(sc, pro->scale + ch, l);
+				WLOAD(sh, pro->shift + ch, l);
+			}
+			for (int j = 0; j < 8; j++) {
+				if (!pix[j]) {
+					d[j] = (wv16){ 0 };
+					continue;
+				}
+				WLOAD(d[j], pix[j] + ch, l);
+				if (pro) {
+					d[j] = d[j] * sc + sh;
+					if (pro->act)
+						WACT(d[j], hi);
+				}
+			}
+			W7BT(y, d);
+			for (int p = 0; p < 8; p++)
+				WSTORE(vr + p * vs + ch, y[p], l);
+		}
+	}
+}
+
+/* Y = A^T M for F(2, 7)'s tiles [t0, t0 + rows) (rows of A^T: [1 1 1 1 1 1 1 0],
+ * [0 1 -1 2 -2 1/2 -1/2 1]), then bias, residual, activation; only pixels inside the
+ * output are stored. */
+static void wino7_out(const ct_conv_geom *g, const float *m, int64_t ms, int64_t t0, int rows,
+		      const float *bias, const float *res, int64_t ldr, int act, float *out)
+{
+	const int c = g->cout, along_x = g->kw == 7;
+	wv16 hi;
+	for (int j = 0; j < 16; j++)
+		hi[j] = act == 2 ? 6.f : __builtin_inff();
+	for (int r = 0; r < rows; r++) {
+		int n, oy, ox, len;
+		w7_tile(g, t0 + r, &n, &oy, &ox, &len);
+		const float *mr = m + (int64_t)r * c;
+		int64_t pix0 = ((int64_t)n * g->oh + oy) * g->ow + ox;
+		int64_t step = along_x ? 1 : g->ow;
+		for (int ch = 0; ch < c; ch += 16) {
+			int l = c - ch < 16 ? c - ch : 16;
+			wv16 x[8], y[2], bv;
+			WLOAD(bv, bias + ch, l);
+			for (int p = 0; p < 8; p++)
+				WLOAD(x[p], mr + p * ms + ch, l);
+			y[0] = (((x[0] + (x[1] + x[2])) + (x[3] + x[4])) + (x[5] + x[6]));
+			y[1] = (((x[1] - x[2]) + 2.f * (x[3] - x[4])) + 0.5f * (x[5] - x[6])) + x[7];
+			for (int i = 0; i < len; i++) {
+				int64_t pix = pix0 + i * step;
+				wv16 o = y[i] + bv;
+				if (res) {
+					wv16 rv;
+					WLOAD(rv, res + pix * ldr + ch, l);
+					o = o + rv;
+				}
+				if (act)
+					WACT(o, hi);
+				WSTORE(out + pix * g->out_pitch + ch, o, l);
+			}
+		}
+	}
+}

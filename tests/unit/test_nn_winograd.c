@@ -1,8 +1,8 @@
-/* test_nn_winograd.c - Winograd F(4x4, 3x3) convolutions (lib/nn/winograd.c) against a direct
- * convolution in double and against the direct GEMM path, on random data, for each SIMD
- * kernel: relative error, bit-identical results for 1 and 2 threads and for an image run
- * alone or in a batch, the prologue (BN + ReLU in front), bias, residual, activations,
- * channel pitches; and a whole network with CT_WINOGRAD=0 and 1. */
+/* test_nn_winograd.c - Winograd F(4x4, 3x3) and F(2, 7) convolutions (lib/nn/winograd.c)
+ * against a direct convolution in double and against the direct GEMM path, on random data,
+ * for each SIMD kernel: relative error, bit-identical results for 1 and 2 threads and for an
+ * image run alone or in a batch, the prologue (BN + ReLU in front), bias, residual,
+ * activations, channel pitches; and whole networks with CT_WINOGRAD=0 and 1. */
 #include "test.h"
 #define CONV_REF_NO_REF_CONV /* its ref_conv takes a prologue */
 #include "conv_ref.h"
@@ -17,7 +17,7 @@
 #include <omp.h>
 #endif
 
-/* Direct 3x3 convolution in double on pitched NHWC tensors, prologue in front. */
+/* Direct kh x kw convolution in double on pitched NHWC tensors, prologue in front. */
 static void ref_conv(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
 		     const float *w, const float *bias, const float *res, int act, double *out)
 {
@@ -26,8 +26,8 @@ static void ref_conv(const ct_conv_geom *g, const float *in, const ct_prologue *
 			for (int ox = 0; ox < g->ow; ox++)
 				for (int co = 0; co < g->cout; co++) {
 					double s = bias ? bias[co] : 0;
-					for (int ky = 0; ky < 3; ky++)
-						for (int kx = 0; kx < 3; kx++) {
+					for (int ky = 0; ky < g->kh; ky++)
+						for (int kx = 0; kx < g->kw; kx++) {
 							int iy = oy - g->pad_t + ky, ix = ox - g->pad_l + kx;
 							if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
 								continue;
@@ -40,7 +40,7 @@ static void ref_conv(const ct_conv_geom *g, const float *in, const ct_prologue *
 									if (pro->act == CT_ACT_RELU6 && x > 6)
 										x = 6;
 								}
-								s += x * w[((ky * 3 + kx) * g->cin + ci) * g->cout + co];
+								s += x * w[((ky * g->kw + kx) * g->cin + ci) * g->cout + co];
 							}
 						}
 					size_t pix = ((size_t)n * g->oh + oy) * g->ow + ox;
@@ -79,7 +79,8 @@ static result run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int use_
 	ct_conv_geom g = *g0;
 	size_t nin = (size_t)g.n * g.h * g.w * g.in_pitch;
 	size_t nout = (size_t)g.n * g.oh * g.ow * g.out_pitch;
-	float *in = rnd(nin, -1, 1), *w = rnd((size_t)9 * g.cin * g.cout, -1, 1);
+	const int taps = g.kh * g.kw;
+	float *in = rnd(nin, -1, 1), *w = rnd((size_t)taps * g.cin * g.cout, -1, 1);
 	float *b = rnd(g.cout, -1, 1), *sc = rnd(g.cin, 0.5, 1.5), *sh = rnd(g.cin, -0.5, 0.5);
 	float *res = use_res ? rnd(nout / g.out_pitch * g.cout, -2, 2) : NULL;
 	ct_prologue pro = { sc, sh, act ? act : CT_ACT_RELU };
@@ -89,7 +90,7 @@ static result run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int use_
 	double *ref = calloc(nout, sizeof *ref);
 	ct_wino *wi = ct_wino_new(k, &g, w, b);
 	ct_packed pk;
-	if (!wi || ct_packed_init(&pk, k, (int64_t)9 * g.cin, g.cout, w, b))
+	if (!wi || ct_packed_init(&pk, k, (int64_t)taps * g.cin, g.cout, w, b))
 		return rs;
 	size_t ws = ct_wino_work_floats(k, wi), wd = ct_conv_work_floats(k, &g);
 	float *work = malloc((ws > wd ? ws : wd) * 2 * sizeof(float));
@@ -119,6 +120,14 @@ static result run_case(const ct_gemm_kernel *k, const ct_conv_geom *g0, int use_
 	return rs;
 }
 
+/* ct_wino_fits on a 3x3 stride-1 copy of g */
+static int fits_3x3(const ct_conv_geom *g)
+{
+	ct_conv_geom c = *g;
+	c.kh = c.kw = 3, c.sh = c.sw = 1, c.oh = c.ow = 16;
+	return ct_wino_fits(&c);
+}
+
 /* Largest |a - b| / max|b| over two feature tensors. */
 static double feat_err(const ct_tensor *a, const ct_tensor *b)
 {
@@ -144,6 +153,7 @@ int main(void)
 		}
 		double worst = 0, worst_direct = 0;
 		int all_ok = 1, same_t = 1, same_a = 1, ncase = 0;
+		result r7;
 		for (int c = 0; c < 16; c++) {
 			ct_conv_geom g = { 0 };
 			g.n = 1 + (int)ct_rng_below(&rng, 3);
@@ -186,6 +196,67 @@ int main(void)
 		ok(same_t, "%s kernel: Winograd with 1 and 2 threads gives bit-identical outputs",
 		   k->name);
 		ok(same_a, "%s kernel: an image run alone gives the bits it gets in a batch", k->name);
+		/* F(2, 7): 1x7 and 7x1 filters, odd and even lengths along the axis (a ragged last
+		 * tile), 'same' (pad 3) and 'valid'; their own random stream, so the 3x3 cases
+		 * draw the data they always drew */
+		ct_rng rng3 = rng;
+		ct_rng_init(&rng, 77 + ki, 0);
+		double worst7 = 0, worst7_direct = 0;
+		int ok7 = 1, same7_t = 1, same7_a = 1;
+		for (int c = 0; c < 16; c++) {
+			ct_conv_geom g = { 0 };
+			int along_x = c % 2 == 0, same = c % 3 != 2;
+			g.n = 1 + (int)ct_rng_below(&rng, 3);
+			g.h = 1 + (int)ct_rng_below(&rng, 20);
+			g.w = 1 + (int)ct_rng_below(&rng, 20);
+			if (along_x)
+				g.w = 14 + (int)ct_rng_below(&rng, 10);
+			else
+				g.h = 14 + (int)ct_rng_below(&rng, 10);
+			g.cin = 16 + (int)ct_rng_below(&rng, c % 5 == 0 ? 300 : 60);
+			g.cout = 1 + (int)ct_rng_below(&rng, c % 4 == 0 ? 200 : 50);
+			g.kh = along_x ? 1 : 7, g.kw = along_x ? 7 : 1;
+			g.sh = g.sw = g.dh = g.dw = 1;
+			g.pad_t = same && !along_x ? 3 : 0, g.pad_l = same && along_x ? 3 : 0;
+			g.oh = g.h - (same ? 0 : g.kh - 1), g.ow = g.w - (same ? 0 : g.kw - 1);
+			g.in_pitch = g.cin + (c % 4 == 1 ? 5 : 0);
+			g.out_pitch = g.cout + (c % 4 == 3 ? 3 : 0);
+			int act = c % 3;
+			result r = ct_wino_fits(&g) ? run_case(k, &g, c % 4 == 2, c % 2 == 1, act)
+						    : (result){ INFINITY, INFINITY, 0, 0 };
+			if (!(r.err_wino <= 1e-4)) {
+				ok7 = 0;
+				diag("%s: %dx%d n=%d %dx%dx%d -> %dx%dx%d err %.3g (direct %.3g)", k->name,
+				     g.kh, g.kw, g.n, g.h, g.w, g.cin, g.oh, g.ow, g.cout, r.err_wino,
+				     r.err_direct);
+			}
+			same7_t &= r.same_threads;
+			same7_a &= r.same_alone;
+			worst7 = r.err_wino > worst7 ? r.err_wino : worst7;
+			worst7_direct = r.err_direct > worst7_direct ? r.err_direct : worst7_direct;
+		}
+		diag("%s: 16 random 1x7 / 7x1 convolutions, largest relative error F(2, 7) %.3g, "
+		     "direct GEMM %.3g", k->name, worst7, worst7_direct);
+		ok(ok7, "%s kernel: F(2, 7) 1x7 and 7x1 convs (same/valid, ragged tiles, prologue, "
+		   "bias, residual, relu/relu6, pitches) match the double reference within 1e-4 "
+		   "(largest %.2g)", k->name, worst7);
+		ok(same7_t && same7_a, "%s kernel: F(2, 7) with 1 and 2 threads, and an image alone, "
+		   "give bit-identical outputs", k->name);
+		/* InceptionV3's: 17 x 17, 192 -> 192 at batch 1 (the team on each block) and 160 ->
+		 * 192 at batch 3 (tile ranges per thread) */
+		for (int v = 0; v < 2; v++) {
+			ct_conv_geom gi = { .n = v ? 3 : 1, .h = 17, .w = 17, .cin = v ? 160 : 192,
+					    .oh = 17, .ow = 17, .cout = 192, .kh = v ? 7 : 1,
+					    .kw = v ? 1 : 7, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+					    .pad_t = v ? 3 : 0, .pad_l = v ? 0 : 3,
+					    .in_pitch = v ? 160 : 768, .out_pitch = 192 };
+			r7 = run_case(k, &gi, 0, 0, CT_ACT_RELU);
+			ok(r7.err_wino <= 1e-4 && r7.same_threads && r7.same_alone,
+			   "%s kernel: InceptionV3's %s 17x17 %d -> 192, batch %d: error %.2g "
+			   "(direct %.2g), bit-identical for 1 and 2 threads and alone", k->name,
+			   v ? "7x1" : "1x7", gi.cin, gi.n, r7.err_wino, r7.err_direct);
+		}
+		rng = rng3;
 		/* enough tiles for several blocks: with 2 threads each runs its own blocks */
 		ct_conv_geom gb = { .n = 4, .h = 28, .w = 28, .cin = 560, .oh = 28, .ow = 28,
 				    .cout = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
@@ -224,6 +295,26 @@ int main(void)
 		int thin = ct_wino_fits(&g);
 		ok(fits && !s2 && !small && !thin,
 		   "Winograd takes 3x3 stride-1 convs only, with cin >= 16 and an output >= 8x8");
+		/* F(2, 7): 1x7 / 7x1, at least 8 outputs along the axis; not 1x3, not strided;
+		 * CT_WINOGRAD=3 keeps them direct (and the 3x3 ones on Winograd) */
+		ct_conv_geom h = { .n = 1, .h = 17, .w = 17, .cin = 32, .oh = 17, .ow = 17,
+				   .cout = 8, .kh = 1, .kw = 7, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+		int f17 = ct_wino_fits(&h);
+		h.kh = 7, h.kw = 1, h.oh = 8, h.ow = 3;
+		int f71 = ct_wino_fits(&h);
+		h.oh = 7;
+		int short71 = ct_wino_fits(&h);
+		h.kh = 1, h.kw = 3, h.oh = h.ow = 17;
+		int f13 = ct_wino_fits(&h);
+		h.kw = 7, h.sw = 2, h.ow = 9;
+		int s17 = ct_wino_fits(&h);
+		h.sw = 1, h.ow = 17;
+		setenv("CT_WINOGRAD", "3", 1);
+		int only3 = !ct_wino_fits(&h) && fits_3x3(&h);
+		unsetenv("CT_WINOGRAD");
+		ok(f17 && f71 && !short71 && !f13 && !s17 && only3,
+		   "F(2, 7) takes 1x7 and 7x1 stride-1 convs with >= 8 outputs along the filter, "
+		   "not 1x3 or strided ones; CT_WINOGRAD=3 leaves them direct");
 	}
 	/* a whole network: VGG-style 3x3 stacks, a residual Add, a BN folded in, a pool */
 	{
@@ -259,6 +350,48 @@ int main(void)
 		   "a net with Winograd: 1 and 2 threads give bit-identical features");
 		ok(ran && memcmp(f[1].data, f[0].data, (size_t)3 * f[1].shape[1] * sizeof(float)),
 		   "CT_WINOGRAD=0 takes the other path (the features differ in their last bits)");
+		for (int v = 0; v < 3; v++)
+			ct_tensor_free(&f[v]);
+		ct_tensor_free(&img);
+		ct_weights_free(&w);
+		ct_graph_free(gr);
+	}
+	/* an InceptionV3-like branch: 1x1, 1x7, 7x1 (BN folded), a 3x3; F(2, 7) against the
+	 * direct 1x7 / 7x1 (CT_WINOGRAD=3) */
+	{
+		ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512" : "avx2");
+		ct_graph *gr = ct_graph_new("tiny_inception");
+		int x = ct_graph_input(gr, "in", 35, 33, 3);
+		x = ct_graph_conv2d(gr, "c1", x, 32, 3, 3, 2, 2, 0, 1, CT_ACT_RELU);
+		x = ct_graph_conv2d(gr, "c2", x, 48, 1, 7, 1, 1, 1, 0, CT_ACT_NONE);
+		x = ct_graph_batchnorm(gr, "bn2", x, 1e-3f, 1, 1);
+		x = ct_graph_relu(gr, "relu2", x);
+		x = ct_graph_conv2d(gr, "c3", x, 40, 7, 1, 1, 1, 1, 1, CT_ACT_RELU);
+		ct_graph_conv2d(gr, "c4", x, 24, 3, 3, 1, 1, 1, 1, CT_ACT_RELU);
+		ct_weights w = { 0 };
+		int ran = !gr->err && !ct_graph_testweights(gr, &w);
+		ct_tensor img = { 0 }, f[3] = { 0 };
+		ran = ran && !ct_tensor_alloc4(&img, CT_U8, 2, 35, 33, 3);
+		for (int64_t i = 0; ran && i < 2 * 35 * 33 * 3; i++)
+			((uint8_t *)img.data)[i] = (uint8_t)ct_rng_below(&rng, 256);
+		for (int v = 0; ran && v < 3; v++) {
+			setenv("CT_WINOGRAD", v == 0 ? "3" : "1", 1);
+			t_set_threads(v == 2 ? 1 : 2);
+			ct_net *net = ct_net_new(gr, &w, "c4", CT_POOL_AVG);
+			ran = net && !ct_net_run(net, &img) && !ct_net_features(net, &f[v]);
+			ct_net_free(net);
+		}
+		unsetenv("CT_WINOGRAD");
+		double e = ran ? feat_err(&f[1], &f[0]) : INFINITY;
+		diag("small Inception-style net, F(2, 7) against direct 1x7 / 7x1: relative error %.3g",
+		     e);
+		ok(ran && e <= 1e-5,
+		   "a net's features with F(2, 7) match CT_WINOGRAD=3 (direct 1x7 / 7x1) within 1e-5");
+		ok(ran && !memcmp(f[1].data, f[2].data, (size_t)2 * f[1].shape[1] * sizeof(float)),
+		   "a net with F(2, 7): 1 and 2 threads give bit-identical features");
+		ok(ran && memcmp(f[1].data, f[0].data, (size_t)2 * f[1].shape[1] * sizeof(float)),
+		   "CT_WINOGRAD=3 takes the direct path for 1x7 / 7x1 (the features differ in their "
+		   "last bits)");
 		for (int v = 0; v < 3; v++)
 			ct_tensor_free(&f[v]);
 		ct_tensor_free(&img);
