@@ -267,6 +267,24 @@ int ct_net_nsteps(const ct_net *net)
 	return net->nsteps;
 }
 
+/* Profiled seconds of step i, all contexts. */
+static double step_seconds(const ct_net *net, int i)
+{
+	double s = 0;
+	for (int c = 0; net->prof && c < net->prof_ctx; c++)
+		s += net->prof[(size_t)c * net->nsteps + i];
+	return s;
+}
+
+/* The first step of the fused group (irb.c) step i belongs to, or i. */
+static int group_head(const ct_net *net, int i)
+{
+	for (int j = i - 1; j >= 0 && j >= i - 4; j--)
+		if (net->steps[j].fuse >= i - j)
+			return j;
+	return i;
+}
+
 int ct_net_step_get(const ct_net *net, int i, ct_net_step_info *info)
 {
 	if (i < 0 || i >= net->nsteps)
@@ -281,6 +299,14 @@ int ct_net_step_get(const ct_net *net, int i, ct_net_step_info *info)
 	info->cin = st->geom.cin, info->cout = st->geom.cout;
 	info->oh = st->geom.oh, info->ow = st->geom.ow;
 	info->flops = st->flops;
+	/* A group that ran fused is timed on its first step: its flops are counted there, and
+	 * its other steps (never run alone) report none. */
+	int h = group_head(net, i);
+	if (net->prof && h != i && step_seconds(net, i) == 0 && step_seconds(net, h) > 0)
+		info->flops = 0;
+	for (int j = i + 1; net->prof && h == i && j <= i + st->fuse && j < net->nsteps; j++)
+		if (step_seconds(net, j) == 0 && step_seconds(net, i) > 0)
+			info->flops += net->steps[j].flops;
 	info->images = net->prof_images;
 	if (net->prof)
 		for (int c = 0; c < net->prof_ctx; c++) {

@@ -109,7 +109,8 @@ int ct_net_profile_write(const ct_net *net, FILE *f, double peak)
 		total > 0 ? tflops * img / total * 1e-9 : 0, tbest > 0 ? tflops / tbest * 1e-9 : 0,
 		peak, ct_nn_threads());
 	fprintf(f, "# mean: all calls; best: the fastest call of the step (per image), GFLOP/s and "
-		   "%%peak from the best\n");
+		   "%%peak from the best; a fused group runs as one call, timed on its first step with "
+		   "the group's flops (its other steps show 0)\n");
 	fprintf(f, "# step layer(..last fused) op geometry ms/image(mean) %%time ms/image(best) "
 		   "GFLOP/s %%peak\n");
 	for (int i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 #include "nn/graph.h"
 #include "nn/net.h"
 
+#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,6 +31,11 @@ static void apply(const setting *s)
 	setenv("CT_IRB_WIDE", "1", 1);
 	t_set_threads(s->threads);
 }
+
+/* what run() saw of its probe step: its profiled flops, and whether the steps' flops add up
+ * to the net's */
+static double probe_flops;
+static int flops_kept;
 
 /* Run images [i0, i0+n) of img through a fresh net under setting s; the raw outputs of
  * every requested layer are appended to *out (floats, *len of them). Returns 0 on success. */
@@ -64,6 +70,12 @@ static int run(const ct_graph *g, const ct_weights *w, const char *outs, const c
 		ct_net_step_info si;
 		rc = ct_net_step_get(net, probe, &si);
 		*first_step_s = si.seconds;
+		probe_flops = si.flops;
+		/* the profile's flops, fused or not, add up to the net's */
+		double sum = 0;
+		for (int i = 0; !rc && i < ct_net_nsteps(net); i++)
+			rc = ct_net_step_get(net, i, &si), sum += si.flops;
+		flops_kept = fabs(sum - ct_net_flops(net)) <= 1e-9 * ct_net_flops(net);
 	}
 	ct_net_free(net);
 	return rc;
@@ -124,10 +136,16 @@ static void check_net(const char *what, const ct_graph *g, const char *outs, int
 	int probe = step_of(g, &w, outs, probe_layer);
 	double on = 0, off = 0;
 	const setting son = { "1", "384", "7", 1 }, soff = { "0", "384", "7", 1 };
-	int pr = probe >= 0 && !run(g, &w, outs, &img, 0, n, &son, &x, &xlen, &on, probe) &&
-		 !run(g, &w, outs, &img, 0, n, &soff, &x, &xlen, &off, probe);
+	int pr = probe >= 0 && !run(g, &w, outs, &img, 0, n, &son, &x, &xlen, &on, probe);
+	double fused_flops = probe_flops;
+	int kept = flops_kept;
+	pr = pr && !run(g, &w, outs, &img, 0, n, &soff, &x, &xlen, &off, probe);
 	ok(pr && on == 0 && off > 0, "%s: step '%s' runs inside the fused block (%g s) and alone "
 	   "with CT_IRB=0 (%g s)", what, probe_layer, on, off);
+	ok(pr && fused_flops == 0 && probe_flops > 0 && kept && flops_kept,
+	   "%s: the profile counts a fused step's flops on its group's first step (%g there, %g "
+	   "alone) and the steps' flops add up to the net's either way", what, fused_flops,
+	   probe_flops);
 	unsetenv("CT_IRB");
 	unsetenv("CT_IRB_KB");
 	unsetenv("CT_IRB_MINROWS");
