@@ -9,7 +9,9 @@
 #include "data/lungpool.h"
 #include "data/shard.h"
 #include "io/inputs.h"
+#include "io/outfile.h"
 #include "models/models.h"
+#include "nn/gemm.h"
 #include "nn/net.h"
 #include "formats/keras_h5.h"
 #include "nn/weights.h"
@@ -20,7 +22,7 @@
 #include <unistd.h>
 
 static const char *out_path, *backbone, *weights_path, *layers_s, *pool_s = "avg", *cut_s,
-	*cut_dtype_s = "float32", *shard_s;
+	*cut_dtype_s = "float32", *shard_s, *profile_path;
 static int batch = 16, threads, resume, force, resize, quiet;
 
 /* choices and the enums they set, in the order of their choices */
@@ -44,6 +46,8 @@ static ct_opt options[] = {
 	CT_OPT_FLAG_(0, "resize", &resize, "resize images of another size to the backbone's input"),
 	CT_OPT_FLAG_(0, "resume", &resume, "continue an interrupted run into the same output"),
 	CT_OPT_STRING_(0, "shard", &shard_s, "K/N", "only input rows of shard K of N (join with ct-merge)"),
+	CT_OPT_STRING_(0, "profile", &profile_path, "FILE",
+		       "write the per-layer time profile of the run to FILE (- for standard output)"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FORCE_(force),
 	CT_OPT_FLAG_('q', "quiet", &quiet, "no progress bar or summary line"),
@@ -74,6 +78,16 @@ static void show_progress(void *ctx, int64_t done, int64_t total)
 	if (stop && done >= atoll(stop) && done < total)
 		_exit(137);
 	ct_progress_update(ctx, done);
+}
+
+/* The threads the run used (--threads, or OpenMP's default). */
+static int run_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
 }
 
 static double now(void)
@@ -125,6 +139,7 @@ int main(int argc, char **argv)
 	memset(&w, 0, sizeof w);
 	ct_net *net = NULL;
 	ct_features_out fo = { 0 };
+	ct_outfile prof = { 0 };
 	int rc = 0;
 	char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 	if (ct_images_open(&in, args[0]) < 0) {
@@ -160,7 +175,8 @@ int main(int argc, char **argv)
 	rows_s.names += first;
 	rows_s.groups += first;
 	rows_s.splits += first;
-	if (ct_shard_check(&shard, in.n, "input rows") < 0 || ct_extract_check(&x) < 0) {
+	if (ct_shard_check(&shard, in.n, "input rows") < 0 || ct_extract_check(&x) < 0 ||
+	    (profile_path && ct_outfile_create(&prof, profile_path, force) < 0)) {
 		rc = -1;
 		goto out;
 	}
@@ -170,6 +186,10 @@ int main(int argc, char **argv)
 	}
 	if (!(net = ct_net_new(g, &w, netouts, cut_s || lung ? CT_POOL_NONE : pool))) {
 		ct_error_prefix("'%s'", weights_path);
+		rc = -1;
+		goto out;
+	}
+	if (profile_path && ct_net_profile_enable(net, 1) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -224,6 +244,12 @@ int main(int argc, char **argv)
 	double t0 = now();
 	rc = ct_extract_run(&x, start);
 	double dt = now() - t0;
+	/* the profile first: a profile that cannot be written fails the run before the features
+	 * are committed; the peak is measured after the run, with the run's threads */
+	if (rc == 0 && profile_path &&
+	    (ct_net_profile_write(net, prof.f, ct_fma_peak_gflops(run_threads(), 0.2)) < 0 ||
+	     ct_outfile_commit(&prof) < 0))
+		rc = -1;
 	if (rc == 0)
 		rc = ct_features_out_commit(&fo);
 	else
@@ -236,6 +262,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ct-features: %lld images have no lung field: pooled over the whole map (/lung_pool_fallback)\n",
 			(long long)x.fallback);
 out:
+	ct_outfile_abort(&prof);
 	ct_features_out_abort(&fo);
 	ct_net_free(net);
 	ct_weights_free(&w);
