@@ -40,6 +40,20 @@ typedef int wv16i __attribute__((vector_size(64)));
 		(x) = (wv16)(((wv16i)(x) & low_) | ((wv16i)(hi) & ~low_));      \
 	} while (0)
 
+/* Output pixel pix, channels [ch, ch + len): y + bias [+ residual], then the activation. */
+#define WOUT(out, pitch, pix, ch, len, y, bv, res, ldr, act, hi)                  \
+	do {                                                                      \
+		wv16 o_ = (y) + (bv);                                             \
+		if (res) {                                                        \
+			wv16 r_;                                                  \
+			WLOAD(r_, (res) + (pix) * (ldr) + (ch), len);             \
+			o_ = o_ + r_;                                             \
+		}                                                                 \
+		if (act)                                                          \
+			WACT(o_, hi);                                             \
+		WSTORE((out) + (pix) * (pitch) + (ch), o_, len);                  \
+	} while (0)
+
 /* y = B^T x over six vectors (rows of B^T: [4 0 -5 0 1 0], [0 -4 -4 1 1 0],
  * [0 4 -4 -1 1 0], [0 -2 -1 2 1 0], [0 2 -1 -2 1 0], [0 4 0 -5 0 1]) */
 #define WBT(y0, y1, y2, y3, y4, y5, x0, x1, x2, x3, x4, x5)      \
@@ -151,18 +165,9 @@ static void wino_out(const ct_conv_geom *g, const float *m, int64_t ms, int64_t 
 				wv16 y[4];
 				WAT(y[0], y[1], y[2], y[3], e[0][j], e[1][j], e[2][j], e[3][j], e[4][j],
 				    e[5][j]);
-				for (int i = 0; i < ny; i++) {
-					int64_t pix = ((int64_t)n * g->oh + oy0 + i) * g->ow + ox0 + j;
-					wv16 o = y[i] + bv;
-					if (res) {
-						wv16 rv;
-						WLOAD(rv, res + pix * ldr + ch, len);
-						o = o + rv;
-					}
-					if (act)
-						WACT(o, hi);
-					WSTORE(out + pix * g->out_pitch + ch, o, len);
-				}
+				for (int i = 0; i < ny; i++)
+					WOUT(out, g->out_pitch, ((int64_t)n * g->oh + oy0 + i) * g->ow + ox0 + j,
+					     ch, len, y[i], bv, res, ldr, act, hi);
 			}
 		}
 	}
@@ -280,18 +285,8 @@ static void wino7_out(const ct_conv_geom *g, const float *m, int64_t ms, int64_t
 				WLOAD(x[p], mr + p * ms + ch, l);
 			y[0] = (((x[0] + (x[1] + x[2])) + (x[3] + x[4])) + (x[5] + x[6]));
 			y[1] = (((x[1] - x[2]) + 2.f * (x[3] - x[4])) + 0.5f * (x[5] - x[6])) + x[7];
-			for (int i = 0; i < len; i++) {
-				int64_t pix = pix0 + i * step;
-				wv16 o = y[i] + bv;
-				if (res) {
-					wv16 rv;
-					WLOAD(rv, res + pix * ldr + ch, l);
-					o = o + rv;
-				}
-				if (act)
-					WACT(o, hi);
-				WSTORE(out + pix * g->out_pitch + ch, o, l);
-			}
+			for (int i = 0; i < len; i++)
+				WOUT(out, g->out_pitch, pix0 + i * step, ch, l, y[i], bv, res, ldr, act, hi);
 		}
 	}
 }

@@ -141,6 +141,43 @@ static double feat_err(const ct_tensor *a, const ct_tensor *b)
 	return e / m;
 }
 
+/* A whole net (output "c4", synthetic weights, n random images of its input size) with
+ * Winograd against CT_WINOGRAD=off: features within 1e-5, bit-identical for 1 and 2 threads,
+ * and the other path really taken (the last bits differ). Frees gr. */
+static void net_ab(ct_graph *gr, int n, const char *off, const char *what, const char *other)
+{
+	ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512" : "avx2");
+	ct_weights w = { 0 };
+	int ran = !gr->err && !ct_graph_testweights(gr, &w);
+	const ct_node *in = &gr->nodes[0];
+	int64_t px = (int64_t)n * in->h * in->w * 3;
+	ct_tensor img = { 0 }, f[3] = { 0 };
+	ran = ran && !ct_tensor_alloc4(&img, CT_U8, n, in->h, in->w, 3);
+	for (int64_t i = 0; ran && i < px; i++)
+		((uint8_t *)img.data)[i] = (uint8_t)ct_rng_below(&rng, 256);
+	for (int v = 0; ran && v < 3; v++) {
+		setenv("CT_WINOGRAD", v == 0 ? off : "1", 1);
+		t_set_threads(v == 2 ? 1 : 2);
+		ct_net *net = ct_net_new(gr, &w, "c4", CT_POOL_AVG);
+		ran = net && !ct_net_run(net, &img) && !ct_net_features(net, &f[v]);
+		ct_net_free(net);
+	}
+	unsetenv("CT_WINOGRAD");
+	double e = ran ? feat_err(&f[1], &f[0]) : INFINITY;
+	size_t bytes = ran ? (size_t)n * f[1].shape[1] * sizeof(float) : 0;
+	diag("%s against %s: relative error %.3g", what, other, e);
+	ok(ran && e <= 1e-5, "%s: a net's features match %s within 1e-5", what, other);
+	ok(ran && !memcmp(f[1].data, f[2].data, bytes),
+	   "%s: 1 and 2 threads give bit-identical features", what);
+	ok(ran && memcmp(f[1].data, f[0].data, bytes),
+	   "%s: %s takes the other path (the features differ in their last bits)", what, other);
+	for (int v = 0; v < 3; v++)
+		ct_tensor_free(&f[v]);
+	ct_tensor_free(&img);
+	ct_weights_free(&w);
+	ct_graph_free(gr);
+}
+
 int main(void)
 {
 	ct_rng_init(&rng, 7, 0);
@@ -318,7 +355,6 @@ int main(void)
 	}
 	/* a whole network: VGG-style 3x3 stacks, a residual Add, a BN folded in, a pool */
 	{
-		ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512" : "avx2");
 		ct_graph *gr = ct_graph_new("tiny_vgg");
 		int x = ct_graph_input(gr, "in", 45, 38, 3);
 		x = ct_graph_conv2d(gr, "c1", x, 24, 3, 3, 1, 1, 1, 1, CT_ACT_RELU);
@@ -329,37 +365,11 @@ int main(void)
 		x = ct_graph_pool(gr, "pool", CT_OP_MAXPOOL, x, 2, 2, 2, 2, 0);
 		x = ct_graph_conv2d(gr, "c3", x, 40, 3, 3, 1, 1, 0, 1, CT_ACT_RELU);
 		ct_graph_conv2d(gr, "c4", x, 70, 3, 3, 1, 1, 1, 1, CT_ACT_RELU);
-		ct_weights w = { 0 };
-		int ran = !gr->err && !ct_graph_testweights(gr, &w);
-		ct_tensor img = { 0 }, f[3] = { 0 };
-		ran = ran && !ct_tensor_alloc4(&img, CT_U8, 3, 45, 38, 3);
-		for (int64_t i = 0; ran && i < 3 * 45 * 38 * 3; i++)
-			((uint8_t *)img.data)[i] = (uint8_t)ct_rng_below(&rng, 256);
-		for (int v = 0; ran && v < 3; v++) {
-			setenv("CT_WINOGRAD", v == 0 ? "0" : "1", 1);
-			t_set_threads(v == 2 ? 1 : 2);
-			ct_net *net = ct_net_new(gr, &w, "c4", CT_POOL_AVG);
-			ran = net && !ct_net_run(net, &img) && !ct_net_features(net, &f[v]);
-			ct_net_free(net);
-		}
-		unsetenv("CT_WINOGRAD");
-		double e = ran ? feat_err(&f[1], &f[0]) : INFINITY;
-		diag("small VGG-style net, Winograd against direct: relative error %.3g", e);
-		ok(ran && e <= 1e-5, "a net's features with Winograd match CT_WINOGRAD=0 within 1e-5");
-		ok(ran && !memcmp(f[1].data, f[2].data, (size_t)3 * f[1].shape[1] * sizeof(float)),
-		   "a net with Winograd: 1 and 2 threads give bit-identical features");
-		ok(ran && memcmp(f[1].data, f[0].data, (size_t)3 * f[1].shape[1] * sizeof(float)),
-		   "CT_WINOGRAD=0 takes the other path (the features differ in their last bits)");
-		for (int v = 0; v < 3; v++)
-			ct_tensor_free(&f[v]);
-		ct_tensor_free(&img);
-		ct_weights_free(&w);
-		ct_graph_free(gr);
+		net_ab(gr, 3, "0", "small VGG-style net, Winograd", "CT_WINOGRAD=0 (every conv direct)");
 	}
 	/* an InceptionV3-like branch: 1x1, 1x7, 7x1 (BN folded), a 3x3; F(2, 7) against the
 	 * direct 1x7 / 7x1 (CT_WINOGRAD=3) */
 	{
-		ct_gemm_kernel_set(ct_gemm_kernel_find("avx512") ? "avx512" : "avx2");
 		ct_graph *gr = ct_graph_new("tiny_inception");
 		int x = ct_graph_input(gr, "in", 35, 33, 3);
 		x = ct_graph_conv2d(gr, "c1", x, 32, 3, 3, 2, 2, 0, 1, CT_ACT_RELU);
@@ -368,35 +378,8 @@ int main(void)
 		x = ct_graph_relu(gr, "relu2", x);
 		x = ct_graph_conv2d(gr, "c3", x, 40, 7, 1, 1, 1, 1, 1, CT_ACT_RELU);
 		ct_graph_conv2d(gr, "c4", x, 24, 3, 3, 1, 1, 1, 1, CT_ACT_RELU);
-		ct_weights w = { 0 };
-		int ran = !gr->err && !ct_graph_testweights(gr, &w);
-		ct_tensor img = { 0 }, f[3] = { 0 };
-		ran = ran && !ct_tensor_alloc4(&img, CT_U8, 2, 35, 33, 3);
-		for (int64_t i = 0; ran && i < 2 * 35 * 33 * 3; i++)
-			((uint8_t *)img.data)[i] = (uint8_t)ct_rng_below(&rng, 256);
-		for (int v = 0; ran && v < 3; v++) {
-			setenv("CT_WINOGRAD", v == 0 ? "3" : "1", 1);
-			t_set_threads(v == 2 ? 1 : 2);
-			ct_net *net = ct_net_new(gr, &w, "c4", CT_POOL_AVG);
-			ran = net && !ct_net_run(net, &img) && !ct_net_features(net, &f[v]);
-			ct_net_free(net);
-		}
-		unsetenv("CT_WINOGRAD");
-		double e = ran ? feat_err(&f[1], &f[0]) : INFINITY;
-		diag("small Inception-style net, F(2, 7) against direct 1x7 / 7x1: relative error %.3g",
-		     e);
-		ok(ran && e <= 1e-5,
-		   "a net's features with F(2, 7) match CT_WINOGRAD=3 (direct 1x7 / 7x1) within 1e-5");
-		ok(ran && !memcmp(f[1].data, f[2].data, (size_t)2 * f[1].shape[1] * sizeof(float)),
-		   "a net with F(2, 7): 1 and 2 threads give bit-identical features");
-		ok(ran && memcmp(f[1].data, f[0].data, (size_t)2 * f[1].shape[1] * sizeof(float)),
-		   "CT_WINOGRAD=3 takes the direct path for 1x7 / 7x1 (the features differ in their "
-		   "last bits)");
-		for (int v = 0; v < 3; v++)
-			ct_tensor_free(&f[v]);
-		ct_tensor_free(&img);
-		ct_weights_free(&w);
-		ct_graph_free(gr);
+		net_ab(gr, 2, "3", "small Inception-style net, F(2, 7)",
+		       "CT_WINOGRAD=3 (1x7 / 7x1 direct)");
 	}
 	TEST_DONE();
 }
