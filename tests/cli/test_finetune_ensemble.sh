@@ -117,8 +117,23 @@ sys.exit(not good)' "$d"
 import sys, h5py, numpy as np
 a = h5py.File(sys.argv[1])["cv/auc"][()]; b = h5py.File(sys.argv[2])["cv/auc"][()]; c = h5py.File(sys.argv[1])["cv/acc"][()]; e = h5py.File(sys.argv[2])["cv/acc"][()]
 sys.exit(np.array_equal(a, b) and np.array_equal(c, e))' "$d/cv3.h5" "$d/cv1.h5"
+
+	# a damaged /ensemble is refused by name (CT_NO_VERIFY: past the checksums h5py invalidates)
+	for b in heads4 heads1 din; do cp "$d/e3.h5" "$d/$b.h5"; done
+	$PY -c '
+import sys, h5py, numpy as np
+d = sys.argv[1]
+with h5py.File(d + "/heads4.h5", "r+") as f: f["ensemble"].attrs["heads"] = np.int64(4)
+with h5py.File(d + "/heads1.h5", "r+") as f: f["ensemble"].attrs["heads"] = np.int64(1)
+with h5py.File(d + "/din.h5", "r+") as f: f["ensemble/1"].attrs["d_in"] = np.int64(12)' "$d"
+	status 1 "ct-score refuses an ensemble that says 4 heads and holds 3 (1)" env CT_NO_VERIFY=1 ct-score "$d/heads4.h5" "$d/ab.h5"
+	err_has "'$d/heads4.h5': missing group 'ensemble/3'" "... naming the file and the missing head"
+	status 1 "... and one that says 1 head (1)" env CT_NO_VERIFY=1 ct-score "$d/heads1.h5" "$d/ab.h5"
+	err_has "group 'ensemble': 1 heads (2 to 100)" "... saying so"
+	status 1 "... and a member whose shape disagrees with its weights (1)" env CT_NO_VERIFY=1 ct-score "$d/din.h5" "$d/ab.h5"
+	err_has "dataset 'ensemble/1/mean' does not have 12 values" "... naming the dataset"
 else
-	for i in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
 		t_report 0 "# skip h5py, numpy or scikit-learn missing in /usr/bin/python3"
 	done
 fi
