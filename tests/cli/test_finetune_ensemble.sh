@@ -23,8 +23,9 @@ ok "1 and 2 threads give byte-identical ensembles" sh -c '
 	OMP_NUM_THREADS=2 ct-finetune ab.h5 -o t.h5 "$@" --ensemble 3 -q && cmp t.h5 t1.h5' sh "$d" $TR
 # the single-head models: the same command lines but for the seed (params record the output name)
 for s in 7 8 9; do
+	trs=$(echo "$TR" | sed "s/--seed 7/--seed $s/")
 	# shellcheck disable=SC2086
-	(cd "$d" && ct-finetune ab.h5 -o x.h5 $(echo "$TR" | sed "s/--seed 7/--seed $s/") -q && mv x.h5 "s$s.h5")
+	(cd "$d" && ct-finetune ab.h5 -o x.h5 $trs -q && mv x.h5 "s$s.h5")
 	ct-score "$d/s$s.h5" "$d/ab.h5" --split all -o "$d/sc$s.h5" >/dev/null 2>&1
 done
 # shellcheck disable=SC2086
@@ -94,8 +95,9 @@ for k in range(3):
 	for k in 0 1 2; do
 		ct-split "$d/abf.h5" --assign "$d/fold$k.tsv" -o "$d/f$k.h5" -q
 		for s in 7 8 9; do
+			trs=$(echo "$TR" | sed "s/--seed 7/--seed $s/")
 			# shellcheck disable=SC2086
-			ct-finetune "$d/f$k.h5" -o "$d/f${k}s$s.h5" $(echo "$TR" | sed "s/--seed 7/--seed $s/") -q
+			ct-finetune "$d/f$k.h5" -o "$d/f${k}s$s.h5" $trs -q
 			ct-score "$d/f${k}s$s.h5" "$d/f$k.h5" --split val -o "$d/f${k}sc$s.h5" >/dev/null 2>&1
 		done
 	done
@@ -133,7 +135,7 @@ with h5py.File(d + "/din.h5", "r+") as f: f["ensemble/1"].attrs["d_in"] = np.int
 	status 1 "... and a member whose shape disagrees with its weights (1)" env CT_NO_VERIFY=1 ct-score "$d/din.h5" "$d/ab.h5"
 	err_has "dataset 'ensemble/1/mean' does not have 12 values" "... naming the dataset"
 else
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
 		t_report 0 "# skip h5py, numpy or scikit-learn missing in /usr/bin/python3"
 	done
 fi
