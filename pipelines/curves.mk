@@ -130,8 +130,12 @@ CAND_fused-logreg-noaug    = $(C)/fused-noaug.h5|--head logreg
 CAND_fused13-mlp-noaug     = $(FUSED13)|--head mlp
 CAND_inception_v3-mlp-noaug = $(call feat,inception_v3,-noaug)|--head mlp
 CAND_fused-mlp-aug         = $(C)/fused.h5|--head mlp
+CAND_fused-mlp-ens3-noaug  = $(C)/fused-noaug.h5|--head mlp --ensemble 3
+CAND_fused-mlp-ens5-noaug  = $(C)/fused-noaug.h5|--head mlp --ensemble 5
 # fused-mlp-aug is defined but not listed by default: 5-10 min per seed here (docs/results.md
 # ran it with CV_SEEDS="1 2": CANDIDATES="$(CANDIDATES) fused-mlp-aug").
+# fused-mlp-ens3/ens5-noaug (seed ensembles of the head, ct-finetune --ensemble K): K times the
+# head's cost, 1-1.5 min per seed here; CANDIDATES="fused-mlp-noaug fused-mlp-ens5-noaug".
 CANDIDATES ?= fused-mlp-noaug fused-logreg-noaug fused13-mlp-noaug inception_v3-mlp-noaug
 cand_file = $(firstword $(subst |, ,$(CAND_$(1))))
 cand_opts = $(wordlist 2,100,$(subst |, ,$(CAND_$(1))))

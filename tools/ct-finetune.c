@@ -3,6 +3,7 @@
 #include "tool.h"
 
 #include "data/split.h"
+#include "train/ensemble.h"
 #include "train/finetune.h"
 #include "train/ft_cv.h"
 #include "train/ft_run.h"
@@ -13,6 +14,7 @@
 
 static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
 static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose, finetune;
+static int ensemble = 1;
 static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2, sd_floor;
 static uint64_t seed = 42;
 static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
@@ -43,6 +45,10 @@ static ct_opt options[] = {
 		       "without a val split: hold out this share of the train groups (0 = fixed epochs)", 0, 0.9),
 	CT_OPT_INT_(0, "cv", &cv, "K",
 		    "also run K-fold cross-validation on train+val and report it (with --finetune: each fold fine-tuned)", 2, 100),
+	CT_OPT_INT_(0, "ensemble", &ensemble, "K",
+		    "train K heads with seeds S..S+K-1 (S = --seed), each with early stopping; the model predicts "
+		    "their mean probability (--cv: every fold trains K); not with --finetune",
+		    1, CT_ENSEMBLE_MAX),
 	CT_OPT_FLAG_(0, "finetune", &finetune,
 		     "also train the backbone layers above the cut of each input (files from ct-features --cut)"),
 	CT_OPT_DOUBLE_(0, "backbone-lr", &backbone_lr, "RATE", "--finetune: Adam learning rate of the backbone layers",
@@ -172,6 +178,8 @@ int main(int argc, char **argv)
 			  ct_opts_seen(&cmd, "joint-head-lr") || ct_opts_seen(&cmd, "output-layer") ||
 			  ct_opts_seen(&cmd, "weights")))
 		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay, --output-layer and --weights apply to --finetune");
+	if (finetune && ensemble > 1)
+		return ct_tool_usage(&cmd, "--ensemble applies to head-only training, not to --finetune");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
@@ -265,7 +273,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ct-finetune: cross-validation: %lld augmented copies train only (never held out)\n",
 				(long long)naug);
 		if (rc == 0 && !finetune)
-			rc = ct_train_cv_eval(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, &cvr);
+			rc = ct_train_cv_ensemble(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, ensemble,
+						  &cvr);
 		if (rc == 0 && finetune) {
 			/* the used rows (train and val) are the rows with a fold */
 			int32_t *fu = malloc(((size_t)fr.nuse + 1) * sizeof *fu);
@@ -289,8 +298,28 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (rc == 0 && !finetune)
+	/* --ensemble K: heads 1..K-1 (head 0 is hd, its curves lg); seeds S + j */
+	ct_head *eh = NULL;
+	ct_train_log *el = NULL;
+	uint64_t *es = NULL;
+	if (rc == 0 && !finetune && ensemble > 1) {
+		eh = calloc((size_t)ensemble, sizeof *eh);
+		el = calloc((size_t)ensemble, sizeof *el);
+		es = calloc((size_t)ensemble, sizeof *es);
+		rc = eh && el && es ? ct_train_ensemble(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, role, &o, ensemble, eh, el)
+				    : ct_error("out of memory");
+		for (int j = 0; rc == 0 && j < ensemble; j++)
+			es[j] = seed + (uint64_t)j;
+		if (rc == 0) {
+			/* head 0 is the model's /head and /training, as a single head would be */
+			hd = eh[0];
+			lg = el[0];
+			memset(&eh[0], 0, sizeof eh[0]);
+			memset(&el[0], 0, sizeof el[0]);
+		}
+	} else if (rc == 0 && !finetune) {
 		rc = ct_train_head(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, role, &o, &hd, &lg);
+	}
 	if (rc == 0 && finetune) {
 		rc = ct_finetune(fr.src, fr.nsrc, yu, fr.nuse, k, ru, &fo, &hd, &fl);
 		lg = fl.joint;
@@ -304,13 +333,26 @@ int main(int argc, char **argv)
 		char *cmdline = ct_cmdline(argc, argv), *params = ct_opts_json(&cmd);
 		ct_run run = { "ct-finetune", cmdline, params };
 		ct_model_parts parts = { &hd, &lg, validation, cv ? &cvr : NULL, finetune ? fr.src : NULL,
-					 finetune ? fr.nsrc : 0, fr.backbone, fr.sha };
+					 finetune ? fr.nsrc : 0, fr.backbone, fr.sha, 1, NULL, NULL, NULL };
+		if (eh) {
+			/* the parts' head arrays: index 0 is /head (written as head and log above) */
+			eh[0] = hd;
+			el[0] = lg;
+			parts.nheads = ensemble;
+			parts.heads = eh;
+			parts.seeds = es;
+			parts.logs = el;
+		}
 		rc = ct_model_write(&h, &run, f.prov, f.nprov, &parts);
 		free(cmdline);
 		free(params);
 		hd.class_names = NULL;
 		hd.blocks = NULL;
 		hd.nblocks = 0;
+		if (eh) {
+			memset(&eh[0], 0, sizeof eh[0]);
+			memset(&el[0], 0, sizeof el[0]);
+		}
 	}
 	if (created) {
 		if (rc == 0)
@@ -350,7 +392,20 @@ int main(int argc, char **argv)
 		if (lg.nval)
 			fprintf(stderr, ", val loss %.4f acc %.4f", lg.val_loss[b], lg.val_acc[b]);
 		fprintf(stderr, " -> %s\n", out_path);
+		if (eh) {
+			fprintf(stderr, "ct-finetune: ensemble of %d heads (seeds %llu..%llu), epochs kept: %d", ensemble,
+				(unsigned long long)es[0], (unsigned long long)es[ensemble - 1], lg.best_epoch);
+			for (int j = 1; j < ensemble; j++)
+				fprintf(stderr, ", %d", el[j].best_epoch);
+			fprintf(stderr, "; the model predicts their mean probability\n");
+		}
 	}
+	if (eh)
+		for (int j = 0; j < ensemble; j++) {
+			ct_head_free(&eh[j]);
+			ct_train_log_free(&el[j]);
+		}
+	free(eh), free(el), free(es);
 	ct_head_free(&hd);
 	if (finetune) {
 		ct_ft_log_free(&fl);

@@ -100,6 +100,7 @@ int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const
 	r->kind = mh->kind;
 	r->d_in = mh->d_in;
 	r->hidden = mh->hidden;
+	r->heads = mf.nheads > 1 ? mf.nheads : 1;
 	r->model_prov = mf.prov;
 	r->nmodel_prov = mf.nprov;
 	mf.prov = NULL;
@@ -145,7 +146,7 @@ int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const
 		ct_error("out of memory for %lld x %d probabilities", (long long)n, K);
 		goto fail;
 	}
-	if (n > 0 && ct_head_predict(mh, f.x.data, n, r->probs) < 0)
+	if (n > 0 && ct_model_predict(&mf, f.x.data, n, r->probs) < 0)
 		goto fail;
 
 	/* positive class and threshold */
@@ -326,6 +327,7 @@ char *ct_score_json(const ct_scored *r, int pretty)
 	cJSON_AddStringToObject(mo, "type", ct_head_kind_name(r->kind));
 	cJSON_AddNumberToObject(mo, "d_in", r->d_in);
 	cJSON_AddNumberToObject(mo, "hidden", r->hidden);
+	cJSON_AddNumberToObject(mo, "heads", r->heads);
 	cJSON_AddItemToObject(mo, "provenance", prov_json(r->model_prov, r->nmodel_prov));
 	cJSON *fo = cJSON_AddObjectToObject(o, "features");
 	cJSON_AddStringToObject(fo, "path", r->features_path);
@@ -627,7 +629,11 @@ void ct_score_print(FILE *f, const ct_scored *r)
 {
 	const ct_samples *s = &r->s;
 	const int K = r->nclasses;
-	fprintf(f, "model:      %s (%s, %d inputs)\n", r->model_path, ct_head_kind_name(r->kind), r->d_in);
+	if (r->heads > 1)
+		fprintf(f, "model:      %s (mean of %d %s heads, %d inputs)\n", r->model_path, r->heads,
+			ct_head_kind_name(r->kind), r->d_in);
+	else
+		fprintf(f, "model:      %s (%s, %d inputs)\n", r->model_path, ct_head_kind_name(r->kind), r->d_in);
 	fprintf(f, "features:   %s", r->features_path);
 	for (int i = 1; i < r->ninputs; i++)
 		fprintf(f, " + %s", r->input_paths[i]);

@@ -56,6 +56,7 @@ typedef struct ct_scored {
 	ct_eval ev;
 	ct_head_kind kind;
 	int d_in, hidden;
+	int heads;             /* 1, or K of a seed ensemble (mean of K heads' probabilities) */
 	int nblocks;
 	ct_fblock *blocks;     /* the feature layout (from the features file) */
 	char **model_prov, **features_prov;

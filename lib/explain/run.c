@@ -413,6 +413,11 @@ int ct_explain_run(const ct_explain_opts *o, const char *dir, cJSON **doc_out)
 		ct_model mf;
 		if (ct_model_open(&mf, o->model_path) < 0)
 			return -1;
+		/* Grad-CAM follows one head's logit: an ensemble's mean probability has none */
+		if (ct_model_single_head(&mf, "ct-explain") < 0) {
+			ct_model_close(&mf);
+			return -1;
+		}
 		m = mf.head;
 		memset(&mf.head, 0, sizeof mf.head);
 		prov = mf.prov;

@@ -69,11 +69,9 @@ static int write_f32(hid_t g, const char *name, const float *v, int64_t a, int64
 	return ct_h5_write(g, name, &t, 0, 0);
 }
 
-int ct_head_write(hid_t file, const ct_head *m)
+int ct_head_group_write(hid_t parent, const char *name, const ct_head *m)
 {
-	if (ct_h5_write_strings(file, "class_names", m->class_names, m->nclasses) < 0)
-		return -1;
-	hid_t g = ct_h5_create_group(file, "head");
+	hid_t g = ct_h5_create_group(parent, name);
 	if (g < 0)
 		return -1;
 	int out1 = m->kind == CT_HEAD_MLP ? m->hidden : m->nclasses;
@@ -89,37 +87,45 @@ int ct_head_write(hid_t file, const ct_head *m)
 	     write_f32(g, "b2", m->b2, m->nclasses, 0, 1) < 0))
 		rc = -1;
 	H5Gclose(g);
-	if (rc == 0)
-		rc = ct_fblocks_write(file, m->blocks, m->nblocks);
 	return rc;
 }
 
+int ct_head_write(hid_t file, const ct_head *m)
+{
+	if (ct_h5_write_strings(file, "class_names", m->class_names, m->nclasses) < 0 ||
+	    ct_head_group_write(file, "head", m) < 0)
+		return -1;
+	return ct_fblocks_write(file, m->blocks, m->nblocks);
+}
+
 /* Read a float dataset that must have exactly the given shape (b = 0: 1-d). */
-static int read_f32(hid_t g, const char *name, float *dst, int64_t a, int64_t b)
+static int read_f32(hid_t g, const char *gname, const char *name, float *dst, int64_t a, int64_t b)
 {
 	ct_tensor t;
 	if (ct_h5_read(g, name, CT_F32, &t) < 0)
-		return ct_error_prefix("head");
+		return ct_error_prefix("%s", gname);
 	int good = b ? (t.ndim == 2 && t.shape[0] == a && t.shape[1] == b) : (t.ndim == 1 && t.shape[0] == a);
 	if (!good) {
 		ct_tensor_free(&t);
-		return b ? ct_error("dataset 'head/%s' is not %lld x %lld", name, (long long)a, (long long)b)
-			 : ct_error("dataset 'head/%s' does not have %lld values", name, (long long)a);
+		return b ? ct_error("dataset '%s/%s' is not %lld x %lld", gname, name, (long long)a, (long long)b)
+			 : ct_error("dataset '%s/%s' does not have %lld values", gname, name, (long long)a);
 	}
 	memcpy(dst, t.data, ct_tensor_nbytes(&t));
 	ct_tensor_free(&t);
 	for (int64_t i = 0; i < a * (b ? b : 1); i++)
 		if (!isfinite(dst[i]))
-			return ct_error("dataset 'head/%s' has a non-finite value", name);
+			return ct_error("dataset '%s/%s' has a non-finite value", gname, name);
 	return 0;
 }
 
-int ct_head_read(hid_t file, ct_head *m)
+int ct_head_group_read(hid_t parent, const char *name, ct_head *m)
 {
 	memset(m, 0, sizeof *m);
-	if (!ct_h5_exists(file, "head"))
-		return ct_error("missing group 'head'");
-	hid_t g = H5Gopen2(file, "head", H5P_DEFAULT);
+	if (!ct_h5_exists(parent, name))
+		return ct_error("missing group '%s'", name);
+	hid_t g = H5Gopen2(parent, name, H5P_DEFAULT);
+	if (g < 0)
+		return ct_error("cannot open group '%s'", name);
 	char *type = NULL;
 	int64_t d = 0, h = 0, k = 0;
 	int rc = 0;
@@ -139,17 +145,28 @@ int ct_head_read(hid_t file, ct_head *m)
 	if (rc == 0)
 		rc = ct_head_alloc(m, kind, (int)d, (int)h, (int)k);
 	int out1 = kind == CT_HEAD_MLP ? (int)h : (int)k;
-	if (rc == 0 && (read_f32(g, "mean", m->mean, d, 0) < 0 || read_f32(g, "std", m->std, d, 0) < 0 ||
-			read_f32(g, "w1", m->w1, d, out1) < 0 || read_f32(g, "b1", m->b1, out1, 0) < 0))
+	if (rc == 0 && (read_f32(g, name, "mean", m->mean, d, 0) < 0 || read_f32(g, name, "std", m->std, d, 0) < 0 ||
+			read_f32(g, name, "w1", m->w1, d, out1) < 0 || read_f32(g, name, "b1", m->b1, out1, 0) < 0))
 		rc = -1;
 	if (rc == 0 && kind == CT_HEAD_MLP &&
-	    (read_f32(g, "w2", m->w2, h, k) < 0 || read_f32(g, "b2", m->b2, k, 0) < 0))
+	    (read_f32(g, name, "w2", m->w2, h, k) < 0 || read_f32(g, name, "b2", m->b2, k, 0) < 0))
 		rc = -1;
 	for (int64_t j = 0; rc == 0 && j < d; j++)
 		if (!(m->std[j] > 0))
-			rc = ct_error("dataset 'head/std' has a non-positive value");
+			rc = ct_error("dataset '%s/std' has a non-positive value", name);
 	H5Gclose(g);
 	free(type);
+	if (rc < 0)
+		ct_head_free(m);
+	return rc;
+}
+
+int ct_head_read(hid_t file, ct_head *m)
+{
+	if (ct_head_group_read(file, "head", m) < 0)
+		return -1;
+	int64_t d = m->d_in, k = m->nclasses;
+	int rc = 0;
 	char **cls = NULL;
 	int64_t ncls = 0;
 	if (rc == 0 && ct_h5_read_strings(file, "class_names", &cls, &ncls) < 0)
@@ -185,6 +202,10 @@ int ct_head_load(const char *path, ct_head *m)
 	int rc = 0;
 	if (ct_file_check(h.file, "model") < 0 || ct_head_read(h.file, m) < 0)
 		rc = ct_error_prefix("'%s'", path);
+	else if (ct_h5_exists(h.file, "ensemble")) {
+		ct_head_free(m);
+		rc = ct_error("'%s': ensemble of heads: not supported by ct_head_load (read it with ct_model_open)", path);
+	}
 	ct_h5_close(&h);
 	return rc;
 }

@@ -22,7 +22,8 @@ typedef struct ct_head {
 	ct_fblock *blocks;
 } ct_head;
 
-/* Load a model file; errors name the file. */
+/* Load a model file; errors name the file. A seed ensemble (group /ensemble) is refused: its
+ * prediction is the mean of every head (ct_model_open and ct_model_predict, train/modelfile.h). */
 int ct_head_load(const char *path, ct_head *m);
 /* Check that features have the layout the head was trained on (same D, same
  * blocks by name and width, same class names); error names the first mismatch. */
@@ -44,6 +45,11 @@ const char *ct_head_kind_name(ct_head_kind k); /* "logreg", "mlp" */
 int ct_head_write(hid_t file, const ct_head *m);
 /* Read the head's part of an open model file (ct_head_load = open + check + this). */
 int ct_head_read(hid_t file, ct_head *m);
+/* The /head group alone (attributes and weights, no class names or blocks), written into or read
+ * from the group `name` (a path) under parent: the members of a seed ensemble (train/ensemble.h)
+ * are stored like /head. Errors name the group. */
+int ct_head_group_write(hid_t parent, const char *name, const ct_head *m);
+int ct_head_group_read(hid_t parent, const char *name, ct_head *m);
 
 /* ---- addition for ct-explain (Grad-CAM) ---- */
 

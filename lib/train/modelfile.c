@@ -94,6 +94,8 @@ int ct_model_write(ct_h5 *h, const ct_run *run, char *const *upstream, int64_t n
 		return -1;
 	if (p->log && ct_train_log_write(f, p->log, p->validation) < 0)
 		return -1;
+	if (p->nheads > 1 && ct_ensemble_write(f, p->heads, p->seeds, p->logs, p->nheads) < 0)
+		return -1;
 	if (p->cv && ct_cv_write(f, p->cv) < 0)
 		return -1;
 	if (p->nft && ct_ft_write(f, p->ft, p->nft, p->ft_backbones, p->ft_base_sha) < 0)
@@ -120,6 +122,7 @@ int ct_model_open(ct_model *m, const char *path)
 		return -1;
 	hid_t f = m->h.file;
 	if (ct_file_check(f, "model") < 0 || ct_head_read(f, &m->head) < 0 ||
+	    ct_ensemble_read(f, &m->head, &m->nheads, &m->members) < 0 ||
 	    ct_provenance_read(f, &m->prov, &m->nprov) < 0) {
 		ct_error_prefix("'%s'", path);
 		ct_model_close(m);
@@ -132,6 +135,28 @@ int ct_model_open(ct_model *m, const char *path)
 		return -1;
 	}
 	m->has_curves = cr == 1;
+	return 0;
+}
+
+int ct_model_predict(const ct_model *m, const float *x, int64_t n, float *probs)
+{
+	if (m->nheads <= 1)
+		return ct_head_predict(&m->head, x, n, probs);
+	const ct_head **h = calloc((size_t)m->nheads, sizeof *h);
+	if (!h)
+		return ct_error("out of memory");
+	h[0] = &m->head;
+	for (int j = 1; j < m->nheads; j++)
+		h[j] = &m->members[j - 1];
+	int rc = ct_heads_predict(h, m->nheads, x, n, probs);
+	free(h);
+	return rc;
+}
+
+int ct_model_single_head(const ct_model *m, const char *who)
+{
+	if (m->nheads > 1)
+		return ct_error("'%s': ensemble of %d heads: not supported by %s", m->h.path, m->nheads, who);
 	return 0;
 }
 
@@ -166,6 +191,7 @@ void ct_model_close(ct_model *m)
 	if (m->h.path) /* opened (a zeroed struct holds file id 0, not "none") */
 		ct_h5_close(&m->h);
 	ct_head_free(&m->head);
+	ct_ensemble_free(m->members, m->nheads);
 	ct_strings_free(m->prov, m->nprov);
 	ct_curves_free(&m->curves);
 	memset(m, 0, sizeof *m);

@@ -9,6 +9,7 @@
 
 #include "data/dataset.h"
 #include "io/h5.h"
+#include "train/ensemble.h"
 #include "train/finetune.h"
 #include "train/ft_apply.h"
 #include "train/head.h"
@@ -38,6 +39,10 @@ typedef struct ct_model_parts {
 	ct_ft_source *ft;             /* --finetune: one source per backbone */
 	int nft;
 	char *const *ft_backbones, *const *ft_base_sha;
+	int nheads;                   /* --ensemble K: heads (K > 1 writes /ensemble), 0 or 1: head alone */
+	const ct_head *heads;         /* K heads (heads[0] as head); K > 1 only */
+	const uint64_t *seeds;        /* their seeds */
+	const ct_train_log *logs;     /* their curves (logs[0] as log) */
 } ct_model_parts;
 
 /* Create the output (io/h5.h ct_h5_create: claimed, temporary until committed). */
@@ -52,16 +57,24 @@ void ct_model_abort(ct_h5 *h);
 
 typedef struct ct_model {
 	ct_h5 h;               /* open until ct_model_close */
-	ct_head head;
+	ct_head head;          /* head 0 (/head) */
+	int nheads;            /* 1, or K of a seed ensemble (/ensemble: train/ensemble.h) */
+	ct_head *members;      /* heads 1..K-1 of an ensemble, else NULL */
 	char **prov;           /* provenance lines */
 	int64_t nprov;
 	ct_curves curves;
 	int has_curves;
 } ct_model;
 
-/* Open and validate a model file: kind "model", the head, its provenance and curves. Errors
- * name the file. */
+/* Open and validate a model file: kind "model", the head (every head of an ensemble), its
+ * provenance and curves. Errors name the file. */
 int ct_model_open(ct_model *m, const char *path);
+/* The model's class probabilities (n x nclasses) of feature rows that passed ct_head_check: the
+ * head's, or the mean of an ensemble's heads (ct_heads_predict). */
+int ct_model_predict(const ct_model *m, const float *x, int64_t n, float *probs);
+/* A reader that uses the head in a way other than its probabilities (the gradients of ct-explain)
+ * refuses an ensemble: -1 with "'PATH': ensemble of K heads: not supported by WHO", else 0. */
+int ct_model_single_head(const ct_model *m, const char *who);
 /* If the model has fine-tuned layers (/finetune), replace the features of f (read from
  * features_path, the cut activations of the model's single source) by their pooled outputs.
  * Returns 0 (also without /finetune) or -1. */

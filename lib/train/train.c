@@ -1,5 +1,6 @@
 /* train.c - mini-batch training of the classifier head, early stopping, cross-validation. */
 #include "train/train.h"
+#include "train/ensemble.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "metrics/metrics.h"
@@ -560,7 +561,15 @@ int ct_train_cv(const float *x, const int32_t *y, int64_t n, int d, int k, const
 int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
 		     const uint8_t *eval, const ct_train_opts *o, ct_cv_result *r)
 {
+	return ct_train_cv_ensemble(x, y, n, d, k, fold, nfolds, eval, o, 1, r);
+}
+
+int ct_train_cv_ensemble(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold,
+			 int nfolds, const uint8_t *eval, const ct_train_opts *o, int nheads, ct_cv_result *r)
+{
 	memset(r, 0, sizeof *r);
+	if (nheads < 1 || nheads > CT_ENSEMBLE_MAX)
+		return ct_error("an ensemble of %d heads (1 to %d)", nheads, CT_ENSEMBLE_MAX);
 	r->k = nfolds;
 	r->acc = calloc((size_t)nfolds + 1, sizeof *r->acc);
 	r->auc = calloc((size_t)nfolds + 1, sizeof *r->auc);
@@ -568,10 +577,16 @@ int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, 
 	uint8_t *role = malloc((size_t)n + 1);
 	float *xf = NULL, *pr = NULL;
 	int32_t *yf = NULL;
+	ct_head *hd = calloc((size_t)nheads, sizeof *hd);
+	ct_train_log *lg = calloc((size_t)nheads, sizeof *lg);
+	const ct_head **hp = calloc((size_t)nheads, sizeof *hp);
 	int rc = 0;
-	if (!r->acc || !r->auc || !r->best_epoch || !role || !(xf = malloc(((size_t)n * d + 1) * sizeof *xf)) ||
-	    !(pr = malloc(((size_t)n * k + 1) * sizeof *pr)) || !(yf = malloc(((size_t)n + 1) * sizeof *yf)))
+	if (!r->acc || !r->auc || !r->best_epoch || !role || !hd || !lg || !hp ||
+	    !(xf = malloc(((size_t)n * d + 1) * sizeof *xf)) || !(pr = malloc(((size_t)n * k + 1) * sizeof *pr)) ||
+	    !(yf = malloc(((size_t)n + 1) * sizeof *yf)))
 		rc = ct_error("out of memory");
+	for (int j = 0; rc == 0 && j < nheads; j++)
+		hp[j] = &hd[j];
 	for (int f = 0; rc == 0 && f < nfolds; f++) {
 		int64_t m = 0;
 		for (int64_t i = 0; i < n; i++) {
@@ -583,19 +598,19 @@ int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, 
 				yf[m++] = y[i];
 			}
 		}
-		ct_head hd;
-		ct_train_log lg;
-		if (ct_train_head(x, y, n, d, k, role, o, &hd, &lg) < 0) {
+		if (ct_train_ensemble(x, y, n, d, k, role, o, nheads, hd, lg) < 0) {
 			rc = ct_error_prefix("fold %d of %d", f + 1, nfolds);
 			break;
 		}
-		r->best_epoch[f] = lg.best_epoch;
-		if (ct_head_predict(&hd, xf, m, pr) < 0)
+		r->best_epoch[f] = lg[0].best_epoch;
+		if (ct_heads_predict(hp, nheads, xf, m, pr) < 0)
 			rc = -1;
 		else
 			ct_train_scores(pr, yf, m, k, &r->acc[f], &r->auc[f]);
-		ct_head_free(&hd);
-		ct_train_log_free(&lg);
+		for (int j = 0; j < nheads; j++) {
+			ct_head_free(&hd[j]);
+			ct_train_log_free(&lg[j]);
+		}
 	}
 	if (rc == 0) {
 		mean_sd(r->acc, nfolds, &r->acc_mean, &r->acc_sd);
@@ -605,6 +620,9 @@ int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, 
 	free(xf);
 	free(pr);
 	free(yf);
+	free(hd);
+	free(lg);
+	free(hp);
 	if (rc < 0)
 		ct_cv_result_free(r);
 	return rc;
