@@ -183,32 +183,6 @@ size_t ct_wino_work_floats(const ct_gemm_kernel *kern, const ct_wino *wi)
 	return (size_t)wi->np * (size_t)cap * (size_t)(wi->cin + wi->cout) + 16;
 }
 
-static void wino_in_generic(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
-			    int64_t t0, int rows, float *v, int64_t vs)
-{
-	wino_in(g, in, pro, t0, rows, v, vs);
-}
-
-static void wino_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, int64_t t0,
-			     int rows, const float *bias, const float *res, int64_t ldr, int act,
-			     float *out)
-{
-	wino_out(g, m, ms, t0, rows, bias, res, ldr, act, out);
-}
-
-static void wino7_in_generic(const ct_conv_geom *g, const float *in, const ct_prologue *pro,
-			     int64_t t0, int rows, float *v, int64_t vs)
-{
-	wino7_in(g, in, pro, t0, rows, v, vs);
-}
-
-static void wino7_out_generic(const ct_conv_geom *g, const float *m, int64_t ms, int64_t t0,
-			      int rows, const float *bias, const float *res, int64_t ldr, int act,
-			      float *out)
-{
-	wino7_out(g, m, ms, t0, rows, bias, res, ldr, act, out);
-}
-
 /* M_p[:, panel q] = V_p * U_p[:, panel q] for rows [0, rows) (padded to MR rows in V_p). */
 static void wino_gemm(const ct_gemm_kernel *kern, const ct_wino *wi, const float *vp, float *mp,
 		      const ct_packed *u, int64_t q, int rows)
@@ -283,12 +257,12 @@ void ct_wino_conv(const ct_gemm_kernel *kern, const ct_wino *wi, const ct_conv_g
 		  const float *in, const ct_prologue *pro, const float *res, int64_t ldr, int act,
 		  float *out, float *work, int nthreads)
 {
-	ct_wino_in_fn tin = wino_in_generic;
-	ct_wino_out_fn tout = wino_out_generic;
+	ct_wino_in_fn tin = wino_in; /* the portable build of winograd_impl.h */
+	ct_wino_out_fn tout = wino_out;
 	const int avx512 = !strcmp(kern->name, "avx512"), avx2 = !strcmp(kern->name, "avx2");
 	if (wi->kind != CT_WINO_3X3)
-		tin = avx512 ? ct_wino7_in_avx512 : avx2 ? ct_wino7_in_avx2 : wino7_in_generic,
-		tout = avx512 ? ct_wino7_out_avx512 : avx2 ? ct_wino7_out_avx2 : wino7_out_generic;
+		tin = avx512 ? ct_wino7_in_avx512 : avx2 ? ct_wino7_in_avx2 : wino7_in,
+		tout = avx512 ? ct_wino7_out_avx512 : avx2 ? ct_wino7_out_avx2 : wino7_out;
 	else if (avx512)
 		tin = ct_wino_in_avx512, tout = ct_wino_out_avx512;
 	else if (avx2)
