@@ -276,10 +276,11 @@ static double step_seconds(const ct_net *net, int i)
 	return s;
 }
 
-/* The first step of the fused group (irb.c) step i belongs to, or i. */
+/* The first step of the fused group (irb.c) step i belongs to, or i. A group is at most
+ * three steps (fuse <= 2: [conv ->] dwconv -> 1x1 conv). */
 static int group_head(const ct_net *net, int i)
 {
-	for (int j = i - 1; j >= 0 && j >= i - 4; j--)
+	for (int j = i - 1; j >= 0 && j >= i - 2; j--)
 		if (net->steps[j].fuse >= i - j)
 			return j;
 	return i;
