@@ -11,7 +11,8 @@
 #
 # Usage: scripts/bench.sh [backbone...]     (default: every backbone the library knows)
 # Env:   BUILD (object dir, default build), BIN (tool dir, default bin), THREADS (default 2),
-#        ROUNDS (default 2: ours and ORT alternate, the best of the rounds is kept),
+#        ROUNDS (default 5: ours and ORT alternate; the best of the rounds is kept and each
+#        round's own ratio reported as median and range),
 #        PROFILE=1 (after the table, each backbone's per-layer profile at batch 16:
 #        bench_nn --profile, docs/performance.md).
 # The host may be shared: absolute numbers vary between runs, the ratios of one run are what count.
@@ -22,7 +23,7 @@ cd "$top"
 BUILD=${BUILD:-build}
 BIN=${BIN:-bin}
 THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-5}
 case "$BUILD" in /*) build=$BUILD ;; *) build=$top/$BUILD ;; esac
 case "$BIN" in /*) bin=$BIN ;; *) bin=$top/$BIN ;; esac
 export OMP_NUM_THREADS=$THREADS
@@ -76,50 +77,82 @@ json_field() {
 # best (highest) of several numbers
 maxof() { awk 'BEGIN { m = "" } $1 != "" && (m == "" || $1 + 0 > m + 0) { m = $1 } END { print m }'; }
 
-printf '| backbone | batch | ours images/s | ORT images/s | ours/ORT | ours peak RSS MB | ORT peak RSS MB | kernel |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---|\n'
+# "median (lowest-highest)" of several numbers
+spread() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }'
+}
+
+# round ARCH BATCH REPS: round $r for one backbone and batch, ours then ORT in odd rounds, ORT
+# then ours in even ones (neither side always runs second, on a core the other just heated),
+# each a fresh process with one warm-up run and the best of REPS timed runs. Appends "ours_ips ours_rss
+# ort_ips ort_rss" to $tmp/rBATCH ("-" for a side that failed; the failure in $tmp/failed).
+run_ours() {
+	o=$("$bench_nn" --run --batch "$2" --reps "$3" "$1" 2>"$tmp/ours.err") ||
+		echo "ours: $(head -n 1 "$tmp/ours.err")" >"$tmp/failed"
+	oi=$(echo "$o" | sed -n 's/.*(best run \([0-9.]*\)).*/\1/p')
+	orss=$(echo "$o" | sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p')
+	kern=$(echo "$o" | sed -n 's/.*kernel \([a-z0-9]*\):.*/\1/p')
+	[ -z "$kern" ] || echo "$kern" >"$tmp/kern"
+}
+run_ort() {
+	[ -f "$tmp/$1.onnx" ] || return 0
+	if node "$ort" "$tmp/$1.onnx" --batch "$2" --threads "$THREADS" --reps "$3" --json >"$tmp/ort.json" 2>"$tmp/ort.err"; then
+		pi=$(json_field "$tmp/ort.json" images_per_s) prss=$(json_field "$tmp/ort.json" peak_rss_mb)
+	else
+		echo "ORT: $(head -n 1 "$tmp/ort.err")" >"$tmp/failed"
+	fi
+}
+round() {
+	oi=- orss=- pi=- prss=-
+	if [ $((r % 2)) = 1 ]; then
+		run_ours "$@" && run_ort "$@"
+	else
+		run_ort "$@" && run_ours "$@"
+	fi
+	echo "${oi:--} ${orss:--} ${pi:--} ${prss:--}" >>"$tmp/r$2"
+}
+
+# column N of $tmp/rB, the failed sides left out
+col() { cut -d' ' -f"$2" "$tmp/r$1" | grep -v '^-$' || true; }
+
+anyfail=0
+printf '| backbone | batch | ours images/s | ORT images/s | ours/ORT | per round: median (range) | ours peak RSS MB | ORT peak RSS MB | kernel |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---|\n'
 for a in $archs; do
 	if [ -n "$ort" ]; then
 		"$bin/ct-weights" export-onnx -q -f -b "$a" --synthetic -o "$tmp/$a.onnx" 2>"$tmp/exp.err" || rm -f "$tmp/$a.onnx"
 	fi
-	: >"$tmp/ours.txt"
-	: >"$tmp/ort1" && : >"$tmp/ort16"
-	failed=""
-	# ROUNDS rounds alternating ours and ORT, best of each: on a shared host this keeps a
-	# burst of load from landing on one side only.
+	rm -f "$tmp/failed" "$tmp/kern" "$tmp/r1" "$tmp/r16"
+	# ROUNDS rounds; in each, per batch, ours and ORT back to back: a round's ratio compares
+	# two runs seconds apart, and the best over the rounds keeps a burst of load from other
+	# processes from deciding a side.
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
 		r=$((r + 1))
-		"$bench_nn" "$a" >>"$tmp/ours.txt" 2>"$tmp/ours.err" || failed="ours: $(head -n 1 "$tmp/ours.err")"
-		[ -f "$tmp/$a.onnx" ] || continue
-		for b in 1 16; do
-			reps=$([ "$b" = 1 ] && echo 8 || echo 3) # as bench_nn: best of 8 at batch 1, of 3 at 16
-			if node "$ort" "$tmp/$a.onnx" --batch "$b" --threads "$THREADS" --reps "$reps" --json >"$tmp/ort.json" 2>"$tmp/ort.err"; then
-				echo "$(json_field "$tmp/ort.json" images_per_s) $(json_field "$tmp/ort.json" peak_rss_mb)" >>"$tmp/ort$b"
-			else
-				failed="ORT: $(head -n 1 "$tmp/ort.err")"
-			fi
-		done
+		round "$a" 1 8
+		round "$a" 16 3
 	done
 	for b in 1 16; do
-		lines=$(grep "^$a *batch *$b " "$tmp/ours.txt" || true)
-		ours=$(echo "$lines" | sed -n 's/.*: *\([0-9.]*\) images\/s.*/\1/p' | maxof)
-		rss=$(echo "$lines" | sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' | maxof)
-		kern=$(echo "$lines" | sed -n 's/.*kernel \([a-z0-9]*\):.*/\1/p' | head -n 1)
-		oi=$(cut -d' ' -f1 "$tmp/ort$b" | maxof)
-		orss=$(cut -d' ' -f2 "$tmp/ort$b" | maxof)
+		ours=$(col $b 1 | maxof) rss=$(col $b 2 | maxof)
+		oi=$(col $b 3 | maxof) orss=$(col $b 4 | maxof)
+		kern=$(cat "$tmp/kern" 2>/dev/null || true)
 		ratio=$(awk -v x="$ours" -v y="$oi" 'BEGIN { if (x > 0 && y > 0) printf "%.2f", x / y; else print "-" }')
+		per=$(awk '$1 != "-" && $3 != "-" && $3 > 0 { print $1 / $3 }' "$tmp/r$b" | spread)
 		[ -n "$oi" ] && oi=$(awk -v y="$oi" 'BEGIN { printf "%.1f", y }')
-		echo "| $a | $b | ${ours:--} | ${oi:--} | $ratio | ${rss:--} | ${orss:--} | ${kern:--} |"
+		echo "| $a | $b | ${ours:--} | ${oi:--} | $ratio | $per | ${rss:--} | ${orss:--} | ${kern:--} |"
 	done
-	[ -z "$failed" ] || echo "| $a | | $failed | | | | | |"
+	[ ! -f "$tmp/failed" ] || { echo "| $a | | $(cat "$tmp/failed") | | | | | | |"; anyfail=1; }
 	rm -f "$tmp/$a.onnx"
 done
 echo
 echo "(ours: synthetic weights, uint8 input preprocessed inside; ORT: the same network exported with"
-echo "ct-weights export-onnx --synthetic, float32 input; best of 8 runs at batch 1, of 3 at batch 16,"
-echo "after one warm-up, best of $ROUNDS alternating rounds; peak RSS of the whole process (ours: after"
-echo "batch 16, including the GEMM benchmark bench_nn runs first), ORT's includes node itself, ~50 MB.)"
+echo "ct-weights export-onnx --synthetic, float32 input. Each side a fresh process per batch: one"
+echo "warm-up run, then the best of 8 runs at batch 1, of 3 at batch 16. $ROUNDS rounds; in each, per"
+echo "batch, the two back to back, first in turn. images/s: the best over the rounds, ours/ORT their"
+echo "ratio; per round: the ratio within each round. Peak RSS of the process at that batch; ORT's"
+echo "includes node, ~50 MB.)"
 echo
 
 if [ "${PROFILE:-0}" = 1 ]; then
@@ -151,3 +184,4 @@ if [ -x "$bin/ct-phantom" ] && [ -x "$bin/ct-convert" ] && [ -x "$bin/ct-augment
 else
 	echo "(data tools not built: ct-phantom, ct-convert, ct-augment)"
 fi
+[ "$anyfail" = 0 ] || die "a benchmark failed (its row above)"

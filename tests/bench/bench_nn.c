@@ -5,8 +5,9 @@
  *            the per-step profile (ct_net_profile_write) of R runs at batch N (16, 5),
  *            against the FMA peak measured first
  *          bench_nn --run [--batch N] [--reps R] arch ...
- *            only R timed runs at batch N (16, 5) after one warm-up, the best printed (for
- *            A/B comparisons as whole processes, e.g. CT_WINOGRAD=0 against 1) */
+ *            only R timed runs at batch N (16, 5) after one warm-up, the best printed, and
+ *            the peak RSS (scripts/bench.sh; A/B comparisons as whole processes, e.g.
+ *            CT_WINOGRAD=0 against 1) */
 #include "core/tensor.h"
 #include "models/models.h"
 #include "nn/gemm.h"
@@ -135,9 +136,10 @@ static int profile_arch(const char *arch, int batch, int reps, double peak)
 		best = t1 < best ? t1 : best;
 	}
 	t = now() - t;
-	printf("## %s batch %d threads %d kernel %s: %.1f images/s over %d runs (best run %.1f)\n",
+	printf("## %s batch %d threads %d kernel %s: %.1f images/s over %d runs (best run %.1f) "
+	       "peak RSS %ld MB\n",
 	       arch, batch, ct_nn_threads(), ct_net_kernel(net), batch * reps / t, reps,
-	       batch / best);
+	       batch / best, peak_rss_mb());
 	if (!run_only)
 		ct_net_profile_write(net, stdout, peak);
 	ct_tensor_free(&x);
