@@ -3,6 +3,7 @@
 #include "tool.h"
 
 #include "data/split.h"
+#include "eval/tta.h"
 #include "train/ensemble.h"
 #include "train/finetune.h"
 #include "train/ft_cv.h"
@@ -14,7 +15,7 @@
 
 static const char *out_path, *head_s = "mlp", *optim_s = "adam", *cw_s = "none";
 static int hidden = 256, batch = 32, epochs = 100, patience = 10, cv, threads, force, quiet, verbose, finetune;
-static int ensemble = 1;
+static int ensemble = 1, tta;
 static double dropout = 0.5, lr = 1e-3, momentum = 0.9, weight_decay = 1e-4, val_fraction = 0.2, sd_floor;
 static uint64_t seed = 42;
 static double backbone_lr = 1e-5, backbone_wd = 1e-4, joint_head_lr = -1;
@@ -49,6 +50,9 @@ static ct_opt options[] = {
 		    "train K heads with seeds S..S+K-1 (S = --seed), each with early stopping; the model predicts "
 		    "their mean probability (--cv: every fold trains K); not with --finetune",
 		    1, CT_ENSEMBLE_MAX),
+	CT_OPT_FLAG_(0, "tta", &tta,
+		     "--cv: score each held-out image by the mean probability over it and its augmented copies "
+		     "(ct-augment --all); not with --finetune"),
 	CT_OPT_FLAG_(0, "finetune", &finetune,
 		     "also train the backbone layers above the cut of each input (files from ct-features --cut)"),
 	CT_OPT_DOUBLE_(0, "backbone-lr", &backbone_lr, "RATE", "--finetune: Adam learning rate of the backbone layers",
@@ -180,11 +184,15 @@ int main(int argc, char **argv)
 		return ct_tool_usage(&cmd, "--backbone-lr, --backbone-weight-decay, --output-layer and --weights apply to --finetune");
 	if (finetune && ensemble > 1)
 		return ct_tool_usage(&cmd, "--ensemble applies to head-only training, not to --finetune");
+	if (tta && !cv)
+		return ct_tool_usage(&cmd, "--tta applies to --cv (ct-score --tta scores a split)");
+	if (tta && finetune)
+		return ct_tool_usage(&cmd, "--tta applies to head-only cross-validation, not to --finetune");
 
 	ct_features f;
 	if (ct_features_read(in, &f) < 0)
 		return ct_tool_fail(&cmd);
-	int64_t n = f.s.n, unlabelled = 0;
+	int64_t n = f.s.n, unlabelled = 0, valcopies = 0;
 	int k = f.s.nclasses, rc = 0;
 	uint8_t *role = calloc((size_t)n + 1, 1), *cvrole = calloc((size_t)n + 1, 1);
 	int32_t *fold = NULL;
@@ -198,7 +206,13 @@ int main(int argc, char **argv)
 			unlabelled++;
 			r = 0;
 		}
-		role[i] = cvrole[i] = (uint8_t)r;
+		cvrole[i] = (uint8_t)r; /* cross-validation pools train and val, copies included */
+		size_t bl;
+		if (r == CT_ROLE_VAL && ct_tta_is_copy(f.s.names[i], &bl)) {
+			valcopies++; /* ct-augment --all: validate on the originals only */
+			r = 0;
+		}
+		role[i] = (uint8_t)r;
 		ntr += r == CT_ROLE_TRAIN;
 		nva += r == CT_ROLE_VAL;
 	}
@@ -211,6 +225,9 @@ int main(int argc, char **argv)
 		rc = ct_error("'%s': split 'train' has no '%s' samples", in, f.s.class_names[c]);
 	else if (rc == 0 && nva > 0 && (c = empty_class(&f, role, CT_ROLE_VAL)) >= 0)
 		rc = ct_error("'%s': split 'val' has no '%s' samples", in, f.s.class_names[c]);
+	if (rc == 0 && valcopies && !quiet)
+		fprintf(stderr, "ct-finetune: note: %lld augmented copies in the val split are not used (validation "
+			"scores the originals; --cv --tta averages copies in)\n", (long long)valcopies);
 	if (rc == 0 && unlabelled && !quiet)
 		fprintf(stderr, "ct-finetune: note: %lld unlabelled train/val samples are not used\n",
 			(long long)unlabelled);
@@ -272,9 +289,21 @@ int main(int argc, char **argv)
 		if (rc == 0 && naug && !quiet)
 			fprintf(stderr, "ct-finetune: cross-validation: %lld augmented copies train only (never held out)\n",
 				(long long)naug);
+		int64_t *orig = NULL, ncopies = 0;
+		if (rc == 0 && tta) {
+			orig = malloc(((size_t)n + 1) * sizeof *orig);
+			rc = orig ? ct_tta_origins(&f.s, in, orig, &ncopies) : ct_error("out of memory");
+			if (rc == 0 && ncopies == 0)
+				rc = ct_error("'%s': --tta: no augmented copies (NAME#augK) to average; make them with "
+					      "ct-augment --all", in);
+			if (rc == 0 && !quiet)
+				fprintf(stderr, "ct-finetune: cross-validation: each held-out image scored with its copies (%lld in all)\n",
+					(long long)ncopies);
+		}
 		if (rc == 0 && !finetune)
-			rc = ct_train_cv_ensemble(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, &o, ensemble,
-						  &cvr);
+			rc = ct_train_cv_tta(f.x.data, f.s.labels, n, (int)f.x.shape[1], k, fold, cv, eval, orig, &o,
+					     ensemble, &cvr);
+		free(orig);
 		if (rc == 0 && finetune) {
 			/* the used rows (train and val) are the rows with a fold */
 			int32_t *fu = malloc(((size_t)fr.nuse + 1) * sizeof *fu);

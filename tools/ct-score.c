@@ -13,7 +13,7 @@
 
 static const char *out_path, *tsv_path, *report_path, *split_s = "auto", *positive, *threshold_s = "0.5",
 			     *resample_s = "stratified", *sources_s, *audit_s, *weights_s;
-static int as_json, bootstrap = 1000, threads, force, source_column, batch = 16;
+static int as_json, bootstrap = 1000, threads, force, source_column, batch = 16, tta;
 static double level = 0.95;
 static uint64_t seed = 42;
 
@@ -48,6 +48,8 @@ static ct_opt options[] = {
 		       "a fine-tuned model on images files: the backbones' pretrained weights, one per source (default "
 		       "NAME.h5 on the weights search path, ctfuse(7))"),
 	CT_OPT_INT_(0, "batch", &batch, "N", "a fine-tuned model on images files: images per forward pass", 1, 4096),
+	CT_OPT_FLAG_(0, "tta", &tta,
+		     "test-time augmentation: average each image's probabilities with those of its augmented copies (ct-augment --all: NAME#augK) and score the originals only"),
 	CT_OPT_THREADS_(threads),
 	CT_OPT_FLAG_('f', "force", &force, "overwrite existing outputs"),
 	CT_OPT_END_,
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
 	o.source_column = source_column;
 	o.weights = weights_s;
 	o.batch = ct_opts_seen(&cmd, "batch") ? batch : 0;
+	o.tta = tta;
 	if (source_column == 1)
 		return usage("--source-column 1 is the file name column");
 	ct_tool_threads(threads);
@@ -138,6 +141,9 @@ int main(int argc, char **argv)
 		goto done;
 	if (ct_score_run(args[0], args + 1, nargs - 1, &o, &r) < 0)
 		goto done;
+	if (r.copies_as_rows)
+		fprintf(stderr, "ct-score: note: %lld augmented copies outside the train split are scored as samples of "
+			"their own; --tta averages them into their originals\n", (long long)r.copies_as_rows);
 	ct_run run = { "ct-score", cmdline, params };
 	if (!(json = ct_score_json(&r, 0)) || (out_path && ct_score_write_h5(&h, &r, &run, json) < 0))
 		goto done;

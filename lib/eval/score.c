@@ -1,6 +1,7 @@
 /* score.c - applying a model to a features file, the threshold, the evaluation of a split,
  * and the scores file, TSV and JSON summary (score.h). */
 #include "eval/score.h"
+#include "eval/tta.h"
 #include "data/preprocessing.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -66,6 +67,36 @@ static int score_by_source(ct_scored *r, const ct_samples *s, const ct_score_opt
 	free(column);
 	free(in);
 	return rc;
+}
+
+/* --tta: each original's probabilities become the mean over it and its augmented copies
+ * (tta.h); the copies' rows are dropped, so everything after (threshold, metrics, outputs)
+ * sees one row per source image. */
+static int tta_apply(ct_scored *r, ct_samples *s, const char *path, int K)
+{
+	const int64_t n = s->n;
+	int64_t *orig = malloc(((size_t)n + 1) * sizeof *orig), nc = 0, m = 0;
+	if (!orig)
+		return ct_error("out of memory");
+	if (ct_tta_origins(s, path, orig, &nc) < 0 || ct_tta_mean(orig, n, K, r->probs) < 0) {
+		free(orig);
+		return -1;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		if (orig[i] != i) {
+			free(s->names[i]), free(s->groups[i]), free(s->splits[i]);
+			continue;
+		}
+		s->names[m] = s->names[i], s->groups[m] = s->groups[i], s->splits[m] = s->splits[i];
+		s->labels[m] = s->labels[i];
+		memmove(r->probs + (size_t)m * (size_t)K, r->probs + (size_t)i * (size_t)K, (size_t)K * sizeof *r->probs);
+		m++;
+	}
+	s->n = m;
+	r->tta = 1;
+	r->tta_copies = nc;
+	free(orig);
+	return 0;
 }
 
 int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const ct_score_opts *o, ct_scored *r)
@@ -138,7 +169,7 @@ int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const
 		goto fail;
 	}
 	const int K = mh->nclasses;
-	const int64_t n = f.s.n;
+	int64_t n = f.s.n;
 	r->nclasses = K;
 	r->probs = malloc(((size_t)n * (size_t)K + 1) * sizeof *r->probs);
 	r->pred = malloc(((size_t)n + 1) * sizeof *r->pred);
@@ -148,6 +179,16 @@ int ct_score_run(const char *model_path, char *const *inputs, int ninputs, const
 	}
 	if (n > 0 && ct_model_predict(&mf, f.x.data, n, r->probs) < 0)
 		goto fail;
+	if (o->tta) {
+		if (tta_apply(r, &f.s, features_path, K) < 0)
+			goto fail;
+		n = f.s.n;
+	} else {
+		for (int64_t i = 0; i < n; i++) { /* copies scored as rows of their own: say so */
+			size_t bl;
+			r->copies_as_rows += ct_tta_is_copy(f.s.names[i], &bl) && strcmp(f.s.splits[i], "train");
+		}
+	}
 
 	/* positive class and threshold */
 	if (K == 2) {
@@ -356,6 +397,8 @@ char *ct_score_json(const ct_scored *r, int pretty)
 	else
 		cJSON_AddNullToObject(o, "positive_class");
 	cJSON_AddStringToObject(o, "split", r->split);
+	if (r->tta)
+		cJSON_AddNumberToObject(o, "tta_copies", (double)r->tta_copies);
 
 	cJSON *co = cJSON_AddObjectToObject(o, "counts");
 	cJSON_AddNumberToObject(co, "samples", (double)r->nsplit);
@@ -640,6 +683,8 @@ void ct_score_print(FILE *f, const ct_scored *r)
 	fprintf(f, " (%lld samples)\n", (long long)s->n);
 	fprintf(f, "split:      %s: %lld samples, %lld labelled\n", r->split, (long long)r->nsplit,
 		(long long)r->nlabelled);
+	if (r->tta)
+		fprintf(f, "tta:        %lld augmented copies averaged into their originals\n", (long long)r->tta_copies);
 	if (r->positive >= 0) {
 		fprintf(f, "positive:   %s\n", s->class_names[r->positive]);
 		fprintf(f, "threshold:  %.6g (%s", r->threshold, r->threshold_method);

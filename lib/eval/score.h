@@ -33,6 +33,8 @@ typedef struct ct_score_opts {
 				* weights, FILE[,FILE...] one per source (NULL or an empty item:
 				* the weights search path) */
 	int batch;             /* ... images per forward pass (0: 16) */
+	int tta;               /* test-time augmentation: augmented copies ("NAME#augk") averaged
+				* into their original's probabilities and dropped (eval/tta.h) */
 } ct_score_opts;
 
 typedef struct ct_scored {
@@ -67,6 +69,9 @@ typedef struct ct_scored {
 	ct_by_source by_source;
 	int has_audit;         /* shortcut baselines on the same split (opts.audit) */
 	ct_audit audit;
+	int tta;               /* opts.tta: rows are the originals, copies averaged in */
+	int64_t tta_copies;    /* ... the copies averaged */
+	int64_t copies_as_rows; /* without tta: augmented copies outside train, scored as rows */
 } ct_scored;
 
 /* Load the model and its inputs: for a head-only model one features file; for a model with

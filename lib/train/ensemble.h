@@ -26,6 +26,12 @@ int ct_heads_predict(const ct_head *const *heads, int nheads, const float *x, in
  * rows; r->best_epoch holds head 0's. */
 int ct_train_cv_ensemble(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold,
 			 int nfolds, const uint8_t *eval, const ct_train_opts *o, int nheads, ct_cv_result *r);
+/* The same with test-time augmentation when orig is not NULL (eval/tta.h ct_tta_origins: each
+ * row's original): a held-out row is scored by the mean probability over it and its copies in
+ * the same fold (copies train, never held out themselves). orig NULL: exactly
+ * ct_train_cv_ensemble. */
+int ct_train_cv_tta(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
+		    const uint8_t *eval, const int64_t *orig, const ct_train_opts *o, int nheads, ct_cv_result *r);
 
 /* Group /ensemble of an open model file: attribute heads (K >= 2) and combine ("mean
  * probability"); for j = 1..K-1 the group /ensemble/<j>: head j as /head (ct_head_group_write)

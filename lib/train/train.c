@@ -567,6 +567,12 @@ int ct_train_cv_eval(const float *x, const int32_t *y, int64_t n, int d, int k, 
 int ct_train_cv_ensemble(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold,
 			 int nfolds, const uint8_t *eval, const ct_train_opts *o, int nheads, ct_cv_result *r)
 {
+	return ct_train_cv_tta(x, y, n, d, k, fold, nfolds, eval, NULL, o, nheads, r);
+}
+
+int ct_train_cv_tta(const float *x, const int32_t *y, int64_t n, int d, int k, const int32_t *fold, int nfolds,
+		    const uint8_t *eval, const int64_t *orig, const ct_train_opts *o, int nheads, ct_cv_result *r)
+{
 	memset(r, 0, sizeof *r);
 	if (nheads < 1 || nheads > CT_ENSEMBLE_MAX)
 		return ct_error("an ensemble of %d heads (1 to %d)", nheads, CT_ENSEMBLE_MAX);
@@ -577,36 +583,63 @@ int ct_train_cv_ensemble(const float *x, const int32_t *y, int64_t n, int d, int
 	uint8_t *role = malloc((size_t)n + 1);
 	float *xf = NULL, *pr = NULL;
 	int32_t *yf = NULL;
+	int64_t *pos = NULL, *cnt = NULL;
+	double *acc = NULL;
 	ct_head *hd = calloc((size_t)nheads, sizeof *hd);
 	ct_train_log *lg = calloc((size_t)nheads, sizeof *lg);
 	const ct_head **hp = calloc((size_t)nheads, sizeof *hp);
 	int rc = 0;
 	if (!r->acc || !r->auc || !r->best_epoch || !role || !hd || !lg || !hp ||
 	    !(xf = malloc(((size_t)n * d + 1) * sizeof *xf)) || !(pr = malloc(((size_t)n * k + 1) * sizeof *pr)) ||
-	    !(yf = malloc(((size_t)n + 1) * sizeof *yf)))
+	    !(yf = malloc(((size_t)n + 1) * sizeof *yf)) ||
+	    (orig && (!(pos = malloc(((size_t)n + 1) * sizeof *pos)) || !(cnt = malloc(((size_t)n + 1) * sizeof *cnt)) ||
+		      !(acc = malloc(((size_t)n * k + 1) * sizeof *acc)))))
 		rc = ct_error("out of memory");
 	for (int j = 0; rc == 0 && j < nheads; j++)
 		hp[j] = &hd[j];
 	for (int f = 0; rc == 0 && f < nfolds; f++) {
-		int64_t m = 0;
+		int64_t m = 0, mt = 0; /* held-out rows scored; rows predicted (with TTA: + copies) */
 		for (int64_t i = 0; i < n; i++) {
 			role[i] = fold[i] < 0 ? CT_ROLE_NONE : fold[i] == f ? CT_ROLE_VAL : CT_ROLE_TRAIN;
-			if (fold[i] == f && eval && !eval[i])
-				role[i] = CT_ROLE_NONE;
+			if (fold[i] == f && ((eval && !eval[i]) || (orig && orig[i] != i)))
+				role[i] = CT_ROLE_NONE; /* copies train, never held out */
 			if (role[i] == CT_ROLE_VAL) {
-				memcpy(xf + m * d, x + i * d, (size_t)d * sizeof *xf);
+				if (orig)
+					pos[i] = m;
 				yf[m++] = y[i];
 			}
+			/* rows to predict: the held-out rows, and with TTA their copies too */
+			if (role[i] == CT_ROLE_VAL || (orig && fold[i] == f && orig[i] != i))
+				memcpy(xf + mt++ * d, x + i * d, (size_t)d * sizeof *xf);
 		}
 		if (ct_train_ensemble(x, y, n, d, k, role, o, nheads, hd, lg) < 0) {
 			rc = ct_error_prefix("fold %d of %d", f + 1, nfolds);
 			break;
 		}
 		r->best_epoch[f] = lg[0].best_epoch;
-		if (ct_heads_predict(hp, nheads, xf, m, pr) < 0)
+		if (ct_heads_predict(hp, nheads, xf, mt, pr) < 0) {
 			rc = -1;
-		else
+		} else {
+			if (orig) { /* each held-out row: the mean over it and its copies, in row order */
+				memset(acc, 0, (size_t)m * k * sizeof *acc);
+				memset(cnt, 0, (size_t)m * sizeof *cnt);
+				for (int64_t i = 0, t = 0; i < n; i++) {
+					if (!(role[i] == CT_ROLE_VAL || (fold[i] == f && orig[i] != i)))
+						continue;
+					if (role[orig[i]] == CT_ROLE_VAL) { /* else the original is not scored */
+						int64_t q = pos[orig[i]];
+						for (int c = 0; c < k; c++)
+							acc[q * k + c] += pr[t * k + c];
+						cnt[q]++;
+					}
+					t++;
+				}
+				for (int64_t q = 0; q < m; q++)
+					for (int c = 0; c < k; c++)
+						pr[q * k + c] = (float)(acc[q * k + c] / (double)cnt[q]);
+			}
 			ct_train_scores(pr, yf, m, k, &r->acc[f], &r->auc[f]);
+		}
 		for (int j = 0; j < nheads; j++) {
 			ct_head_free(&hd[j]);
 			ct_train_log_free(&lg[j]);
@@ -620,6 +653,9 @@ int ct_train_cv_ensemble(const float *x, const int32_t *y, int64_t n, int d, int
 	free(xf);
 	free(pr);
 	free(yf);
+	free(pos);
+	free(cnt);
+	free(acc);
 	free(hd);
 	free(lg);
 	free(hp);
