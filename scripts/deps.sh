@@ -6,8 +6,9 @@
 #   --fuzz      clang and its libFuzzer/sanitizer runtimes (make fuzz)
 set -e
 PKGS="gcc make pkg-config libc6-dev libhdf5-dev libpng-dev libtiff-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
-# references for the tests (scikit-learn for the shortcut audit)
-PKGS="$PKGS python3-numpy python3-sklearn"
+# references for the tests (scikit-learn for the shortcut audit, h5py to read our files
+# independently of the library)
+PKGS="$PKGS python3-numpy python3-sklearn python3-h5py python3-scipy"
 # DICOM (GDCM, with a C++ shim: g++) and NIfTI (nifti_clib); the references of their tests.
 PKGS="$PKGS g++ libgdcm-dev libnifti2-dev python3-pydicom python3-nibabel python3-numpy python3-pil"
 OPTIONAL=""
