@@ -4,11 +4,11 @@
 #   make -f pipelines/covid-ct.mk DATA=../shared/data/covid-ct OUT=out \
 #        BACKBONES="inception_v3 mobilenet_v2"
 #
-# Shared stages live in OUT (images-SIZE.h5, aug-SIZE.h5, feat-BACKBONE.LAYER[-noaug].h5); each
+# Shared stages live in OUT (images-SIZE.h5, aug[-tta]-SIZE.h5, feat-BACKBONE.LAYER[-noaug|-tta].h5); each
 # experiment (a set of backbones, with or without augmentation) gets its own folder
 # OUT/EXP (fused.h5, model.h5, scores.h5, scores.tsv, metrics.json, report.html), so runs
 # with other backbone sets reuse the features already computed. EXP defaults to the
-# backbones joined by '+', with '-noaug' when AUGMENT=0.
+# backbones joined by '+', with '-noaug' when AUGMENT=0, '-tta' when TTA=1.
 #
 # Runs in parallel with -j. Every stage's parameters are prerequisites (stamp files under
 # OUT/.params that change only when the parameters do), so changing one parameter reruns
@@ -31,6 +31,11 @@ BACKBONES ?= inception_v3 mobilenet_v2
 SPLIT     ?= $(DATA)/Data-split
 GROUPS    ?= $(DATA)/patients.tsv
 AUGMENT   ?= 1
+# TTA=1: test-time augmentation (docs/results.md, "Test-time augmentation"): the val and test
+# images get augmented copies too (ct-augment --all: OUT/aug-tta-SIZE.h5, features
+# feat-...-tta.h5), the head is the same (ct-finetune leaves val copies out), and ct-score --tta
+# scores each image by the mean over it and its copies. Needs AUGMENT=1; experiment EXP-tta.
+TTA       ?= 0
 SEED      ?= 1
 SHARDS    ?= 1
 QUIET     ?= -q
@@ -54,7 +59,15 @@ include $(TOP)/pipelines/backbones.mk
 
 empty :=
 space := $(empty) $(empty)
-SUFFIX := $(if $(filter 1,$(AUGMENT)),,-noaug)
+ifeq ($(TTA)$(AUGMENT),10)
+$(error TTA=1 averages augmented copies: it needs AUGMENT=1)
+endif
+TTA_SUFFIX := $(if $(filter 1,$(TTA)),-tta)
+SUFFIX := $(if $(filter 1,$(AUGMENT)),$(TTA_SUFFIX),-noaug)
+# the augmented images: train copies (aug-SIZE.h5), or copies of every split (aug-tta-SIZE.h5)
+AUGNAME := aug$(TTA_SUFFIX)
+AUG_ALL := $(if $(filter 1,$(TTA)),--all)
+SCORE_TTA := $(if $(filter 1,$(TTA)),--tta)
 EXP    ?= $(subst $(space),+,$(strip $(BACKBONES)))$(SUFFIX)
 E      := $(OUT)/$(EXP)
 SIZES  := $(sort $(foreach b,$(BACKBONES),$(SIZE_$(b))))
@@ -101,15 +114,15 @@ $(call shards,images-$(1).h5): $(P)/convert-$(1)
 $(OUT)/images-$(1).h5: $(call shards,images-$(1).h5)
 	ct-merge $$^ -o $$@ --force $(QUIET)
 endif
-$(eval $(call stamp,augment-$(1),$(AUGMENT_ARGS)))
+$(eval $(call stamp,augment$(TTA_SUFFIX)-$(1),$(AUGMENT_ARGS) $(AUG_ALL)))
 ifeq ($(SHARDS),1)
-$(OUT)/aug-$(1).h5: $(OUT)/images-$(1).h5 $(P)/augment-$(1)
-	ct-augment $$< $(AUGMENT_ARGS) -o $$@ --force $(QUIET)
+$(OUT)/$(AUGNAME)-$(1).h5: $(OUT)/images-$(1).h5 $(P)/augment$(TTA_SUFFIX)-$(1)
+	ct-augment $$< $(AUGMENT_ARGS) $(AUG_ALL) -o $$@ --force $(QUIET)
 else
-$(call shards,aug-$(1).h5): $(OUT)/images-$(1).h5 $(P)/augment-$(1)
+$(call shards,$(AUGNAME)-$(1).h5): $(OUT)/images-$(1).h5 $(P)/augment$(TTA_SUFFIX)-$(1)
 	@mkdir -p $(SH)
-	ct-augment $$< $(AUGMENT_ARGS) --shard $$(call shard_k,$$@)/$(SHARDS) -o $$@ --force $(QUIET)
-$(OUT)/aug-$(1).h5: $(call shards,aug-$(1).h5)
+	ct-augment $$< $(AUGMENT_ARGS) $(AUG_ALL) --shard $$(call shard_k,$$@)/$(SHARDS) -o $$@ --force $(QUIET)
+$(OUT)/$(AUGNAME)-$(1).h5: $(call shards,$(AUGNAME)-$(1).h5)
 	ct-merge $$^ -o $$@ --force $(QUIET)
 endif
 endef
@@ -132,11 +145,11 @@ FEATURES_CMD = ct-features --backbone $(1) $(if $(LAYER_$(1)),--layer $(LAYER_$(
 define backbone_rules
 $(eval $(call stamp,features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX),$(FEATURE_ARGS)))
 ifeq ($(SHARDS),1)
-$(call FEAT,$(1)): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 \
+$(call FEAT,$(1)): $(OUT)/$(if $(filter -noaug,$(SUFFIX)),images,$(AUGNAME))-$(SIZE_$(1)).h5 \
 		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(call weights_of,$(1))
 	$(call FEATURES_CMD,$(1)) $$< -o $$@ --resume --force $(QUIET)
 else
-$(call shards,$(call FEAT,$(1))): $(OUT)/$(if $(SUFFIX),images,aug)-$(SIZE_$(1)).h5 \
+$(call shards,$(call FEAT,$(1))): $(OUT)/$(if $(filter -noaug,$(SUFFIX)),images,$(AUGNAME))-$(SIZE_$(1)).h5 \
 		$(P)/features-$(1)$(if $(LAYER_$(1)),.$(subst $(comma),+,$(LAYER_$(1))))$(SUFFIX) $(call weights_of,$(1))
 	@mkdir -p $(SH)
 	$(call FEATURES_CMD,$(1)) --shard $$(call shard_k,$$@)/$(SHARDS) $$< -o $$@ --resume --force $(QUIET)
@@ -148,7 +161,7 @@ $(foreach b,$(BACKBONES),$(eval $(call backbone_rules,$(b))))
 
 # Shard files are intermediate: once merged they may be deleted without making anything stale.
 ifneq ($(SHARDS),1)
-.SECONDARY: $(foreach s,$(SIZES),$(call shards,images-$(s).h5) $(call shards,aug-$(s).h5)) \
+.SECONDARY: $(foreach s,$(SIZES),$(call shards,images-$(s).h5) $(call shards,$(AUGNAME)-$(s).h5)) \
 	$(foreach b,$(BACKBONES),$(call shards,$(call FEAT,$(b))))
 endif
 
@@ -176,10 +189,10 @@ $(E)/model.h5: $(E)/fused.h5 $(P)/finetune-$(EXP)
 
 AUDIT_IMAGES := $(if $(filter 1,$(AUDIT)),$(OUT)/images-$(firstword $(SIZES)).h5)
 GEN_ARGS = $(if $(SOURCES),--sources $(SOURCES) --source-column $(SOURCE_COLUMN)) $(if $(AUDIT_IMAGES),--audit $(AUDIT_IMAGES))
-$(eval $(call stamp,score-$(EXP),$(SCORE_ARGS) $(GEN_ARGS)))
+$(eval $(call stamp,score-$(EXP),$(SCORE_ARGS) $(SCORE_TTA) $(GEN_ARGS)))
 $(E)/scores.h5 $(E)/scores.tsv $(E)/metrics.json $(E)/report.html &: $(E)/model.h5 $(E)/fused.h5 $(P)/score-$(EXP) \
 		$(AUDIT_IMAGES)
-	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) $(GEN_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
+	ct-score $(E)/model.h5 $(E)/fused.h5 $(SCORE_ARGS) $(SCORE_TTA) $(GEN_ARGS) -o $(E)/scores.h5 --tsv $(E)/scores.tsv \
 		--report $(E)/report.html --force --json > $(E)/metrics.json.new && mv $(E)/metrics.json.new $(E)/metrics.json
 
 # FINETUNE=1 adds the fine-tuned experiment OUT/ft-EXP (docs/finetune.md, "The pipeline"):
@@ -219,10 +232,12 @@ $(foreach b,$(FT_BACKBONES),$(if $(CUT_$(b)),,$(error FINETUNE=1: no cut for $(b
 $(foreach b,$(FT_BACKBONES),$(if $(SIZE_$(b)),,$(error FINETUNE=1: unknown backbone '$(b)' in FT_BACKBONES)))
 $(foreach b,$(FT_BACKBONES),$(if $(findstring $(comma),$(LAYER_$(b))),$(error FINETUNE=1: LAYER_$(b)=$(LAYER_$(b)): \
 	the fine-tuned head reads one layer per backbone)))
-FT_SUFFIX := $(if $(filter 1,$(FT_AUGMENT)),,-noaug)
+FT_SUFFIX := $(if $(filter 1,$(FT_AUGMENT)),$(TTA_SUFFIX),-noaug)
+# TTA=1 with FT_AUGMENT=1: the cuts of aug-tta-SIZE.h5, scored with --tta
+FT_TTA := $(if $(filter 1,$(FT_AUGMENT)),$(SCORE_TTA))
 # images of the sizes BACKBONES does not need
 $(foreach s,$(filter-out $(SIZES),$(sort $(foreach b,$(FT_BACKBONES),$(SIZE_$(b))))),$(eval $(call size_rules,$(s))))
-FT_EXP    ?= ft-$(subst $(space),+,$(strip $(FT_BACKBONES)))$(if $(filter 1,$(FT_AUGMENT)),-aug)
+FT_EXP    ?= ft-$(subst $(space),+,$(strip $(FT_BACKBONES)))$(if $(filter 1,$(FT_AUGMENT)),-aug$(TTA_SUFFIX))
 FE        := $(OUT)/$(FT_EXP)
 # $(call CUT_NAME,B): the shared stage name of B's cut file; $(call CUTF,B) the file
 CUT_NAME = cut-$(1).$(CUT_$(1))$(FT_SUFFIX)
@@ -233,10 +248,10 @@ CUT_CMD  = ct-features --backbone $(1) --layer $(CUT_$(1)) --cut $(CUT_$(1)) \
 define cut_rules
 $(eval $(call stamp,$(call CUT_NAME,$(1)),$(FEATURE_ARGS)))
 ifeq ($(SHARDS),1)
-$(call CUTF,$(1)): $(OUT)/$(if $(FT_SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) $(call weights_of,$(1))
+$(call CUTF,$(1)): $(OUT)/$(if $(filter -noaug,$(FT_SUFFIX)),images,$(AUGNAME))-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) $(call weights_of,$(1))
 	$(call CUT_CMD,$(1)) $$< -o $$@ --force $(QUIET)
 else
-$(call shards,$(call CUTF,$(1))): $(OUT)/$(if $(FT_SUFFIX),images,aug)-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) \
+$(call shards,$(call CUTF,$(1))): $(OUT)/$(if $(filter -noaug,$(FT_SUFFIX)),images,$(AUGNAME))-$(SIZE_$(1)).h5 $(P)/$(call CUT_NAME,$(1)) \
 		$(call weights_of,$(1))
 	@mkdir -p $(SH)
 	$(call CUT_CMD,$(1)) --shard $$(call shard_k,$$@)/$(SHARDS) $$< -o $$@ --resume --force $(QUIET)
@@ -251,7 +266,7 @@ ifneq ($(SHARDS),1)
 endif
 # for the job graph (plan): the input sizes the cuts read, as images or augmented images
 FT_SIZES := $(sort $(foreach b,$(FT_BACKBONES),$(SIZE_$(b))))
-FT_READS := $(foreach s,$(FT_SIZES),$(OUT)/$(if $(FT_SUFFIX),images,aug)-$(s).h5)
+FT_READS := $(foreach s,$(FT_SIZES),$(OUT)/$(if $(filter -noaug,$(FT_SUFFIX)),images,$(AUGNAME))-$(s).h5)
 FT_WEIGHTS := $(foreach b,$(FT_BACKBONES),$(call weights_of,$(b)))
 # one item per backbone, in order (an empty item: the backbone's feature layer)
 FT_OUTPUTS := $(subst @,,$(subst $(space),$(comma),$(strip $(foreach b,$(FT_BACKBONES),$(or $(LAYER_$(b)),@)))))
@@ -264,10 +279,10 @@ $(FE)/model.h5: $(FT_CUTS) $(FT_WEIGHTS) $(P)/$(FT_EXP)
 	@mkdir -p $(FE)
 	ct-finetune --finetune $(FT_CUTS) $(FT_CMD_ARGS) -o $@ --force
 # scored like the head-only experiment: metrics per source and the shortcut audit (GEN_ARGS)
-$(eval $(call stamp,score-$(FT_EXP),$(SCORE_ARGS) $(GEN_ARGS)))
+$(eval $(call stamp,score-$(FT_EXP),$(SCORE_ARGS) $(FT_TTA) $(GEN_ARGS)))
 $(FE)/scores.h5 $(FE)/scores.tsv $(FE)/metrics.json $(FE)/report.html &: $(FE)/model.h5 $(FT_CUTS) \
 		$(P)/score-$(FT_EXP) $(AUDIT_IMAGES)
-	ct-score $(FE)/model.h5 $(FT_CUTS) $(SCORE_ARGS) $(GEN_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
+	ct-score $(FE)/model.h5 $(FT_CUTS) $(SCORE_ARGS) $(FT_TTA) $(GEN_ARGS) -o $(FE)/scores.h5 --tsv $(FE)/scores.tsv \
 		--report $(FE)/report.html --force --json > $(FE)/metrics.json.new && mv $(FE)/metrics.json.new $(FE)/metrics.json
 all: $(FE)/report.html
 endif
@@ -278,7 +293,7 @@ endif
 # follow: the cut activations (cut-input: the files they read, whose jobs the cuts wait for),
 # their merge, the fine-tuning and its scoring (single jobs too).
 IMAGES := $(foreach s,$(sort $(SIZES) $(FT_SIZES)),$(OUT)/images-$(s).h5)
-AUGS   := $(foreach s,$(sort $(if $(SUFFIX),,$(SIZES)) $(if $(FT_SUFFIX),,$(FT_SIZES))),$(OUT)/aug-$(s).h5)
+AUGS   := $(foreach s,$(sort $(if $(filter -noaug,$(SUFFIX)),,$(SIZES)) $(if $(filter -noaug,$(FT_SUFFIX)),,$(FT_SIZES))),$(OUT)/$(AUGNAME)-$(s).h5)
 sharded = $(if $(filter 1,$(SHARDS)),$(1),$(foreach f,$(1),$(call shards,$(f))))
 .PHONY: plan
 plan:

@@ -41,6 +41,17 @@ ok "a layer change reruns that backbone's features only" sh -c "[ \$(grep -c '^c
 pipe AUGMENT=0 AUGMENT_ARGS="--copies 1 --seed 2" FINETUNE_ARGS="--head logreg --epochs 10" LAYER_mobilenet_v2=block_13_project_BN >"$D/run6.log"
 ok "AUGMENT=0 is a separate experiment" sh -c "[ -s '$D/out/mobilenet_v2+inception_v3-noaug/report.html' ] && [ -s '$E/report.html' ]"
 ok "ct-info shows the whole chain in the model" sh -c "ct-info '$E/model.h5' | grep -q 'ct-augment' && ct-info '$E/model.h5' | grep -q 'ct-fuse'"
+pipe TTA=1 AUGMENT_ARGS="--copies 1 --seed 2" FINETUNE_ARGS="--head logreg --epochs 10" LAYER_mobilenet_v2=block_13_project_BN >"$D/run7.log"
+T=$D/out/mobilenet_v2+inception_v3-tta
+ok "TTA=1 is a separate experiment: copies of every split, scored with --tta" sh -c "[ -s '$T/report.html' ] &&
+	grep -q '^ct-augment .* --all ' '$D/run7.log' && grep -q '^ct-score .* --tta ' '$D/run7.log' && grep -q '\"tta_copies\":[[:space:]]*[1-9]' '$T/metrics.json'"
+ok "... its head is the head trained on the train copies alone" sh -c "
+	ct-score '$E/model.h5' '$D/out/mobilenet_v2+inception_v3-noaug/fused.h5' --split all --bootstrap 0 --tsv '$D/h1.tsv' >/dev/null 2>&1 &&
+	ct-score '$T/model.h5' '$D/out/mobilenet_v2+inception_v3-noaug/fused.h5' --split all --bootstrap 0 --tsv '$D/h2.tsv' >/dev/null 2>&1 &&
+	cmp '$D/h1.tsv' '$D/h2.tsv'"
+ok "... its scores hold the original images only" sh -c "[ \$(wc -l <'$T/scores.tsv') = \$(wc -l <'$D/h1.tsv') ] && ! grep -q '#aug' '$T/scores.tsv'"
+ok "TTA=1 with AUGMENT=0 is refused, saying why" sh -c "! make --no-print-directory -f '$top/pipelines/covid-ct.mk' DATA='$D/ph' \
+	OUT='$D/out' TTA=1 AUGMENT=0 >'$D/tta0.log' 2>&1 && grep -q 'needs AUGMENT=1' '$D/tta0.log'"
 mkdir -p "$D/new"
 cp "$D"/ph/normal/*_s01.png "$D/new/" 2>/dev/null
 n=$(ls "$D/new" | wc -l)
