@@ -19,6 +19,20 @@ ct-augment "$D/img.h5" $AUG --all -o "$D/all.h5" -q
 ct-augment "$D/img.h5" $AUG -o "$D/train.h5" -q
 "$ex" "$D/all.h5" "$D/fall.h5" && "$ex" "$D/train.h5" "$D/ftrain.h5" && "$ex" "$D/img.h5" "$D/fimg.h5"
 ok "histogram features of the originals, the train copies and all copies" test -s "$D/fall.h5" -a -s "$D/ftrain.h5"
+if $PY -c 'import h5py, numpy' 2>/dev/null; then
+	ok "--all makes the same train copies as without it, and copies of val and test too (h5py)" $PY -c '
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+na = [x.decode() for x in a["names"][()]]
+nb = [x.decode() for x in b["names"][()]]
+ia = {n: i for i, n in enumerate(na)}
+sa = [x.decode() for x in a["splits"][()]]
+assert all(np.array_equal(a["images"][ia[n]], b["images"][j]) for j, n in enumerate(nb))
+assert any("#aug" in n and s == "test" for n, s in zip(na, sa)) and len(na) > len(nb)
+' "$D/all.h5" "$D/train.h5"
+else
+	echo "ok $((T_N = T_N + 1)) # SKIP h5py not installed"
+fi
 
 TR="--head logreg --epochs 30 --seed 3"
 # shellcheck disable=SC2086
