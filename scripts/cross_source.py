@@ -18,7 +18,10 @@ that learned what the sources look like, not the disease, loses most when H is h
 FEATURES may be several files joined by '+' (the cut files of a fused fine-tuned model:
 NAME=CUT_A.h5+CUT_B.h5 -- --finetune --output-layer LA,LB ...), each split alike.
 TRAIN_FEATURES (optional): the same images' features with augmented copies, trained on
-(copies follow their image); FEATURES (originals) is scored. Writes OUT/runs.tsv (one row
+(copies follow their image); FEATURES (originals) is scored. A FEATURES file that holds
+augmented copies itself (ct-augment --all) is scored with test-time augmentation (ct-score
+--tta: each image by the mean over it and its copies, which follow their image into the scored
+fold). Writes OUT/runs.tsv (one row
 per name, held-out source, seed, fold and negative source), OUT/summary.tsv and
 OUT/summary.md. Needs h5py (reads /names, /labels, /splits and the folds) and the ct-* tools
 on PATH (or BIN=dir).
@@ -106,6 +109,11 @@ def source_of(src, name):
     sys.exit("cross_source.py: the sources TSV does not name '%s'" % name)
 
 
+def files_of(spec):
+    """FILE or FILE_A+FILE_B...: the files, a path that exists taken whole."""
+    return [spec] if os.path.exists(spec) else spec.split("+")
+
+
 def write_assign(path, names, split_of):
     with open(path, "w") as f:
         f.write("file\tsplit\n")
@@ -176,7 +184,9 @@ def main():
         train_feat = train_feat or feat
         # several files joined by '+': one per source of a fused fine-tuned model
         # (ct-finetune --finetune CUT_A CUT_B), the same samples in each
-        feats, train_feats = feat.split("+"), train_feat.split("+")
+        # (a path that exists is one file, '+' and all: the pipeline's experiment folders are
+        # named BACKBONE+BACKBONE)
+        feats, train_feats = files_of(feat), files_of(train_feat)
         if len(feats) != len(train_feats):
             sys.exit("cross_source.py: '%s': %d scored files but %d trained on" % (spec, len(feats), len(train_feats)))
         feat, train_feat = feats[0], train_feats[0]
@@ -189,6 +199,8 @@ def main():
             if sample_names(f) != tnames:
                 sys.exit("cross_source.py: '%s' and '%s' hold other samples" % (train_feat, f))
         pos = positive_label(classes, a.positive)
+        # copies in the scored file (ct-augment --all): averaged into their image, never scored alone
+        tta = ["--tta"] if any("#aug" in n for n in names) else []
         s_of = {n: source_of(src, n) for n in names}
         pool = [i for i, sp in enumerate(splits) if sp in ("train", "val")]
         negsrc = sorted({s_of[names[i]] for i in pool if labels[i] >= 0 and labels[i] != pos})
@@ -223,7 +235,7 @@ def main():
                         run([tool("ct-split"), train_feats[j], "--assign", ta, "-o", th[j], "-f", "-q"])
                         run([tool("ct-split"), feats[j], "--assign", sa, "-o", sh[j], "-f", "-q"])
                     run([tool("ct-finetune")] + th + ["-o", mh, "--seed", str(seed), "-f", "-q"] + extra)
-                    out = run([tool("ct-score"), mh] + sh + ["--split", "val", "--json", "--bootstrap", "0",
+                    out = run([tool("ct-score"), mh] + sh + tta + ["--split", "val", "--json", "--bootstrap", "0",
                                "--sources", a.sources, "--source-column", str(col), "--positive", classes[pos]])
                     d = json.loads(out)
                     for s in d["by_source"]["sources"]:

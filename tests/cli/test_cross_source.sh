@@ -47,6 +47,10 @@ ok "an interrupted run (the last runs cut off) is completed to the same runs" sh
 	head -n 10 "$1/runs.first" >"$1/xs/runs.tsv.tmp" && printf "fx\tsrcA\t1" >>"$1/xs/runs.tsv.tmp" &&
 	'"$X"' -o "$1/xs" "fx=$1/a.h5" -- --epochs 60 --val-fraction 0 2>/dev/null &&
 	cmp "$1/xs/runs.tsv" "$1/runs.first" && test ! -e "$1/xs/runs.tsv.tmp"' sh "$d"
+ok "a features file whose name has a '+' (as the pipeline's BACKBONE+BACKBONE folders) is one file" sh -c '
+	mkdir -p "$1/inc+mob" && cp "$1/a.h5" "$1/inc+mob/fused.h5" &&
+	'"$X"' -o "$1/xplus" "fx=$1/inc+mob/fused.h5" -- --epochs 60 --val-fraction 0 2>/dev/null &&
+	cmp "$1/xplus/runs.tsv" "$1/runs.first"' sh "$d"
 ok "a copy of the fixture with the test labels flipped" sh -c 'cp "$1/a.h5" "$1/flip.h5" && "$2" -c "$3" "$1/flip.h5"' sh "$d" "$PY" '
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
