@@ -43,6 +43,12 @@ CLASSES := $(shell $(CTINFO) $(MODEL) | sed -n 's/^class names: *//p')
 PREPROCESSING := $(shell $(CTINFO) --preprocessing $(MODEL) 2>/dev/null)
 THRESHOLD := $(shell tr -d ' \n\t' < $(MODEL_DIR)/metrics.json 2>/dev/null | grep -o '"threshold":{"value":[0-9.e-]*' | sed 's/.*://')
 $(if $(THRESHOLD),,$(error no threshold in $(MODEL_DIR)/metrics.json))
+# A TTA=1 experiment chose its threshold on probabilities averaged over augmented copies; new
+# images are scored alone here, so that threshold does not apply to them. Its head is the one
+# of the experiment without TTA (covid-ct.mk: the same train copies; val copies left out).
+ifneq ($(shell grep -c '"tta_copies"' $(MODEL_DIR)/metrics.json 2>/dev/null),0)
+$(error $(MODEL_DIR) is a TTA=1 experiment: its threshold was chosen on slices scored with their augmented copies, and new images are scored alone here; use the same experiment without TTA (its head is the same: MODEL_DIR=$(patsubst %-tta,%,$(MODEL_DIR))))
+endif
 # A fine-tuned model (ct-finetune --finetune: covid-ct.mk FINETUNE=1, OUT/ft-EXP) scores the
 # images files themselves: ct-score runs each backbone to its cut with the pretrained weights
 # (the weights search path, CT_WEIGHTS_DIR) and then the model's own layers, so no features are

@@ -50,6 +50,9 @@ ok "... its head is the head trained on the train copies alone" sh -c "
 	ct-score '$T/model.h5' '$D/out/mobilenet_v2+inception_v3-noaug/fused.h5' --split all --bootstrap 0 --tsv '$D/h2.tsv' >/dev/null 2>&1 &&
 	cmp '$D/h1.tsv' '$D/h2.tsv'"
 ok "... its scores hold the original images only" sh -c "[ \$(wc -l <'$T/scores.tsv') = \$(wc -l <'$D/h1.tsv') ] && ! grep -q '#aug' '$T/scores.tsv'"
+ok "predict.mk refuses the TTA=1 experiment, naming the one without TTA" sh -c "! make --no-print-directory -f '$top/pipelines/predict.mk' \
+	CTBIN='$bin' MODEL_DIR='$T' IMAGES='$D/ph' PRED='$D/predtta' >'$D/predtta.log' 2>&1 &&
+	grep -q 'is a TTA=1 experiment.*MODEL_DIR=$D/out/mobilenet_v2+inception_v3)' '$D/predtta.log' && [ ! -e '$D/predtta' ]"
 ok "TTA=1 with AUGMENT=0 is refused, saying why" sh -c "! make --no-print-directory -f '$top/pipelines/covid-ct.mk' DATA='$D/ph' \
 	OUT='$D/out' TTA=1 AUGMENT=0 >'$D/tta0.log' 2>&1 && grep -q 'needs AUGMENT=1' '$D/tta0.log'"
 mkdir -p "$D/new"
