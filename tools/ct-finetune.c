@@ -283,7 +283,8 @@ int main(int argc, char **argv)
 		if (rc == 0 && !eval)
 			rc = ct_error("out of memory");
 		for (int64_t i = 0; rc == 0 && i < n; i++) {
-			eval[i] = !strstr(f.s.names[i], "#aug");
+			size_t bl;
+			eval[i] = !ct_tta_is_copy(f.s.names[i], &bl);
 			naug += fold[i] >= 0 && !eval[i];
 		}
 		if (rc == 0 && naug && !quiet)
