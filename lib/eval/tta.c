@@ -16,17 +16,21 @@ int ct_tta_is_copy(const char *name, size_t *base_len)
 	return 1;
 }
 
-static const ct_samples *cmp_s; /* qsort has no context argument in C11 */
+/* an original's name and row, sorted by name (no global state for qsort to read) */
+typedef struct {
+	const char *name;
+	int64_t row;
+} named_row;
 
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(cmp_s->names[*(const int64_t *)a], cmp_s->names[*(const int64_t *)b]);
+	return strcmp(((const named_row *)a)->name, ((const named_row *)b)->name);
 }
 
 int ct_tta_origins(const ct_samples *s, const char *path, int64_t *orig, int64_t *ncopies)
 {
 	int64_t n = s->n, no = 0, nc = 0;
-	int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+	named_row *idx = malloc(((size_t)n + 1) * sizeof *idx);
 	char *key = NULL;
 	size_t keycap = 0;
 	int rc = 0;
@@ -35,10 +39,11 @@ int ct_tta_origins(const ct_samples *s, const char *path, int64_t *orig, int64_t
 	for (int64_t i = 0; i < n; i++) {
 		size_t bl;
 		orig[i] = i;
-		if (!ct_tta_is_copy(s->names[i], &bl))
-			idx[no++] = i;
+		if (!ct_tta_is_copy(s->names[i], &bl)) {
+			idx[no].name = s->names[i];
+			idx[no++].row = i;
+		}
 	}
-	cmp_s = s;
 	qsort(idx, (size_t)no, sizeof *idx, cmp_name);
 	for (int64_t i = 0; rc == 0 && i < n; i++) {
 		size_t bl;
@@ -57,17 +62,17 @@ int ct_tta_origins(const ct_samples *s, const char *path, int64_t *orig, int64_t
 		int64_t lo = 0, hi = no; /* binary search over the originals' names */
 		while (lo < hi) {
 			int64_t mid = lo + (hi - lo) / 2;
-			if (strcmp(s->names[idx[mid]], key) < 0)
+			if (strcmp(idx[mid].name, key) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo == no || strcmp(s->names[idx[lo]], key)) {
+		if (lo == no || strcmp(idx[lo].name, key)) {
 			rc = ct_error("'%s': augmented copy '%s' has no original row '%s' to be averaged into", path,
 				      s->names[i], key);
 			break;
 		}
-		int64_t o = idx[lo];
+		int64_t o = idx[lo].row;
 		if (strcmp(s->splits[o], s->splits[i]) || s->labels[o] != s->labels[i]) {
 			rc = ct_error("'%s': augmented copy '%s' differs from its original in split or label", path,
 				      s->names[i]);
